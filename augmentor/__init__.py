@@ -1,0 +1,34 @@
+"""augmentor: class-conditional GAN data augmentation with ONNX inference and honest reports.
+
+    from augmentor import load_dataset, train, export_onnx, fill_gaps, load_recipe
+"""
+
+from .data import LabelledData, load_dataset, write_npz
+from .errors import (
+    AugmentorError,
+    DeviceError,
+    ExportError,
+    GapPlanError,
+    InvalidDataError,
+    OutputExistsError,
+    RecipeError,
+    UnsafeArtifactError,
+)
+from .evaluate import evaluate
+from .export import export_onnx, verify_onnx
+from .gaps import plan_gaps
+from .pipeline import run_recipe
+from .recipe import Recipe, load_recipe, with_overrides
+from .report import write_report
+from .runtime import OnnxGenerator, read_model_info
+from .synthesize import fill_gaps, generate_to_folder, read_samples
+from .train import train
+
+__all__ = [
+    "AugmentorError", "DeviceError", "ExportError", "GapPlanError", "InvalidDataError",
+    "LabelledData", "OnnxGenerator", "OutputExistsError", "Recipe", "RecipeError",
+    "UnsafeArtifactError", "evaluate", "export_onnx", "fill_gaps", "generate_to_folder",
+    "load_dataset", "load_recipe", "plan_gaps", "read_model_info", "read_samples",
+    "run_recipe", "train", "verify_onnx", "with_overrides", "write_npz", "write_report",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,293 @@
+"""The `augmentor` command line: parse, call the Python API, print. Nothing else."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import click
+
+from .errors import AugmentorError, InvalidDataError
+
+
+class UserError(click.ClickException):
+    """A problem with the user's input: printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+class AugmentorGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AugmentorError as e:
+            raise UserError(str(e)) from e
+
+
+def common(func):
+    """-q/-v on every command; sets up logging and progress bars."""
+
+    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+    @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+    @functools.wraps(func)
+    def wrapper(*args, quiet: bool, verbose: int, **kwargs):
+        level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+        return func(*args, progress=not quiet, **kwargs)
+
+    return wrapper
+
+
+seed_option = click.option("--seed", type=int, default=None, help="Random seed (default: recipe's, else 0).")
+device_option = click.option("--device", default="cpu", show_default=True,
+                             type=click.Choice(["cpu", "cuda", "auto"]),
+                             help="cuda fails loudly if unavailable; auto picks cuda when present.")
+overwrite_option = click.option("--overwrite", is_flag=True,
+                                help="Replace an existing non-empty output.")
+
+
+def _parse_counts(text: str) -> dict[str, int]:
+    from .gaps import parse_strategy
+
+    counts = parse_strategy(text)
+    if not isinstance(counts, dict) or not counts:
+        raise UserError(f"--counts expects CLASS=N[,CLASS=N...], got {text!r}")
+    return counts
+
+
+@click.group(cls=AugmentorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="augmentor")
+def cli() -> None:
+    """augmentor: fill the class gaps of a labelled dataset with a class-conditional GAN,
+    and report whether a classifier got better.
+
+    \b
+    Quick start (runs on scikit-learn's digits, nothing to download):
+      augmentor run recipes/digits.toml
+    """
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--image-size", type=int, default=0, help="Resize images to this square side.")
+@click.option("--channels", type=click.IntRange(0, 3), default=0, help="1 or 3 to convert.")
+@common
+def inspect(data: str, image_size: int, channels: int, progress: bool) -> None:
+    """Class counts of DATA and the gap each strategy would fill.
+
+    \b
+    Example:
+      augmentor inspect builtin:digits
+      augmentor inspect path/to/images/ --image-size 32
+    """
+    from .data import load_dataset
+    from .gaps import NAMED, plan_gaps
+
+    d = load_dataset(data, image_size, channels)
+    counts = d.counts()
+    c, h, w = d.shape
+    click.echo(f"{d.source}: {len(d)} samples, {len(counts)} classes, {c}x{h}x{w}")
+    strategies = [s for s in NAMED if s != "not majority"]
+    plans = {s: plan_gaps(counts, s) for s in strategies}
+    click.echo(f"{'class':>12} {'count':>7} " + " ".join(f"{'+' + s:>14}" for s in strategies))
+    for name, n in counts.items():
+        cells = " ".join(f"{plans[s].get(name, 0):>14}" for s in strategies)
+        click.echo(f"{name:>12} {n:>7} {cells}")
+    click.echo(f"{'total':>12} {len(d):>7} "
+               + " ".join(f"{sum(plans[s].values()):>14}" for s in strategies))
+
+
+@cli.command("train")
+@click.argument("data")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run directory.")
+@click.option("--recipe", type=click.Path(path_type=Path), default=None, help="TOML recipe.")
+@click.option("--epochs", type=int, default=None, help="Override train.epochs.")
+@click.option("--image-size", type=int, default=None, help="Override data.image_size.")
+@click.option("--channels", type=int, default=None, help="Override data.channels.")
+@click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
+@click.option("--deterministic", is_flag=True, help="torch.use_deterministic_algorithms (GPU).")
+@overwrite_option
+@seed_option
+@device_option
+@common
+def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
+              image_size: int | None, channels: int | None, resume: bool, deterministic: bool,
+              overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
+    """Train the class-conditional GAN on DATA, writing checkpoints into --out.
+
+    \b
+    Example:
+      augmentor train data/train.npz --out runs/mine --recipe recipes/digits.toml --epochs 50
+      augmentor train data/train.npz --out runs/mine --resume
+    """
+    from .data import load_dataset
+    from .recipe import Recipe, load_recipe, with_overrides
+    from .train import train
+
+    r = load_recipe(recipe) if recipe else Recipe(name=out.name)
+    r = with_overrides(r, {"train.epochs": epochs, "train.seed": seed,
+                           "data.image_size": image_size, "data.channels": channels})
+    d = load_dataset(data, r.data.image_size, r.data.channels)
+    path = train(d, out, r, device=device, resume=resume, overwrite=overwrite, progress=progress,
+                 deterministic=deterministic)
+    click.echo(f"checkpoint: {path}")
+
+
+@cli.command("export")
+@click.argument("run", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output .onnx (default RUN/generator.onnx).")
+@click.option("--checkpoint", type=click.Path(path_type=Path, exists=True), default=None,
+              help="A specific checkpoint (default: the latest).")
+@common
+def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, progress: bool) -> None:
+    """Export RUN's EMA generator to ONNX and verify it (checker + parity with PyTorch).
+
+    \b
+    Example:
+      augmentor export runs/digits
+    """
+    from .export import export_onnx
+
+    click.echo(f"model: {export_onnx(run, out, checkpoint)}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--counts", required=True, help="CLASS=N[,CLASS=N...] samples to generate.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@overwrite_option
+@seed_option
+@device_option
+@common
+def generate(model: Path, counts: str, out: Path, batch_size: int, overwrite: bool,
+             seed: int | None, device: str, progress: bool) -> None:
+    """Generate exact per-class counts from MODEL.onnx alone (PNGs + manifest.csv).
+
+    \b
+    Example:
+      augmentor generate runs/digits/generator.onnx --counts 3=100,7=50 --out synth/
+    """
+    from .synthesize import generate_to_folder
+
+    res = generate_to_folder(model, _parse_counts(counts), out, seed=seed or 0,
+                             batch_size=batch_size, device=device, overwrite=overwrite,
+                             progress=progress)
+    click.echo(f"wrote {sum(res.planned.values())} samples to {res.out} (provider {res.provider})")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--data", "data", required=True, help="The dataset whose gaps to fill (not modified).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--strategy", default="auto", show_default=True,
+              help="auto|minority|not-minority|not-majority|all|N|CLASS=N,...")
+@click.option("--include-real", is_flag=True, help="Also write the real samples: a ready-to-train folder.")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@overwrite_option
+@seed_option
+@device_option
+@common
+def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: bool,
+               batch_size: int, overwrite: bool, seed: int | None, device: str,
+               progress: bool) -> None:
+    """Fill the class gaps of DATA with samples from MODEL.onnx, written to --out.
+
+    \b
+    Example:
+      augmentor synthesize runs/digits/generator.onnx --data runs/digits/data/train.npz \\
+          --out synth/ --strategy not-majority
+    """
+    from .data import load_dataset
+    from .gaps import parse_strategy
+    from .runtime import read_model_info
+    from .synthesize import fill_gaps
+
+    c, h, _ = read_model_info(model).shape
+    d = load_dataset(data, h, c)
+    res = fill_gaps(model, d, out, strategy=parse_strategy(strategy), seed=seed or 0,
+                    batch_size=batch_size, device=device, include_real=include_real,
+                    overwrite=overwrite, progress=progress)
+    click.echo(f"planned {res.planned}; wrote {sum(res.planned.values())} synthetic samples "
+               f"to {res.out} (provider {res.provider})")
+
+
+@cli.command("evaluate")
+@click.option("--train", "train_spec", required=True, help="Real training data.")
+@click.option("--test", "test_spec", required=True, help="Real held-out test data.")
+@click.option("--synthetic", type=click.Path(path_type=Path), default=None,
+              help="A synthesize output folder (gap-filling samples).")
+@click.option("--synthetic-only", type=click.Path(path_type=Path), default=None,
+              help="A generate output folder for the synthetic-only arm.")
+@click.option("--report", required=True, type=click.Path(path_type=Path), help="Report folder.")
+@click.option("--seeds", type=int, default=3, show_default=True)
+@click.option("--epochs", type=int, default=30, show_default=True)
+@device_option
+@common
+def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
+                 synthetic_only: Path | None, report: Path, seeds: int, epochs: int,
+                 device: str, progress: bool) -> None:
+    """Train a classifier on each arm over several seeds; write a report.
+
+    \b
+    Example:
+      augmentor evaluate --train runs/digits/data/train.npz --test runs/digits/data/test.npz \\
+          --synthetic runs/digits/synthetic --report reports/mine
+    """
+    from .data import load_dataset
+    from .evaluate import evaluate
+    from .report import write_report
+    from .synthesize import read_samples
+
+    train_data = load_dataset(train_spec)
+    c, h, _ = train_data.shape
+    test = load_dataset(test_spec, h, c)
+    if seeds < 1:
+        raise InvalidDataError("--seeds must be >= 1")
+    syn = read_samples(synthetic, train_data.classes) if synthetic else None
+    syn_only = read_samples(synthetic_only, train_data.classes) if synthetic_only else None
+    results = evaluate(train_data, test, synthetic=syn, synthetic_only=syn_only, seeds=seeds,
+                       epochs=epochs, device=device, progress=progress)
+    click.echo(f"report: {write_report(report, results, samples=syn_only or syn)}")
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("--epochs", type=int, default=None, help="Override train.epochs.")
+@click.option("--seeds", type=int, default=None, help="Override evaluate.seeds.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Override the run directory.")
+@click.option("--report", type=click.Path(path_type=Path), default=None, help="Override the report folder.")
+@click.option("--resume", is_flag=True, help="Continue training from the run's last checkpoint.")
+@overwrite_option
+@seed_option
+@device_option
+@common
+def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
+        report: Path | None, resume: bool, overwrite: bool, seed: int | None, device: str,
+        progress: bool) -> None:
+    """Run every stage of RECIPE: split, train, export, synthesize, evaluate, report.
+
+    \b
+    Example:
+      augmentor run recipes/digits.toml
+      augmentor run recipes/digits.toml --epochs 5 --seeds 2 --out runs/quick --report reports/quick
+    """
+    from .pipeline import run_recipe
+    from .recipe import load_recipe, with_overrides
+
+    r = with_overrides(load_recipe(recipe), {
+        "train.epochs": epochs, "evaluate.seeds": seeds, "train.seed": seed,
+        "out": str(out) if out else None, "report": str(report) if report else None})
+    path = run_recipe(r, device=device, overwrite=overwrite, resume=resume, progress=progress,
+                      recipe_text=Path(recipe).read_text())
+    click.echo(f"report: {path}")
+
+
+def main() -> None:
+    cli(prog_name="augmentor")
+
+
+if __name__ == "__main__":
+    main()

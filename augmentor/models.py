@@ -1,0 +1,119 @@
+"""Class-conditional GAN for images of 8-64 px with 1 or 3 channels.
+
+Generator: z -> linear -> [CBN, ReLU, upsample x2, conv, CBN, ReLU, conv] x n -> CBN, ReLU,
+conv, tanh. Class-conditional batch norm (CBN) gives every class its own gain and bias.
+Each CBN directly follows a linear map (a conv, or a conv then nearest upsampling),
+so its normalisation can be folded into that map for inference.
+
+Discriminator: spectral-normalised conv blocks with average pooling, global sum
+pooling, and a projection head (Miyato & Koyama, 2018): D(x, y) = w.h + embed(y).h.
+
+Only standard ops (Gemm, Conv, Gather, Resize, Tanh), so both export to ONNX.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .errors import InvalidDataError
+
+
+def upsampling_plan(height: int, width: int) -> tuple[int, int, int]:
+    """(n_up, start_h, start_w): halve the side while it stays even and >= 4 (up to 4 times)."""
+    n_up, h, w = 0, height, width
+    while n_up < 4 and h % 2 == 0 and w % 2 == 0 and min(h, w) // 2 >= 4:
+        h, w, n_up = h // 2, w // 2, n_up + 1
+    if n_up == 0:
+        raise InvalidDataError(
+            f"images of {height}x{width} px cannot be built by upsampling; "
+            "use an even size such as 8, 16, 28, 32 or 64 ([data].image_size)"
+        )
+    return n_up, h, w
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm without its own affine; per-class gain and bias instead."""
+
+    def __init__(self, channels: int, n_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(n_classes, channels)
+        self.bias = nn.Embedding(n_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.gain(label)[:, :, None, None] + self.bias(label)[:, :, None, None]
+
+
+class GeneratorBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, n_classes: int) -> None:
+        super().__init__()
+        self.norm1 = ConditionalBatchNorm2d(c_in, n_classes)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.norm2 = ConditionalBatchNorm2d(c_out, n_classes)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+
+    def forward(self, h: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.norm1(h, label))
+        h = self.conv1(F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        return self.conv2(F.relu(self.norm2(h, label)))
+
+
+class ImageGenerator(nn.Module):
+    """G(z, label) -> image in [-1, 1], shape (B, C, H, W)."""
+
+    def __init__(self, n_classes: int, shape: tuple[int, int, int], z_dim: int = 64,
+                 width: int = 128) -> None:
+        super().__init__()
+        self.n_classes, self.shape, self.z_dim = n_classes, tuple(shape), z_dim
+        channels, height, width_px = shape
+        n_up, self.h0, self.w0 = upsampling_plan(height, width_px)
+        self.c0 = width
+        self.fc = nn.Linear(z_dim, width * self.h0 * self.w0)
+        blocks, c = [], width
+        for _ in range(n_up):
+            blocks.append(GeneratorBlock(c, max(c // 2, 32), n_classes))
+            c = max(c // 2, 32)
+        self.blocks = nn.ModuleList(blocks)
+        self.norm_out = ConditionalBatchNorm2d(c, n_classes)
+        self.conv_out = nn.Conv2d(c, channels, 3, padding=1)
+
+    def forward(self, z: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        h = self.fc(z).view(z.shape[0], self.c0, self.h0, self.w0)
+        for block in self.blocks:
+            h = block(h, label)
+        return torch.tanh(self.conv_out(F.relu(self.norm_out(h, label))))
+
+
+class ImageDiscriminator(nn.Module):
+    """D(x, label) -> one unbounded score per image (hinge loss)."""
+
+    def __init__(self, n_classes: int, shape: tuple[int, int, int], width: int = 64) -> None:
+        super().__init__()
+        channels, height, width_px = shape
+        n_down, _, _ = upsampling_plan(height, width_px)
+        layers: list[nn.Module] = []
+        c_in, c = channels, width
+        for _ in range(n_down):
+            layers += [spectral_norm(nn.Conv2d(c_in, c, 3, padding=1)), nn.LeakyReLU(0.2),
+                       spectral_norm(nn.Conv2d(c, c, 3, padding=1)), nn.LeakyReLU(0.2),
+                       nn.AvgPool2d(2)]
+            c_in, c = c, min(c * 2, 512)
+        layers += [spectral_norm(nn.Conv2d(c_in, c_in, 3, padding=1)), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.head = spectral_norm(nn.Linear(c_in, 1))
+        self.embed = spectral_norm(nn.Embedding(n_classes, c_in))
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        h = self.features(x).sum(dim=(2, 3))
+        return self.head(h).squeeze(1) + (self.embed(label) * h).sum(1)
+
+
+def build_models(n_classes: int, shape: tuple[int, int, int], z_dim: int, g_width: int,
+                 d_width: int) -> tuple[ImageGenerator, ImageDiscriminator]:
+    return (ImageGenerator(n_classes, shape, z_dim, g_width),
+            ImageDiscriminator(n_classes, shape, d_width))

@@ -1,0 +1,123 @@
+"""`augmentor run RECIPE`: every stage in order, each writing its output to disk.
+
+  RUN/data/{train,test}.npz      the exact splits used (derived, seeded)
+  RUN/checkpoints/, log.csv, samples/   training
+  RUN/generator.onnx              exported EMA generator
+  RUN/synthetic/                  gap-filling samples + manifest.csv
+  RUN/synthetic-only/             class-balanced samples for the synthetic-only arm
+  REPORT/                         report.md, results.json, per_class.csv, plots
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from pathlib import Path
+
+from .checkpoint import list_checkpoints
+from .data import (
+    LabelledData,
+    align_classes,
+    imbalance_targets,
+    load_dataset,
+    stratified_split,
+    thin_classes,
+    write_npz,
+)
+from .errors import OutputExistsError
+from .evaluate import evaluate
+from .export import export_onnx
+from .gaps import parse_strategy
+from .recipe import Recipe, recipe_to_dict
+from .report import write_report
+from .synthesize import fill_gaps, generate_to_folder, read_samples
+from .train import train
+
+log = logging.getLogger(__name__)
+
+
+def prepare_splits(recipe: Recipe) -> tuple[LabelledData, LabelledData]:
+    """Load the recipe's data; hold out a stratified test split; thin the train split."""
+    d = recipe.data
+    full = load_dataset(d.train, d.image_size, d.channels)
+    if d.test:
+        train_data = full
+        test = align_classes(load_dataset(d.test, full.shape[1], full.shape[0]), full.classes)
+    else:
+        train_data, test = stratified_split(full, d.test_fraction, d.split_seed)
+    imb = d.imbalance
+    targets = imbalance_targets(train_data.counts(), imb.profile, imb.classes, imb.keep, imb.ratio)
+    return thin_classes(train_data, targets, imb.seed), test
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import onnxruntime
+    import sklearn
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__,
+            "scikit-learn": sklearn.__version__, "platform": platform.platform()}
+
+
+def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
+               resume: bool = False, progress: bool = True, recipe_text: str | None = None) -> Path:
+    """Run every stage of `recipe`; return the path of the written report.md."""
+    run = recipe.run_dir
+    if list_checkpoints(run) and not (overwrite or resume):
+        raise OutputExistsError(f"{run} already holds a run; pass --resume to continue training "
+                                "or --overwrite to start again")
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    train_data, test = prepare_splits(recipe)
+    write_npz(train_data, run / "data" / "train.npz")
+    write_npz(test, run / "data" / "test.npz")
+    log.info("train split %s; test split %s", train_data.counts(), test.counts())
+    times["prepare"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    train(train_data, run, recipe, device=device, resume=resume, overwrite=overwrite,
+          progress=progress)
+    times["train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    model = export_onnx(run)
+    times["export"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    syn = recipe.synthesize
+    fill_gaps(model, train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
+              seed=syn.seed, batch_size=syn.batch_size, device=_ort_device(device),
+              overwrite=True, progress=progress)
+    per_class = recipe.evaluate.synthetic_only_per_class or max(train_data.counts().values())
+    generate_to_folder(model, {c: per_class for c in train_data.classes}, run / "synthetic-only",
+                       seed=syn.seed + 1, batch_size=syn.batch_size, device=_ort_device(device),
+                       overwrite=True, progress=progress)
+    times["synthesize"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    synthetic = read_samples(run / "synthetic", train_data.classes)
+    synthetic_only = read_samples(run / "synthetic-only", train_data.classes)
+    ev = recipe.evaluate
+    results = evaluate(train_data, test, synthetic=synthetic, synthetic_only=synthetic_only,
+                       seeds=ev.seeds, epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr,
+                       device=_torch_device(device), progress=progress)
+    times["evaluate"] = time.perf_counter() - t
+    return write_report(recipe.report_dir, results, samples=synthetic_only,
+                        title=f"augmentor report: {recipe.name}", recipe_text=recipe_text,
+                        extra={"versions": versions(), "timings_s": times,
+                               "recipe": recipe_to_dict(recipe)})
+
+
+def _ort_device(device: str) -> str:
+    return "cuda" if device.startswith("cuda") else device
+
+
+def _torch_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device

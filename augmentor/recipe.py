@@ -1,0 +1,205 @@
+"""TOML recipes -> frozen dataclasses.
+
+A recipe is a short file of named values. Every key has a default here; a recipe only
+states what differs. An unknown key or a value of the wrong type is a RecipeError that
+names the key, like nanoGPT's configurator but strict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import RecipeError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class ImbalanceConfig:
+    """How to derive an imbalanced training split from a balanced one (seeded)."""
+
+    profile: str = "none"  # none | step (listed classes keep a fraction) | exponential
+    classes: tuple[str, ...] = ()  # for "step": the classes that are thinned
+    keep: float = 1.0  # for "step": fraction of each listed class that is kept
+    ratio: float = 1.0  # for "exponential": largest/smallest class count
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: str = "builtin:digits"
+    test: str = ""  # empty: hold out test_fraction of `train`, stratified
+    test_fraction: float = 0.3
+    split_seed: int = 0
+    image_size: int = 0  # 0 keeps the native size; otherwise square side in pixels
+    channels: int = 0  # 0 keeps what the files have; 1 or 3 converts
+    label: str = "label"  # label column for tables
+    imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    z_dim: int = 64
+    g_channels: int = 128  # width of the generator's first feature map
+    d_channels: int = 64  # width of the discriminator's first feature map
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 300  # one epoch = ceil(N / batch_size) steps
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    ema_decay: float = 0.999
+    diffaugment: tuple[str, ...] = ("translation", "cutout")
+    balanced_sampling: bool = True  # draw real batches class-uniformly
+    checkpoint_every: int = 500  # steps
+    sample_every: int = 1000  # steps; a grid PNG with one row per class
+    log_every: int = 50  # steps
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SynthesizeConfig:
+    strategy: str = "auto"  # auto | minority | not minority | not majority | all | N | C=N,...
+    seed: int = 0
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    seeds: int = 3
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    synthetic_only_per_class: int = 0  # 0: as many as the largest real class
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str = "unnamed"
+    out: str = ""  # run directory; empty: runs/<name>
+    report: str = ""  # report directory; empty: reports/<name>
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    synthesize: SynthesizeConfig = field(default_factory=SynthesizeConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out or f"runs/{self.name}")
+
+    @property
+    def report_dir(self) -> Path:
+        return Path(self.report or f"reports/{self.name}")
+
+
+def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
+    """Check `value` against a field's type hint; return it in the dataclass's type."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise RecipeError(f"{where}: [{key}] must be a table, got {type(value).__name__}")
+        return _build(hint, value, key, where)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RecipeError(f"{where}: {key} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise RecipeError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecipeError(f"{where}: {key} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecipeError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise RecipeError(f"{where}: {key} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported recipe field type {hint!r}")  # a bug here, not user error
+
+
+def _build(cls: type, table: dict, prefix: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in table.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if key not in hints:
+            raise RecipeError(
+                f"{where}: unknown key '{dotted}'. Known keys here: {', '.join(names)}"
+            )
+        kwargs[key] = _coerce(value, hints[key], dotted, where)
+    return cls(**kwargs)
+
+
+def recipe_from_dict(table: dict, where: str = "recipe") -> Recipe:
+    """Build a Recipe from a parsed TOML table; every key is checked."""
+    return _build(Recipe, table, "", where)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a TOML recipe file. Its name defaults to the file's stem."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise RecipeError(f"recipe not found: {path}") from None
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RecipeError(f"{path}: not valid TOML: {e}") from None
+    table.setdefault("name", path.stem)
+    return recipe_from_dict(table, str(path))
+
+
+def with_overrides(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
+    """Return a copy with dotted keys replaced (`{"train.epochs": 2}`), type-checked."""
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        parts = dotted.split(".")
+        recipe = _replace_path(recipe, parts, value, dotted)
+    return recipe
+
+
+def _replace_path(obj: Any, parts: list[str], value: Any, dotted: str) -> Any:
+    hints = typing.get_type_hints(type(obj))
+    if parts[0] not in hints:
+        raise RecipeError(f"unknown recipe key '{dotted}'")
+    if len(parts) == 1:
+        new = _coerce(value, hints[parts[0]], dotted, "override")
+    else:
+        new = _replace_path(getattr(obj, parts[0]), parts[1:], value, dotted)
+    return dataclasses.replace(obj, **{parts[0]: new})
+
+
+def recipe_to_dict(recipe: Recipe) -> dict:
+    """Plain-dict form (tuples as lists) for JSON reports and checkpoints."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return list(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(dataclasses.asdict(recipe))

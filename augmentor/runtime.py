@@ -1,0 +1,179 @@
+"""ONNX Runtime inference for exported generators: `OnnxGenerator(path)`.
+
+Needs the `.onnx` file alone: classes, shape, latent size and codec come from its
+metadata, which is checked against the graph before use. Noise is drawn per class from
+`numpy.random.default_rng([seed, class_index])`, so the same model, seed and counts
+give identical samples, and asking for more of a class extends, not reshuffles, it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .codec import ImageCodec, codec_from_json
+from .errors import DeviceError, UnsafeArtifactError
+
+log = logging.getLogger(__name__)
+META_PREFIX = "augmentor."
+FORMAT_VERSION = "1"
+REQUIRED = ("format_version", "modality", "classes", "shape", "z_dim", "codec", "data_fingerprint")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    classes: tuple[str, ...]
+    shape: tuple[int, ...]
+    z_dim: int
+    codec: ImageCodec
+    data_fingerprint: str
+    sha256: str
+    metadata: dict[str, str]
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    """Parse and check an augmentor ONNX model's metadata against its graph."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise UnsafeArtifactError(f"model not found: {path}")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # onnx raises DecodeError and others for a non-ONNX file
+        raise UnsafeArtifactError(f"{path}: not an ONNX model ({type(e).__name__}: {e})") from None
+    meta = {p.key[len(META_PREFIX):]: p.value for p in model.metadata_props
+            if p.key.startswith(META_PREFIX)}
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise UnsafeArtifactError(
+            f"{path}: missing augmentor metadata {missing}; export models with `augmentor export`"
+        )
+    if meta["format_version"] != FORMAT_VERSION:
+        raise UnsafeArtifactError(f"{path}: model format {meta['format_version']!r} is not "
+                                  f"supported (expected {FORMAT_VERSION})")
+    try:
+        classes = tuple(str(c) for c in json.loads(meta["classes"]))
+        shape = tuple(int(s) for s in json.loads(meta["shape"]))
+        z_dim = int(meta["z_dim"])
+        codec = codec_from_json(json.loads(meta["codec"]))
+    except (ValueError, TypeError) as e:
+        raise UnsafeArtifactError(f"{path}: malformed augmentor metadata ({e})") from None
+    if len(classes) < 2 or len(set(classes)) != len(classes) or z_dim < 1 or len(shape) != 3:
+        raise UnsafeArtifactError(f"{path}: malformed augmentor metadata (classes {classes}, "
+                                  f"shape {shape}, z_dim {z_dim})")
+    _check_graph(path, model.graph, z_dim, shape)
+    return ModelInfo(path, classes, shape, z_dim, codec, meta["data_fingerprint"],
+                     file_sha256(path), meta)
+
+
+def _check_graph(path: Path, graph, z_dim: int, shape: tuple[int, ...]) -> None:
+    def dims(value_info) -> list:
+        return [d.dim_value if d.HasField("dim_value") else None
+                for d in value_info.type.tensor_type.shape.dim]
+
+    inputs = {i.name: i for i in graph.input}
+    outputs = {o.name: o for o in graph.output}
+    if set(inputs) != {"z", "label"} or "x" not in outputs:
+        raise UnsafeArtifactError(f"{path}: graph inputs {sorted(inputs)} / outputs "
+                                  f"{sorted(outputs)} are not z, label -> x")
+    z_dims, x_dims = dims(inputs["z"]), dims(outputs["x"])
+    if len(z_dims) != 2 or z_dims[1] != z_dim:
+        raise UnsafeArtifactError(f"{path}: metadata says z_dim={z_dim} but graph input z is {z_dims}")
+    if len(x_dims) != 1 + len(shape) or any(g is not None and g != s for g, s in zip(x_dims[1:], shape)):
+        raise UnsafeArtifactError(f"{path}: metadata says shape={list(shape)} but graph output x is {x_dims}")
+
+
+def physical_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxGenerator:
+    """Batch inference of an exported generator with ONNX Runtime."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        self.info = read_model_info(path)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads or physical_cores()
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        available = ort.get_available_providers()
+        if device == "cpu":
+            providers = ["CPUExecutionProvider"]
+        elif device in ("cuda", "auto"):
+            if device == "cuda" and "CUDAExecutionProvider" not in available:
+                raise DeviceError("--device cuda was requested but this onnxruntime has no "
+                                  f"CUDA provider (available: {available}); install onnxruntime-gpu")
+            providers = (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else [])
+            providers.append("CPUExecutionProvider")
+        else:
+            raise DeviceError(f"unknown device '{device}'; use cpu, cuda or auto")
+        self.session = ort.InferenceSession(str(self.info.path), opts, providers=providers)
+        self.provider = self.session.get_providers()[0]
+        if device == "cuda" and self.provider != "CUDAExecutionProvider":
+            raise DeviceError(f"--device cuda was requested but ONNX Runtime could not start CUDA "
+                              f"(running providers: {self.session.get_providers()}); refusing "
+                              "to fall back to CPU silently")
+        log.info("ONNX Runtime provider: %s", self.provider)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.info.classes
+
+    def run(self, z: np.ndarray, label: np.ndarray) -> np.ndarray:
+        """One forward pass: model-space outputs for noise `z` and integer labels."""
+        return self.session.run(["x"], {"z": np.ascontiguousarray(z, np.float32),
+                                        "label": np.ascontiguousarray(label, np.int64)})[0]
+
+    def class_index(self, name: str) -> int:
+        try:
+            return self.info.classes.index(str(name))
+        except ValueError:
+            raise UnsafeArtifactError(f"class '{name}' is not in the model; its classes are: "
+                                      f"{', '.join(self.info.classes)}") from None
+
+    def iter_batches(self, counts: Mapping[str, int], seed: int = 0,
+                     batch_size: int = 256) -> Iterator[tuple[str, int, np.ndarray]]:
+        """Yield (class name, index of the batch's first sample, model-space batch)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        for name, n in counts.items():
+            label = self.class_index(name)
+            rng = np.random.default_rng([seed, label])
+            for start in range(0, n, batch_size):
+                size = min(batch_size, n - start)
+                z = rng.standard_normal((size, self.info.z_dim), dtype=np.float32)
+                yield name, start, self.run(z, np.full(size, label, np.int64))
+
+    def generate(self, counts: Mapping[str, int], seed: int = 0,
+                 batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """All requested samples in memory: (pixels in [0, 1], labels)."""
+        xs, ys = [], []
+        for name, _, x in self.iter_batches(counts, seed, batch_size):
+            xs.append(self.info.codec.decode(x))
+            ys.append(np.full(len(x), self.class_index(name), np.int64))
+        if not xs:
+            return np.zeros((0, *self.info.shape), np.float32), np.zeros(0, np.int64)
+        return np.concatenate(xs), np.concatenate(ys)

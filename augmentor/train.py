@@ -1,0 +1,315 @@
+"""One training loop for the class-conditional GAN: hinge loss, EMA, DiffAugment.
+
+`train(data, run_dir, recipe)` writes into `run_dir`:
+  checkpoints/step-NNNNNNN.safetensors   weights, optimizers, RNG (see checkpoint.py)
+  log.csv                                losses every `log_every` steps
+  samples/step-NNNNNNN.png               EMA generator, one row per class
+
+All randomness of the loop (batches, noise, augmentation) comes from one explicit
+torch.Generator whose state is checkpointed, so on CPU a resumed run reproduces the
+uninterrupted run's weights exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .atomic import write_bytes
+from .checkpoint import (
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    optimizer_tensors,
+    prefixed,
+    restore_optimizer,
+    save_checkpoint,
+    unprefixed,
+)
+from .codec import ImageCodec
+from .data import LabelledData, fingerprint
+from .errors import DeviceError, OutputExistsError, RecipeError, UnsafeArtifactError
+from .models import ImageDiscriminator, ImageGenerator, build_models
+from .recipe import Recipe, recipe_to_dict
+
+LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "seconds"]
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> cuda when present, else cpu. Asking for cuda without one is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError(f"--device {device} was requested but no CUDA device is available")
+    if device.split(":")[0] not in ("cpu", "cuda"):
+        raise DeviceError(f"unknown device '{device}'; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+# --- DiffAugment (Zhao et al., 2020): the same random transform for real and fake ----------
+
+def translate(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+    b, _, h, w = x.shape
+    sh, sw = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
+    tx = torch.randint(-sh, sh + 1, (b, 1, 1), generator=gen).to(x.device)
+    ty = torch.randint(-sw, sw + 1, (b, 1, 1), generator=gen).to(x.device)
+    gb, gx, gy = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(h, device=x.device),
+                                torch.arange(w, device=x.device), indexing="ij")
+    gx = (gx + tx + 1).clamp(0, h + 1)
+    gy = (gy + ty + 1).clamp(0, w + 1)
+    padded = F.pad(x, [1, 1, 1, 1])
+    return padded.permute(0, 2, 3, 1)[gb, gx, gy].permute(0, 3, 1, 2)
+
+
+def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+    b, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    ox = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), generator=gen).to(x.device)
+    oy = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), generator=gen).to(x.device)
+    gb, gx, gy = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(ch, device=x.device),
+                                torch.arange(cw, device=x.device), indexing="ij")
+    gx = (gx + ox - ch // 2).clamp(0, h - 1)
+    gy = (gy + oy - cw // 2).clamp(0, w - 1)
+    mask = torch.ones(b, h, w, device=x.device, dtype=x.dtype)
+    mask[gb, gx, gy] = 0
+    return x * mask.unsqueeze(1)
+
+
+def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    b = x.shape[0]
+    brightness = (torch.rand(b, 1, 1, 1, generator=gen) - 0.5).to(x.device)
+    x = x + brightness
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    contrast = (torch.rand(b, 1, 1, 1, generator=gen) + 0.5).to(x.device)
+    return (x - mean) * contrast + mean
+
+
+AUGMENTS = {"translation": translate, "cutout": cutout, "color": color}
+
+
+def diff_augment(x: torch.Tensor, policy: tuple[str, ...], gen: torch.Generator) -> torch.Tensor:
+    for name in policy:
+        x = AUGMENTS[name](x, gen)
+    return x
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+def train(data: LabelledData, run_dir: str | Path, recipe: Recipe, *, device: str = "cpu",
+          resume: bool = False, overwrite: bool = False, progress: bool = True,
+          deterministic: bool = False) -> Path:
+    """Train (or resume) the class-conditional GAN on `data`; return the last checkpoint."""
+    cfg = recipe.train
+    _check_config(recipe)
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+    if list_checkpoints(run_dir) and not (resume or overwrite):
+        raise OutputExistsError(
+            f"{run_dir} already holds a training run; pass --resume to continue it "
+            "or --overwrite to start again"
+        )
+    if overwrite and not resume:
+        for old in list_checkpoints(run_dir):
+            old.unlink()
+        (run_dir / "log.csv").unlink(missing_ok=True)
+
+    n_classes = len(data.classes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        g, d = build_models(n_classes, data.shape, recipe.model.z_dim, recipe.model.g_channels,
+                            recipe.model.d_channels)
+    ema = copy.deepcopy(g).requires_grad_(False)
+    g, d, ema = g.to(dev), d.to(dev), ema.to(dev)
+    opt_g = torch.optim.Adam(g.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(d.parameters(), cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    data_print = fingerprint(data)
+    step = 0
+    if resume and list_checkpoints(run_dir):
+        step = _restore(latest_checkpoint(run_dir), data_print, g, d, ema, opt_g, opt_d, gen)
+
+    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    x_all = torch.from_numpy(ImageCodec().encode(data.x)).to(dev)
+    y_all = torch.from_numpy(data.y).to(dev)
+    weights = _sampling_weights(data.y, n_classes, cfg.balanced_sampling)
+    state = {
+        "classes": list(data.classes), "shape": list(data.shape), "z_dim": recipe.model.z_dim,
+        "g_channels": recipe.model.g_channels, "d_channels": recipe.model.d_channels,
+        "data_fingerprint": data_print, "data_source": data.source, "n_train": len(data),
+        "counts": data.counts(), "codec": ImageCodec().to_json(), "recipe": recipe_to_dict(recipe),
+    }
+    log_path = run_dir / "log.csv"
+    _truncate_log(log_path, step)
+    fixed_z = torch.randn(n_classes * 10, recipe.model.z_dim,
+                          generator=torch.Generator().manual_seed(cfg.seed + 1)).to(dev)
+    fixed_y = torch.arange(n_classes).repeat_interleave(10).to(dev)
+
+    g.train()
+    d.train()
+    last = None
+    bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not progress,
+               dynamic_ncols=True)
+    t0 = time.perf_counter()
+    while step < total:
+        idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen).to(dev)
+        x_real, y_real = x_all[idx], y_all[idx]
+        z = torch.randn(cfg.batch_size, recipe.model.z_dim, generator=gen).to(dev)
+        y_fake = torch.randint(n_classes, (cfg.batch_size,), generator=gen).to(dev)
+        fake = g(z, y_fake)
+
+        d_real = d(diff_augment(x_real, cfg.diffaugment, gen), y_real)
+        d_fake = d(diff_augment(fake.detach(), cfg.diffaugment, gen), y_fake)
+        loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        loss_g = -d(diff_augment(fake, cfg.diffaugment, gen), y_fake).mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        _update_ema(ema, g, cfg.ema_decay, step)
+        step += 1
+        bar.update(1)
+
+        if step % cfg.log_every == 0 or step == total:
+            row = {"step": step, "epoch": f"{step / steps_per_epoch:.2f}",
+                   "loss_d": f"{loss_d.item():.4f}", "loss_g": f"{loss_g.item():.4f}",
+                   "d_real": f"{d_real.mean().item():.4f}", "d_fake": f"{d_fake.mean().item():.4f}",
+                   "seconds": f"{time.perf_counter() - t0:.1f}"}
+            _append_log(log_path, row)
+            bar.set_postfix(loss_d=row["loss_d"], loss_g=row["loss_g"])
+        if step % cfg.sample_every == 0 or step == total:
+            _save_grid(ema, fixed_z, fixed_y, run_dir / "samples" / f"step-{step:07d}.png")
+        if step % cfg.checkpoint_every == 0 or step == total:
+            last = _save(run_dir, step, g, d, ema, opt_g, opt_d, gen, state)
+    bar.close()
+    return last if last is not None else latest_checkpoint(run_dir)
+
+
+def _check_config(recipe: Recipe) -> None:
+    cfg = recipe.train
+    for key in ("epochs", "batch_size", "checkpoint_every", "sample_every", "log_every"):
+        if getattr(cfg, key) < 1:
+            raise RecipeError(f"train.{key} must be >= 1, got {getattr(cfg, key)}")
+    unknown = [a for a in cfg.diffaugment if a not in AUGMENTS]
+    if unknown:
+        raise RecipeError(f"train.diffaugment: unknown {unknown}; choose from {list(AUGMENTS)}")
+    if not 0 <= cfg.ema_decay < 1:
+        raise RecipeError(f"train.ema_decay must be in [0, 1), got {cfg.ema_decay}")
+
+
+def _sampling_weights(y: np.ndarray, n_classes: int, balanced: bool) -> torch.Tensor:
+    if not balanced:
+        return torch.ones(len(y), dtype=torch.float64)
+    per_class = np.bincount(y, minlength=n_classes).astype(np.float64)
+    return torch.from_numpy(1.0 / per_class[y])
+
+
+@torch.no_grad()
+def _update_ema(ema: ImageGenerator, g: ImageGenerator, decay: float, step: int) -> None:
+    # Warm-up: early weights move fast, so a fixed 0.999 would average in the random init.
+    decay = min(decay, (1 + step) / (10 + step))
+    for p_ema, p in zip(ema.parameters(), g.parameters()):
+        p_ema.lerp_(p, 1 - decay)
+    for b_ema, b in zip(ema.buffers(), g.buffers()):
+        b_ema.copy_(b)
+
+
+def _save(run_dir: Path, step: int, g: ImageGenerator, d: ImageDiscriminator, ema: ImageGenerator,
+          opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, gen: torch.Generator,
+          state: dict) -> Path:
+    og, og_groups = optimizer_tensors(opt_g)
+    od, od_groups = optimizer_tensors(opt_d)
+    tensors = {**prefixed("g", g.state_dict()), **prefixed("d", d.state_dict()),
+               **prefixed("ema", ema.state_dict()), **prefixed("opt_g", og),
+               **prefixed("opt_d", od), "rng": gen.get_state()}
+    return save_checkpoint(run_dir, step, tensors,
+                           {**state, "step": step, "opt_g_groups": og_groups,
+                            "opt_d_groups": od_groups})
+
+
+def _restore(path: Path, data_print: str, g: ImageGenerator, d: ImageDiscriminator,
+             ema: ImageGenerator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+             gen: torch.Generator) -> int:
+    tensors, state = load_checkpoint(path)
+    if state.get("data_fingerprint") != data_print:
+        raise UnsafeArtifactError(
+            f"{path}: this checkpoint was trained on different data; resume with the same "
+            "dataset, or start a new run with --overwrite"
+        )
+    try:
+        g.load_state_dict(unprefixed("g", tensors))
+        d.load_state_dict(unprefixed("d", tensors))
+        ema.load_state_dict(unprefixed("ema", tensors))
+        restore_optimizer(opt_g, unprefixed("opt_g", tensors), state["opt_g_groups"])
+        restore_optimizer(opt_d, unprefixed("opt_d", tensors), state["opt_d_groups"])
+        gen.set_state(tensors["rng"])
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise UnsafeArtifactError(
+            f"{path}: checkpoint does not match this model configuration ({e})"
+        ) from None
+    return int(state["step"])
+
+
+def generator_from_checkpoint(path: str | Path) -> tuple[ImageGenerator, dict]:
+    """The EMA generator (eval mode) and the JSON state of a checkpoint."""
+    tensors, state = load_checkpoint(path)
+    try:
+        g = ImageGenerator(len(state["classes"]), tuple(state["shape"]), state["z_dim"],
+                           state["g_channels"])
+        g.load_state_dict(unprefixed("ema", tensors))
+    except (RuntimeError, KeyError, TypeError) as e:
+        raise UnsafeArtifactError(f"{path}: checkpoint is inconsistent ({e})") from None
+    return g.eval(), state
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """On resume, drop log rows written after the checkpoint we restart from."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, LOG_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    write_bytes(path, buf.getvalue().encode())
+
+
+def _append_log(path: Path, row: dict) -> None:
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, LOG_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+@torch.no_grad()
+def _save_grid(g: ImageGenerator, z: torch.Tensor, y: torch.Tensor, path: Path) -> None:
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    was_training = g.training
+    g.eval()
+    x = (g(z, y) + 1) / 2
+    g.train(was_training)
+    grid = make_grid(x.clamp(0, 1).cpu(), nrow=10, padding=1, pad_value=1.0)
+    arr = (grid.numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr if arr.shape[2] == 3 else arr[:, :, 0]).save(buf, format="PNG")
+    write_bytes(path, buf.getvalue())
