@@ -18,6 +18,9 @@ test: $(STAMP)
 	$(BIN)/ruff check augmentor tests benchmarks
 	$(BIN)/python -m pytest -q
 
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_generate.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check augmentor tests benchmarks
 

@@ -224,11 +224,12 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @click.option("--report", required=True, type=click.Path(path_type=Path), help="Report folder.")
 @click.option("--seeds", type=int, default=3, show_default=True)
 @click.option("--epochs", type=int, default=30, show_default=True)
+@overwrite_option
 @device_option
 @common
 def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
                  synthetic_only: Path | None, report: Path, seeds: int, epochs: int,
-                 device: str, progress: bool) -> None:
+                 overwrite: bool, device: str, progress: bool) -> None:
     """Train a classifier on each arm over several seeds; write a report.
 
     \b
@@ -238,8 +239,10 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
     """
     from .data import load_dataset
     from .evaluate import evaluate
-    from .report import write_report
+    from .report import check_report_dir, write_report
     from .synthesize import read_samples
+
+    check_report_dir(report, overwrite)
 
     train_data = load_dataset(train_spec)
     c, h, _ = train_data.shape
@@ -250,7 +253,7 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
     syn_only = read_samples(synthetic_only, train_data.classes) if synthetic_only else None
     results = evaluate(train_data, test, synthetic=syn, synthetic_only=syn_only, seeds=seeds,
                        epochs=epochs, device=device, progress=progress)
-    click.echo(f"report: {write_report(report, results, samples=syn_only or syn)}")
+    click.echo(f"report: {write_report(report, results, samples=syn_only or syn, overwrite=overwrite)}")
 
 
 @cli.command()

@@ -22,6 +22,7 @@ import torch
 from .atomic import atomic_path
 from .checkpoint import latest_checkpoint
 from .errors import ExportError
+from .fold import fold_batchnorm
 from .models import ImageGenerator
 from .runtime import FORMAT_VERSION, META_PREFIX
 from .train import generator_from_checkpoint
@@ -31,8 +32,12 @@ PARITY = {"fp32": (1e-3, 1e-5)}  # (rtol, atol) per precision
 
 
 def export_onnx(run_dir: str | Path, out: str | Path | None = None,
-                checkpoint: str | Path | None = None, opset: int = 18) -> Path:
-    """Export the run's latest (or the given) checkpoint; verify; return the .onnx path."""
+                checkpoint: str | Path | None = None, opset: int = 18, fold: bool = True) -> Path:
+    """Export the run's latest (or the given) checkpoint; verify; return the .onnx path.
+
+    With `fold`, batch-norm statistics are folded into the preceding layers first; parity
+    is always checked against the unfolded PyTorch generator.
+    """
     ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
     g, state = generator_from_checkpoint(ckpt)
     out = Path(out) if out else Path(run_dir) / "generator.onnx"
@@ -46,9 +51,10 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None,
         "data_fingerprint": state["data_fingerprint"],
         "train_step": str(state["step"]),
         "precision": "fp32",
+        "batchnorm_folded": str(fold).lower(),
     }
     with atomic_path(out) as tmp:
-        _torch_export(g, tmp, opset)
+        _torch_export(fold_batchnorm(g) if fold else g, tmp, opset)
         model = onnx.load(str(tmp))
         for key, value in meta.items():
             entry = model.metadata_props.add()

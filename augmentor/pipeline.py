@@ -30,7 +30,7 @@ from .evaluate import evaluate
 from .export import export_onnx
 from .gaps import parse_strategy
 from .recipe import Recipe, recipe_to_dict
-from .report import write_report
+from .report import check_report_dir, write_report
 from .synthesize import fill_gaps, generate_to_folder, read_samples
 from .train import train
 
@@ -69,6 +69,7 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     if list_checkpoints(run) and not (overwrite or resume):
         raise OutputExistsError(f"{run} already holds a run; pass --resume to continue training "
                                 "or --overwrite to start again")
+    check_report_dir(recipe.report_dir, overwrite or resume)
     times: dict[str, float] = {}
     t = time.perf_counter()
     train_data, test = prepare_splits(recipe)
@@ -108,7 +109,7 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     return write_report(recipe.report_dir, results, samples=synthetic_only,
                         title=f"augmentor report: {recipe.name}", recipe_text=recipe_text,
                         extra={"versions": versions(), "timings_s": times,
-                               "recipe": recipe_to_dict(recipe)})
+                               "recipe": recipe_to_dict(recipe)}, overwrite=True)
 
 
 def _ort_device(device: str) -> str:

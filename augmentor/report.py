@@ -16,6 +16,7 @@ from PIL import Image
 
 from .atomic import atomic_dir
 from .data import LabelledData
+from .errors import OutputExistsError
 
 BA_TARGET_CAS = 0.85
 
@@ -60,9 +61,10 @@ def verdict(results: dict) -> list[str]:
 
 def write_report(report_dir: str | Path, results: dict, *, samples: LabelledData | None = None,
                  title: str = "augmentor report", recipe_text: str | None = None,
-                 extra: dict | None = None) -> Path:
+                 extra: dict | None = None, overwrite: bool = False) -> Path:
     """Write the report folder atomically; return the path of report.md."""
     report_dir = Path(report_dir)
+    check_report_dir(report_dir, overwrite)
     results = {**results, **(extra or {})}
     with atomic_dir(report_dir) as tmp:
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -70,6 +72,12 @@ def write_report(report_dir: str | Path, results: dict, *, samples: LabelledData
         plots = _plots(tmp, results, samples)
         (tmp / "report.md").write_text(_markdown(results, title, plots, recipe_text))
     return report_dir / "report.md"
+
+
+def check_report_dir(report_dir: Path, overwrite: bool) -> None:
+    if report_dir.exists() and any(report_dir.iterdir()) and not overwrite:
+        raise OutputExistsError(f"report folder {report_dir} already exists and is not empty; "
+                                "choose another or pass --overwrite")
 
 
 def _per_class_csv(path: Path, results: dict) -> None:

@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny real data made by the tests, and one tiny trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from augmentor.data import load_dataset, stratified_split, thin_classes, write_npz
+from augmentor.export import export_onnx
+from augmentor.recipe import recipe_from_dict
+from augmentor.train import train
+
+TINY = {
+    "name": "tiny",
+    "model": {"z_dim": 8, "g_channels": 32, "d_channels": 16},
+    "train": {"epochs": 2, "batch_size": 32, "checkpoint_every": 10, "sample_every": 10, "log_every": 5},
+    "evaluate": {"seeds": 2, "epochs": 1, "batch_size": 32},
+}
+
+
+@pytest.fixture
+def tiny_recipe():
+    return recipe_from_dict(TINY)
+
+
+def make_image_folder(root: Path, classes: dict[str, int], size: int = 8, mode: str = "L") -> Path:
+    """One sub-folder per class of small PNGs with a class-specific pattern plus noise."""
+    rng = np.random.default_rng(0)
+    for k, (name, n) in enumerate(classes.items()):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            base = np.zeros((size, size), np.float32)
+            base[:, k % size] = 1.0
+            img = np.clip(base + 0.2 * rng.random((size, size)), 0, 1)
+            arr = (img * 255).astype(np.uint8)
+            if mode == "RGB":
+                arr = np.stack([arr, arr[::-1], arr.T], axis=-1)
+            Image.fromarray(arr).save(root / name / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    return make_image_folder(tmp_path / "images", {"cat": 6, "dog": 4, "eel": 3})
+
+
+@pytest.fixture(scope="session")
+def digits_splits(tmp_path_factory):
+    """Digits, a stratified split, classes 0-4 thinned to 10 %: the demo's data, smaller."""
+    d = load_dataset("builtin:digits")
+    tr, te = stratified_split(d, 0.3, 0)
+    counts = tr.counts()
+    tr = thin_classes(tr, {c: max(2, round(0.1 * n)) if int(c) < 5 else n for c, n in counts.items()}, 0)
+    root = tmp_path_factory.mktemp("digits")
+    return write_npz(tr, root / "train.npz"), write_npz(te, root / "test.npz")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, digits_splits):
+    """A 2-epoch digits generator, exported and verified: (run_dir, onnx_path)."""
+    run = tmp_path_factory.mktemp("run")
+    data = load_dataset(digits_splits[0])
+    train(data, run, recipe_from_dict(TINY), progress=False)
+    return run, export_onnx(run)

@@ -1,0 +1,135 @@
+"""The whole pipeline through the CLI on tiny real data, and each stage alone."""
+
+import hashlib
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from augmentor.cli import cli
+from augmentor.data import load_dataset
+from augmentor.synthesize import read_manifest
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def tree_hash(root):
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+TINY_TOML = """
+name = "tiny"
+[data]
+train = "builtin:digits"
+[data.imbalance]
+profile = "step"
+classes = ["0", "1"]
+keep = 0.1
+[model]
+z_dim = 8
+g_channels = 32
+d_channels = 16
+[train]
+epochs = 1
+batch_size = 64
+[evaluate]
+seeds = 2
+epochs = 1
+"""
+
+
+def test_run_whole_pipeline(tmp_path):
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY_TOML)
+    r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
+    assert r.exit_code == 0, r.output
+    report = tmp_path / "report"
+    for name in ("report.md", "results.json", "per_class.csv", "balanced_accuracy.png",
+                 "per_class_recall.png", "samples.png"):
+        assert (report / name).is_file(), name
+    results = json.loads((report / "results.json").read_text())
+    assert list(results["arms"]) == ["real", "real+synthetic", "real+oversampled", "synthetic-only"]
+    assert all(len(a["runs"]) == 2 for a in results["arms"].values())
+    arms = results["arms"]
+    # real+synthetic and real+oversampled have the same per-class counts: all at the majority
+    assert arms["real+synthetic"]["train_counts"] == arms["real+oversampled"]["train_counts"]
+    assert len(set(arms["real+synthetic"]["train_counts"])) == 1
+    md = (report / "report.md").read_text()
+    assert md.splitlines()[2] == "## Verdict" and "real+oversampled" in md
+    # re-running over an existing run is refused, not silently overwritten
+    r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
+    assert r.exit_code == 2 and "--overwrite" in r.output
+
+
+def test_stages_one_by_one(tmp_path, image_folder):
+    before = tree_hash(image_folder)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[model]\nz_dim = 8\ng_channels = 32\nd_channels = 16\n"
+                      "[train]\nbatch_size = 8\ncheckpoint_every = 4\n")
+    r = invoke("inspect", image_folder)
+    assert r.exit_code == 0 and "cat" in r.output and "+minority" in r.output
+    r = invoke("train", image_folder, "--out", tmp_path / "run", "--recipe", recipe, "--epochs", 3, "-q")
+    assert r.exit_code == 0, r.output
+    r = invoke("export", tmp_path / "run", "-q")
+    assert r.exit_code == 0, r.output
+    model = tmp_path / "run" / "generator.onnx"
+
+    r = invoke("generate", model, "--counts", "dog=5,eel=2", "--out", tmp_path / "gen", "-q")
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "gen" / "dog").glob("*.png"))) == 5
+
+    r = invoke("synthesize", model, "--data", image_folder, "--out", tmp_path / "syn", "-q")
+    assert r.exit_code == 0, r.output
+    rows = read_manifest(tmp_path / "syn")
+    assert {c: sum(r["class"] == c for r in rows) for c in ("dog", "eel")} == {"dog": 2, "eel": 3}
+
+    r = invoke("synthesize", model, "--data", image_folder, "--out", tmp_path / "merged",
+               "--include-real", "--strategy", "cat=8,dog=8,eel=8", "-q")
+    assert r.exit_code == 0, r.output
+    merged = load_dataset(tmp_path / "merged")
+    assert merged.counts() == {"cat": 8, "dog": 8, "eel": 8}
+    assert sum(r["source"] == "real" for r in read_manifest(tmp_path / "merged")) == 13
+
+    # existing output is refused; output inside the data is refused
+    r = invoke("synthesize", model, "--data", image_folder, "--out", tmp_path / "syn", "-q")
+    assert r.exit_code == 2 and "--overwrite" in r.output
+    r = invoke("synthesize", model, "--data", image_folder, "--out", image_folder / "cat" / "x", "-q")
+    assert r.exit_code == 2 and "overlaps the input data" in r.output
+
+    r = invoke("evaluate", "--train", image_folder, "--test", image_folder, "--synthetic", tmp_path / "syn",
+               "--synthetic-only", tmp_path / "gen", "--report", tmp_path / "rep", "--seeds", 2,
+               "--epochs", 1, "-q")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "rep" / "report.md").is_file()
+    assert tree_hash(image_folder) == before
+
+
+def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, image_folder):
+    (image_folder / "cat" / "000.png").write_bytes(b"")
+    r = invoke("inspect", image_folder)
+    assert r.exit_code == 2
+    assert "000.png" in r.output and "Traceback" not in r.output
+    r = invoke("generate", tmp_path / "missing.onnx", "--counts", "a=1", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "model not found" in r.output
+
+
+def test_help_has_examples():
+    for cmd in ("inspect", "train", "export", "generate", "synthesize", "evaluate", "run"):
+        r = invoke(cmd, "--help")
+        assert r.exit_code == 0 and "Example" in r.output, cmd
+
+
+def test_synthesize_loads_data_at_model_resolution(tiny_model, tmp_path):
+    x = (np.random.default_rng(0).random((6, 16, 16)) * 255).astype(np.uint8)
+    np.savez(tmp_path / "d.npz", x=x, y=np.array([0, 0, 0, 1, 1, 1]), classes=np.array(["3", "5"]))
+    r = invoke("synthesize", tiny_model[1], "--data", tmp_path / "d.npz", "--out", tmp_path / "o",
+               "--strategy", "3=5,5=4", "-q")
+    assert r.exit_code == 0, r.output
+    assert len(read_manifest(tmp_path / "o")) == 3

@@ -1,0 +1,133 @@
+import hashlib
+
+import numpy as np
+import onnx
+import pytest
+
+from augmentor.checkpoint import latest_checkpoint
+from augmentor.errors import DeviceError, UnsafeArtifactError
+from augmentor.export import verify_onnx
+from augmentor.runtime import OnnxGenerator, read_model_info
+from augmentor.synthesize import generate_to_folder, read_manifest
+from augmentor.train import generator_from_checkpoint
+
+
+def test_onnx_contract(tiny_model):
+    _, path = tiny_model
+    m = onnx.load(str(path))
+    assert [i.name for i in m.graph.input] == ["z", "label"]
+    assert [o.name for o in m.graph.output] == ["x"]
+    assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert m.graph.input[1].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    info = read_model_info(path)
+    assert info.classes == tuple(str(i) for i in range(10))
+    assert info.shape == (1, 8, 8) and info.z_dim == 8
+    assert len(info.data_fingerprint) == 64
+
+
+def test_parity_with_pytorch_over_every_class(tiny_model):
+    run, path = tiny_model
+    g, _ = generator_from_checkpoint(latest_checkpoint(run))
+    worst = verify_onnx(path, g, batch_sizes=(1, 7, 64))
+    assert worst["max_abs"] < 1e-4
+
+
+def test_dynamic_batch_and_exact_counts(tiny_model):
+    gen = OnnxGenerator(tiny_model[1])
+    assert gen.provider == "CPUExecutionProvider"
+    x, y = gen.generate({"3": 5, "7": 300}, seed=1, batch_size=128)
+    assert x.shape == (305, 1, 8, 8) and np.bincount(y, minlength=10)[[3, 7]].tolist() == [5, 300]
+    assert 0 <= x.min() and x.max() <= 1
+
+
+def test_noise_is_per_class_and_extends(tiny_model):
+    gen = OnnxGenerator(tiny_model[1])
+    a, _ = gen.generate({"3": 10}, seed=4)
+    b, _ = gen.generate({"1": 50, "3": 20}, seed=4, batch_size=7)
+    assert np.allclose(a, b[50:60], atol=1e-6)
+
+
+def _tree_hash(root):
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_same_seed_byte_identical_files(tiny_model, tmp_path):
+    counts = {"0": 20, "4": 3}
+    generate_to_folder(tiny_model[1], counts, tmp_path / "a", seed=3, progress=False)
+    generate_to_folder(tiny_model[1], counts, tmp_path / "b", seed=3, progress=False)
+    generate_to_folder(tiny_model[1], counts, tmp_path / "c", seed=4, progress=False)
+    assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
+    assert _tree_hash(tmp_path / "a") != _tree_hash(tmp_path / "c")
+    rows = read_manifest(tmp_path / "a")
+    assert len(rows) == 23 and {r["source"] for r in rows} == {"synthetic"}
+    sha = hashlib.sha256(tiny_model[1].read_bytes()).hexdigest()
+    assert {r["model_sha256"] for r in rows} == {sha}
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["0", "4", "manifest.csv"]
+
+
+def _tampered(src, dst, edit):
+    m = onnx.load(str(src))
+    edit(m)
+    onnx.save(m, str(dst))
+    return dst
+
+
+def test_bad_models_are_refused(tiny_model, tmp_path):
+    src = tiny_model[1]
+
+    def drop_meta(m):
+        del m.metadata_props[:]
+
+    def wrong_z(m):
+        for p in m.metadata_props:
+            if p.key == "augmentor.z_dim":
+                p.value = "16"
+
+    def bad_json(m):
+        for p in m.metadata_props:
+            if p.key == "augmentor.classes":
+                p.value = "[not json"
+
+    with pytest.raises(UnsafeArtifactError, match="missing augmentor metadata"):
+        read_model_info(_tampered(src, tmp_path / "a.onnx", drop_meta))
+    with pytest.raises(UnsafeArtifactError, match="z_dim=16"):
+        read_model_info(_tampered(src, tmp_path / "b.onnx", wrong_z))
+    with pytest.raises(UnsafeArtifactError, match="malformed"):
+        read_model_info(_tampered(src, tmp_path / "c.onnx", bad_json))
+    (tmp_path / "d.onnx").write_bytes(b"definitely not onnx")
+    with pytest.raises(UnsafeArtifactError, match="not an ONNX model"):
+        OnnxGenerator(tmp_path / "d.onnx")
+
+
+def test_cuda_request_never_falls_back_silently(tiny_model):
+    try:
+        gen = OnnxGenerator(tiny_model[1], device="cuda")
+    except DeviceError as e:
+        assert "cuda" in str(e).lower()
+    else:  # a machine with a working GPU
+        assert gen.provider == "CUDAExecutionProvider"
+
+
+def test_batchnorm_folding_keeps_outputs(tiny_model, tmp_path):
+    import torch
+
+    from augmentor.export import export_onnx
+    from augmentor.fold import fold_batchnorm
+
+    run, _ = tiny_model
+    g, _ = generator_from_checkpoint(latest_checkpoint(run))
+    folded = fold_batchnorm(g)
+    z, y = torch.randn(33, g.z_dim), torch.arange(33) % 10
+    with torch.no_grad():
+        assert torch.allclose(folded(z, y), g(z, y), rtol=1e-4, atol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    plain = export_onnx(run, tmp_path / "plain.onnx", fold=False)
+    ops = {n.op_type for n in onnx.load(str(plain)).graph.node}
+    fused_ops = {n.op_type for n in onnx.load(str(tiny_model[1])).graph.node}
+    assert "BatchNormalization" in ops and "BatchNormalization" not in fused_ops
+    verify_onnx(tiny_model[1], g, batch_sizes=(1, 7, 64))  # folded file vs unfolded PyTorch

@@ -1,0 +1,103 @@
+import pickle
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from augmentor.checkpoint import list_checkpoints, load_checkpoint
+from augmentor.data import load_dataset
+from augmentor.errors import OutputExistsError, UnsafeArtifactError
+from augmentor.export import export_onnx
+from augmentor.recipe import with_overrides
+from augmentor.train import train
+
+PACKAGE = Path(__file__).resolve().parents[1] / "augmentor"
+
+
+def _weights(path):
+    return load_file(str(path))
+
+
+def _assert_same(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_training_writes_log_grid_and_checkpoints(tmp_path, image_folder, tiny_recipe):
+    d = load_dataset(image_folder)
+    last = train(d, tmp_path / "run", with_overrides(tiny_recipe, {"train.epochs": 12}), progress=False)
+    assert last.name == "step-0000012.safetensors"
+    assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-0000010.safetensors",
+                                                                    "step-0000012.safetensors"]
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert log[0].startswith("step,") and len(log) == 1 + 3  # steps 5, 10, 12
+    assert (tmp_path / "run" / "samples" / "step-0000012.png").is_file()
+    _, state = load_checkpoint(last)
+    assert state["step"] == 12 and state["classes"] == ["cat", "dog", "eel"]
+
+
+def test_same_seed_same_weights(tmp_path, image_folder, tiny_recipe):
+    d = load_dataset(image_folder)
+    a = train(d, tmp_path / "a", tiny_recipe, progress=False)
+    b = train(d, tmp_path / "b", tiny_recipe, progress=False)
+    _assert_same(_weights(a), _weights(b))
+    c = train(d, tmp_path / "c", with_overrides(tiny_recipe, {"train.seed": 1}), progress=False)
+    assert not torch.equal(_weights(a)["ema.fc.weight"], _weights(c)["ema.fc.weight"])
+
+
+def test_resume_equals_continuing(tmp_path, image_folder, tiny_recipe):
+    d = load_dataset(image_folder)
+    full = train(d, tmp_path / "full", with_overrides(tiny_recipe, {"train.epochs": 8}), progress=False)
+    train(d, tmp_path / "part", with_overrides(tiny_recipe, {"train.epochs": 3}), progress=False)
+    resumed = train(d, tmp_path / "part", with_overrides(tiny_recipe, {"train.epochs": 8}),
+                    resume=True, progress=False)
+    assert resumed.name == full.name
+    _assert_same(_weights(full), _weights(resumed))
+
+
+def test_existing_run_is_not_overwritten(tmp_path, image_folder, tiny_recipe):
+    d = load_dataset(image_folder)
+    train(d, tmp_path / "run", tiny_recipe, progress=False)
+    with pytest.raises(OutputExistsError, match="--resume"):
+        train(d, tmp_path / "run", tiny_recipe, progress=False)
+
+
+def test_resume_on_other_data_is_refused(tmp_path, image_folder, tiny_recipe):
+    train(load_dataset(image_folder), tmp_path / "run", tiny_recipe, progress=False)
+    other = load_dataset(image_folder, image_size=8, channels=3)
+    with pytest.raises(UnsafeArtifactError):
+        train(other, tmp_path / "run", tiny_recipe, resume=True, progress=False)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "pwned"))
+
+
+def test_pickled_checkpoint_is_refused_and_never_runs(tmp_path, image_folder, tiny_recipe):
+    marker = tmp_path / "marker"
+    ckpt = tmp_path / "run" / "checkpoints" / "step-0000099.safetensors"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(pickle.dumps(_Payload(str(marker))))
+    torch.save({"payload": _Payload(str(marker))}, tmp_path / "run" / "checkpoints" / "x.pt")
+    with pytest.raises(UnsafeArtifactError, match="pickled files are never loaded"):
+        train(load_dataset(image_folder), tmp_path / "run", tiny_recipe, resume=True, progress=False)
+    with pytest.raises(UnsafeArtifactError):
+        export_onnx(tmp_path / "run")
+    with pytest.raises(UnsafeArtifactError):
+        load_checkpoint(tmp_path / "run" / "checkpoints" / "x.pt")
+    assert not marker.exists()
+
+
+def test_source_never_unpickles():
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        for call in re.findall(r"torch\.load\([^)]*\)", text):
+            assert "weights_only=True" in call, f"{path}: {call}"
+        assert not re.search(r"\bpickle\.loads?\(|\bdill\.", text), path
