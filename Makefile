@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_synthesize.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check augmentor tests benchmarks

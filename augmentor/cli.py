@@ -43,6 +43,9 @@ seed_option = click.option("--seed", type=int, default=None, help="Random seed (
 device_option = click.option("--device", default="cpu", show_default=True,
                              type=click.Choice(["cpu", "cuda", "auto"]),
                              help="cuda fails loudly if unavailable; auto picks cuda when present.")
+ort_device_option = click.option("--device", default="cpu", show_default=True,
+                                 type=click.Choice(["cpu", "cuda", "tensorrt", "auto"]),
+                                 help="ONNX Runtime provider; cuda/tensorrt fail loudly if unavailable.")
 overwrite_option = click.option("--overwrite", is_flag=True,
                                 help="Replace an existing non-empty output.")
 
@@ -140,17 +143,21 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
               help="Output .onnx (default RUN/generator.onnx).")
 @click.option("--checkpoint", type=click.Path(path_type=Path, exists=True), default=None,
               help="A specific checkpoint (default: the latest).")
+@click.option("--fp16", is_flag=True, help="float16 weights and activations; float32 inputs/outputs.")
+@click.option("--no-fold", is_flag=True, help="Keep batch norm as separate nodes.")
 @common
-def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, progress: bool) -> None:
+def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, fp16: bool, no_fold: bool,
+               progress: bool) -> None:
     """Export RUN's EMA generator to ONNX and verify it (checker + parity with PyTorch).
 
     \b
     Example:
       augmentor export runs/digits
+      augmentor export runs/digits --fp16 --out runs/digits/generator-fp16.onnx
     """
     from .export import export_onnx
 
-    click.echo(f"model: {export_onnx(run, out, checkpoint)}")
+    click.echo(f"model: {export_onnx(run, out, checkpoint, fold=not no_fold, fp16=fp16)}")
 
 
 @cli.command()
@@ -158,23 +165,33 @@ def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, progress: b
 @click.option("--counts", required=True, help="CLASS=N[,CLASS=N...] samples to generate.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["png", "npz"]), default="png", show_default=True,
+              help="ImageFolder PNGs or sharded .npz arrays.")
+@click.option("--workers", type=int, default=-1, help="PNG encoder processes (-1: auto, 0: none).")
+@click.option("--max-samples", type=int, default=10_000_000, show_default=True,
+              help="Refuse requests larger than this.")
 @overwrite_option
 @seed_option
-@device_option
+@ort_device_option
 @common
-def generate(model: Path, counts: str, out: Path, batch_size: int, overwrite: bool,
-             seed: int | None, device: str, progress: bool) -> None:
+def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, workers: int,
+             max_samples: int, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Generate exact per-class counts from MODEL.onnx alone (PNGs + manifest.csv).
 
     \b
     Example:
       augmentor generate runs/digits/generator.onnx --counts 3=100,7=50 --out synth/
+      augmentor generate runs/digits/generator.onnx --counts 0=100000 --format npz --out big/
     """
     from .synthesize import generate_to_folder
 
-    res = generate_to_folder(model, _parse_counts(counts), out, seed=seed or 0,
-                             batch_size=batch_size, device=device, overwrite=overwrite,
-                             progress=progress)
+    wanted = _parse_counts(counts)
+    if sum(wanted.values()) > max_samples:
+        raise UserError(f"{sum(wanted.values())} samples requested, more than --max-samples "
+                        f"{max_samples}; raise --max-samples if you mean it")
+    res = generate_to_folder(model, wanted, out, seed=seed or 0, batch_size=batch_size,
+                             device=device, overwrite=overwrite, progress=progress, fmt=fmt,
+                             workers=workers)
     click.echo(f"wrote {sum(res.planned.values())} samples to {res.out} (provider {res.provider})")
 
 
@@ -186,13 +203,16 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, overwrite: bo
               help="auto|minority|not-minority|not-majority|all|N|CLASS=N,...")
 @click.option("--include-real", is_flag=True, help="Also write the real samples: a ready-to-train folder.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["png", "npz"]), default="png", show_default=True,
+              help="ImageFolder PNGs or sharded .npz arrays.")
+@click.option("--workers", type=int, default=-1, help="PNG encoder processes (-1: auto, 0: none).")
 @overwrite_option
 @seed_option
-@device_option
+@ort_device_option
 @common
 def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: bool,
-               batch_size: int, overwrite: bool, seed: int | None, device: str,
-               progress: bool) -> None:
+               batch_size: int, fmt: str, workers: int, overwrite: bool, seed: int | None,
+               device: str, progress: bool) -> None:
     """Fill the class gaps of DATA with samples from MODEL.onnx, written to --out.
 
     \b
@@ -209,7 +229,7 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
     d = load_dataset(data, h, c)
     res = fill_gaps(model, d, out, strategy=parse_strategy(strategy), seed=seed or 0,
                     batch_size=batch_size, device=device, include_real=include_real,
-                    overwrite=overwrite, progress=progress)
+                    overwrite=overwrite, progress=progress, fmt=fmt, workers=workers)
     click.echo(f"planned {res.planned}; wrote {sum(res.planned.values())} synthetic samples "
                f"to {res.out} (provider {res.provider})")
 

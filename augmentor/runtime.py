@@ -108,9 +108,17 @@ def physical_cores() -> int:
 
 
 class OnnxGenerator:
-    """Batch inference of an exported generator with ONNX Runtime."""
+    """Batch inference of an exported generator with ONNX Runtime.
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0) -> None:
+    `device`: "cpu", "cuda", "tensorrt" (TensorRT EP with an engine cache, CUDA as its
+    fallback for unsupported nodes) or "auto" (CUDA when ONNX Runtime can start it). An
+    explicitly requested GPU provider that does not start is an error, never a silent
+    CPU run. `spinning=False` stops ORT's worker threads from busy-waiting between runs,
+    which matters when torch or writer processes share the cores.
+    """
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0,
+                 spinning: bool = True, trt_cache: str | Path | None = None) -> None:
         import onnxruntime as ort
 
         self.info = read_model_info(path)
@@ -119,24 +127,39 @@ class OnnxGenerator:
         opts.intra_op_num_threads = threads or physical_cores()
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        available = ort.get_available_providers()
-        if device == "cpu":
-            providers = ["CPUExecutionProvider"]
-        elif device in ("cuda", "auto"):
-            if device == "cuda" and "CUDAExecutionProvider" not in available:
-                raise DeviceError("--device cuda was requested but this onnxruntime has no "
-                                  f"CUDA provider (available: {available}); install onnxruntime-gpu")
-            providers = (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else [])
-            providers.append("CPUExecutionProvider")
-        else:
-            raise DeviceError(f"unknown device '{device}'; use cpu, cuda or auto")
+        if not spinning:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = self._providers(device, ort.get_available_providers(), trt_cache)
         self.session = ort.InferenceSession(str(self.info.path), opts, providers=providers)
         self.provider = self.session.get_providers()[0]
-        if device == "cuda" and self.provider != "CUDAExecutionProvider":
-            raise DeviceError(f"--device cuda was requested but ONNX Runtime could not start CUDA "
-                              f"(running providers: {self.session.get_providers()}); refusing "
-                              "to fall back to CPU silently")
+        wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}.get(device)
+        if wanted and self.provider != wanted:
+            raise DeviceError(f"--device {device} was requested but ONNX Runtime could not start "
+                              f"{wanted} (running providers: {self.session.get_providers()}); "
+                              "refusing to fall back to CPU silently")
+        self._on_gpu = self.provider != "CPUExecutionProvider"
         log.info("ONNX Runtime provider: %s", self.provider)
+
+    def _providers(self, device: str, available: list[str], trt_cache: str | Path | None) -> list:
+        cuda = ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "EXHAUSTIVE",
+                                          "do_copy_in_default_stream": "1"})
+        if device == "cpu":
+            return ["CPUExecutionProvider"]
+        if device == "auto":
+            return ([cuda] if "CUDAExecutionProvider" in available else []) + ["CPUExecutionProvider"]
+        need = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}.get(device)
+        if need is None:
+            raise DeviceError(f"unknown device '{device}'; use cpu, cuda, tensorrt or auto")
+        if need not in available:
+            raise DeviceError(f"--device {device} was requested but this onnxruntime has no {need} "
+                              f"(available: {available}); install onnxruntime-gpu")
+        if device == "cuda":
+            return [cuda, "CPUExecutionProvider"]
+        cache = Path(trt_cache or self.info.path.parent / "trt-cache")
+        trt = ("TensorrtExecutionProvider", {"trt_engine_cache_enable": "1",
+                                             "trt_engine_cache_path": str(cache),
+                                             "trt_fp16_enable": "0"})
+        return [trt, cuda, "CPUExecutionProvider"]
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -144,8 +167,18 @@ class OnnxGenerator:
 
     def run(self, z: np.ndarray, label: np.ndarray) -> np.ndarray:
         """One forward pass: model-space outputs for noise `z` and integer labels."""
-        return self.session.run(["x"], {"z": np.ascontiguousarray(z, np.float32),
-                                        "label": np.ascontiguousarray(label, np.int64)})[0]
+        z = np.ascontiguousarray(z, np.float32)
+        label = np.ascontiguousarray(label, np.int64)
+        if not self._on_gpu:
+            return self.session.run(["x"], {"z": z, "label": label})[0]
+        # On a GPU, bind inputs/outputs so ORT allocates the output on the device and
+        # copies it back once, instead of staging through its own host buffers.
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("z", z)
+        binding.bind_cpu_input("label", label)
+        binding.bind_output("x", "cuda")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
 
     def class_index(self, name: str) -> int:
         try:

@@ -1,6 +1,7 @@
 """Fill a dataset's class gaps with generated samples, written next to (never into) it.
 
-Output is an ImageFolder of PNGs plus `manifest.csv`, one row per sample:
+Output is an ImageFolder of PNGs (or `shard-NNNNN.npz` files, `file` then reading
+`shard-00000.npz#17`) plus `manifest.csv`, one row per sample:
 `file, class, source, seed, model_sha256`. The manifest is the source of truth for
 what a folder holds; `read_samples` loads a folder back through it. The same model,
 seed and counts give byte-identical files.
@@ -11,7 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import multiprocessing
+import sys
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +27,7 @@ from .atomic import atomic_dir
 from .data import LabelledData
 from .errors import InvalidDataError, OutputExistsError, UnsafeArtifactError
 from .gaps import Strategy, plan_gaps
-from .runtime import OnnxGenerator
+from .runtime import OnnxGenerator, physical_cores
 
 log = logging.getLogger(__name__)
 MANIFEST_FIELDS = ["file", "class", "source", "seed", "model_sha256"]
@@ -59,13 +63,93 @@ def check_output_dir(out: Path, overwrite: bool, protected: list[Path] = ()) -> 
                                 "or pass --overwrite")
 
 
+class PngWriter:
+    """Encodes and writes PNGs, in worker processes when `workers` > 1.
+
+    Batches are handed to the workers while the caller generates the next batch, so
+    generation and encoding overlap; at most 2 x workers batches are in flight.
+    Workers are forked on Linux: they only encode PNGs and write files, touching no
+    torch or ONNX Runtime state, and forking spares each one the import of torch.
+    """
+
+    def __init__(self, root: Path, workers: int) -> None:
+        self.root, self.pending = root, []
+        self.pool = None
+        if workers > 1:
+            method = "fork" if sys.platform.startswith("linux") else "spawn"
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+            self.limit = 2 * workers
+
+    def write(self, rels: list[str], pixels: np.ndarray) -> None:
+        if self.pool is None:
+            write_pngs(self.root, rels, pixels)
+            return
+        self.pending.append(self.pool.submit(write_pngs, self.root, rels, pixels))
+        while len(self.pending) > self.limit:
+            self.pending.pop(0).result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for f in self.pending:
+                f.result()
+            self.pool.shutdown()
+
+
+def write_pngs(root: Path, rels: list[str], pixels: np.ndarray) -> None:
+    for rel, img in zip(rels, pixels):
+        (root / rel).write_bytes(png_bytes(img))
+
+
+class NpzShardWriter:
+    """Collects samples into `shard-NNNNN.npz` files of `shard_size` samples each
+    (x: uint8 N x C x H x W, y: label index, classes)."""
+
+    def __init__(self, root: Path, classes: tuple[str, ...], shard_size: int) -> None:
+        self.root, self.classes, self.shard_size = root, classes, shard_size
+        self.xs: list[np.ndarray] = []
+        self.ys: list[np.ndarray] = []
+        self.buffered, self.shard = 0, 0
+
+    def add(self, name: str, pixels: np.ndarray) -> list[str]:
+        """Buffer a batch of one class; return the manifest `file` entry of each sample."""
+        refs, pos, label = [], 0, self.classes.index(name)
+        while pos < len(pixels):
+            take = min(self.shard_size - self.buffered, len(pixels) - pos)
+            refs += [f"shard-{self.shard:05d}.npz#{self.buffered + i}" for i in range(take)]
+            self.xs.append(pixels[pos:pos + take])
+            self.ys.append(np.full(take, label, np.int64))
+            self.buffered, pos = self.buffered + take, pos + take
+            if self.buffered == self.shard_size:
+                self.flush()
+        return refs
+
+    def flush(self) -> None:
+        if not self.buffered:
+            return
+        with open(self.root / f"shard-{self.shard:05d}.npz", "wb") as f:
+            np.savez(f, x=np.concatenate(self.xs), y=np.concatenate(self.ys),
+                     classes=np.array(self.classes, dtype=str))
+        self.xs, self.ys, self.buffered, self.shard = [], [], 0, self.shard + 1
+
+
 def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, int],
                        out: str | Path, *, seed: int = 0, batch_size: int = 256,
                        device: str = "cpu", real: LabelledData | None = None,
                        overwrite: bool = False, progress: bool = True,
-                       protected: list[Path] = ()) -> SynthesisResult:
-    """Write exactly `counts[c]` generated PNGs per class (plus `real`, if given)."""
-    gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device)
+                       protected: list[Path] = (), fmt: str = "png", workers: int = -1,
+                       shard_size: int = 8192) -> SynthesisResult:
+    """Write exactly `counts[c]` generated samples per class (plus `real`, if given).
+
+    `fmt` "png" writes an ImageFolder; "npz" writes `shard-NNNNN.npz` files. `workers`
+    is the number of PNG encoder processes (-1: one per core for large jobs, 0: none).
+    """
+    if fmt not in ("png", "npz"):
+        raise InvalidDataError(f"unknown output format '{fmt}'; use png or npz")
+    total = sum(counts.values())
+    if workers < 0:
+        workers = physical_cores() if fmt == "png" and total >= 4096 else 0
+    gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device,
+                                                                        spinning=workers == 0)
     out = Path(out)
     for name, n in counts.items():
         gen.class_index(name)
@@ -75,23 +159,41 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     rows = []
     sha = gen.info.sha256
     with atomic_dir(out) as tmp:
-        for name in gen.classes:
-            (tmp / name).mkdir()
-        if real is not None:
-            rows += _write_real(tmp, real)
-        bar = tqdm(total=sum(counts.values()), desc="generate", unit="img", disable=not progress)
-        for name, start, batch in gen.iter_batches(counts, seed, batch_size):
-            pixels = gen.info.codec.to_uint8(batch)
-            for i, img in enumerate(pixels):
-                rel = f"{name}/syn-s{seed}-{start + i:06d}.png"
-                (tmp / rel).write_bytes(png_bytes(img))
-                rows.append({"file": rel, "class": name, "source": "synthetic", "seed": seed,
-                             "model_sha256": sha})
-            bar.update(len(pixels))
-        bar.close()
-        for name in gen.classes:
-            if not any((tmp / name).iterdir()):
-                (tmp / name).rmdir()
+        if fmt == "png":
+            for name in gen.classes:
+                (tmp / name).mkdir()
+            sink: PngWriter | NpzShardWriter = PngWriter(tmp, workers)
+        else:
+            sink = NpzShardWriter(tmp, gen.classes, shard_size)
+
+        def emit(name: str, stems: list[str], pixels: np.ndarray, source: str, s: object, h: str):
+            if isinstance(sink, PngWriter):
+                files = [f"{name}/{stem}.png" for stem in stems]
+                sink.write(files, pixels)
+            else:
+                files = sink.add(name, pixels)
+            rows.extend({"file": f, "class": name, "source": source, "seed": s, "model_sha256": h}
+                        for f in files)
+
+        try:
+            if real is not None:
+                real_u8 = np.rint(real.x * 255).astype(np.uint8)
+                for label, name in enumerate(real.classes):
+                    idx = np.flatnonzero(real.y == label)
+                    emit(name, [f"real-{i:06d}" for i in idx], real_u8[idx], "real", "", "")
+            bar = tqdm(total=total, desc="generate", unit="img", disable=not progress)
+            for name, start, batch in gen.iter_batches(counts, seed, batch_size):
+                pixels = gen.info.codec.to_uint8(batch)
+                emit(name, [f"syn-s{seed}-{start + i:06d}" for i in range(len(pixels))], pixels,
+                     "synthetic", seed, sha)
+                bar.update(len(pixels))
+            bar.close()
+        finally:
+            sink.close() if isinstance(sink, PngWriter) else sink.flush()
+        if fmt == "png":
+            for name in gen.classes:
+                if not any((tmp / name).iterdir()):
+                    (tmp / name).rmdir()
         _write_manifest(tmp / "manifest.csv", rows)
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider)
 
@@ -99,9 +201,9 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
 def fill_gaps(model: str | Path, data: LabelledData, out: str | Path, *,
               strategy: Strategy = "auto", seed: int = 0, batch_size: int = 256,
               device: str = "cpu", include_real: bool = False, overwrite: bool = False,
-              progress: bool = True) -> SynthesisResult:
+              progress: bool = True, fmt: str = "png", workers: int = -1) -> SynthesisResult:
     """Plan the gaps of `data` under `strategy` and generate exactly that many per class."""
-    gen = OnnxGenerator(model, device)
+    gen = OnnxGenerator(model, device, spinning=False)
     unknown = [c for c in data.classes if c not in gen.classes]
     if unknown:
         raise InvalidDataError(f"{data.source}: classes {unknown} are not in the model "
@@ -110,19 +212,7 @@ def fill_gaps(model: str | Path, data: LabelledData, out: str | Path, *,
     protected = [Path(data.source)] if data.source and Path(data.source).exists() else []
     return generate_to_folder(gen, planned, out, seed=seed, batch_size=batch_size,
                               real=data if include_real else None, overwrite=overwrite,
-                              progress=progress, protected=protected)
-
-
-def _write_real(root: Path, data: LabelledData) -> list[dict]:
-    rows = []
-    pixels = np.rint(data.x * 255).astype(np.uint8)
-    for i, (img, label) in enumerate(zip(pixels, data.y)):
-        name = data.classes[label]
-        rel = f"{name}/real-{i:06d}.png"
-        (root / name).mkdir(exist_ok=True)
-        (root / rel).write_bytes(png_bytes(img))
-        rows.append({"file": rel, "class": name, "source": "real", "seed": "", "model_sha256": ""})
-    return rows
+                              progress=progress, protected=protected, fmt=fmt, workers=workers)
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> None:
@@ -148,15 +238,23 @@ def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None =
     out = Path(out)
     rows = [r for r in read_manifest(out) if source is None or r["source"] == source]
     xs, ys = [], []
+    shards: dict[str, np.ndarray] = {}
     for r in rows:
         if r["class"] not in classes:
             raise InvalidDataError(f"{out}: manifest class '{r['class']}' is not one of {classes}")
-        file = (out / r["file"]).resolve()
+        rel, _, index = r["file"].partition("#")
+        file = (out / rel).resolve()
         if out.resolve() not in file.parents:
             raise UnsafeArtifactError(f"{out}: manifest path {r['file']!r} leaves the folder")
-        with Image.open(file) as im:
-            a = np.asarray(im, np.uint8)
-        xs.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+        if index:
+            if rel not in shards:
+                with np.load(file, allow_pickle=False) as z:
+                    shards[rel] = z["x"]
+            xs.append(shards[rel][int(index)])
+        else:
+            with Image.open(file) as im:
+                a = np.asarray(im, np.uint8)
+            xs.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
         ys.append(classes.index(r["class"]))
     if not xs:
         raise InvalidDataError(f"{out}: manifest lists no samples")

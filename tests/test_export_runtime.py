@@ -131,3 +131,55 @@ def test_batchnorm_folding_keeps_outputs(tiny_model, tmp_path):
     fused_ops = {n.op_type for n in onnx.load(str(tiny_model[1])).graph.node}
     assert "BatchNormalization" in ops and "BatchNormalization" not in fused_ops
     verify_onnx(tiny_model[1], g, batch_sizes=(1, 7, 64))  # folded file vs unfolded PyTorch
+
+
+def test_fp16_export_keeps_float32_io_within_stated_tolerance(tiny_model, tmp_path):
+    from augmentor.export import PARITY, export_onnx
+
+    run, _ = tiny_model
+    path = export_onnx(run, tmp_path / "half.onnx", fp16=True)  # verify_onnx ran with fp16 tolerance
+    m = onnx.load(str(path))
+    assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert m.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in m.graph.initializer)
+    assert read_model_info(path).metadata["precision"] == "fp16"
+    g, _ = generator_from_checkpoint(latest_checkpoint(run))
+    worst = verify_onnx(path, g, "fp16", batch_sizes=(1, 7, 64))
+    rtol, atol = PARITY["fp16"]
+    assert worst["max_abs"] <= atol + rtol
+
+
+def test_npz_shards_hold_exactly_the_planned_samples(tiny_model, tmp_path):
+    counts = {"2": 70, "5": 3, "9": 40}
+    generate_to_folder(tiny_model[1], counts, tmp_path / "npz", seed=2, fmt="npz", shard_size=32,
+                       progress=False)
+    shards = sorted((tmp_path / "npz").glob("shard-*.npz"))
+    assert len(shards) == 4  # 113 samples in shards of 32
+    ys = np.concatenate([np.load(p)["y"] for p in shards])
+    assert np.bincount(ys, minlength=10)[[2, 5, 9]].tolist() == [70, 3, 40] and len(ys) == 113
+    # the same pixels as the PNG path, read back through the manifest
+    generate_to_folder(tiny_model[1], counts, tmp_path / "png", seed=2, progress=False)
+    from augmentor.synthesize import read_samples
+
+    classes = tuple(str(i) for i in range(10))
+    a, b = read_samples(tmp_path / "npz", classes), read_samples(tmp_path / "png", classes)
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
+
+
+def test_png_worker_processes_write_the_same_bytes(tiny_model, tmp_path):
+    counts = {"1": 300, "8": 200}
+    generate_to_folder(tiny_model[1], counts, tmp_path / "one", seed=5, workers=0, progress=False)
+    generate_to_folder(tiny_model[1], counts, tmp_path / "two", seed=5, workers=2, batch_size=64,
+                       progress=False)
+    assert _tree_hash(tmp_path / "one") == _tree_hash(tmp_path / "two")
+
+
+def test_max_samples_guard(tiny_model, tmp_path):
+    from click.testing import CliRunner
+
+    from augmentor.cli import cli
+
+    r = CliRunner().invoke(cli, ["generate", str(tiny_model[1]), "--counts", "1=2000000",
+                                 "--out", str(tmp_path / "o"), "--max-samples", "1000"])
+    assert r.exit_code == 2 and "--max-samples" in r.output
+    assert not (tmp_path / "o").exists()

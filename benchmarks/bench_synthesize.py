@@ -1,0 +1,111 @@
+"""End-to-end synthesis throughput: pure generation vs writing npz shards vs writing PNGs.
+
+A 1x28x28 generator (seeded initialisation; throughput does not depend on the weights),
+N samples over 10 classes. Figures are medians of repeated runs; ratios within this run.
+Appends a section to reports/benchmarks.md (run bench_generate.py first) and writes
+reports/benchmarks-synthesize.json.
+
+    python benchmarks/bench_synthesize.py [--samples 20000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from augmentor.codec import ImageCodec
+from augmentor.export import export_generator
+from augmentor.models import ImageGenerator
+from augmentor.runtime import OnnxGenerator, physical_cores
+from augmentor.synthesize import generate_to_folder
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--samples", type=int, default=20_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--out", default="reports")
+    args = ap.parse_args()
+    classes = [str(i) for i in range(10)]
+    counts = {c: args.samples // 10 for c in classes}
+    n = sum(counts.values())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        torch.manual_seed(0)
+        g = ImageGenerator(10, (1, 28, 28), z_dim=64, width=128)
+        model = export_generator(g, tmp / "g28.onnx", classes=classes, codec=ImageCodec().to_json(),
+                                 data_fingerprint="benchmark: seeded initialisation")
+        gen = OnnxGenerator(model)
+
+        def pure():
+            for _ in gen.iter_batches(counts, 0, args.batch_size):
+                pass
+
+        def write(fmt: str, workers: int):
+            def fn():
+                out = tmp / f"out-{fmt}-{workers}"
+                generate_to_folder(model, counts, out, fmt=fmt, workers=workers,
+                                   batch_size=args.batch_size, progress=False)
+                shutil.rmtree(out)
+            return fn
+
+        results = {"samples": n, "shape": [1, 28, 28], "batch_size": args.batch_size,
+                   "cores": physical_cores(), "repeats": args.repeats}
+        results["generate_s"] = median_time(pure, args.repeats)
+        results["npz_s"] = median_time(write("npz", 0), args.repeats)
+        results["png_inprocess_s"] = median_time(write("png", 0), args.repeats)
+        results["png_workers_s"] = median_time(write("png", physical_cores()), args.repeats)
+    for k in ("generate", "npz", "png_inprocess", "png_workers"):
+        results[f"{k}_per_s"] = n / results[f"{k}_s"]
+    results["npz_over_generate"] = results["npz_s"] / results["generate_s"]
+    print(json.dumps(results, indent=2))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmarks-synthesize.json").write_text(json.dumps(results, indent=2) + "\n")
+    best_png = max(results["png_inprocess_per_s"], results["png_workers_per_s"])
+    lines = [
+        "", "## End-to-end synthesis (1x28x28, "
+        f"{n:,} samples, batch {args.batch_size}, {physical_cores()} cores, median of {args.repeats})", "",
+        "Made by `python benchmarks/bench_synthesize.py`.", "",
+        "| path | seconds | samples/s |", "|---|---:|---:|",
+        f"| pure generation (ONNX Runtime, no writing) | {results['generate_s']:.2f} "
+        f"| {results['generate_per_s']:,.0f} |",
+        f"| synthesize to npz shards | {results['npz_s']:.2f} | {results['npz_per_s']:,.0f} |",
+        f"| synthesize to PNG, in-process | {results['png_inprocess_s']:.2f} "
+        f"| {results['png_inprocess_per_s']:,.0f} |",
+        f"| synthesize to PNG, {physical_cores()} encoder processes | {results['png_workers_s']:.2f} "
+        f"| {results['png_workers_per_s']:,.0f} |",
+        "",
+        f"- Target: npz within 2× pure generation: {results['npz_over_generate']:.2f}× — "
+        f"{'met' if results['npz_over_generate'] <= 2 else 'missed'}.",
+        f"- Target: PNG ≥ 1,000 images/s for 28×28 on 2 cores: {best_png:,.0f}/s — "
+        f"{'met' if best_png >= 1000 else 'missed'}.",
+        "",
+    ]
+    md = out / "benchmarks.md"
+    text = md.read_text() if md.exists() else "# Benchmarks\n"
+    marker = "\n## End-to-end synthesis"
+    if marker in text:
+        text = text[:text.index(marker)]
+    md.write_text(text.rstrip("\n") + "\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
