@@ -50,6 +50,23 @@ overwrite_option = click.option("--overwrite", is_flag=True,
                                 help="Replace an existing non-empty output.")
 
 
+def parse_imbalance(text: str) -> dict:
+    """'none', 'exponential:RATIO' or 'step:CLASS,CLASS:KEEP' -> ImbalanceConfig fields."""
+    kind, _, rest = text.partition(":")
+    try:
+        if kind == "none":
+            return {"profile": "none", "classes": (), "keep": 1.0, "ratio": 1.0, "seed": 0}
+        if kind == "exponential":
+            return {"profile": kind, "classes": (), "keep": 1.0, "ratio": float(rest), "seed": 0}
+        if kind == "step":
+            names, _, keep = rest.rpartition(":")
+            return {"profile": kind, "classes": tuple(n for n in names.split(",") if n),
+                    "keep": float(keep), "ratio": 1.0, "seed": 0}
+    except ValueError:
+        pass
+    raise UserError(f"--imbalance expects none, exponential:RATIO or step:CLASS,CLASS:KEEP; got {text!r}")
+
+
 def _parse_counts(text: str) -> dict[str, int]:
     from .gaps import parse_strategy
 
@@ -202,6 +219,9 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
 @click.option("--strategy", default="auto", show_default=True,
               help="auto|minority|not-minority|not-majority|all|N|CLASS=N,...")
 @click.option("--include-real", is_flag=True, help="Also write the real samples: a ready-to-train folder.")
+@click.option("--filter", "filter_threshold", type=float, default=None,
+              help="Keep only samples a classifier trained on DATA assigns to their class with "
+                   "probability >= this; acceptance rates go to OUT/filter.json.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["png", "npz"]), default="png", show_default=True,
               help="ImageFolder PNGs or sharded .npz arrays.")
@@ -211,14 +231,15 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
 @ort_device_option
 @common
 def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: bool,
-               batch_size: int, fmt: str, workers: int, overwrite: bool, seed: int | None,
-               device: str, progress: bool) -> None:
+               filter_threshold: float | None, batch_size: int, fmt: str, workers: int,
+               overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Fill the class gaps of DATA with samples from MODEL.onnx, written to --out.
 
     \b
     Example:
       augmentor synthesize runs/digits/generator.onnx --data runs/digits/data/train.npz \\
           --out synth/ --strategy not-majority
+      augmentor synthesize MODEL.onnx --data train.npz --out synth/ --filter 0.9
     """
     from .data import load_dataset
     from .gaps import parse_strategy
@@ -229,7 +250,11 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
     d = load_dataset(data, h, c)
     res = fill_gaps(model, d, out, strategy=parse_strategy(strategy), seed=seed or 0,
                     batch_size=batch_size, device=device, include_real=include_real,
-                    overwrite=overwrite, progress=progress, fmt=fmt, workers=workers)
+                    overwrite=overwrite, progress=progress, fmt=fmt, workers=workers,
+                    filter_threshold=filter_threshold)
+    for name, st in res.filter_stats.items():
+        click.echo(f"filter: class {name}: accepted {st['acceptance_rate']:.1%} "
+                   f"of {st['candidates']} candidates")
     click.echo(f"planned {res.planned}; wrote {sum(res.planned.values())} synthetic samples "
                f"to {res.out} (provider {res.provider})")
 
@@ -241,21 +266,34 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
               help="A synthesize output folder (gap-filling samples).")
 @click.option("--synthetic-only", type=click.Path(path_type=Path), default=None,
               help="A generate output folder for the synthetic-only arm.")
+@click.option("--filtered", type=click.Path(path_type=Path), default=None,
+              help="A synthesize --filter output folder (quality-filtered arm).")
+@click.option("--dose", multiple=True, metavar="RATIO=FOLDER",
+              help="Dose-response arm: a generate output with RATIO x count samples per class.")
 @click.option("--report", required=True, type=click.Path(path_type=Path), help="Report folder.")
-@click.option("--seeds", type=int, default=3, show_default=True)
+@click.option("--seeds", type=int, default=5, show_default=True)
 @click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--imbalance", default=None, metavar="PROFILE",
+              help="Thin --train first: exponential:RATIO (long tail) or step:CLASS,CLASS:KEEP.")
+@click.option("--no-baselines", is_flag=True, help="Skip SMOTE and classic-augmentation arms.")
+@click.option("--classic", type=click.Choice(["randaugment", "trivialaugment"]), default="randaugment",
+              show_default=True)
+@click.option("--flips", is_flag=True, help="Allow horizontal flips in classic augmentation.")
 @overwrite_option
 @device_option
 @common
 def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
-                 synthetic_only: Path | None, report: Path, seeds: int, epochs: int,
-                 overwrite: bool, device: str, progress: bool) -> None:
+                 synthetic_only: Path | None, filtered: Path | None, dose: tuple[str, ...],
+                 report: Path, seeds: int, epochs: int, imbalance: str | None, no_baselines: bool,
+                 classic: str, flips: bool, overwrite: bool, device: str, progress: bool) -> None:
     """Train a classifier on each arm over several seeds; write a report.
 
     \b
     Example:
       augmentor evaluate --train runs/digits/data/train.npz --test runs/digits/data/test.npz \\
           --synthetic runs/digits/synthetic --report reports/mine
+      augmentor evaluate --train builtin:digits --test test.npz --imbalance exponential:50 \\
+          --report reports/longtail-baselines
     """
     from .data import load_dataset
     from .evaluate import evaluate
@@ -269,10 +307,26 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
     test = load_dataset(test_spec, h, c)
     if seeds < 1:
         raise InvalidDataError("--seeds must be >= 1")
-    syn = read_samples(synthetic, train_data.classes) if synthetic else None
-    syn_only = read_samples(synthetic_only, train_data.classes) if synthetic_only else None
-    results = evaluate(train_data, test, synthetic=syn, synthetic_only=syn_only, seeds=seeds,
-                       epochs=epochs, device=device, progress=progress)
+    if imbalance:
+        from .data import imbalance_targets, thin_classes
+
+        imb = parse_imbalance(imbalance)
+        train_data = thin_classes(train_data, imbalance_targets(
+            train_data.counts(), imb["profile"], imb["classes"], imb["keep"], imb["ratio"]), imb["seed"])
+    classes = train_data.classes
+    syn = read_samples(synthetic, classes) if synthetic else None
+    syn_only = read_samples(synthetic_only, classes) if synthetic_only else None
+    doses = {}
+    for item in dose:
+        ratio, _, folder = item.partition("=")
+        try:
+            doses[float(ratio)] = read_samples(Path(folder), classes)
+        except ValueError:
+            raise UserError(f"--dose expects RATIO=FOLDER, got {item!r}") from None
+    results = evaluate(train_data, test, synthetic=syn, synthetic_only=syn_only, doses=doses,
+                       filtered=read_samples(filtered, classes) if filtered else None, seeds=seeds,
+                       epochs=epochs, device=device, progress=progress, baselines=not no_baselines,
+                       classic=classic, flips=flips)
     click.echo(f"report: {write_report(report, results, samples=syn_only or syn, overwrite=overwrite)}")
 
 
@@ -283,19 +337,22 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Override the run directory.")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Override the report folder.")
 @click.option("--resume", is_flag=True, help="Continue training from the run's last checkpoint.")
+@click.option("--imbalance", default=None, metavar="PROFILE",
+              help="Override [data.imbalance]: none, exponential:RATIO or step:CLASS,CLASS:KEEP.")
 @overwrite_option
 @seed_option
 @device_option
 @common
 def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
-        report: Path | None, resume: bool, overwrite: bool, seed: int | None, device: str,
-        progress: bool) -> None:
+        report: Path | None, resume: bool, imbalance: str | None, overwrite: bool,
+        seed: int | None, device: str, progress: bool) -> None:
     """Run every stage of RECIPE: split, train, export, synthesize, evaluate, report.
 
     \b
     Example:
       augmentor run recipes/digits.toml
       augmentor run recipes/digits.toml --epochs 5 --seeds 2 --out runs/quick --report reports/quick
+      augmentor run recipes/digits.toml --imbalance exponential:50 --out runs/lt --report reports/lt
     """
     from .pipeline import run_recipe
     from .recipe import load_recipe, with_overrides
@@ -303,6 +360,9 @@ def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
     r = with_overrides(load_recipe(recipe), {
         "train.epochs": epochs, "evaluate.seeds": seeds, "train.seed": seed,
         "out": str(out) if out else None, "report": str(report) if report else None})
+    if imbalance:
+        imb = parse_imbalance(imbalance)
+        r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})
     path = run_recipe(r, device=device, overwrite=overwrite, resume=resume, progress=progress,
                       recipe_text=Path(recipe).read_text())
     click.echo(f"report: {path}")

@@ -1,63 +1,111 @@
 """Did the synthetic data help? Train the same classifier on each arm, test on real data.
 
-Arms:
-  real              the (imbalanced) real training split as given
-  real+synthetic    real + the generated gap-filling samples
-  real+oversampled  real, randomly over-sampled (imbalanced-learn) to the same per-class
-                    counts as real+synthetic: the baseline a practitioner would use
-  synthetic-only    generated samples only, class-balanced: the Classification
-                    Accuracy Score (train on synthetic, test on real)
+Arms (each only when its inputs are given):
+  real                        the (imbalanced) real training split as given
+  real+oversampled            random over-sampling (imbalanced-learn) to the target counts
+  real+SMOTE                  SMOTE on flattened pixels to the target counts
+  real+classic                classic augmentation (affine + TrivialAugment/RandAugment)
+  real+classic+oversampled    both
+  real+synthetic              real + GAN samples filling the gaps (the target counts)
+  real+synthetic+classic      GAN data on top of classic augmentation
+  real+synthetic xR           real + round(R x count) GAN samples per class (dose-response)
+  real+synthetic (filtered)   gap-filling GAN samples that passed the quality filter
+  synthetic-only              GAN samples only, class-balanced: the Classification Accuracy
+                              Score (train on synthetic, test on real)
 
-Every arm gets the same classifier, the same number of gradient steps and the same
-seeds, and is tested on the same held-out split of real data only.
+The target counts are those of real+synthetic (else every class at the majority count).
+Every arm gets the same classifier, the same number of gradient steps and the same seeds,
+and is tested on the same held-out split of real data only. Each arm is compared with
+`real`, and each GAN arm with the best non-GAN baseline, by the paired difference across
+seeds with a 95 % bootstrap interval.
 """
 
 from __future__ import annotations
 
 import math
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from imblearn.over_sampling import RandomOverSampler
+from imblearn.over_sampling import SMOTE, RandomOverSampler
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 from tqdm import tqdm
 
-from .classifiers import fit_cnn, predict_proba
+from .classifiers import classic_augmentation, embed, fit_cnn, predict_proba
 from .data import LabelledData, align_classes
+from .fidelity import fidelity
+from .stats import paired_difference, verdict
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+BASELINES = ("real+oversampled", "real+SMOTE", "real+classic", "real+classic+oversampled")
 
 
 @dataclass(frozen=True)
 class Arm:
     name: str
-    x: np.ndarray
-    y: np.ndarray
     description: str
+    make: Callable[[int], tuple[np.ndarray, np.ndarray]]  # seed -> (x, y)
+    classic: bool = False
+    synthetic: bool = False
 
-    def counts(self, n_classes: int) -> list[int]:
-        return np.bincount(self.y, minlength=n_classes).tolist()
+
+def oversample(train: LabelledData, target: np.ndarray, seed: int, method: str = "random"):
+    strategy = {c: int(n) for c, n in enumerate(target) if n > 0}
+    if method == "smote":
+        k = int(min(5, np.bincount(train.y).min() - 1))
+        sampler = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+        x, y = sampler.fit_resample(train.x.reshape(len(train), -1), train.y)
+        return x.reshape(-1, *train.shape).astype(np.float32), y
+    sampler = RandomOverSampler(sampling_strategy=strategy, random_state=seed)
+    idx, y = sampler.fit_resample(np.arange(len(train)).reshape(-1, 1), train.y)
+    return train.x[idx.ravel()], y
 
 
-def build_arms(train: LabelledData, synthetic: LabelledData | None,
-               synthetic_only: LabelledData | None, seed: int) -> list[Arm]:
-    arms = [Arm("real", train.x, train.y, "real training split as given")]
+def build_arms(train: LabelledData, *, synthetic: LabelledData | None = None,
+               synthetic_only: LabelledData | None = None,
+               doses: dict[float, LabelledData] | None = None,
+               filtered: LabelledData | None = None, baselines: bool = True) -> list[Arm]:
+    k = len(train.classes)
+
+    def plus(extra: LabelledData):
+        extra = align_classes(extra, train.classes)
+        x, y = np.concatenate([train.x, extra.x]), np.concatenate([train.y, extra.y])
+        return lambda seed: (x, y)
+
+    counts = np.bincount(train.y, minlength=k)
     if synthetic is not None:
-        synthetic = align_classes(synthetic, train.classes)
-        arms.append(Arm("real+synthetic", np.concatenate([train.x, synthetic.x]),
-                        np.concatenate([train.y, synthetic.y]), "real + GAN samples filling the gaps"))
-        target = np.bincount(arms[-1].y, minlength=len(train.classes))
-        sampler = RandomOverSampler(
-            sampling_strategy={c: int(n) for c, n in enumerate(target) if n > 0}, random_state=seed)
-        idx, _ = sampler.fit_resample(np.arange(len(train)).reshape(-1, 1), train.y)
-        idx = idx.ravel()
-        arms.append(Arm("real+oversampled", train.x[idx], train.y[idx],
-                        "real, randomly over-sampled to the real+synthetic counts"))
+        target = counts + np.bincount(align_classes(synthetic, train.classes).y, minlength=k)
+    else:
+        target = np.full(k, counts.max())
+    real = (train.x, train.y)
+    arms = [Arm("real", "real training split as given", lambda seed: real)]
+    if baselines:
+        arms += [
+            Arm("real+oversampled", "random over-sampling to the target counts",
+                lambda seed: oversample(train, target, seed)),
+            Arm("real+SMOTE", "SMOTE (flattened pixels) to the target counts",
+                lambda seed: oversample(train, target, seed, "smote")),
+            Arm("real+classic", "classic augmentation on the fly", lambda seed: real, classic=True),
+            Arm("real+classic+oversampled", "classic augmentation + random over-sampling",
+                lambda seed: oversample(train, target, seed), classic=True),
+        ]
+    if synthetic is not None:
+        arms.append(Arm("real+synthetic", "real + GAN samples filling the gaps", plus(synthetic),
+                        synthetic=True))
+        if baselines:
+            arms.append(Arm("real+synthetic+classic", "GAN gap-filling + classic augmentation",
+                            plus(synthetic), classic=True, synthetic=True))
+    for ratio, data in sorted((doses or {}).items()):
+        arms.append(Arm(f"real+synthetic x{ratio:g}", f"real + {ratio:.0%} more per class from the GAN",
+                        plus(data), synthetic=True))
+    if filtered is not None:
+        arms.append(Arm("real+synthetic (filtered)", "gap-filling GAN samples that passed the "
+                        "quality filter", plus(filtered), synthetic=True))
     if synthetic_only is not None:
-        synthetic_only = align_classes(synthetic_only, train.classes)
-        arms.append(Arm("synthetic-only", synthetic_only.x, synthetic_only.y,
-                        "GAN samples only, class-balanced (Classification Accuracy Score)"))
+        so = align_classes(synthetic_only, train.classes)
+        arms.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification "
+                        "Accuracy Score)", lambda seed: (so.x, so.y), synthetic=True))
     return arms
 
 
@@ -73,37 +121,50 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
 
 
 def evaluate(train: LabelledData, test: LabelledData, *, synthetic: LabelledData | None = None,
-             synthetic_only: LabelledData | None = None, seeds: int = 3, epochs: int = 30,
-             batch_size: int = 64, lr: float = 1e-3, device: str = "cpu",
-             progress: bool = True) -> dict:
+             synthetic_only: LabelledData | None = None,
+             doses: dict[float, LabelledData] | None = None, filtered: LabelledData | None = None,
+             seeds: int = 3, epochs: int = 30, batch_size: int = 64, lr: float = 1e-3,
+             device: str = "cpu", progress: bool = True, baselines: bool = True,
+             classic: str = "randaugment", flips: bool = False, fidelity_k: int = 5,
+             n_resamples: int = 10_000) -> dict:
     """Train the classifier on every arm for every seed; return all numbers as a dict."""
     test = align_classes(test, train.classes)
     k = len(train.classes)
     steps = epochs * math.ceil(len(train) / batch_size)
-    runs: dict[str, list[dict]] = {}
-    arm_info: dict[str, dict] = {}
-    n_arms = len(build_arms(train, synthetic, synthetic_only, 0))
-    bar = tqdm(total=n_arms * seeds, desc="evaluate", unit="fit", disable=not progress)
+    arms = build_arms(train, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
+                      filtered=filtered, baselines=baselines)
+    augment = classic_augmentation(classic, flips) if baselines else None
+    runs: dict[str, list[dict]] = {a.name: [] for a in arms}
+    info: dict[str, dict] = {}
+    bar = tqdm(total=len(arms) * seeds, desc="evaluate", unit="fit", disable=not progress)
     for seed in range(seeds):
-        for arm in build_arms(train, synthetic, synthetic_only, seed):
-            model = fit_cnn(arm.x, arm.y, k, steps=steps, batch_size=batch_size, lr=lr,
-                            seed=seed, device=device)
+        for arm in arms:
+            x, y = arm.make(seed)
+            model = fit_cnn(x, y, k, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                            device=device, augment=augment if arm.classic else None)
             pred = predict_proba(model, test.x).argmax(1)
-            runs.setdefault(arm.name, []).append({"seed": seed, **score(test.y, pred, k)})
-            arm_info[arm.name] = {"description": arm.description, "n_train": int(len(arm.y)),
-                                  "train_counts": arm.counts(k)}
+            runs[arm.name].append({"seed": seed, **score(test.y, pred, k)})
+            info[arm.name] = {"description": arm.description, "n_train": int(len(y)),
+                              "train_counts": np.bincount(y, minlength=k).tolist(),
+                              "classic_augmentation": arm.classic, "uses_gan": arm.synthetic}
             bar.update(1)
     bar.close()
-    arms = {name: {**arm_info[name], "runs": r, "summary": summarize(r)} for name, r in runs.items()}
-    return {
+    results = {
         "classes": list(train.classes),
         "test_counts": np.bincount(test.y, minlength=k).tolist(),
         "train_counts": np.bincount(train.y, minlength=k).tolist(),
         "protocol": {"seeds": seeds, "epochs": epochs, "steps_per_arm": steps,
                      "batch_size": batch_size, "lr": lr, "classifier": "SmallCNN",
-                     "device": device, "python": platform.python_version()},
-        "arms": arms,
+                     "classic_augmentation": classic, "flips": flips, "device": device,
+                     "bootstrap_resamples": n_resamples, "python": platform.python_version()},
+        "arms": {name: {**info[name], "runs": r, "summary": summarize(r)} for name, r in runs.items()},
     }
+    compare(results, n_resamples)
+    results["fidelity"] = fidelity_report(train, test, {"synthetic (gap-filling)": synthetic,
+                                                        "synthetic (filtered)": filtered,
+                                                        "synthetic-only": synthetic_only},
+                                          steps, batch_size, lr, device, fidelity_k)
+    return results
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -116,3 +177,36 @@ def summarize(runs: list[dict]) -> dict:
                                "std": (recall.std(0, ddof=1) if len(recall) > 1
                                        else np.zeros(recall.shape[1])).tolist()}
     return out
+
+
+def compare(results: dict, n_resamples: int, metric: str = "balanced_accuracy") -> None:
+    """Add to each arm its paired difference (and verdict) against real and best baseline."""
+    arms = results["arms"]
+
+    def values(name: str) -> np.ndarray:
+        return np.array([r[metric] for r in arms[name]["runs"]])
+
+    present = [b for b in BASELINES if b in arms]
+    best = max(present, key=lambda b: values(b).mean()) if present else None
+    results["best_baseline"] = best
+    for name, arm in arms.items():
+        if name != "real":
+            d = paired_difference(values(name), values("real"), n_resamples=n_resamples)
+            arm["vs_real"] = {**d, "verdict": verdict(d), "metric": metric}
+        if best and arm["uses_gan"]:
+            d = paired_difference(values(name), values(best), n_resamples=n_resamples)
+            arm["vs_best_baseline"] = {**d, "verdict": verdict(d), "baseline": best, "metric": metric}
+
+
+def fidelity_report(train: LabelledData, test: LabelledData, sets: dict[str, LabelledData | None],
+                    steps: int, batch_size: int, lr: float, device: str, k: int) -> dict:
+    """Fidelity of each synthetic set against the real test split, in the feature space of
+    a classifier trained on the real training split."""
+    sets = {name: align_classes(s, train.classes) for name, s in sets.items() if s is not None}
+    if not sets:
+        return {}
+    model = fit_cnn(train.x, train.y, len(train.classes), steps=steps, batch_size=batch_size,
+                    lr=lr, seed=0, device=device)
+    real_f = embed(model, test.x)
+    return {name: fidelity(real_f, test.y, embed(model, s.x), s.y, train.classes, k)
+            for name, s in sets.items()}

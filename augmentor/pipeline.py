@@ -5,6 +5,8 @@
   RUN/generator.onnx              exported EMA generator
   RUN/synthetic/                  gap-filling samples + manifest.csv
   RUN/synthetic-only/             class-balanced samples for the synthetic-only arm
+  RUN/synthetic-xR/               R x count extra samples per class (dose-response arms)
+  RUN/synthetic-filtered/         quality-filtered gap-filling samples + filter.json
   REPORT/                         report.md, results.json, per_class.csv, plots
 """
 
@@ -51,15 +53,21 @@ def prepare_splits(recipe: Recipe) -> tuple[LabelledData, LabelledData]:
     return thin_classes(train_data, targets, imb.seed), test
 
 
-def versions() -> dict[str, str]:
+def versions(device: str = "cpu") -> dict[str, str]:
+    """Library versions and the device the numbers were measured on."""
+    import imblearn
     import numpy
     import onnxruntime
     import sklearn
     import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
+    dev = _torch_device(device)
+    name = torch.cuda.get_device_name(0) if dev.startswith("cuda") else (
+        f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)")
+    return {"device": name, "python": platform.python_version(), "torch": torch.__version__,
             "onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__,
-            "scikit-learn": sklearn.__version__, "platform": platform.platform()}
+            "scikit-learn": sklearn.__version__, "imbalanced-learn": imblearn.__version__,
+            "platform": platform.platform()}
 
 
 def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
@@ -88,27 +96,41 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     times["export"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    syn = recipe.synthesize
+    syn, ev = recipe.synthesize, recipe.evaluate
+    dev = _ort_device(device)
+    common = {"batch_size": syn.batch_size, "device": dev, "overwrite": True, "progress": progress}
     fill_gaps(model, train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
-              seed=syn.seed, batch_size=syn.batch_size, device=_ort_device(device),
-              overwrite=True, progress=progress)
-    per_class = recipe.evaluate.synthetic_only_per_class or max(train_data.counts().values())
+              seed=syn.seed, **common)
+    per_class = ev.synthetic_only_per_class or max(train_data.counts().values())
     generate_to_folder(model, {c: per_class for c in train_data.classes}, run / "synthetic-only",
-                       seed=syn.seed + 1, batch_size=syn.batch_size, device=_ort_device(device),
-                       overwrite=True, progress=progress)
+                       seed=syn.seed + 1, **common)
+    for ratio in ev.doses:
+        generate_to_folder(model, {c: round(ratio * n) for c, n in train_data.counts().items()},
+                           run / f"synthetic-x{ratio:g}", seed=syn.seed + 2, **common)
+    filter_stats = None
+    if ev.filter_threshold > 0:
+        res = fill_gaps(model, train_data, run / "synthetic-filtered",
+                        strategy=parse_strategy(syn.strategy), seed=syn.seed + 3,
+                        filter_threshold=ev.filter_threshold, **common)
+        filter_stats = {"threshold": ev.filter_threshold, "per_class": res.filter_stats}
     times["synthesize"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    synthetic = read_samples(run / "synthetic", train_data.classes)
-    synthetic_only = read_samples(run / "synthetic-only", train_data.classes)
-    ev = recipe.evaluate
-    results = evaluate(train_data, test, synthetic=synthetic, synthetic_only=synthetic_only,
-                       seeds=ev.seeds, epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr,
-                       device=_torch_device(device), progress=progress)
+    classes = train_data.classes
+    synthetic_only = read_samples(run / "synthetic-only", classes)
+    results = evaluate(
+        train_data, test, synthetic=read_samples(run / "synthetic", classes),
+        synthetic_only=synthetic_only,
+        doses={r: read_samples(run / f"synthetic-x{r:g}", classes) for r in ev.doses},
+        filtered=read_samples(run / "synthetic-filtered", classes) if filter_stats else None,
+        seeds=ev.seeds, epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr,
+        device=_torch_device(device), progress=progress, baselines=ev.baselines,
+        classic=ev.classic, flips=ev.flips, fidelity_k=ev.fidelity_k,
+        n_resamples=ev.bootstrap_resamples)
     times["evaluate"] = time.perf_counter() - t
     return write_report(recipe.report_dir, results, samples=synthetic_only,
                         title=f"augmentor report: {recipe.name}", recipe_text=recipe_text,
-                        extra={"versions": versions(), "timings_s": times,
+                        extra={"versions": versions(device), "timings_s": times, "quality_filter": filter_stats,
                                "recipe": recipe_to_dict(recipe)}, overwrite=True)
 
 

@@ -78,11 +78,18 @@ class SynthesizeConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    seeds: int = 3
-    epochs: int = 30
+    seeds: int = 5
+    epochs: int = 30  # classifier budget: epochs x ceil(N_real / batch_size) steps, every arm
     batch_size: int = 64
     lr: float = 1e-3
     synthetic_only_per_class: int = 0  # 0: as many as the largest real class
+    baselines: bool = True  # oversampling, SMOTE, classic augmentation arms
+    classic: str = "randaugment"  # randaugment (1 op, magnitude 5) | trivialaugment (wide)
+    flips: bool = False  # horizontal flips in classic augmentation (wrong for digits, text)
+    doses: tuple[float, ...] = (0.5, 1.0)  # extra arms: real + ratio x count GAN samples per class
+    filter_threshold: float = 0.0  # > 0: a quality-filtered arm keeping p(class) >= threshold
+    fidelity_k: int = 5
+    bootstrap_resamples: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,12 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
             raise RecipeError(f"{where}: [{key}] must be a table, got {type(value).__name__}")
         return _build(hint, value, key, where)
     if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if item is float:
+            if not isinstance(value, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise RecipeError(f"{where}: {key} must be a list of numbers, got {value!r}")
+            return tuple(float(v) for v in value)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise RecipeError(f"{where}: {key} must be a list of strings, got {value!r}")
         return tuple(value)

@@ -26,36 +26,39 @@ def _pm(s: dict, pct: bool = True) -> str:
     return f"{s['mean'] * f:.1f} ± {s['std'] * f:.1f}"
 
 
+def _pts(d: dict) -> str:
+    return f"{d['mean'] * 100:+.1f} points [95 % CI {d['low'] * 100:+.1f}, {d['high'] * 100:+.1f}]"
+
+
 def verdict(results: dict) -> list[str]:
     """Plain-language findings, each backed by a number in results.json."""
     arms = results["arms"]
     ba = {name: a["summary"]["balanced_accuracy"]["mean"] for name, a in arms.items()}
     lines = []
-    if "real+synthetic" in ba:
-        d_real = ba["real+synthetic"] - ba["real"]
-        lines.append(
-            f"**Synthetic data {'improved' if d_real > 0 else 'did not improve'} balanced accuracy "
-            f"over real data alone**: {ba['real+synthetic']:.3f} vs {ba['real']:.3f} "
-            f"({d_real * 100:+.1f} points)."
-        )
-    if "real+oversampled" in ba:
+    if "real+synthetic" in arms:
+        v = arms["real+synthetic"]["vs_real"]
+        lines.append(f"**GAN gap-filling vs real data alone: {v['verdict']}** — balanced accuracy "
+                     f"{ba['real+synthetic']:.3f} vs {ba['real']:.3f}, {_pts(v)}.")
+        if "vs_best_baseline" in arms["real+synthetic"]:
+            v = arms["real+synthetic"]["vs_best_baseline"]
+            word = {"helps": "beats", "hurts": "loses to"}.get(v["verdict"], "is not distinguishable from")
+            lines.append(f"**Against the best baseline ({v['baseline']}, {ba[v['baseline']]:.3f}), "
+                         f"GAN gap-filling {word} it**: {_pts(v)}.")
+    gan = [n for n, a in arms.items() if a.get("uses_gan") and n != "real+synthetic" and "vs_real" in a]
+    for name in gan:
+        v = arms[name]["vs_real"]
+        lines.append(f"{name}: {ba[name]:.3f}, vs real {_pts(v)} — {v['verdict']}.")
+    if "real+oversampled" in ba and "real+synthetic" in ba:
         d_os = ba["real+synthetic"] - ba["real+oversampled"]
-        lines.append(
-            f"Against random oversampling to the same counts, synthetic data is "
-            f"{'ahead' if d_os >= 0 else 'behind'} by {abs(d_os) * 100:.1f} points "
-            f"({ba['real+synthetic']:.3f} vs {ba['real+oversampled']:.3f}); target "
-            f"real+synthetic ≥ real+oversampled: **{'met' if d_os >= 0 else 'not met'}**."
-        )
+        lines.append(f"Target real+synthetic ≥ real+oversampled (mean balanced accuracy): "
+                     f"**{'met' if d_os >= 0 else 'not met'}** ({d_os * 100:+.1f} points).")
     if "synthetic-only" in ba:
         cas = ba["synthetic-only"]
-        lines.append(
-            f"A classifier trained on synthetic data only reaches balanced accuracy {cas:.3f} on "
-            f"real test data (Classification Accuracy Score); target ≥ {BA_TARGET_CAS}: "
-            f"**{'met' if cas >= BA_TARGET_CAS else 'not met'}**."
-        )
-    seeds = results["protocol"]["seeds"]
-    lines.append(f"Means ± sample standard deviation over {seeds} seeds; with this few seeds a "
-                 "difference smaller than the spread is not evidence of a difference.")
+        lines.append(f"Target synthetic-only (Classification Accuracy Score) ≥ {BA_TARGET_CAS}: "
+                     f"**{'met' if cas >= BA_TARGET_CAS else 'not met'}** ({cas:.3f}).")
+    lines.append(f"Verdicts use the paired difference across {results['protocol']['seeds']} seeds with "
+                 "a 95 % percentile bootstrap interval: 'helps' / 'hurts' only when the whole interval "
+                 "is above / below zero.")
     return lines
 
 
@@ -95,13 +98,19 @@ def _markdown(results: dict, title: str, plots: list[str], recipe_text: str | No
     arms, classes = results["arms"], results["classes"]
     out = [f"# {title}", "", "## Verdict", ""]
     out += [f"- {line}" for line in verdict(results)]
-    out += ["", "## Headline (percent, mean ± std over seeds)", "",
-            "| arm | train samples | balanced accuracy | accuracy | macro-F1 |",
-            "|---|---:|---:|---:|---:|"]
+    out += ["", "## Headline (balanced accuracy on real held-out data, percent)", "",
+            "| arm | train samples | balanced accuracy | Δ vs real [95 % CI] | verdict | "
+            "Δ vs best baseline [95 % CI] |",
+            "|---|---:|---:|---:|---|---:|"]
     for name, a in arms.items():
         s = a["summary"]
+        vr, vb = a.get("vs_real"), a.get("vs_best_baseline")
         out.append(f"| {name} | {a['n_train']} | {_pm(s['balanced_accuracy'])} | "
-                   f"{_pm(s['accuracy'])} | {_pm(s['macro_f1'])} |")
+                   f"{_ci(vr)} | {vr['verdict'] if vr else '—'} | {_ci(vb)} |")
+    out += ["", "Accuracy and macro-F1 (percent, mean ± std):", "",
+            "| arm | accuracy | macro-F1 |", "|---|---:|---:|"]
+    out += [f"| {n} | {_pm(a['summary']['accuracy'])} | {_pm(a['summary']['macro_f1'])} |"
+            for n, a in arms.items()]
     out += ["", "## Per-class recall (percent, mean over seeds)", "",
             "| class | train (real) | test | " + " | ".join(arms) + " |",
             "|---|---:|---:|" + "---:|" * len(arms)]
@@ -109,12 +118,21 @@ def _markdown(results: dict, title: str, plots: list[str], recipe_text: str | No
         cells = [f"{a['summary']['per_class_recall']['mean'][i] * 100:.1f}" for a in arms.values()]
         out.append(f"| {c} | {results['train_counts'][i]} | {results['test_counts'][i]} | "
                    + " | ".join(cells) + " |")
+    out += _fidelity_md(results.get("fidelity") or {}, classes)
+    if results.get("quality_filter"):
+        qf = results["quality_filter"]
+        out += ["", f"## Quality filter (threshold {qf['threshold']})", "",
+                "| class | requested | candidates drawn | acceptance rate |", "|---|---:|---:|---:|"]
+        out += [f"| {c} | {v['requested']} | {v['candidates']} | {v['acceptance_rate'] * 100:.1f} % |"
+                for c, v in qf["per_class"].items()]
     out += ["", "## Arms", ""]
     out += [f"- **{name}**: {a['description']}" for name, a in arms.items()]
     p = results["protocol"]
     out += ["", "## Protocol", "",
             f"- Classifier: {p['classifier']}, {p['steps_per_arm']} Adam steps per arm "
             f"(batch {p['batch_size']}, lr {p['lr']}), seeds 0..{p['seeds'] - 1}, device {p['device']}.",
+            f"- Classic augmentation: random affine + {p.get('classic_augmentation')} (torchvision "
+            f"transforms v2), flips {'on' if p.get('flips') else 'off'}.",
             "- Tested on a held-out split of real data only; no synthetic sample is ever tested on."]
     if "versions" in results:
         out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
@@ -124,6 +142,35 @@ def _markdown(results: dict, title: str, plots: list[str], recipe_text: str | No
     if recipe_text:
         out += ["", "## Recipe", "", "```toml", recipe_text.strip(), "```"]
     return "\n".join(out) + "\n"
+
+
+def _ci(v: dict | None) -> str:
+    if not v:
+        return "—"
+    return f"{v['mean'] * 100:+.1f} [{v['low'] * 100:+.1f}, {v['high'] * 100:+.1f}]"
+
+
+def _fidelity_md(fid: dict, classes: list[str]) -> list[str]:
+    if not fid:
+        return []
+    out = ["", "## Fidelity (feature space of a classifier trained on the real training split; "
+           "reference: the real test split)", "",
+           "| synthetic set | Fréchet distance | precision | recall | density | coverage |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for name, f in fid.items():
+        o = f["overall"]
+        out.append(f"| {name} | {o['frechet']:.2f} | {o['precision']:.3f} | {o['recall']:.3f} | "
+                   f"{o['density']:.3f} | {o['coverage']:.3f} |")
+    for name, f in fid.items():
+        if not f["per_class"]:
+            continue
+        out += ["", f"Per class, {name}:", "",
+                "| class | n real | n synthetic | Fréchet | precision | recall | density | coverage |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for c, m in f["per_class"].items():
+            out.append(f"| {c} | {m['n_real']} | {m['n_synthetic']} | {m['frechet']:.2f} | "
+                       f"{m['precision']:.3f} | {m['recall']:.3f} | {m['density']:.3f} | {m['coverage']:.3f} |")
+    return out
 
 
 def _plots(root: Path, results: dict, samples: LabelledData | None) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import multiprocessing
 import sys
@@ -24,7 +25,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from .atomic import atomic_dir
-from .data import LabelledData
+from .classifiers import QualityFilter
+from .data import LabelledData, align_classes
 from .errors import InvalidDataError, OutputExistsError, UnsafeArtifactError
 from .gaps import Strategy, plan_gaps
 from .runtime import OnnxGenerator, physical_cores
@@ -39,6 +41,34 @@ class SynthesisResult:
     planned: dict[str, int]
     manifest: Path
     provider: str
+    filter_stats: dict[str, dict]
+
+
+def _samples(gen: OnnxGenerator, counts: Mapping[str, int], seed: int, batch_size: int,
+             quality_filter: QualityFilter | None, stats: dict, max_tries: int = 20):
+    """Yield (class, candidate indices, uint8 pixels) until each class has its count."""
+    codec = gen.info.codec
+    for name, n in counts.items():
+        if quality_filter is None:
+            for _, start, batch in gen.iter_batches({name: n}, seed, batch_size):
+                yield name, range(start, start + len(batch)), codec.to_uint8(batch)
+            continue
+        label, kept, seen, accepted = gen.class_index(name), 0, 0, 0
+        for _, start, batch in gen.iter_batches({name: n * max_tries}, seed, batch_size):
+            if kept == n:
+                break
+            mask = quality_filter.accept(codec.decode(batch), label)
+            seen, accepted = seen + len(mask), accepted + int(mask.sum())
+            idx = np.flatnonzero(mask)[: n - kept]
+            kept += len(idx)
+            yield name, (start + idx).tolist(), codec.to_uint8(batch[idx])
+        stats[name] = {"requested": n, "candidates": seen,
+                       "acceptance_rate": accepted / seen if seen else 1.0}
+        if kept < n:
+            raise InvalidDataError(
+                f"quality filter: class '{name}' accepted {accepted} of {seen} candidates, fewer "
+                f"than the {n} requested; lower the threshold ({quality_filter.threshold})"
+            )
 
 
 def png_bytes(pixels_u8: np.ndarray) -> bytes:
@@ -137,11 +167,14 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
                        device: str = "cpu", real: LabelledData | None = None,
                        overwrite: bool = False, progress: bool = True,
                        protected: list[Path] = (), fmt: str = "png", workers: int = -1,
-                       shard_size: int = 8192) -> SynthesisResult:
+                       shard_size: int = 8192, quality_filter: QualityFilter | None = None,
+                       max_tries: int = 20) -> SynthesisResult:
     """Write exactly `counts[c]` generated samples per class (plus `real`, if given).
 
     `fmt` "png" writes an ImageFolder; "npz" writes `shard-NNNNN.npz` files. `workers`
     is the number of PNG encoder processes (-1: one per core for large jobs, 0: none).
+    With `quality_filter`, candidates are drawn until each class has exactly its count of
+    accepted samples (at most `max_tries` x the count); acceptance rates go to filter.json.
     """
     if fmt not in ("png", "npz"):
         raise InvalidDataError(f"unknown output format '{fmt}'; use png or npz")
@@ -156,7 +189,8 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
         if n < 0:
             raise InvalidDataError(f"count for class '{name}' is negative ({n})")
     check_output_dir(out, overwrite, list(protected))
-    rows = []
+    rows: list[dict] = []
+    filter_stats: dict[str, dict] = {}
     sha = gen.info.sha256
     with atomic_dir(out) as tmp:
         if fmt == "png":
@@ -182,10 +216,9 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
                     idx = np.flatnonzero(real.y == label)
                     emit(name, [f"real-{i:06d}" for i in idx], real_u8[idx], "real", "", "")
             bar = tqdm(total=total, desc="generate", unit="img", disable=not progress)
-            for name, start, batch in gen.iter_batches(counts, seed, batch_size):
-                pixels = gen.info.codec.to_uint8(batch)
-                emit(name, [f"syn-s{seed}-{start + i:06d}" for i in range(len(pixels))], pixels,
-                     "synthetic", seed, sha)
+            for name, index, pixels in _samples(gen, counts, seed, batch_size, quality_filter,
+                                                filter_stats):
+                emit(name, [f"syn-s{seed}-{i:06d}" for i in index], pixels, "synthetic", seed, sha)
                 bar.update(len(pixels))
             bar.close()
         finally:
@@ -195,13 +228,17 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
                 if not any((tmp / name).iterdir()):
                     (tmp / name).rmdir()
         _write_manifest(tmp / "manifest.csv", rows)
-    return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider)
+        if quality_filter is not None:
+            (tmp / "filter.json").write_text(json.dumps(
+                {"threshold": quality_filter.threshold, "per_class": filter_stats}, indent=2) + "\n")
+    return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, filter_stats)
 
 
 def fill_gaps(model: str | Path, data: LabelledData, out: str | Path, *,
               strategy: Strategy = "auto", seed: int = 0, batch_size: int = 256,
               device: str = "cpu", include_real: bool = False, overwrite: bool = False,
-              progress: bool = True, fmt: str = "png", workers: int = -1) -> SynthesisResult:
+              progress: bool = True, fmt: str = "png", workers: int = -1,
+              filter_threshold: float | None = None) -> SynthesisResult:
     """Plan the gaps of `data` under `strategy` and generate exactly that many per class."""
     gen = OnnxGenerator(model, device, spinning=False)
     unknown = [c for c in data.classes if c not in gen.classes]
@@ -209,10 +246,15 @@ def fill_gaps(model: str | Path, data: LabelledData, out: str | Path, *,
         raise InvalidDataError(f"{data.source}: classes {unknown} are not in the model "
                                f"(model classes: {', '.join(gen.classes)})")
     planned = plan_gaps(data.counts(), strategy)
+    quality_filter = None
+    if filter_threshold is not None:
+        aligned = align_classes(data, gen.classes)
+        quality_filter = QualityFilter.fit(aligned.x, aligned.y, len(gen.classes), filter_threshold)
     protected = [Path(data.source)] if data.source and Path(data.source).exists() else []
     return generate_to_folder(gen, planned, out, seed=seed, batch_size=batch_size,
                               real=data if include_real else None, overwrite=overwrite,
-                              progress=progress, protected=protected, fmt=fmt, workers=workers)
+                              progress=progress, protected=protected, fmt=fmt, workers=workers,
+                              quality_filter=quality_filter)
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> None:

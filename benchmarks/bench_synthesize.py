@@ -24,7 +24,7 @@ from augmentor.codec import ImageCodec
 from augmentor.export import export_generator
 from augmentor.models import ImageGenerator
 from augmentor.runtime import OnnxGenerator, physical_cores
-from augmentor.synthesize import generate_to_folder
+from augmentor.synthesize import PngWriter, generate_to_folder
 
 
 def median_time(fn, repeats: int) -> float:
@@ -66,13 +66,28 @@ def main() -> None:
                 shutil.rmtree(out)
             return fn
 
+        pixels = [gen.info.codec.to_uint8(b) for _, _, b in gen.iter_batches(counts, 0, args.batch_size)]
+
+        def write_only(workers: int):
+            def fn():
+                out = tmp / f"w-{workers}"
+                out.mkdir()
+                writer = PngWriter(out, workers)
+                for i, p in enumerate(pixels):
+                    writer.write([f"{i}-{j}.png" for j in range(len(p))], p)
+                writer.close()
+                shutil.rmtree(out)
+            return fn
+
         results = {"samples": n, "shape": [1, 28, 28], "batch_size": args.batch_size,
                    "cores": physical_cores(), "repeats": args.repeats}
         results["generate_s"] = median_time(pure, args.repeats)
         results["npz_s"] = median_time(write("npz", 0), args.repeats)
         results["png_inprocess_s"] = median_time(write("png", 0), args.repeats)
         results["png_workers_s"] = median_time(write("png", physical_cores()), args.repeats)
-    for k in ("generate", "npz", "png_inprocess", "png_workers"):
+        results["png_write_only_s"] = median_time(write_only(0), args.repeats)
+        results["png_write_only_workers_s"] = median_time(write_only(physical_cores()), args.repeats)
+    for k in ("generate", "npz", "png_inprocess", "png_workers", "png_write_only", "png_write_only_workers"):
         results[f"{k}_per_s"] = n / results[f"{k}_s"]
     results["npz_over_generate"] = results["npz_s"] / results["generate_s"]
     print(json.dumps(results, indent=2))
@@ -92,11 +107,19 @@ def main() -> None:
         f"| {results['png_inprocess_per_s']:,.0f} |",
         f"| synthesize to PNG, {physical_cores()} encoder processes | {results['png_workers_s']:.2f} "
         f"| {results['png_workers_per_s']:,.0f} |",
+        f"| PNG encode + write only (pixels ready), in-process | {results['png_write_only_s']:.2f} "
+        f"| {results['png_write_only_per_s']:,.0f} |",
+        f"| PNG encode + write only, {physical_cores()} encoder processes | "
+        f"{results['png_write_only_workers_s']:.2f} | {results['png_write_only_workers_per_s']:,.0f} |",
         "",
         f"- Target: npz within 2× pure generation: {results['npz_over_generate']:.2f}× — "
         f"{'met' if results['npz_over_generate'] <= 2 else 'missed'}.",
         f"- Target: PNG ≥ 1,000 images/s for 28×28 on 2 cores: {best_png:,.0f}/s — "
-        f"{'met' if best_png >= 1000 else 'missed'}.",
+        f"{'met' if best_png >= 1000 else 'missed'}."
+        + ("" if best_png >= 1000 else
+           f" The generator itself runs at {results['generate_per_s']:,.0f} samples/s here, so "
+           "end-to-end PNG synthesis cannot exceed it; writing alone runs at "
+           f"{max(results['png_write_only_per_s'], results['png_write_only_workers_per_s']):,.0f}/s."),
         "",
     ]
     md = out / "benchmarks.md"

@@ -42,6 +42,9 @@ batch_size = 64
 [evaluate]
 seeds = 2
 epochs = 1
+doses = [0.5]
+filter_threshold = 0.000001  # any p > 0 passes: checks the plumbing, not the model
+bootstrap_resamples = 200
 """
 
 
@@ -55,14 +58,22 @@ def test_run_whole_pipeline(tmp_path):
                  "per_class_recall.png", "samples.png"):
         assert (report / name).is_file(), name
     results = json.loads((report / "results.json").read_text())
-    assert list(results["arms"]) == ["real", "real+synthetic", "real+oversampled", "synthetic-only"]
+    assert list(results["arms"]) == [
+        "real", "real+oversampled", "real+SMOTE", "real+classic", "real+classic+oversampled",
+        "real+synthetic", "real+synthetic+classic", "real+synthetic x0.5", "real+synthetic (filtered)",
+        "synthetic-only"]
     assert all(len(a["runs"]) == 2 for a in results["arms"].values())
     arms = results["arms"]
+    assert arms["real+synthetic"]["vs_real"]["verdict"] in ("helps", "hurts", "no detectable change")
+    assert arms["real+synthetic"]["vs_best_baseline"]["baseline"] == results["best_baseline"]
+    assert set(results["fidelity"]) == {"synthetic (gap-filling)", "synthetic (filtered)", "synthetic-only"}
+    assert {"0", "1"} <= set(results["quality_filter"]["per_class"])
     # real+synthetic and real+oversampled have the same per-class counts: all at the majority
     assert arms["real+synthetic"]["train_counts"] == arms["real+oversampled"]["train_counts"]
     assert len(set(arms["real+synthetic"]["train_counts"])) == 1
     md = (report / "report.md").read_text()
     assert md.splitlines()[2] == "## Verdict" and "real+oversampled" in md
+    assert "## Fidelity" in md and "## Quality filter" in md and "95 % CI" in md
     # re-running over an existing run is refused, not silently overwritten
     r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
     assert r.exit_code == 2 and "--overwrite" in r.output
