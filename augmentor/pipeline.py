@@ -111,7 +111,7 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     if ev.filter_threshold > 0:
         res = fill_gaps(model, train_data, run / "synthetic-filtered",
                         strategy=parse_strategy(syn.strategy), seed=syn.seed + 3,
-                        filter_threshold=ev.filter_threshold, **common)
+                        filter_threshold=ev.filter_threshold, strict_filter=False, **common)
         filter_stats = {"threshold": ev.filter_threshold, "per_class": res.filter_stats}
     times["synthesize"] = time.perf_counter() - t
 

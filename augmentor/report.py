@@ -122,9 +122,14 @@ def _markdown(results: dict, title: str, plots: list[str], recipe_text: str | No
     if results.get("quality_filter"):
         qf = results["quality_filter"]
         out += ["", f"## Quality filter (threshold {qf['threshold']})", "",
-                "| class | requested | candidates drawn | acceptance rate |", "|---|---:|---:|---:|"]
-        out += [f"| {c} | {v['requested']} | {v['candidates']} | {v['acceptance_rate'] * 100:.1f} % |"
-                for c, v in qf["per_class"].items()]
+                "| class | requested | delivered | candidates drawn | acceptance rate |",
+                "|---|---:|---:|---:|---:|"]
+        out += [f"| {c} | {v['requested']} | {v['delivered']} | {v['candidates']} | "
+                f"{v['acceptance_rate'] * 100:.1f} % |" for c, v in qf["per_class"].items()]
+        short = [c for c, v in qf["per_class"].items() if v["delivered"] < v["requested"]]
+        if short:
+            out += ["", f"The filter could not fill class(es) {', '.join(short)} within 20 candidates per "
+                    "requested sample; the filtered arm holds fewer samples there."]
     out += ["", "## Arms", ""]
     out += [f"- **{name}**: {a['description']}" for name, a in arms.items()]
     p = results["protocol"]

@@ -45,8 +45,13 @@ class SynthesisResult:
 
 
 def _samples(gen: OnnxGenerator, counts: Mapping[str, int], seed: int, batch_size: int,
-             quality_filter: QualityFilter | None, stats: dict, max_tries: int = 20):
-    """Yield (class, candidate indices, uint8 pixels) until each class has its count."""
+             quality_filter: QualityFilter | None, stats: dict, max_tries: int = 20,
+             strict: bool = True):
+    """Yield (class, candidate indices, uint8 pixels) until each class has its count.
+
+    With a filter, a class that cannot reach its count within `max_tries` x count
+    candidates is an error when `strict`, else it gets what passed (`delivered` < `requested`).
+    """
     codec = gen.info.codec
     for name, n in counts.items():
         if quality_filter is None:
@@ -62,9 +67,9 @@ def _samples(gen: OnnxGenerator, counts: Mapping[str, int], seed: int, batch_siz
             idx = np.flatnonzero(mask)[: n - kept]
             kept += len(idx)
             yield name, (start + idx).tolist(), codec.to_uint8(batch[idx])
-        stats[name] = {"requested": n, "candidates": seen,
+        stats[name] = {"requested": n, "delivered": kept, "candidates": seen,
                        "acceptance_rate": accepted / seen if seen else 1.0}
-        if kept < n:
+        if kept < n and strict:
             raise InvalidDataError(
                 f"quality filter: class '{name}' accepted {accepted} of {seen} candidates, fewer "
                 f"than the {n} requested; lower the threshold ({quality_filter.threshold})"
@@ -168,7 +173,7 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
                        overwrite: bool = False, progress: bool = True,
                        protected: list[Path] = (), fmt: str = "png", workers: int = -1,
                        shard_size: int = 8192, quality_filter: QualityFilter | None = None,
-                       max_tries: int = 20) -> SynthesisResult:
+                       max_tries: int = 20, strict_filter: bool = True) -> SynthesisResult:
     """Write exactly `counts[c]` generated samples per class (plus `real`, if given).
 
     `fmt` "png" writes an ImageFolder; "npz" writes `shard-NNNNN.npz` files. `workers`
@@ -189,10 +194,13 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
         if n < 0:
             raise InvalidDataError(f"count for class '{name}' is negative ({n})")
     check_output_dir(out, overwrite, list(protected))
-    rows: list[dict] = []
     filter_stats: dict[str, dict] = {}
     sha = gen.info.sha256
-    with atomic_dir(out) as tmp:
+    # The manifest is streamed row by row (memory stays flat for millions of samples); it
+    # sits inside the temporary folder, so it only appears under `out` when complete.
+    with atomic_dir(out) as tmp, (tmp / "manifest.csv").open("w", newline="") as manifest:
+        rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
+        rows.writeheader()
         if fmt == "png":
             for name in gen.classes:
                 (tmp / name).mkdir()
@@ -206,8 +214,8 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
                 sink.write(files, pixels)
             else:
                 files = sink.add(name, pixels)
-            rows.extend({"file": f, "class": name, "source": source, "seed": s, "model_sha256": h}
-                        for f in files)
+            rows.writerows({"file": f, "class": name, "source": source, "seed": s, "model_sha256": h}
+                           for f in files)
 
         try:
             if real is not None:
@@ -217,7 +225,7 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
                     emit(name, [f"real-{i:06d}" for i in idx], real_u8[idx], "real", "", "")
             bar = tqdm(total=total, desc="generate", unit="img", disable=not progress)
             for name, index, pixels in _samples(gen, counts, seed, batch_size, quality_filter,
-                                                filter_stats):
+                                                filter_stats, max_tries, strict_filter):
                 emit(name, [f"syn-s{seed}-{i:06d}" for i in index], pixels, "synthetic", seed, sha)
                 bar.update(len(pixels))
             bar.close()
@@ -227,7 +235,6 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
             for name in gen.classes:
                 if not any((tmp / name).iterdir()):
                     (tmp / name).rmdir()
-        _write_manifest(tmp / "manifest.csv", rows)
         if quality_filter is not None:
             (tmp / "filter.json").write_text(json.dumps(
                 {"threshold": quality_filter.threshold, "per_class": filter_stats}, indent=2) + "\n")
@@ -238,7 +245,7 @@ def fill_gaps(model: str | Path, data: LabelledData, out: str | Path, *,
               strategy: Strategy = "auto", seed: int = 0, batch_size: int = 256,
               device: str = "cpu", include_real: bool = False, overwrite: bool = False,
               progress: bool = True, fmt: str = "png", workers: int = -1,
-              filter_threshold: float | None = None) -> SynthesisResult:
+              filter_threshold: float | None = None, strict_filter: bool = True) -> SynthesisResult:
     """Plan the gaps of `data` under `strategy` and generate exactly that many per class."""
     gen = OnnxGenerator(model, device, spinning=False)
     unknown = [c for c in data.classes if c not in gen.classes]
@@ -254,14 +261,7 @@ def fill_gaps(model: str | Path, data: LabelledData, out: str | Path, *,
     return generate_to_folder(gen, planned, out, seed=seed, batch_size=batch_size,
                               real=data if include_real else None, overwrite=overwrite,
                               progress=progress, protected=protected, fmt=fmt, workers=workers,
-                              quality_filter=quality_filter)
-
-
-def _write_manifest(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, MANIFEST_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+                              quality_filter=quality_filter, strict_filter=strict_filter)
 
 
 def read_manifest(out: str | Path) -> list[dict]:

@@ -108,11 +108,14 @@ def test_quality_filter_draws_until_exact_counts(tiny_model, tmp_path):
     assert all(int(r["file"][-10:-4]) % 2 == 0 for r in rows)  # candidate index kept in the name
     stats = json.loads((tmp_path / "f" / "filter.json").read_text())["per_class"]
     assert stats == res.filter_stats
-    assert stats["0"] == {"requested": 20, "candidates": 40, "acceptance_rate": 0.5}
+    assert stats["0"] == {"requested": 20, "delivered": 20, "candidates": 40, "acceptance_rate": 0.5}
     with pytest.raises(InvalidDataError, match="class '0' accepted 0 of 400"):
         generate_to_folder(tiny_model[1], {"0": 20}, tmp_path / "g", quality_filter=Nothing(),
                            progress=False)
     assert not (tmp_path / "g").exists()
+    res = generate_to_folder(tiny_model[1], {"0": 20, "1": 4}, tmp_path / "h", quality_filter=Nothing(),
+                             strict_filter=False, progress=False)
+    assert res.filter_stats["0"]["delivered"] == 0 and not (tmp_path / "h" / "0").exists()
 
 
 def test_quality_filter_classifier(digits_splits):
