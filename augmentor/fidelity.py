@@ -13,6 +13,8 @@ coverage, which accuracy alone would hide.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 from sklearn.metrics import pairwise_distances
@@ -23,7 +25,10 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     mu_r, mu_f = real.mean(0), fake.mean(0)
     s_r = np.atleast_2d(np.cov(real, rowvar=False))
     s_f = np.atleast_2d(np.cov(fake, rowvar=False))
-    covmean, _ = linalg.sqrtm(s_r @ s_f, disp=False)
+    with warnings.catch_warnings():
+        # per-class covariances from a few dozen samples in 128-d are singular by nature
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s_r @ s_f)
     covmean = np.real(covmean)
     value = float(((mu_r - mu_f) ** 2).sum() + np.trace(s_r + s_f - 2 * covmean))
     return max(value, 0.0)
