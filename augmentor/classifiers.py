@@ -119,3 +119,31 @@ class QualityFilter:
     def accept(self, x: np.ndarray, label: int) -> np.ndarray:
         """Boolean mask over `x` (pixels in [0, 1]) of samples kept for class `label`."""
         return predict_proba(self.model, x)[:, label] >= self.threshold
+
+
+TABLE_CLASSIFIERS = ("logreg", "hgb", "rf")
+
+
+def table_classifier(name: str, categorical: list[str], numeric: list[str], seed: int):
+    """A scikit-learn pipeline: one-hot categorical + standardised numeric -> classifier.
+
+    `logreg` logistic regression, `hgb` histogram gradient boosting, `rf` random forest
+    (200 trees). `seed` sets the classifier's own randomness (none for logreg)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    models = {
+        "logreg": lambda: LogisticRegression(max_iter=5000),
+        "hgb": lambda: HistGradientBoostingClassifier(random_state=seed),
+        "rf": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1),
+    }
+    if name not in models:
+        from .errors import RecipeError
+
+        raise RecipeError(f"unknown table classifier '{name}'; choose from {', '.join(TABLE_CLASSIFIERS)}")
+    columns = ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
+                                 ("numeric", StandardScaler(), numeric)])
+    return make_pipeline(columns, models[name]())

@@ -76,6 +76,11 @@ def _parse_counts(text: str) -> dict[str, int]:
     return counts
 
 
+def label_option(func):
+    return click.option("--label-column", "label", default="label", show_default=True,
+                        help="Tables (.csv/.parquet): the column holding the class labels.")(func)
+
+
 @click.group(cls=AugmentorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="augmentor")
 def cli() -> None:
@@ -92,22 +97,30 @@ def cli() -> None:
 @click.argument("data")
 @click.option("--image-size", type=int, default=0, help="Resize images to this square side.")
 @click.option("--channels", type=click.IntRange(0, 3), default=0, help="1 or 3 to convert.")
+@label_option
 @common
-def inspect(data: str, image_size: int, channels: int, progress: bool) -> None:
+def inspect(data: str, image_size: int, channels: int, label: str, progress: bool) -> None:
     """Class counts of DATA and the gap each strategy would fill.
 
     \b
     Example:
       augmentor inspect builtin:digits
       augmentor inspect path/to/images/ --image-size 32
+      augmentor inspect churn.csv --label-column churned
     """
     from .data import load_dataset
     from .gaps import NAMED, plan_gaps
 
-    d = load_dataset(data, image_size, channels)
+    d = load_dataset(data, image_size, channels, label=label)
     counts = d.counts()
-    c, h, w = d.shape
-    click.echo(f"{d.source}: {len(d)} samples, {len(counts)} classes, {c}x{h}x{w}")
+    if d.modality == "table":
+        kind = {**{col: "numeric" for col in d.x.columns}, **{col: "integer" for col in d.integer},
+                **{col: "categorical" for col in d.categorical}}
+        kinds = ", ".join(f"{col} ({k})" for col, k in kind.items())
+        click.echo(f"{d.source}: {len(d)} rows, {len(counts)} classes in '{d.label}'; columns: {kinds}")
+    else:
+        c, h, w = d.shape
+        click.echo(f"{d.source}: {len(d)} samples, {len(counts)} classes, {c}x{h}x{w}")
     strategies = [s for s in NAMED if s != "not majority"]
     plans = {s: plan_gaps(counts, s) for s in strategies}
     click.echo(f"{'class':>12} {'count':>7} " + " ".join(f"{'+' + s:>14}" for s in strategies))
@@ -127,28 +140,31 @@ def inspect(data: str, image_size: int, channels: int, progress: bool) -> None:
 @click.option("--channels", type=int, default=None, help="Override data.channels.")
 @click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
 @click.option("--deterministic", is_flag=True, help="torch.use_deterministic_algorithms (GPU).")
+@click.option("--label-column", "label", default=None, help="Tables: the label column (data.label).")
 @overwrite_option
 @seed_option
 @device_option
 @common
 def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
               image_size: int | None, channels: int | None, resume: bool, deterministic: bool,
-              overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
+              label: str | None, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Train the class-conditional GAN on DATA, writing checkpoints into --out.
 
     \b
     Example:
       augmentor train data/train.npz --out runs/mine --recipe recipes/digits.toml --epochs 50
       augmentor train data/train.npz --out runs/mine --resume
+      augmentor train churn.csv --label-column churned --out runs/churn --recipe recipes/wine.toml
     """
     from .data import load_dataset
     from .recipe import Recipe, load_recipe, with_overrides
     from .train import train
 
     r = load_recipe(recipe) if recipe else Recipe(name=out.name)
-    r = with_overrides(r, {"train.epochs": epochs, "train.seed": seed,
+    r = with_overrides(r, {"train.epochs": epochs, "train.seed": seed, "data.label": label,
                            "data.image_size": image_size, "data.channels": channels})
-    d = load_dataset(data, r.data.image_size, r.data.channels)
+    d = load_dataset(data, r.data.image_size, r.data.channels, label=r.data.label,
+                     categorical=r.data.categorical, numeric=r.data.numeric, impute=r.data.impute)
     path = train(d, out, r, device=device, resume=resume, overwrite=overwrite, progress=progress,
                  deterministic=deterministic)
     click.echo(f"checkpoint: {path}")
@@ -182,8 +198,9 @@ def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, fp16: bool,
 @click.option("--counts", required=True, help="CLASS=N[,CLASS=N...] samples to generate.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["png", "npz"]), default="png", show_default=True,
-              help="ImageFolder PNGs or sharded .npz arrays.")
+@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default="png",
+              show_default=True, help="Images: ImageFolder PNGs or sharded .npz. Tables: csv (the "
+              "default for a table model) or parquet.")
 @click.option("--workers", type=int, default=-1, help="PNG encoder processes (-1: auto, 0: none).")
 @click.option("--max-samples", type=int, default=10_000_000, show_default=True,
               help="Refuse requests larger than this.")
@@ -199,6 +216,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
     Example:
       augmentor generate runs/digits/generator.onnx --counts 3=100,7=50 --out synth/
       augmentor generate runs/digits/generator.onnx --counts 0=100000 --format npz --out big/
+      augmentor generate runs/wine/generator.onnx --counts class_2=500 --format parquet --out rows/
     """
     from .synthesize import generate_to_folder
 
@@ -223,15 +241,17 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
               help="Keep only samples a classifier trained on DATA assigns to their class with "
                    "probability >= this; acceptance rates go to OUT/filter.json.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["png", "npz"]), default="png", show_default=True,
-              help="ImageFolder PNGs or sharded .npz arrays.")
+@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default="png",
+              show_default=True, help="Images: ImageFolder PNGs or sharded .npz. Tables: csv (the "
+              "default for a table model) or parquet.")
 @click.option("--workers", type=int, default=-1, help="PNG encoder processes (-1: auto, 0: none).")
+@label_option
 @overwrite_option
 @seed_option
 @ort_device_option
 @common
 def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: bool,
-               filter_threshold: float | None, batch_size: int, fmt: str, workers: int,
+               filter_threshold: float | None, batch_size: int, fmt: str, workers: int, label: str,
                overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Fill the class gaps of DATA with samples from MODEL.onnx, written to --out.
 
@@ -240,14 +260,21 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
       augmentor synthesize runs/digits/generator.onnx --data runs/digits/data/train.npz \\
           --out synth/ --strategy not-majority
       augmentor synthesize MODEL.onnx --data train.npz --out synth/ --filter 0.9
+      augmentor synthesize runs/churn/generator.onnx --data churn.csv --label-column churned \
+          --out synth/ --include-real
     """
     from .data import load_dataset
     from .gaps import parse_strategy
     from .runtime import read_model_info
     from .synthesize import fill_gaps
 
-    c, h, _ = read_model_info(model).shape
-    d = load_dataset(data, h, c)
+    info = read_model_info(model)
+    if info.modality == "table":
+        d = load_dataset(data, label=label, categorical=[c["name"] for c in info.codec.columns
+                                                         if c["kind"] == "categorical"])
+    else:
+        c, h, _ = info.shape
+        d = load_dataset(data, h, c)
     res = fill_gaps(model, d, out, strategy=parse_strategy(strategy), seed=seed or 0,
                     batch_size=batch_size, device=device, include_real=include_real,
                     overwrite=overwrite, progress=progress, fmt=fmt, workers=workers,
@@ -279,13 +306,17 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @click.option("--classic", type=click.Choice(["randaugment", "trivialaugment"]), default="randaugment",
               show_default=True)
 @click.option("--flips", is_flag=True, help="Allow horizontal flips in classic augmentation.")
+@click.option("--classifier", "classifiers", multiple=True, type=click.Choice(["logreg", "hgb", "rf"]),
+              help="Tables: scikit-learn classifier(s) to evaluate with (default: all three).")
+@label_option
 @overwrite_option
 @device_option
 @common
 def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
                  synthetic_only: Path | None, filtered: Path | None, dose: tuple[str, ...],
                  report: Path, seeds: int, epochs: int, imbalance: str | None, no_baselines: bool,
-                 classic: str, flips: bool, overwrite: bool, device: str, progress: bool) -> None:
+                 classic: str, flips: bool, classifiers: tuple[str, ...], label: str, overwrite: bool,
+                 device: str, progress: bool) -> None:
     """Train a classifier on each arm over several seeds; write a report.
 
     \b
@@ -294,17 +325,22 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
           --synthetic runs/digits/synthetic --report reports/mine
       augmentor evaluate --train builtin:digits --test test.npz --imbalance exponential:50 \\
           --report reports/longtail-baselines
+      augmentor evaluate --train runs/wine/data/train.csv --test runs/wine/data/test.csv \
+          --synthetic runs/wine/synthetic --classifier rf --report reports/wine-rf
     """
-    from .data import load_dataset
-    from .evaluate import evaluate
+    from .data import align_classes, load_dataset
+    from .evaluate import evaluate, evaluate_table
     from .report import check_report_dir, write_report
-    from .synthesize import read_samples
+    from .synthesize import read_samples, read_table_samples
 
     check_report_dir(report, overwrite)
 
-    train_data = load_dataset(train_spec)
-    c, h, _ = train_data.shape
-    test = load_dataset(test_spec, h, c)
+    train_data = load_dataset(train_spec, label=label)
+    if train_data.modality == "table":
+        test = load_dataset(test_spec, label=label, categorical=train_data.categorical)
+    else:
+        c, h, _ = train_data.shape
+        test = load_dataset(test_spec, h, c)
     if seeds < 1:
         raise InvalidDataError("--seeds must be >= 1")
     if imbalance:
@@ -314,6 +350,16 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
         train_data = thin_classes(train_data, imbalance_targets(
             train_data.counts(), imb["profile"], imb["classes"], imb["keep"], imb["ratio"]), imb["seed"])
     classes = train_data.classes
+    if train_data.modality == "table":
+        if filtered or dose:
+            raise UserError("--filtered and --dose arms are available for images only")
+        results = evaluate_table(
+            train_data, align_classes(test, classes),
+            synthetic=[read_table_samples(synthetic, train_data, "synthetic")] if synthetic else None,
+            synthetic_only=[read_table_samples(synthetic_only, train_data, "synthetic")] if synthetic_only
+            else None, classifiers=classifiers or ("logreg", "hgb", "rf"), seeds=seeds, progress=progress)
+        click.echo(f"report: {write_report(report, results, overwrite=overwrite)}")
+        return
     syn = read_samples(synthetic, classes) if synthetic else None
     syn_only = read_samples(synthetic_only, classes) if synthetic_only else None
     doses = {}

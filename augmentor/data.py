@@ -15,12 +15,14 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .atomic import atomic_path
 from .errors import InvalidDataError
+from .tables import TABLE_BUILTINS, TableData, is_table_spec, load_table
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class LabelledData:
     y: np.ndarray
     classes: tuple[str, ...]
     source: str = ""
+    modality: ClassVar[str] = "image"
 
     def __len__(self) -> int:
         return len(self.y)
@@ -53,14 +56,23 @@ class LabelledData:
     def subset(self, idx: np.ndarray) -> LabelledData:
         return LabelledData(self.x[idx], self.y[idx], self.classes, self.source)
 
+    def with_labels(self, y: np.ndarray, classes: tuple[str, ...]) -> LabelledData:
+        return LabelledData(self.x, y, classes, self.source)
 
-def load_dataset(spec: str | os.PathLike, image_size: int = 0, channels: int = 0) -> LabelledData:
-    """Load a dataset spec: an ImageFolder directory, a `.npz`, or `builtin:NAME`.
 
-    `image_size` > 0 resizes every image to a square of that side; `channels` 1 or 3
-    converts (0 keeps what the data has). The result is validated.
+def load_dataset(spec: str | os.PathLike, image_size: int = 0, channels: int = 0, *,
+                 label: str = "label", categorical: Sequence[str] = (), numeric: Sequence[str] = (),
+                 impute: str = "none") -> LabelledData | TableData:
+    """Load a dataset spec: an ImageFolder directory, a `.npz`, a `.csv` / `.parquet`
+    table, or `builtin:NAME` (digits; breast_cancer and wine are tables).
+
+    Images: `image_size` > 0 resizes every image to a square of that side; `channels` 1 or
+    3 converts (0 keeps what the data has). Tables: see `tables.load_table` for `label`,
+    `categorical`, `numeric` and `impute`. The result is validated.
     """
     spec = str(spec)
+    if is_table_spec(spec):
+        return load_table(spec, label, categorical, numeric, impute)
     if spec.startswith("builtin:"):
         data = _load_builtin(spec.split(":", 1)[1])
     else:
@@ -74,7 +86,8 @@ def load_dataset(spec: str | os.PathLike, image_size: int = 0, channels: int = 0
         else:
             raise InvalidDataError(
                 f"{path}: unsupported dataset format '{path.suffix}'. Use a folder with one "
-                "sub-folder of images per class, a .npz with arrays x and y, or builtin:digits"
+                "sub-folder of images per class, a .npz with arrays x and y, a .csv or .parquet "
+                "table with a label column, or builtin:digits"
             )
     data = _convert(data, image_size, channels)
     validate(data)
@@ -121,7 +134,8 @@ def _load_builtin(name: str) -> LabelledData:
         x = (d.images.astype(np.float32) / 16.0)[:, None]
         return LabelledData(x, d.target.astype(np.int64), tuple(str(c) for c in d.target_names),
                             "builtin:digits")
-    raise InvalidDataError(f"unknown builtin dataset '{name}'. Available: {', '.join(BUILTINS)}")
+    raise InvalidDataError(f"unknown builtin dataset '{name}'. Available: "
+                           f"{', '.join(BUILTINS + TABLE_BUILTINS)}")
 
 
 def _load_folder(root: Path, image_size: int, channels: int) -> LabelledData:
@@ -256,11 +270,15 @@ def _convert(data: LabelledData, image_size: int, channels: int) -> LabelledData
     return LabelledData(np.ascontiguousarray(x, np.float32), data.y, data.classes, data.source)
 
 
-def fingerprint(data: LabelledData) -> str:
-    """sha256 over class names, labels and pixels: identifies the training data in a model."""
+def fingerprint(data: LabelledData | TableData) -> str:
+    """sha256 over class names, labels and values: identifies the training data in a model."""
     h = hashlib.sha256(json.dumps(list(data.classes)).encode())
     h.update(np.ascontiguousarray(data.y, np.int64).tobytes())
-    h.update(np.ascontiguousarray(data.x, np.float32).tobytes())
+    if data.modality == "table":
+        h.update(json.dumps([list(map(str, data.x.columns)), list(data.categorical)]).encode())
+        h.update(data.x.to_csv(index=False).encode())
+    else:
+        h.update(np.ascontiguousarray(data.x, np.float32).tobytes())
     return h.hexdigest()
 
 
@@ -325,7 +343,7 @@ def write_npz(data: LabelledData, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def align_classes(data: LabelledData, classes: tuple[str, ...]) -> LabelledData:
+def align_classes(data: LabelledData | TableData, classes: tuple[str, ...]) -> LabelledData | TableData:
     """Re-index `data`'s labels to `classes` (by name); unknown names are an error."""
     if data.classes == classes:
         return data
@@ -334,4 +352,4 @@ def align_classes(data: LabelledData, classes: tuple[str, ...]) -> LabelledData:
         raise InvalidDataError(f"{data.source}: classes {unknown} are not among the training "
                                f"classes {list(classes)}")
     remap = np.array([classes.index(c) for c in data.classes], np.int64)
-    return LabelledData(data.x, remap[data.y], classes, data.source)
+    return data.with_labels(remap[data.y], classes)

@@ -28,14 +28,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 from tqdm import tqdm
 
-from .classifiers import classic_augmentation, embed, fit_cnn, predict_proba
+from .classifiers import TABLE_CLASSIFIERS, classic_augmentation, embed, fit_cnn, predict_proba, table_classifier
 from .data import LabelledData, align_classes
 from .fidelity import fidelity
 from .stats import paired_difference, verdict
+from .tables import TableData
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 BASELINES = ("real+oversampled", "real+SMOTE", "real+classic", "real+classic+oversampled")
@@ -179,14 +181,15 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
-def compare(results: dict, n_resamples: int, metric: str = "balanced_accuracy") -> None:
+def compare(results: dict, n_resamples: int, metric: str = "balanced_accuracy",
+            baselines: tuple[str, ...] = BASELINES) -> None:
     """Add to each arm its paired difference (and verdict) against real and best baseline."""
     arms = results["arms"]
 
     def values(name: str) -> np.ndarray:
         return np.array([r[metric] for r in arms[name]["runs"]])
 
-    present = [b for b in BASELINES if b in arms]
+    present = [b for b in baselines if b in arms]
     best = max(present, key=lambda b: values(b).mean()) if present else None
     results["best_baseline"] = best
     for name, arm in arms.items():
@@ -210,3 +213,130 @@ def fidelity_report(train: LabelledData, test: LabelledData, sets: dict[str, Lab
     real_f = embed(model, test.x)
     return {name: fidelity(real_f, test.y, embed(model, s.x), s.y, train.classes, k)
             for name, s in sets.items()}
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+TABLE_BASELINES = ("real+oversampled", "real+SMOTE")
+
+
+def oversample_table(train: TableData, target: np.ndarray, seed: int, method: str = "random"):
+    """Random over-sampling, or SMOTE / SMOTENC (with categorical columns), to `target` counts."""
+    strategy = {c: int(n) for c, n in enumerate(target) if n > 0}
+    if method == "random":
+        sampler = RandomOverSampler(sampling_strategy=strategy, random_state=seed)
+        idx, y = sampler.fit_resample(np.arange(len(train)).reshape(-1, 1), train.y)
+        return train.x.iloc[idx.ravel()].reset_index(drop=True), y
+    k = int(min(5, np.bincount(train.y).min() - 1))
+    cats = [train.x.columns.get_loc(c) for c in train.categorical]
+    if cats and len(cats) == train.x.shape[1]:
+        from imblearn.over_sampling import SMOTEN
+
+        sampler = SMOTEN(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    elif cats:
+        from imblearn.over_sampling import SMOTENC
+
+        sampler = SMOTENC(categorical_features=cats, sampling_strategy=strategy, k_neighbors=k,
+                          random_state=seed)
+    else:
+        sampler = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    x, y = sampler.fit_resample(train.x, train.y)
+    return pd.DataFrame(x, columns=train.x.columns).astype(train.x.dtypes.to_dict()), y
+
+
+def synthetic_validity(train: TableData, synthetic: TableData) -> dict:
+    """Does every synthetic row look like a row of the training table? Seen categories
+    only, integer columns integral, numeric values inside the observed range."""
+    out = {"rows": len(synthetic), "unseen_categories": {}, "non_integral": {}, "out_of_range": {}}
+    for c in train.x.columns:
+        real, fake = train.x[c], synthetic.x[c]
+        if c in train.categorical:
+            bad = int((~fake.isin(set(real.tolist()))).sum())
+            if bad:
+                out["unseen_categories"][c] = bad
+            continue
+        v = fake.to_numpy(np.float64)
+        if c in train.integer and (bad := int((v != np.round(v)).sum())):
+            out["non_integral"][c] = bad
+        if bad := int(((v < real.min()) | (v > real.max())).sum()):
+            out["out_of_range"][c] = bad
+    out["valid"] = not (out["unseen_categories"] or out["non_integral"] or out["out_of_range"])
+    return out
+
+
+def evaluate_table(train: TableData, test: TableData, *, synthetic: list[TableData] | None = None,
+                   synthetic_only: list[TableData] | None = None,
+                   classifiers: tuple[str, ...] = TABLE_CLASSIFIERS, seeds: int = 5,
+                   progress: bool = True, fidelity_k: int = 5, n_resamples: int = 10_000) -> dict:
+    """Every arm x classifier x seed for a table; tested on the real test split only.
+
+    `synthetic[s]` / `synthetic_only[s]` are the GAN samples drawn with generation seed s
+    (a list of one is reused for every seed). Seed s also seeds over-sampling, SMOTE and
+    the classifier, so the spread across seeds covers the sampling of every arm."""
+
+    test = align_classes(test, train.classes)
+    synthetic = [align_classes(s, train.classes) for s in synthetic or []]
+    synthetic_only = [align_classes(s, train.classes) for s in synthetic_only or []]
+    k = len(train.classes)
+    counts = np.bincount(train.y, minlength=k)
+    target = counts + np.bincount(synthetic[0].y, minlength=k) if synthetic else np.full(k, counts.max())
+
+    def pick(sets: list[TableData], seed: int) -> TableData:
+        return sets[seed % len(sets)]
+
+    def plus(extra: TableData):
+        return pd.concat([train.x, extra.x], ignore_index=True), np.concatenate([train.y, extra.y])
+
+    arms: dict[str, tuple[str, Callable[[int], tuple]]] = {
+        "real": ("real training split as given", lambda s: (train.x, train.y)),
+        "real+oversampled": ("random over-sampling to the target counts",
+                             lambda s: oversample_table(train, target, s)),
+        "real+SMOTE": ("SMOTENC (SMOTE if no categorical column) to the target counts",
+                       lambda s: oversample_table(train, target, s, "smote")),
+    }
+    if synthetic:
+        arms["real+synthetic"] = ("real + GAN rows filling the gaps", lambda s: plus(pick(synthetic, s)))
+    if synthetic_only:
+        arms["synthetic-only"] = ("GAN rows only, class-balanced (Classification Accuracy Score)",
+                                  lambda s: (pick(synthetic_only, s).x, pick(synthetic_only, s).y))
+    numeric = [c for c in train.x.columns if c not in train.categorical]
+    by_clf: dict[str, dict] = {}
+    bar = tqdm(total=len(classifiers) * seeds * len(arms), desc="evaluate", unit="fit", disable=not progress)
+    data = {(name, s): make(s) for name, (_, make) in arms.items() for s in range(seeds)}
+    for clf in classifiers:
+        runs: dict[str, list[dict]] = {name: [] for name in arms}
+        for s in range(seeds):
+            for name in arms:
+                x, y = data[name, s]
+                model = table_classifier(clf, list(train.categorical), numeric, s).fit(x, y)
+                runs[name].append({"seed": s, **score(test.y, model.predict(test.x), k)})
+                bar.update(1)
+        res = {"classes": list(train.classes), "test_counts": np.bincount(test.y, minlength=k).tolist(),
+               "train_counts": counts.tolist(),
+               "protocol": {"seeds": seeds, "classifier": clf, "bootstrap_resamples": n_resamples},
+               "arms": {name: {"description": arms[name][0], "n_train": int(len(data[name, 0][1])),
+                               "train_counts": np.bincount(data[name, 0][1], minlength=k).tolist(),
+                               "uses_gan": name in ("real+synthetic", "synthetic-only"),
+                               "runs": r, "summary": summarize(r)} for name, r in runs.items()}}
+        compare(res, n_resamples, baselines=TABLE_BASELINES)
+        by_clf[clf] = res
+    bar.close()
+    return {"modality": "table", "classes": list(train.classes), "classifiers": by_clf,
+            "train_counts": counts.tolist(), "test_counts": np.bincount(test.y, minlength=k).tolist(),
+            "protocol": {"seeds": seeds, "classifiers": list(classifiers), "bootstrap_resamples": n_resamples},
+            "validity": {name: synthetic_validity(train, sets[0])
+                         for name, sets in (("synthetic (gap-filling)", synthetic),
+                                            ("synthetic-only", synthetic_only)) if sets},
+            "fidelity": _table_fidelity(train, test, {"synthetic (gap-filling)": synthetic,
+                                                      "synthetic-only": synthetic_only}, fidelity_k)}
+
+
+def _table_fidelity(train: TableData, test: TableData, sets: dict[str, list[TableData]], k: int) -> dict:
+    """Fidelity against the real test split in the codec's space (numeric columns through
+    the training split's quantiles, categorical one-hot)."""
+    from .codec import TableCodec
+
+    codec = TableCodec.fit(train.x, train.categorical)
+    real = codec.encode(test.x)
+    return {name: fidelity(real, test.y, codec.encode(s[0].x), s[0].y, train.classes, k)
+            for name, s in sets.items() if s}

@@ -1,7 +1,8 @@
 """Export the EMA generator to ONNX and verify the file before anyone uses it.
 
 `export_onnx(run_dir)` writes `generator.onnx`: inputs `z: float32[B, Z]` and
-`label: int64[B]`, output `x: float32[B, C, H, W]` in the codec's model space, a dynamic
+`label: int64[B]`, output `x: float32[B, C, H, W]` (images) or `float32[B, F]` (tables:
+the encoded row, see `codec.TableCodec`) in the codec's model space, a dynamic
 batch axis, and `metadata_props` that carry everything a consumer needs (see
 `runtime.read_model_info`). `verify_onnx` runs onnx's full checker and compares
 ONNX Runtime with PyTorch at batch sizes 1 and 7 over every class.
@@ -25,7 +26,7 @@ from .atomic import atomic_path
 from .checkpoint import latest_checkpoint
 from .errors import ExportError
 from .fold import fold_batchnorm
-from .models import ImageGenerator
+from .models import ImageGenerator, TableGenerator
 from .runtime import FORMAT_VERSION, META_PREFIX
 from .train import generator_from_checkpoint
 
@@ -38,7 +39,7 @@ PARITY = {"fp32": (1e-3, 1e-5), "fp16": (1e-2, 1e-2)}
 class HalfPrecision(nn.Module):
     """float32 in, float16 inside, float32 out: a drop-in replacement for the fp32 model."""
 
-    def __init__(self, g: ImageGenerator) -> None:
+    def __init__(self, g: ImageGenerator | TableGenerator) -> None:
         super().__init__()
         self.g = copy.deepcopy(g).half()
         self.z_dim, self.n_classes = g.z_dim, g.n_classes
@@ -66,13 +67,13 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None,
     return out
 
 
-def export_generator(g: ImageGenerator, out: str | Path, *, classes: list[str], codec: dict,
+def export_generator(g: ImageGenerator | TableGenerator, out: str | Path, *, classes: list[str], codec: dict,
                      data_fingerprint: str, train_step: int = 0, opset: int = 18,
                      fold: bool = True, fp16: bool = False) -> Path:
     """Write `g` as a verified augmentor ONNX model with its metadata, atomically."""
     meta = {
         "format_version": FORMAT_VERSION,
-        "modality": "image",
+        "modality": g.modality,
         "classes": json.dumps(list(classes)),
         "shape": json.dumps(list(g.shape)),
         "z_dim": str(g.z_dim),
@@ -80,11 +81,12 @@ def export_generator(g: ImageGenerator, out: str | Path, *, classes: list[str], 
         "data_fingerprint": data_fingerprint,
         "train_step": str(train_step),
         "precision": "fp16" if fp16 else "fp32",
-        "batchnorm_folded": str(fold).lower(),
+        "batchnorm_folded": str(fold and g.modality == "image").lower(),
     }
     g = g.eval()
     with atomic_path(out) as tmp:
-        to_export: nn.Module = fold_batchnorm(g) if fold else g
+        # Only the image generator has batch norm; the table generator uses layer norm.
+        to_export: nn.Module = fold_batchnorm(g) if fold and g.modality == "image" else g
         _torch_export(HalfPrecision(to_export) if fp16 else to_export, tmp, opset)
         model = onnx.load(str(tmp))
         for key, value in meta.items():
@@ -109,7 +111,7 @@ def _torch_export(g: nn.Module, path: Path, opset: int) -> None:
         )
 
 
-def verify_onnx(path: str | Path, g: ImageGenerator, precision: str = "fp32",
+def verify_onnx(path: str | Path, g: ImageGenerator | TableGenerator, precision: str = "fp32",
                 batch_sizes: tuple[int, ...] = (1, 7), seed: int = 0) -> dict[str, float]:
     """Full onnx check, then ORT-vs-PyTorch parity over every class; ExportError if off."""
     import onnxruntime as ort

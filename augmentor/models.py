@@ -1,4 +1,4 @@
-"""Class-conditional GAN for images of 8-64 px with 1 or 3 channels.
+"""Class-conditional GANs: images of 8-64 px with 1 or 3 channels, and tables.
 
 Generator: z -> linear -> [CBN, ReLU, upsample x2, conv, CBN, ReLU, conv] x n -> CBN, ReLU,
 conv, tanh. Class-conditional batch norm (CBN) gives every class its own gain and bias.
@@ -8,7 +8,12 @@ so its normalisation can be folded into that map for inference.
 Discriminator: spectral-normalised conv blocks with average pooling, global sum
 pooling, and a projection head (Miyato & Koyama, 2018): D(x, y) = w.h + embed(y).h.
 
-Only standard ops (Gemm, Conv, Gather, Resize, Tanh), so both export to ONNX.
+Tables (CTGAN-like): a residual MLP generator on [z, embed(label)] whose output has one
+tanh unit per numeric column and a softmax head per categorical column (the layout of
+`TableCodec.spans`); an MLP critic with a projection head, trained with a gradient
+penalty. The class is an input, so a requested class count is exact.
+
+Only standard ops (Gemm, Conv, Gather, Resize, Tanh, Softmax), so all export to ONNX.
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ class GeneratorBlock(nn.Module):
 class ImageGenerator(nn.Module):
     """G(z, label) -> image in [-1, 1], shape (B, C, H, W)."""
 
+    modality = "image"
+
     def __init__(self, n_classes: int, shape: tuple[int, int, int], z_dim: int = 64,
                  width: int = 128) -> None:
         super().__init__()
@@ -113,7 +120,74 @@ class ImageDiscriminator(nn.Module):
         return self.head(h).squeeze(1) + (self.embed(label) * h).sum(1)
 
 
-def build_models(n_classes: int, shape: tuple[int, int, int], z_dim: int, g_width: int,
-                 d_width: int) -> tuple[ImageGenerator, ImageDiscriminator]:
+class Residual(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + F.relu(self.norm(self.fc(h)))
+
+
+class TableGenerator(nn.Module):
+    """G(z, label) -> encoded row: tanh per numeric column, softmax per categorical column."""
+
+    modality = "table"
+
+    def __init__(self, n_classes: int, spans: list[tuple[str, int]], z_dim: int = 64,
+                 width: int = 256, depth: int = 2) -> None:
+        super().__init__()
+        self.n_classes, self.z_dim, self.spans = n_classes, z_dim, [tuple(s) for s in spans]
+        self.shape = (sum(w for _, w in self.spans),)
+        self.embed = nn.Embedding(n_classes, z_dim)
+        self.inp = nn.Sequential(nn.Linear(2 * z_dim, width), nn.LayerNorm(width), nn.ReLU())
+        self.body = nn.Sequential(*[Residual(width) for _ in range(depth)])
+        self.head = nn.Linear(width, self.shape[0])
+
+    def logits(self, z: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.inp(torch.cat([z, self.embed(label)], dim=1))))
+
+    def activate(self, raw: torch.Tensor, gumbel: torch.Tensor | None = None,
+                 tau: float = 0.2) -> torch.Tensor:
+        """tanh for numeric units; softmax per categorical block. With `gumbel` noise
+        (training), a Gumbel-softmax at temperature `tau` so fake one-hots look like real ones."""
+        parts, pos = [], 0
+        for kind, w in self.spans:
+            block = raw[:, pos:pos + w]
+            if kind == "numeric":
+                parts.append(torch.tanh(block))
+            elif gumbel is None:
+                parts.append(torch.softmax(block, dim=1))
+            else:
+                parts.append(torch.softmax((block + gumbel[:, pos:pos + w]) / tau, dim=1))
+            pos += w
+        return torch.cat(parts, dim=1)
+
+    def forward(self, z: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return self.activate(self.logits(z, label))
+
+
+class TableCritic(nn.Module):
+    """D(x, label) -> one unbounded score per row (WGAN-GP), with a projection head."""
+
+    def __init__(self, n_classes: int, n_features: int, width: int = 256) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(n_features, width), nn.LeakyReLU(0.2),
+                                      nn.Linear(width, width), nn.LeakyReLU(0.2))
+        self.head = nn.Linear(width, 1)
+        self.embed = nn.Embedding(n_classes, width)
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        return self.head(h).squeeze(1) + (self.embed(label) * h).sum(1) / h.shape[1] ** 0.5
+
+
+def build_models(n_classes: int, shape: tuple[int, ...], z_dim: int, g_width: int,
+                 d_width: int, spans: list[tuple[str, int]] | None = None) -> tuple[nn.Module, nn.Module]:
+    """Generator and discriminator for images, or for tables when `spans` is given."""
+    if spans is not None:
+        return (TableGenerator(n_classes, spans, z_dim, g_width),
+                TableCritic(n_classes, sum(w for _, w in spans), d_width))
     return (ImageGenerator(n_classes, shape, z_dim, g_width),
             ImageDiscriminator(n_classes, shape, d_width))

@@ -1,6 +1,6 @@
 """`augmentor run RECIPE`: every stage in order, each writing its output to disk.
 
-  RUN/data/{train,test}.npz      the exact splits used (derived, seeded)
+  RUN/data/{train,test}.npz      the exact splits used (derived, seeded; tables: .csv)
   RUN/checkpoints/, log.csv, samples/   training
   RUN/generator.onnx              exported EMA generator
   RUN/synthetic/                  gap-filling samples + manifest.csv
@@ -8,6 +8,9 @@
   RUN/synthetic-xR/               R x count extra samples per class (dose-response arms)
   RUN/synthetic-filtered/         quality-filtered gap-filling samples + filter.json
   REPORT/                         report.md, results.json, per_class.csv, plots
+
+Tables write RUN/synthetic/ and RUN/synthetic-only/ (samples.csv + manifest.csv); the
+evaluation draws one more set of each per extra evaluation seed, in memory.
 """
 
 from __future__ import annotations
@@ -27,25 +30,35 @@ from .data import (
     thin_classes,
     write_npz,
 )
-from .errors import OutputExistsError
-from .evaluate import evaluate
+from .errors import InvalidDataError, OutputExistsError
+from .evaluate import evaluate, evaluate_table
 from .export import export_onnx
 from .gaps import parse_strategy
 from .recipe import Recipe, recipe_to_dict
 from .report import check_report_dir, write_report
-from .synthesize import fill_gaps, generate_to_folder, read_samples
+from .runtime import OnnxGenerator
+from .synthesize import fill_gaps, generate_to_folder, read_samples, read_table_samples
+from .tables import TableData, write_table
 from .train import train
 
 log = logging.getLogger(__name__)
 
 
-def prepare_splits(recipe: Recipe) -> tuple[LabelledData, LabelledData]:
+def prepare_splits(recipe: Recipe) -> tuple[LabelledData | TableData, LabelledData | TableData]:
     """Load the recipe's data; hold out a stratified test split; thin the train split."""
     d = recipe.data
-    full = load_dataset(d.train, d.image_size, d.channels)
+    table = {"label": d.label, "categorical": d.categorical, "numeric": d.numeric, "impute": d.impute}
+    full = load_dataset(d.train, d.image_size, d.channels, **table)
     if d.test:
         train_data = full
-        test = align_classes(load_dataset(d.test, full.shape[1], full.shape[0]), full.classes)
+        if full.modality == "table":
+            test = load_dataset(d.test, **{**table, "categorical": full.categorical})
+            if list(test.x.columns) != list(full.x.columns):
+                raise InvalidDataError(f"{d.test}: columns {list(test.x.columns)} differ from the "
+                                       f"training table's {list(full.x.columns)}")
+        else:
+            test = load_dataset(d.test, full.shape[1], full.shape[0])
+        test = align_classes(test, full.classes)
     else:
         train_data, test = stratified_split(full, d.test_fraction, d.split_seed)
     imb = d.imbalance
@@ -81,8 +94,12 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     times: dict[str, float] = {}
     t = time.perf_counter()
     train_data, test = prepare_splits(recipe)
-    write_npz(train_data, run / "data" / "train.npz")
-    write_npz(test, run / "data" / "test.npz")
+    if train_data.modality == "table":
+        write_table(train_data, run / "data" / "train.csv")
+        write_table(test, run / "data" / "test.csv")
+    else:
+        write_npz(train_data, run / "data" / "train.npz")
+        write_npz(test, run / "data" / "test.npz")
     log.info("train split %s; test split %s", train_data.counts(), test.counts())
     times["prepare"] = time.perf_counter() - t
 
@@ -95,6 +112,9 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     model = export_onnx(run)
     times["export"] = time.perf_counter() - t
 
+    if train_data.modality == "table":
+        return _run_table_stages(recipe, train_data, test, model, times, device=device,
+                                 progress=progress, recipe_text=recipe_text)
     t = time.perf_counter()
     syn, ev = recipe.synthesize, recipe.evaluate
     dev = _ort_device(device)
@@ -131,6 +151,38 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     return write_report(recipe.report_dir, results, samples=synthetic_only,
                         title=f"augmentor report: {recipe.name}", recipe_text=recipe_text,
                         extra={"versions": versions(device), "timings_s": times, "quality_filter": filter_stats,
+                               "recipe": recipe_to_dict(recipe)}, overwrite=True)
+
+
+def _run_table_stages(recipe: Recipe, train_data: TableData, test: TableData, model: Path,
+                      times: dict[str, float], *, device: str, progress: bool,
+                      recipe_text: str | None) -> Path:
+    """Tables: fill gaps, draw class-balanced rows, evaluate scikit-learn classifiers, report."""
+    run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
+    t = time.perf_counter()
+    gen = OnnxGenerator(model, _ort_device(device))
+    common = {"batch_size": syn.batch_size, "overwrite": True, "progress": progress}
+    plan = fill_gaps(model, train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
+                     seed=syn.seed, device=_ort_device(device), **common).planned
+    per_class = ev.synthetic_only_per_class or max(train_data.counts().values())
+    balanced = {c: per_class for c in train_data.classes}
+    generate_to_folder(gen, balanced, run / "synthetic-only", seed=syn.seed + 1, **common)
+    synthetic = [read_table_samples(run / "synthetic", train_data)]
+    synthetic_only = [read_table_samples(run / "synthetic-only", train_data)]
+    for s in range(1, ev.seeds):  # one more draw of each set per evaluation seed
+        for sets, counts, base in ((synthetic, plan, syn.seed), (synthetic_only, balanced, syn.seed + 1)):
+            x, y = gen.generate(counts, seed=base + 1000 * s, batch_size=syn.batch_size)
+            sets.append(TableData(x, y, gen.classes, "generated in memory", train_data.label,
+                                  train_data.categorical))
+    times["synthesize"] = time.perf_counter() - t
+    t = time.perf_counter()
+    results = evaluate_table(train_data, test, synthetic=synthetic, synthetic_only=synthetic_only,
+                             classifiers=ev.classifiers, seeds=ev.seeds, progress=progress,
+                             fidelity_k=ev.fidelity_k, n_resamples=ev.bootstrap_resamples)
+    times["evaluate"] = time.perf_counter() - t
+    return write_report(recipe.report_dir, results, title=f"augmentor report: {recipe.name}",
+                        recipe_text=recipe_text,
+                        extra={"versions": versions(device), "timings_s": times,
                                "recipe": recipe_to_dict(recipe)}, overwrite=True)
 
 

@@ -41,7 +41,10 @@ class DataConfig:
     split_seed: int = 0
     image_size: int = 0  # 0 keeps the native size; otherwise square side in pixels
     channels: int = 0  # 0 keeps what the files have; 1 or 3 converts
-    label: str = "label"  # label column for tables
+    label: str = "label"  # tables: the label column
+    categorical: tuple[str, ...] = ()  # tables: columns to treat as categorical (else detected)
+    numeric: tuple[str, ...] = ()  # tables: columns to treat as numeric (else detected)
+    impute: str = "none"  # tables: "none" (missing values are an error) | "median"
     imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)
 
 
@@ -88,6 +91,7 @@ class EvaluateConfig:
     flips: bool = False  # horizontal flips in classic augmentation (wrong for digits, text)
     doses: tuple[float, ...] = (0.5, 1.0)  # extra arms: real + ratio x count GAN samples per class
     filter_threshold: float = 0.0  # > 0: a quality-filtered arm keeping p(class) >= threshold
+    classifiers: tuple[str, ...] = ("logreg", "hgb", "rf")  # tables: scikit-learn classifiers
     fidelity_k: int = 5
     bootstrap_resamples: int = 10_000
 

@@ -69,11 +69,17 @@ def write_report(report_dir: str | Path, results: dict, *, samples: LabelledData
     report_dir = Path(report_dir)
     check_report_dir(report_dir, overwrite)
     results = {**results, **(extra or {})}
+    table = results.get("modality") == "table"
     with atomic_dir(report_dir) as tmp:
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        _per_class_csv(tmp / "per_class.csv", results)
-        plots = _plots(tmp, results, samples)
-        (tmp / "report.md").write_text(_markdown(results, title, plots, recipe_text))
+        if table:
+            _per_class_csv(tmp / "per_class.csv", results["classifiers"])
+            plots = _table_plots(tmp, results)
+            (tmp / "report.md").write_text(_table_markdown(results, title, plots, recipe_text))
+        else:
+            _per_class_csv(tmp / "per_class.csv", {"SmallCNN": results})
+            plots = _plots(tmp, results, samples)
+            (tmp / "report.md").write_text(_markdown(results, title, plots, recipe_text))
     return report_dir / "report.md"
 
 
@@ -83,41 +89,24 @@ def check_report_dir(report_dir: Path, overwrite: bool) -> None:
                                 "choose another or pass --overwrite")
 
 
-def _per_class_csv(path: Path, results: dict) -> None:
+def _per_class_csv(path: Path, by_classifier: dict[str, dict]) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["arm", "class", "train_count", "test_count", "recall_mean", "recall_std"])
-        for name, arm in results["arms"].items():
-            rec = arm["summary"]["per_class_recall"]
-            for i, c in enumerate(results["classes"]):
-                w.writerow([name, c, arm["train_counts"][i], results["test_counts"][i],
-                            f"{rec['mean'][i]:.4f}", f"{rec['std'][i]:.4f}"])
+        w.writerow(["classifier", "arm", "class", "train_count", "test_count", "recall_mean", "recall_std"])
+        for clf, results in by_classifier.items():
+            for name, arm in results["arms"].items():
+                rec = arm["summary"]["per_class_recall"]
+                for i, c in enumerate(results["classes"]):
+                    w.writerow([clf, name, c, arm["train_counts"][i], results["test_counts"][i],
+                                f"{rec['mean'][i]:.4f}", f"{rec['std'][i]:.4f}"])
 
 
 def _markdown(results: dict, title: str, plots: list[str], recipe_text: str | None) -> str:
     arms, classes = results["arms"], results["classes"]
     out = [f"# {title}", "", "## Verdict", ""]
     out += [f"- {line}" for line in verdict(results)]
-    out += ["", "## Headline (balanced accuracy on real held-out data, percent)", "",
-            "| arm | train samples | balanced accuracy | Δ vs real [95 % CI] | verdict | "
-            "Δ vs best baseline [95 % CI] |",
-            "|---|---:|---:|---:|---|---:|"]
-    for name, a in arms.items():
-        s = a["summary"]
-        vr, vb = a.get("vs_real"), a.get("vs_best_baseline")
-        out.append(f"| {name} | {a['n_train']} | {_pm(s['balanced_accuracy'])} | "
-                   f"{_ci(vr)} | {vr['verdict'] if vr else '—'} | {_ci(vb)} |")
-    out += ["", "Accuracy and macro-F1 (percent, mean ± std):", "",
-            "| arm | accuracy | macro-F1 |", "|---|---:|---:|"]
-    out += [f"| {n} | {_pm(a['summary']['accuracy'])} | {_pm(a['summary']['macro_f1'])} |"
-            for n, a in arms.items()]
-    out += ["", "## Per-class recall (percent, mean over seeds)", "",
-            "| class | train (real) | test | " + " | ".join(arms) + " |",
-            "|---|---:|---:|" + "---:|" * len(arms)]
-    for i, c in enumerate(classes):
-        cells = [f"{a['summary']['per_class_recall']['mean'][i] * 100:.1f}" for a in arms.values()]
-        out.append(f"| {c} | {results['train_counts'][i]} | {results['test_counts'][i]} | "
-                   + " | ".join(cells) + " |")
+    out += ["", "## Headline (balanced accuracy on real held-out data, percent)", ""]
+    out += _headline(results)
     out += _fidelity_md(results.get("fidelity") or {}, classes)
     if results.get("quality_filter"):
         qf = results["quality_filter"]
@@ -147,6 +136,31 @@ def _markdown(results: dict, title: str, plots: list[str], recipe_text: str | No
     if recipe_text:
         out += ["", "## Recipe", "", "```toml", recipe_text.strip(), "```"]
     return "\n".join(out) + "\n"
+
+
+def _headline(results: dict, level: str = "##") -> list[str]:
+    """Balanced-accuracy table with intervals and verdicts, accuracy/macro-F1, per-class recall."""
+    arms, classes = results["arms"], results["classes"]
+    out = ["| arm | train samples | balanced accuracy | Δ vs real [95 % CI] | verdict | "
+           "Δ vs best baseline [95 % CI] |",
+           "|---|---:|---:|---:|---|---:|"]
+    for name, a in arms.items():
+        s = a["summary"]
+        vr, vb = a.get("vs_real"), a.get("vs_best_baseline")
+        out.append(f"| {name} | {a['n_train']} | {_pm(s['balanced_accuracy'])} | "
+                   f"{_ci(vr)} | {vr['verdict'] if vr else '—'} | {_ci(vb)} |")
+    out += ["", "Accuracy and macro-F1 (percent, mean ± std):", "",
+            "| arm | accuracy | macro-F1 |", "|---|---:|---:|"]
+    out += [f"| {n} | {_pm(a['summary']['accuracy'])} | {_pm(a['summary']['macro_f1'])} |"
+            for n, a in arms.items()]
+    out += ["", f"{level} Per-class recall (percent, mean over seeds)", "",
+            "| class | train (real) | test | " + " | ".join(arms) + " |",
+            "|---|---:|---:|" + "---:|" * len(arms)]
+    for i, c in enumerate(classes):
+        cells = [f"{a['summary']['per_class_recall']['mean'][i] * 100:.1f}" for a in arms.values()]
+        out.append(f"| {c} | {results['train_counts'][i]} | {results['test_counts'][i]} | "
+                   + " | ".join(cells) + " |")
+    return out
 
 
 def _ci(v: dict | None) -> str:
@@ -234,3 +248,72 @@ def sample_grid_png(data: LabelledData, per_class: int = 10, scale: int = 4) -> 
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _table_markdown(results: dict, title: str, plots: list[str], recipe_text: str | None) -> str:
+    """Tables: a verdict and headline per classifier, then validity, fidelity, protocol."""
+    by_clf = results["classifiers"]
+    out = [f"# {title}", "", "## Verdict", ""]
+    for clf, r in by_clf.items():
+        out += ["", f"**{clf}**", ""] + [f"- {line}" for line in verdict(r)[:-1]]
+    out += ["", verdict(next(iter(by_clf.values())))[-1]]
+    for clf, r in by_clf.items():
+        out += ["", f"## {clf}: balanced accuracy on real held-out data (percent)", ""]
+        out += _headline(r, level="###")
+    validity = results.get("validity") or {}
+    if validity:
+        out += ["", "## Are the synthetic rows valid rows?", "",
+                "| synthetic set | rows | unseen categories | non-integral integer values | "
+                "values outside the training range | valid |", "|---|---:|---|---|---|---|"]
+        for name, v in validity.items():
+            out.append(f"| {name} | {v['rows']} | {v['unseen_categories'] or 'none'} | "
+                       f"{v['non_integral'] or 'none'} | {v['out_of_range'] or 'none'} | "
+                       f"{'yes' if v['valid'] else 'NO'} |")
+    out += [line.replace("feature space of a classifier trained on the real training split",
+                         "the codec's space: training-split quantiles, one-hot categories")
+            for line in _fidelity_md(results.get("fidelity") or {}, results["classes"])]
+    arms = next(iter(by_clf.values()))["arms"]
+    out += ["", "## Arms", ""] + [f"- **{name}**: {a['description']}" for name, a in arms.items()]
+    p = results["protocol"]
+    out += ["", "## Protocol", "",
+            f"- Classifiers: {', '.join(p['classifiers'])} (scikit-learn; one-hot categorical, "
+            f"standardised numeric), seeds 0..{p['seeds'] - 1}. Seed s draws the GAN rows of the GAN arms "
+            "(generation seed s), and seeds over-sampling, SMOTE and the classifier.",
+            "- Tested on a held-out split of real data only; no synthetic row is ever tested on."]
+    if "versions" in results:
+        out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
+    if "timings_s" in results:
+        out.append("- Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results["timings_s"].items()))
+    out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    if recipe_text:
+        out += ["", "## Recipe", "", "```toml", recipe_text.strip(), "```"]
+    return "\n".join(out) + "\n"
+
+
+def _table_plots(root: Path, results: dict) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_clf = results["classifiers"]
+    names = list(next(iter(by_clf.values()))["arms"])
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    width = 0.8 / len(by_clf)
+    xs = np.arange(len(names))
+    lows = []
+    for i, (clf, r) in enumerate(by_clf.items()):
+        means = [r["arms"][n]["summary"]["balanced_accuracy"]["mean"] for n in names]
+        stds = [r["arms"][n]["summary"]["balanced_accuracy"]["std"] for n in names]
+        lows.append(min(means))
+        ax.bar(xs + i * width - 0.4 + width / 2, means, width, yerr=stds, capsize=3, label=clf)
+    ax.set_xticks(xs, names)
+    ax.set_ylabel("balanced accuracy")
+    ax.set_ylim(max(0.0, min(lows) - 0.1), 1.0)
+    ax.set_title("Balanced accuracy per arm and classifier (mean ± std over seeds)")
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate(rotation=20)
+    fig.tight_layout()
+    fig.savefig(root / "balanced_accuracy.png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return ["balanced_accuracy.png"]

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from .codec import ImageCodec, codec_from_json
+from .codec import ImageCodec, TableCodec, codec_from_json
 from .errors import DeviceError, UnsafeArtifactError
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,14 @@ class ModelInfo:
     classes: tuple[str, ...]
     shape: tuple[int, ...]
     z_dim: int
-    codec: ImageCodec
+    codec: ImageCodec | TableCodec
     data_fingerprint: str
     sha256: str
     metadata: dict[str, str]
+
+    @property
+    def modality(self) -> str:
+        return self.codec.kind
 
 
 def file_sha256(path: str | Path) -> str:
@@ -75,9 +80,12 @@ def read_model_info(path: str | Path) -> ModelInfo:
         codec = codec_from_json(json.loads(meta["codec"]))
     except (ValueError, TypeError) as e:
         raise UnsafeArtifactError(f"{path}: malformed augmentor metadata ({e})") from None
-    if len(classes) < 2 or len(set(classes)) != len(classes) or z_dim < 1 or len(shape) != 3:
-        raise UnsafeArtifactError(f"{path}: malformed augmentor metadata (classes {classes}, "
-                                  f"shape {shape}, z_dim {z_dim})")
+    modality = meta["modality"]
+    if (len(classes) < 2 or len(set(classes)) != len(classes) or z_dim < 1
+            or modality != codec.kind or len(shape) != {"image": 3, "table": 1}.get(modality)
+            or (modality == "table" and shape[0] != codec.width)):
+        raise UnsafeArtifactError(f"{path}: malformed augmentor metadata (modality {modality}, codec "
+                                  f"{codec.kind}, classes {classes}, shape {shape}, z_dim {z_dim})")
     _check_graph(path, model.graph, z_dim, shape)
     return ModelInfo(path, classes, shape, z_dim, codec, meta["data_fingerprint"],
                      file_sha256(path), meta)
@@ -201,12 +209,12 @@ class OnnxGenerator:
                 yield name, start, self.run(z, np.full(size, label, np.int64))
 
     def generate(self, counts: Mapping[str, int], seed: int = 0,
-                 batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-        """All requested samples in memory: (pixels in [0, 1], labels)."""
+                 batch_size: int = 256) -> tuple[np.ndarray | pd.DataFrame, np.ndarray]:
+        """All requested samples in memory, decoded: (pixels in [0, 1] or a DataFrame of
+        rows in the training columns' dtypes, label indices)."""
         xs, ys = [], []
         for name, _, x in self.iter_batches(counts, seed, batch_size):
-            xs.append(self.info.codec.decode(x))
+            xs.append(x)
             ys.append(np.full(len(x), self.class_index(name), np.int64))
-        if not xs:
-            return np.zeros((0, *self.info.shape), np.float32), np.zeros(0, np.int64)
-        return np.concatenate(xs), np.concatenate(ys)
+        x = np.concatenate(xs) if xs else np.zeros((0, *self.info.shape), np.float32)
+        return self.info.codec.decode(x), np.concatenate(ys) if ys else np.zeros(0, np.int64)

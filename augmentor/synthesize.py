@@ -1,7 +1,9 @@
 """Fill a dataset's class gaps with generated samples, written next to (never into) it.
 
 Output is an ImageFolder of PNGs (or `shard-NNNNN.npz` files, `file` then reading
-`shard-00000.npz#17`) plus `manifest.csv`, one row per sample:
+`shard-00000.npz#17`), or for tables one `samples.csv` / `samples.parquet` (the training
+columns, the label column and a `source` column; `file` reads `samples.csv#17`, the
+data row), plus `manifest.csv`, one row per sample:
 `file, class, source, seed, model_sha256`. The manifest is the source of truth for
 what a folder holds; `read_samples` loads a folder back through it. The same model,
 seed and counts give byte-identical files.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
@@ -29,7 +32,8 @@ from .classifiers import QualityFilter
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, OutputExistsError, UnsafeArtifactError
 from .gaps import Strategy, plan_gaps
-from .runtime import OnnxGenerator, physical_cores
+from .runtime import OnnxGenerator, physical_cores, read_model_info
+from .tables import TableData
 
 log = logging.getLogger(__name__)
 MANIFEST_FIELDS = ["file", "class", "source", "seed", "model_sha256"]
@@ -181,9 +185,14 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     With `quality_filter`, candidates are drawn until each class has exactly its count of
     accepted samples (at most `max_tries` x the count); acceptance rates go to filter.json.
     """
-    if fmt not in ("png", "npz"):
-        raise InvalidDataError(f"unknown output format '{fmt}'; use png or npz")
     total = sum(counts.values())
+    info = model.info if isinstance(model, OnnxGenerator) else read_model_info(model)
+    if info.modality == "table":
+        return _table_to_folder(model, counts, out, seed=seed, batch_size=batch_size,
+                                device=device, real=real, overwrite=overwrite, progress=progress,
+                                protected=protected, fmt="csv" if fmt == "png" else fmt)
+    if fmt not in ("png", "npz"):
+        raise InvalidDataError(f"unknown output format '{fmt}' for images; use png or npz")
     if workers < 0:
         workers = physical_cores() if fmt == "png" and total >= 4096 else 0
     gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device,
@@ -241,7 +250,110 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, filter_stats)
 
 
-def fill_gaps(model: str | Path, data: LabelledData, out: str | Path, *,
+def _table_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, int], out: str | Path,
+                     *, seed: int, batch_size: int, device: str, real: TableData | None,
+                     overwrite: bool, progress: bool, protected: list[Path], fmt: str) -> SynthesisResult:
+    """Tables: generated rows (and `real` rows first, if given) into one CSV or parquet file,
+    written batch by batch, with the manifest beside it."""
+    if fmt not in ("csv", "parquet"):
+        raise InvalidDataError(f"unknown output format '{fmt}' for tables; use csv or parquet")
+    gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device)
+    out = Path(out)
+    for name, n in counts.items():
+        gen.class_index(name)
+        if n < 0:
+            raise InvalidDataError(f"count for class '{name}' is negative ({n})")
+    check_output_dir(out, overwrite, list(protected))
+    codec, sha, file = gen.info.codec, gen.info.sha256, f"samples.{fmt}"
+    label = codec.label
+    source_col = "source" if "source" not in [c["name"] for c in codec.columns] else "augmentor_source"
+    with atomic_dir(out) as tmp, (tmp / "manifest.csv").open("w", newline="") as manifest:
+        rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
+        rows.writeheader()
+        sink = _TableSink(tmp / file, fmt)
+        written = 0
+
+        def emit(frame: pd.DataFrame, names: np.ndarray, source: str, s: object, h: str) -> None:
+            nonlocal written
+            frame = frame.copy()
+            frame[label] = names
+            frame[source_col] = source
+            sink.write(frame)
+            rows.writerows({"file": f"{file}#{written + i}", "class": c, "source": source, "seed": s,
+                            "model_sha256": h} for i, c in enumerate(names))
+            written += len(frame)
+
+        try:
+            if real is not None:
+                real = align_classes(real, gen.classes)
+                emit(real.x[[c["name"] for c in codec.columns]],
+                     np.asarray(gen.classes, dtype=object)[real.y], "real", "", "")
+            bar = tqdm(total=sum(counts.values()), desc="generate", unit="row", disable=not progress)
+            for name, _, batch in gen.iter_batches(counts, seed, batch_size):
+                emit(codec.decode(batch), np.full(len(batch), name, dtype=object), "synthetic", seed, sha)
+                bar.update(len(batch))
+            bar.close()
+        finally:
+            sink.close()
+    return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, {})
+
+
+class _TableSink:
+    """Appends DataFrame chunks to one CSV or parquet file (memory stays one batch)."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.fmt, self.writer, self.header = path, fmt, None, True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            frame.to_csv(self.path, mode="a", header=self.header, index=False)
+            self.header = False
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        else:
+            table = pa.Table.from_pandas(frame, schema=self.writer.schema, preserve_index=False)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        elif self.fmt == "csv" and self.header:
+            self.path.touch()
+
+
+def read_table_samples(out: str | Path, like: TableData, source: str | None = None) -> TableData:
+    """Load a table output folder through its manifest, in `like`'s columns, dtypes and classes."""
+    out = Path(out)
+    rows = [r for r in read_manifest(out) if source is None or r["source"] == source]
+    if not rows:
+        raise InvalidDataError(f"{out}: manifest lists no samples")
+    files = {r["file"].partition("#")[0] for r in rows}
+    if len(files) != 1 or Path(next(iter(files))).suffix not in (".csv", ".parquet") or "/" in next(iter(files)):
+        raise UnsafeArtifactError(f"{out}: manifest does not describe one table file ({sorted(files)[:3]})")
+    name = next(iter(files))
+    frame = pd.read_csv(out / name) if name.endswith(".csv") else pd.read_parquet(out / name)
+    missing = [c for c in [*like.x.columns, like.label] if c not in frame.columns]
+    if missing:
+        raise InvalidDataError(f"{out / name}: missing column(s) {missing}")
+    idx = np.array([int(r["file"].partition("#")[2]) for r in rows])
+    if idx.min() < 0 or idx.max() >= len(frame):
+        raise UnsafeArtifactError(f"{out}: manifest rows point outside {name} ({len(frame)} rows)")
+    frame = frame.iloc[idx].reset_index(drop=True)
+    classes = [r["class"] for r in rows]
+    unknown = sorted(set(classes) - set(like.classes))
+    if unknown:
+        raise InvalidDataError(f"{out}: manifest classes {unknown} are not among {list(like.classes)}")
+    x = pd.DataFrame({c: frame[c].astype(like.x[c].dtype) for c in like.x.columns})
+    y = np.array([like.classes.index(c) for c in classes], np.int64)
+    return TableData(x, y, like.classes, str(out), like.label, like.categorical)
+
+
+def fill_gaps(model: str | Path, data: LabelledData | TableData, out: str | Path, *,
               strategy: Strategy = "auto", seed: int = 0, batch_size: int = 256,
               device: str = "cpu", include_real: bool = False, overwrite: bool = False,
               progress: bool = True, fmt: str = "png", workers: int = -1,
@@ -254,6 +366,8 @@ def fill_gaps(model: str | Path, data: LabelledData, out: str | Path, *,
                                f"(model classes: {', '.join(gen.classes)})")
     planned = plan_gaps(data.counts(), strategy)
     quality_filter = None
+    if filter_threshold is not None and data.modality == "table":
+        raise InvalidDataError("the quality filter (--filter) is available for images only")
     if filter_threshold is not None:
         aligned = align_classes(data, gen.classes)
         quality_filter = QualityFilter.fit(aligned.x, aligned.y, len(gen.classes), filter_threshold)

@@ -1,4 +1,8 @@
-"""One training loop for the class-conditional GAN: hinge loss, EMA, DiffAugment.
+"""One training loop for every modality's class-conditional GAN, with EMA of G.
+
+Images: hinge loss, DiffAugment, spectral-norm discriminator. Tables: WGAN loss with a
+gradient penalty, Gumbel-softmax for categorical columns, fake rows drawn for the same
+classes as the real batch.
 
 `train(data, run_dir, recipe)` writes into `run_dir`:
   checkpoints/step-NNNNNNN.safetensors   weights, optimizers, RNG (see checkpoint.py)
@@ -35,11 +39,12 @@ from .checkpoint import (
     save_checkpoint,
     unprefixed,
 )
-from .codec import ImageCodec
+from .codec import ImageCodec, TableCodec, codec_from_json
 from .data import LabelledData, fingerprint
 from .errors import DeviceError, OutputExistsError, RecipeError, UnsafeArtifactError
-from .models import ImageDiscriminator, ImageGenerator, build_models
+from .models import ImageDiscriminator, ImageGenerator, TableGenerator, build_models
 from .recipe import Recipe, recipe_to_dict
+from .tables import TableData
 
 LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "seconds"]
 
@@ -104,7 +109,7 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...], gen: torch.Generator)
 
 # --- the loop --------------------------------------------------------------------------------
 
-def train(data: LabelledData, run_dir: str | Path, recipe: Recipe, *, device: str = "cpu",
+def train(data: LabelledData | TableData, run_dir: str | Path, recipe: Recipe, *, device: str = "cpu",
           resume: bool = False, overwrite: bool = False, progress: bool = True,
           deterministic: bool = False) -> Path:
     """Train (or resume) the class-conditional GAN on `data`; return the last checkpoint."""
@@ -125,10 +130,12 @@ def train(data: LabelledData, run_dir: str | Path, recipe: Recipe, *, device: st
         (run_dir / "log.csv").unlink(missing_ok=True)
 
     n_classes = len(data.classes)
+    table = data.modality == "table"
+    codec = TableCodec.fit(data.x, data.categorical, data.label) if table else ImageCodec()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         g, d = build_models(n_classes, data.shape, recipe.model.z_dim, recipe.model.g_channels,
-                            recipe.model.d_channels)
+                            recipe.model.d_channels, codec.spans if table else None)
     ema = copy.deepcopy(g).requires_grad_(False)
     g, d, ema = g.to(dev), d.to(dev), ema.to(dev)
     opt_g = torch.optim.Adam(g.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
@@ -141,14 +148,15 @@ def train(data: LabelledData, run_dir: str | Path, recipe: Recipe, *, device: st
 
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    x_all = torch.from_numpy(ImageCodec().encode(data.x)).to(dev)
+    x_all = torch.from_numpy(codec.encode(data.x)).to(dev)
     y_all = torch.from_numpy(data.y).to(dev)
     weights = _sampling_weights(data.y, n_classes, cfg.balanced_sampling)
     state = {
-        "classes": list(data.classes), "shape": list(data.shape), "z_dim": recipe.model.z_dim,
+        "modality": data.modality, "classes": list(data.classes), "shape": list(x_all.shape[1:]),
+        "z_dim": recipe.model.z_dim,
         "g_channels": recipe.model.g_channels, "d_channels": recipe.model.d_channels,
         "data_fingerprint": data_print, "data_source": data.source, "n_train": len(data),
-        "counts": data.counts(), "codec": ImageCodec().to_json(), "recipe": recipe_to_dict(recipe),
+        "counts": data.counts(), "codec": codec.to_json(), "recipe": recipe_to_dict(recipe),
     }
     log_path = run_dir / "log.csv"
     _truncate_log(log_path, step)
@@ -166,17 +174,11 @@ def train(data: LabelledData, run_dir: str | Path, recipe: Recipe, *, device: st
         idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen).to(dev)
         x_real, y_real = x_all[idx], y_all[idx]
         z = torch.randn(cfg.batch_size, recipe.model.z_dim, generator=gen).to(dev)
-        y_fake = torch.randint(n_classes, (cfg.batch_size,), generator=gen).to(dev)
-        fake = g(z, y_fake)
-
-        d_real = d(diff_augment(x_real, cfg.diffaugment, gen), y_real)
-        d_fake = d(diff_augment(fake.detach(), cfg.diffaugment, gen), y_fake)
-        loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-
-        loss_g = -d(diff_augment(fake, cfg.diffaugment, gen), y_fake).mean()
+        if table:
+            loss_d, loss_g, d_real, d_fake = _table_step(g, d, opt_d, x_real, y_real, z, gen)
+        else:
+            loss_d, loss_g, d_real, d_fake = _image_step(g, d, opt_d, x_real, y_real, z, gen,
+                                                         cfg.diffaugment, n_classes)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -191,12 +193,41 @@ def train(data: LabelledData, run_dir: str | Path, recipe: Recipe, *, device: st
                    "seconds": f"{time.perf_counter() - t0:.1f}"}
             _append_log(log_path, row)
             bar.set_postfix(loss_d=row["loss_d"], loss_g=row["loss_g"])
-        if step % cfg.sample_every == 0 or step == total:
+        if not table and (step % cfg.sample_every == 0 or step == total):
             _save_grid(ema, fixed_z, fixed_y, run_dir / "samples" / f"step-{step:07d}.png")
         if step % cfg.checkpoint_every == 0 or step == total:
             last = _save(run_dir, step, g, d, ema, opt_g, opt_d, gen, state)
     bar.close()
     return last if last is not None else latest_checkpoint(run_dir)
+
+
+def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes):
+    """Hinge loss with DiffAugment; returns (loss_d, loss_g, d_real, d_fake), G not stepped."""
+    y_fake = torch.randint(n_classes, (len(z),), generator=gen).to(z.device)
+    fake = g(z, y_fake)
+    d_real = d(diff_augment(x_real, policy, gen), y_real)
+    d_fake = d(diff_augment(fake.detach(), policy, gen), y_fake)
+    loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    return loss_d, -d(diff_augment(fake, policy, gen), y_fake).mean(), d_real, d_fake
+
+
+def _table_step(g, d, opt_d, x_real, y_real, z, gen, gp_weight: float = 10.0):
+    """WGAN-GP for tables; fake rows get the real batch's classes so pairs interpolate."""
+    u = torch.rand(len(z), g.shape[0], generator=gen).clamp_(1e-10, 1 - 1e-10).to(z.device)
+    fake = g.activate(g.logits(z, y_real), gumbel=-torch.log(-torch.log(u)))
+    d_real, d_fake = d(x_real, y_real), d(fake.detach(), y_real)
+    alpha = torch.rand(len(z), 1, generator=gen).to(z.device)
+    mix = (alpha * x_real + (1 - alpha) * fake.detach()).requires_grad_(True)
+    grad, = torch.autograd.grad(d(mix, y_real).sum(), mix, create_graph=True)
+    penalty = ((grad.norm(2, dim=1) - 1) ** 2).mean()
+    loss_d = d_fake.mean() - d_real.mean() + gp_weight * penalty
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    return loss_d, -d(fake, y_real).mean(), d_real, d_fake
 
 
 def _check_config(recipe: Recipe) -> None:
@@ -264,14 +295,18 @@ def _restore(path: Path, data_print: str, g: ImageGenerator, d: ImageDiscriminat
     return int(state["step"])
 
 
-def generator_from_checkpoint(path: str | Path) -> tuple[ImageGenerator, dict]:
+def generator_from_checkpoint(path: str | Path) -> tuple[ImageGenerator | TableGenerator, dict]:
     """The EMA generator (eval mode) and the JSON state of a checkpoint."""
     tensors, state = load_checkpoint(path)
     try:
-        g = ImageGenerator(len(state["classes"]), tuple(state["shape"]), state["z_dim"],
-                           state["g_channels"])
+        if state.get("modality", "image") == "table":
+            g = TableGenerator(len(state["classes"]), codec_from_json(state["codec"]).spans,
+                               state["z_dim"], state["g_channels"])
+        else:
+            g = ImageGenerator(len(state["classes"]), tuple(state["shape"]), state["z_dim"],
+                               state["g_channels"])
         g.load_state_dict(unprefixed("ema", tensors))
-    except (RuntimeError, KeyError, TypeError) as e:
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         raise UnsafeArtifactError(f"{path}: checkpoint is inconsistent ({e})") from None
     return g.eval(), state
 
