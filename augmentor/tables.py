@@ -100,26 +100,36 @@ def load_table(spec: str | os.PathLike, label: str = "label", categorical: Seque
             "Pass --label-column NAME (recipe: [data].label)"
         )
     df.columns = [str(c) for c in df.columns]
-    features = [c for c in df.columns if c != label]
+    return table_from_frame(df.drop(columns=[label]), df[label], where, label, categorical, numeric, impute)
+
+
+def table_from_frame(x: pd.DataFrame, y: pd.Series | np.ndarray, where: str, label: str = "label",
+                     categorical: Sequence[str] = (), numeric: Sequence[str] = (),
+                     impute: str = "none") -> TableData:
+    """Detect column kinds, check values and labels, and build a validated `TableData`."""
+    x = x.copy()
+    x.columns = [str(c) for c in x.columns]
+    features = list(x.columns)
     if not features:
         raise InvalidDataError(f"{where}: only the label column '{label}'; a table needs feature columns")
+    if len(set(features)) != len(features):
+        raise InvalidDataError(f"{where}: duplicate column names {sorted({c for c in features if features.count(c) > 1})}")
     for name in (*categorical, *numeric):
         if name not in features:
             raise InvalidDataError(f"{where}: column '{name}' (named in categorical/numeric) is not a "
                                    f"feature column; feature columns: {', '.join(features)}")
-    y_raw = df[label]
+    y_raw = pd.Series(np.asarray(y)) if not isinstance(y, pd.Series) else y.reset_index(drop=True)
     if y_raw.isna().any():
         rows = np.flatnonzero(y_raw.isna().to_numpy())
         raise InvalidDataError(f"{where}: label column '{label}' is empty in {len(rows)} row(s) "
                                f"(first: data row {rows[0] + 1}); label every row or drop those rows")
-    x = df[features].copy()
     cats = [c for c in features if c in categorical or (c not in numeric and _looks_categorical(x[c]))]
     for c in features:
         if c not in cats:
             x[c] = _numeric_column(x[c], c, where)
     x = _handle_missing(x, cats, impute, where)
-    y, classes = _encode_labels(y_raw)
-    data = TableData(x.reset_index(drop=True), y, classes, where, label, tuple(cats))
+    y_idx, classes = _encode_labels(y_raw)
+    data = TableData(x.reset_index(drop=True), y_idx, classes, where, label, tuple(cats))
     validate_table(data)
     return data
 

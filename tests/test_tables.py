@@ -1,0 +1,285 @@
+"""Tables: loading and validation, the codec, the whole pipeline on a mixed CSV, ONNX
+parity, reproducibility, and GANResampler inside imbalanced-learn."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from augmentor.cli import cli
+from augmentor.codec import TableCodec
+from augmentor.data import load_dataset
+from augmentor.errors import InvalidDataError, UnsafeArtifactError
+from augmentor.export import export_onnx
+from augmentor.gaps import plan_gaps
+from augmentor.recipe import recipe_from_dict
+from augmentor.runtime import read_model_info
+from augmentor.synthesize import fill_gaps, read_manifest
+from augmentor.tables import load_table
+from augmentor.train import train
+
+
+def mixed_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Float, integer, string and boolean columns; class-dependent so there is signal."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(["low", "mid", "high"], n, p=[0.6, 0.3, 0.1])
+    shift = pd.Series(y).map({"low": 0, "mid": 10, "high": 25}).to_numpy()
+    return pd.DataFrame({
+        "age": rng.integers(18, 80, n) + shift,
+        "income": rng.lognormal(10, 0.5, n) * (1 + shift / 10),
+        "city": rng.choice(["north", "south", "east"], n),
+        "member": rng.random(n) > 0.5,
+        "target": y,
+    })
+
+
+@pytest.fixture
+def mixed_csv(tmp_path):
+    path = tmp_path / "mixed.csv"
+    mixed_frame().to_csv(path, index=False)
+    return path
+
+
+TABLE_RECIPE = {"model": {"z_dim": 8, "g_channels": 32, "d_channels": 32},
+                "train": {"epochs": 2, "batch_size": 32, "checkpoint_every": 100, "log_every": 5}}
+
+
+@pytest.fixture(scope="module")
+def table_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("table")
+    path = root / "mixed.csv"
+    mixed_frame().to_csv(path, index=False)
+    data = load_table(path, label="target")
+    train(data, root / "run", recipe_from_dict(TABLE_RECIPE), progress=False)
+    return data, export_onnx(root / "run")
+
+
+def test_column_kinds_are_detected_and_overridable(mixed_csv):
+    d = load_table(mixed_csv, label="target")
+    assert d.categorical == ("city", "member")
+    assert d.integer == ("age",)
+    assert d.counts() == mixed_frame()["target"].value_counts().sort_index().to_dict()
+    d2 = load_table(mixed_csv, label="target", categorical=["age"])
+    assert "age" in d2.categorical
+
+
+def test_missing_label_column_lists_the_columns(mixed_csv):
+    with pytest.raises(InvalidDataError, match=r"no label column 'label'.*age, income, city, member, target"):
+        load_dataset(mixed_csv)
+
+
+def test_missing_values_name_columns_and_rows_or_are_imputed(tmp_path):
+    df = mixed_frame()
+    df.loc[[3, 5], "income"] = np.nan
+    df.loc[7, "city"] = None
+    path = tmp_path / "holes.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(InvalidDataError, match=r"'income' \(2 rows\), 'city' \(1 row\).*impute"):
+        load_table(path, label="target")
+    d = load_table(path, label="target", impute="median")
+    assert not d.x.isna().any().any()
+    assert d.x.loc[7, "city"] in {"north", "south", "east"}
+
+
+def test_inf_and_non_numeric_values_are_named(tmp_path):
+    df = mixed_frame()
+    df.loc[4, "income"] = np.inf
+    df.to_csv(tmp_path / "inf.csv", index=False)
+    with pytest.raises(InvalidDataError, match=r"'income' holds inf in 1 row"):
+        load_table(tmp_path / "inf.csv", label="target")
+    df = mixed_frame()
+    df["city"] = df["city"].astype(object)
+    df.to_csv(tmp_path / "words.csv", index=False)
+    with pytest.raises(InvalidDataError, match=r"'city' is declared numeric but 120 value"):
+        load_table(tmp_path / "words.csv", label="target", numeric=["city"])
+
+
+def test_class_problems_are_named(tmp_path):
+    df = mixed_frame()
+    df.loc[0, "target"] = "lonely"
+    df.to_csv(tmp_path / "one.csv", index=False)
+    with pytest.raises(InvalidDataError, match="class 'lonely' has 1 sample"):
+        load_table(tmp_path / "one.csv", label="target")
+    df["target"] = "same"
+    df.to_csv(tmp_path / "single.csv", index=False)
+    with pytest.raises(InvalidDataError, match="at least 2 classes"):
+        load_table(tmp_path / "single.csv", label="target")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(InvalidDataError, match="empty"):
+        load_table(tmp_path / "empty.csv")
+
+
+def test_parquet_and_builtins():
+    d = load_dataset("builtin:breast_cancer")
+    assert d.modality == "table" and d.counts() == {"benign": 357, "malignant": 212}
+    assert load_dataset("builtin:wine").x.shape == (178, 13)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
+def test_fuzz_csv_bytes(tmp_path_factory, blob):
+    """Arbitrary bytes: a documented error or a valid dataset, never another exception."""
+    path = tmp_path_factory.mktemp("fuzz") / "t.csv"
+    path.write_bytes(blob)
+    try:
+        d = load_table(path)
+    except InvalidDataError:
+        return
+    assert len(d.classes) >= 2 and min(d.counts().values()) >= 2
+
+
+def test_codec_roundtrip_keeps_values_dtypes_and_categories(mixed_csv):
+    d = load_table(mixed_csv, label="target")
+    codec = TableCodec.fit(d.x, d.categorical, "target")
+    back = codec.decode(codec.encode(d.x))
+    assert back.dtypes.to_dict() == d.x.dtypes.to_dict()
+    pd.testing.assert_series_equal(back["age"], d.x["age"])
+    pd.testing.assert_series_equal(back["city"], d.x["city"])
+    np.testing.assert_allclose(back["income"], d.x["income"], rtol=1e-5)  # float32 model space
+    assert TableCodec.from_json(json.loads(json.dumps(codec.to_json()))).columns == codec.columns
+    # anything the generator can emit decodes to seen categories and in-range values
+    noise = np.random.default_rng(0).uniform(-3, 3, (500, codec.width))
+    out = codec.decode(noise)
+    assert set(out["city"]) <= set(d.x["city"])
+    assert out["income"].between(d.x["income"].min(), d.x["income"].max()).all()
+    assert (out["age"] == out["age"].round()).all()
+
+
+def test_table_onnx_parity_and_metadata(table_model):
+    data, model = table_model
+    info = read_model_info(model)
+    assert info.modality == "table" and info.shape == (TableCodec.fit(data.x, data.categorical).width,)
+    assert info.metadata["batchnorm_folded"] == "false"
+    fp16 = export_onnx(model.parent, model.parent / "g16.onnx", fp16=True)  # parity checked inside
+    assert read_model_info(fp16).metadata["precision"] == "fp16"
+
+
+def test_malformed_table_codec_is_refused(table_model, tmp_path):
+    import onnx
+
+    _, model = table_model
+    m = onnx.load(str(model))
+    for p in m.metadata_props:
+        if p.key == "augmentor.codec":
+            spec = json.loads(p.value)
+            spec["columns"][0]["values"] = ["not", "numbers"]
+            p.value = json.dumps(spec)
+    onnx.save(m, str(tmp_path / "bad.onnx"))
+    with pytest.raises(UnsafeArtifactError, match="malformed table codec"):
+        read_model_info(tmp_path / "bad.onnx")
+
+
+def test_synthesized_rows_are_exact_valid_and_reproducible(table_model, tmp_path):
+    data, model = table_model
+    outs = []
+    for i, fmt in enumerate(["csv", "csv", "parquet"]):
+        res = fill_gaps(model, data, tmp_path / f"s{i}", strategy="all", seed=3, fmt=fmt,
+                        progress=False, batch_size=7)
+        outs.append(res.out)
+    planned = plan_gaps(data.counts(), "all")
+    rows = read_manifest(outs[0])
+    assert {c: sum(r["class"] == c for r in rows) for c in planned} == planned
+    a, b = (o / "samples.csv" for o in outs[:2])
+    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    csv_rows = pd.read_csv(a)
+    pq_rows = pd.read_parquet(outs[2] / "samples.parquet")
+    np.testing.assert_allclose(csv_rows["income"], pq_rows["income"], rtol=1e-12)
+    assert (pq_rows["source"] == "synthetic").all() and list(pq_rows["target"]) == list(csv_rows["target"])
+
+
+def test_csv_through_augmentor_run(tmp_path, mixed_csv):
+    """The acceptance path: a mixed CSV through `augmentor run`, exact counts, valid rows."""
+    before = hashlib.sha256(mixed_csv.read_bytes()).hexdigest()
+    recipe = tmp_path / "mixed.toml"
+    recipe.write_text(f"""
+name = "mixed"
+[data]
+train = "{mixed_csv}"
+label = "target"
+[model]
+z_dim = 8
+g_channels = 32
+d_channels = 32
+[train]
+epochs = 2
+batch_size = 32
+[evaluate]
+seeds = 2
+classifiers = ["logreg", "rf"]
+bootstrap_resamples = 200
+""")
+    r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"),
+                                 "--report", str(tmp_path / "report"), "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert hashlib.sha256(mixed_csv.read_bytes()).hexdigest() == before
+    train_rows = pd.read_csv(tmp_path / "run" / "data" / "train.csv")
+    counts = train_rows["target"].value_counts().to_dict()
+    planned = plan_gaps(counts, "auto")
+    rows = pd.read_csv(tmp_path / "run" / "synthetic" / "samples.csv")
+    assert rows["target"].value_counts().to_dict() == {c: n for c, n in planned.items() if n}
+    assert set(rows["city"]) <= set(train_rows["city"])
+    assert rows["member"].isin([True, False]).all()
+    assert (rows["age"] == rows["age"].round()).all() and rows["age"].dtype == np.int64
+    assert rows["age"].between(train_rows["age"].min(), train_rows["age"].max()).all()
+    assert rows["income"].between(train_rows["income"].min(), train_rows["income"].max()).all()
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert set(results["classifiers"]) == {"logreg", "rf"}
+    arms = results["classifiers"]["rf"]["arms"]
+    assert set(arms) == {"real", "real+oversampled", "real+SMOTE", "real+synthetic", "synthetic-only"}
+    assert all(len(a["runs"]) == 2 for a in arms.values())
+    assert results["validity"]["synthetic (gap-filling)"]["valid"] is True
+    assert "## Verdict" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_gan_resampler_in_an_imblearn_pipeline():
+    from imblearn.pipeline import make_pipeline
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.preprocessing import StandardScaler
+
+    from augmentor.resampler import GANResampler
+
+    df = mixed_frame(200)
+    y = df.pop("target")
+    X = pd.get_dummies(df, columns=["city"], dtype=float).astype(float)
+    sampler = GANResampler(epochs=2, width=32, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert isinstance(X_res, pd.DataFrame) and list(X_res.columns) == list(X.columns)
+    assert (y_res.value_counts() == y.value_counts().max()).all()
+    again, _ = GANResampler(epochs=2, width=32, random_state=0).fit_resample(X, y)
+    pd.testing.assert_frame_equal(X_res, again)
+    pipe = make_pipeline(GANResampler(epochs=2, width=32, random_state=0), StandardScaler(),
+                         LogisticRegression(max_iter=2000))
+    scores = cross_val_score(pipe, X, y, cv=3, scoring="balanced_accuracy")
+    assert len(scores) == 3 and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_gan_resampler_keeps_mixed_dataframe_dtypes():
+    from augmentor.resampler import GANResampler
+
+    df = mixed_frame(150)
+    y = df.pop("target").to_numpy()
+    X_res, y_res = GANResampler(epochs=1, width=32, random_state=1).fit_resample(df, y)
+    assert X_res.dtypes.to_dict() == df.dtypes.to_dict()
+    assert set(X_res["city"]) <= set(df["city"]) and len(X_res) == len(y_res)
+
+
+def _sampler_checks():
+    from imblearn.utils.estimator_checks import _yield_sampler_checks
+
+    from augmentor.resampler import GANResampler
+
+    sampler = GANResampler(epochs=1, width=16, random_state=0)
+    return [pytest.param(sampler, check, id=check.__name__) for check in _yield_sampler_checks(sampler)]
+
+
+@pytest.mark.parametrize("sampler, check", _sampler_checks())
+def test_imblearn_sampler_checks(sampler, check):
+    check(type(sampler).__name__, sampler)
