@@ -113,7 +113,8 @@ def table_from_frame(x: pd.DataFrame, y: pd.Series | np.ndarray, where: str, lab
     if not features:
         raise InvalidDataError(f"{where}: only the label column '{label}'; a table needs feature columns")
     if len(set(features)) != len(features):
-        raise InvalidDataError(f"{where}: duplicate column names {sorted({c for c in features if features.count(c) > 1})}")
+        dupes = sorted({c for c in features if features.count(c) > 1})
+        raise InvalidDataError(f"{where}: duplicate column names {dupes}; rename them")
     for name in (*categorical, *numeric):
         if name not in features:
             raise InvalidDataError(f"{where}: column '{name}' (named in categorical/numeric) is not a "
