@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-ctgan clean
+# CTGAN (a benchmark-only comparison) pins pandas < 3, so it lives in its own environment.
+CTGAN_VENV := .venv-ctgan
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +23,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_synthesize.py
+
+$(CTGAN_VENV)/.installed: pyproject.toml
+	test -x $(CTGAN_VENV)/bin/python || $(PYTHON) -m venv $(CTGAN_VENV)
+	$(CTGAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[ctgan]'
+	touch $@
+
+bench-ctgan: $(CTGAN_VENV)/.installed
+	$(CTGAN_VENV)/bin/python benchmarks/bench_ctgan.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check augmentor tests benchmarks

@@ -127,7 +127,8 @@ def _markdown(results: dict, title: str, plots: list[str], recipe_text: str | No
             f"(batch {p['batch_size']}, lr {p['lr']}), seeds 0..{p['seeds'] - 1}, device {p['device']}.",
             f"- Classic augmentation: random affine + {p.get('classic_augmentation')} (torchvision "
             f"transforms v2), flips {'on' if p.get('flips') else 'off'}.",
-            "- Tested on a held-out split of real data only; no synthetic sample is ever tested on."]
+            "- Tested on a held-out split of real data only; no synthetic sample is ever tested on.",
+            _test_size_note(results)]
     if "versions" in results:
         out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
     if "timings_s" in results:
@@ -161,6 +162,15 @@ def _headline(results: dict, level: str = "##") -> list[str]:
         out.append(f"| {c} | {results['train_counts'][i]} | {results['test_counts'][i]} | "
                    + " | ".join(cells) + " |")
     return out
+
+
+def _test_size_note(results: dict) -> str:
+    n = sum(results["test_counts"])
+    smallest = min(results["test_counts"])
+    return (f"- The test split has {n} samples (smallest class {smallest}): one test sample of the smallest "
+            f"class moves its recall by {100 / smallest:.1f} points and balanced accuracy by "
+            f"{100 / smallest / len(results['test_counts']):.1f}. The intervals cover the variation across "
+            "seeds (classifier, resampling and synthetic draws), not the sampling of the test split itself.")
 
 
 def _ci(v: dict | None) -> str:
@@ -279,7 +289,8 @@ def _table_markdown(results: dict, title: str, plots: list[str], recipe_text: st
             f"- Classifiers: {', '.join(p['classifiers'])} (scikit-learn; one-hot categorical, "
             f"standardised numeric), seeds 0..{p['seeds'] - 1}. Seed s draws the GAN rows of the GAN arms "
             "(generation seed s), and seeds over-sampling, SMOTE and the classifier.",
-            "- Tested on a held-out split of real data only; no synthetic row is ever tested on."]
+            "- Tested on a held-out split of real data only; no synthetic row is ever tested on.",
+            _test_size_note(results)]
     if "versions" in results:
         out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
     if "timings_s" in results:

@@ -195,15 +195,21 @@ class OnnxGenerator:
             raise UnsafeArtifactError(f"class '{name}' is not in the model; its classes are: "
                                       f"{', '.join(self.info.classes)}") from None
 
-    def iter_batches(self, counts: Mapping[str, int], seed: int = 0,
-                     batch_size: int = 256) -> Iterator[tuple[str, int, np.ndarray]]:
-        """Yield (class name, index of the batch's first sample, model-space batch)."""
+    def iter_batches(self, counts: Mapping[str, int], seed: int = 0, batch_size: int = 256,
+                     skip: Mapping[str, int] | None = None) -> Iterator[tuple[str, int, np.ndarray]]:
+        """Yield (class name, index of the batch's first sample, model-space batch).
+
+        `skip[c]` samples of class c are passed over (their noise is drawn and dropped), so
+        a resumed job continues each class's stream exactly where it stopped."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         for name, n in counts.items():
             label = self.class_index(name)
             rng = np.random.default_rng([seed, label])
-            for start in range(0, n, batch_size):
+            first = min((skip or {}).get(name, 0), n)
+            for done in range(0, first, 65536):  # chunks keep memory flat for huge skips
+                rng.standard_normal((min(65536, first - done), self.info.z_dim), dtype=np.float32)
+            for start in range(first, n, batch_size):
                 size = min(batch_size, n - start)
                 z = rng.standard_normal((size, self.info.z_dim), dtype=np.float32)
                 yield name, start, self.run(z, np.full(size, label, np.int64))

@@ -11,12 +11,16 @@ seed and counts give byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import multiprocessing
+import os
+import shutil
 import sys
+import zipfile
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +31,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from .atomic import atomic_dir
+from .atomic import atomic_dir, atomic_path, write_bytes
 from .classifiers import QualityFilter
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, OutputExistsError, UnsafeArtifactError
@@ -50,7 +54,7 @@ class SynthesisResult:
 
 def _samples(gen: OnnxGenerator, counts: Mapping[str, int], seed: int, batch_size: int,
              quality_filter: QualityFilter | None, stats: dict, max_tries: int = 20,
-             strict: bool = True):
+             strict: bool = True, skip: Mapping[str, int] | None = None):
     """Yield (class, candidate indices, uint8 pixels) until each class has its count.
 
     With a filter, a class that cannot reach its count within `max_tries` x count
@@ -59,7 +63,7 @@ def _samples(gen: OnnxGenerator, counts: Mapping[str, int], seed: int, batch_siz
     codec = gen.info.codec
     for name, n in counts.items():
         if quality_filter is None:
-            for _, start, batch in gen.iter_batches({name: n}, seed, batch_size):
+            for _, start, batch in gen.iter_batches({name: n}, seed, batch_size, skip):
                 yield name, range(start, start + len(batch)), codec.to_uint8(batch)
             continue
         label, kept, seen, accepted = gen.class_index(name), 0, 0, 0
@@ -143,11 +147,11 @@ class NpzShardWriter:
     """Collects samples into `shard-NNNNN.npz` files of `shard_size` samples each
     (x: uint8 N x C x H x W, y: label index, classes)."""
 
-    def __init__(self, root: Path, classes: tuple[str, ...], shard_size: int) -> None:
+    def __init__(self, root: Path, classes: tuple[str, ...], shard_size: int, first_shard: int = 0) -> None:
         self.root, self.classes, self.shard_size = root, classes, shard_size
         self.xs: list[np.ndarray] = []
         self.ys: list[np.ndarray] = []
-        self.buffered, self.shard = 0, 0
+        self.buffered, self.shard = 0, first_shard
 
     def add(self, name: str, pixels: np.ndarray) -> list[str]:
         """Buffer a batch of one class; return the manifest `file` entry of each sample."""
@@ -165,10 +169,98 @@ class NpzShardWriter:
     def flush(self) -> None:
         if not self.buffered:
             return
-        with open(self.root / f"shard-{self.shard:05d}.npz", "wb") as f:
+        with atomic_path(self.root / f"shard-{self.shard:05d}.npz") as tmp, open(tmp, "wb") as f:
             np.savez(f, x=np.concatenate(self.xs), y=np.concatenate(self.ys),
                      classes=np.array(self.classes, dtype=str))
         self.xs, self.ys, self.buffered, self.shard = [], [], 0, self.shard + 1
+
+
+@contextlib.contextmanager
+def _partial_dir(out: Path, job: dict, resumable: bool):
+    """Yield (partial folder, manifest rows kept from an interrupted run of the same job);
+    on success the partial folder replaces `out` in one rename."""
+    partial = out.with_name(f".{out.name}.partial")
+    kept: list[dict] = []
+    if partial.exists():
+        kept = _resume(partial, job) if resumable else None
+        if kept is None:
+            log.warning("%s: an interrupted run of a different job; starting over", partial)
+            shutil.rmtree(partial)
+            kept = []
+        else:
+            log.warning("%s: resuming an interrupted run; %d samples kept", partial, len(kept))
+    partial.mkdir(parents=True, exist_ok=True)
+    write_bytes(partial / "job.json", json.dumps(job, sort_keys=True).encode())
+    if not kept:
+        with (partial / "manifest.csv").open("w", newline="") as f:
+            csv.DictWriter(f, MANIFEST_FIELDS).writeheader()
+    try:
+        yield partial, kept
+        (partial / "job.json").unlink()
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(partial, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(partial, out)
+    except Exception:
+        shutil.rmtree(partial, ignore_errors=True)  # a failed job (not a killed one) leaves nothing
+        raise
+
+
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _whole_png(path: Path) -> bool:
+    """A PNG cut off by a kill lacks its closing IEND chunk."""
+    try:
+        with path.open("rb") as f:
+            f.seek(-len(PNG_END), os.SEEK_END)
+            return f.read() == PNG_END
+    except OSError:
+        return False
+
+
+def _resume(partial: Path, job: dict) -> list[dict] | None:
+    """The longest prefix of the manifest whose files are whole; everything else removed.
+    None when the partial folder belongs to another job."""
+    try:
+        if json.loads((partial / "job.json").read_text()) != json.loads(json.dumps(job, sort_keys=True)):
+            return None
+        text = (partial / "manifest.csv").read_text()
+    except (OSError, ValueError):
+        return None
+    lines = text.splitlines(keepends=True)
+    if not lines or not lines[-1].endswith("\n"):
+        lines = lines[:-1]  # a row cut off by the kill
+    kept: list[dict] = []
+    shards: dict[str, int] = {}
+    for r in csv.DictReader(lines):
+        rel, _, index = r["file"].partition("#")
+        path = partial / rel
+        if index:
+            if rel not in shards:
+                try:
+                    with np.load(path, allow_pickle=False) as z:
+                        shards[rel] = len(z["y"])
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                    shards[rel] = 0
+            if int(index) >= shards[rel]:
+                break
+        elif not _whole_png(path):
+            break
+        kept.append(r)
+    listed = {r["file"].partition("#")[0] for r in kept} | {"manifest.csv", "job.json"}
+    for f in partial.rglob("*"):
+        if f.is_file() and str(f.relative_to(partial)) not in listed:
+            f.unlink()
+    with (partial / "manifest.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, MANIFEST_FIELDS)
+        w.writeheader()
+        w.writerows(kept)
+    return kept
 
 
 def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, int],
@@ -205,17 +297,26 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     check_output_dir(out, overwrite, list(protected))
     filter_stats: dict[str, dict] = {}
     sha = gen.info.sha256
-    # The manifest is streamed row by row (memory stays flat for millions of samples); it
-    # sits inside the temporary folder, so it only appears under `out` when complete.
-    with atomic_dir(out) as tmp, (tmp / "manifest.csv").open("w", newline="") as manifest:
+    # The manifest is streamed row by row (memory stays flat for millions of samples) into a
+    # partial folder that becomes `out` only when complete. A job killed mid-way leaves that
+    # folder; the same job run again keeps the samples its manifest lists and whose files are
+    # whole, and continues each class's noise stream from there (see `_resume`).
+    job = {"model_sha256": sha, "seed": seed, "counts": dict(counts), "format": fmt,
+           "shard_size": shard_size, "real": real.source if real is not None else None,
+           "n_real": len(real) if real is not None else 0,
+           "filter": quality_filter.threshold if quality_filter is not None else None}
+    with _partial_dir(out, job, resumable=quality_filter is None) as (tmp, kept), \
+            (tmp / "manifest.csv").open("a", newline="") as manifest:
         rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
-        rows.writeheader()
+        done = {c: sum(r["class"] == c and r["source"] == "synthetic" for r in kept) for c in counts}
+        done_real = sum(r["source"] == "real" for r in kept)
         if fmt == "png":
             for name in gen.classes:
-                (tmp / name).mkdir()
+                (tmp / name).mkdir(exist_ok=True)
             sink: PngWriter | NpzShardWriter = PngWriter(tmp, workers)
         else:
-            sink = NpzShardWriter(tmp, gen.classes, shard_size)
+            sink = NpzShardWriter(tmp, gen.classes, shard_size,
+                                  first_shard=len({r["file"].partition("#")[0] for r in kept}))
 
         def emit(name: str, stems: list[str], pixels: np.ndarray, source: str, s: object, h: str):
             if isinstance(sink, PngWriter):
@@ -229,12 +330,14 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
         try:
             if real is not None:
                 real_u8 = np.rint(real.x * 255).astype(np.uint8)
+                order = np.concatenate([np.flatnonzero(real.y == label) for label in range(len(real.classes))])
                 for label, name in enumerate(real.classes):
-                    idx = np.flatnonzero(real.y == label)
+                    idx = order[done_real:][real.y[order[done_real:]] == label]
                     emit(name, [f"real-{i:06d}" for i in idx], real_u8[idx], "real", "", "")
-            bar = tqdm(total=total, desc="generate", unit="img", disable=not progress)
+            bar = tqdm(total=total, initial=sum(done.values()), desc="generate", unit="img",
+                       disable=not progress)
             for name, index, pixels in _samples(gen, counts, seed, batch_size, quality_filter,
-                                                filter_stats, max_tries, strict_filter):
+                                                filter_stats, max_tries, strict_filter, done):
                 emit(name, [f"syn-s{seed}-{i:06d}" for i in index], pixels, "synthetic", seed, sha)
                 bar.update(len(pixels))
             bar.close()
