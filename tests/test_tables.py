@@ -116,7 +116,14 @@ def test_class_problems_are_named(tmp_path):
         load_table(tmp_path / "empty.csv")
 
 
-def test_parquet_and_builtins():
+def test_parquet_and_builtins(tmp_path, mixed_csv):
+    mixed_frame().to_parquet(tmp_path / "mixed.parquet")
+    pq, csv_ = load_dataset(tmp_path / "mixed.parquet", label="target"), load_dataset(mixed_csv, label="target")
+    assert pq.categorical == csv_.categorical and pq.counts() == csv_.counts()
+    np.testing.assert_allclose(pq.x["income"], csv_.x["income"])
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(InvalidDataError, match="cannot read as parquet"):
+        load_dataset(tmp_path / "bad.parquet")
     d = load_dataset("builtin:breast_cancer")
     assert d.modality == "table" and d.counts() == {"benign": 357, "malignant": 212}
     assert load_dataset("builtin:wine").x.shape == (178, 13)
@@ -283,3 +290,11 @@ def _sampler_checks():
 @pytest.mark.parametrize("sampler, check", _sampler_checks())
 def test_imblearn_sampler_checks(sampler, check):
     check(type(sampler).__name__, sampler)
+
+
+def test_table_errors_exit_with_code_2(mixed_csv):
+    r = CliRunner().invoke(cli, ["inspect", str(mixed_csv)])
+    assert r.exit_code == 2
+    assert "no label column 'label'" in r.output and "--label-column" in r.output
+    r = CliRunner().invoke(cli, ["inspect", str(mixed_csv), "--label-column", "target"])
+    assert r.exit_code == 0 and "city (categorical)" in r.output and "age (integer)" in r.output
