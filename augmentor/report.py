@@ -129,14 +129,7 @@ def _markdown(results: dict, title: str, plots: list[str], recipe_text: str | No
             f"transforms v2), flips {'on' if p.get('flips') else 'off'}.",
             "- Tested on a held-out split of real data only; no synthetic sample is ever tested on.",
             _test_size_note(results)]
-    if "versions" in results:
-        out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
-    if "timings_s" in results:
-        out.append("- Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results["timings_s"].items()))
-    out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
-    if recipe_text:
-        out += ["", "## Recipe", "", "```toml", recipe_text.strip(), "```"]
-    return "\n".join(out) + "\n"
+    return "\n".join(out + _closing(results, plots, recipe_text)) + "\n"
 
 
 def _headline(results: dict, level: str = "##") -> list[str]:
@@ -161,6 +154,19 @@ def _headline(results: dict, level: str = "##") -> list[str]:
         cells = [f"{a['summary']['per_class_recall']['mean'][i] * 100:.1f}" for a in arms.values()]
         out.append(f"| {c} | {results['train_counts'][i]} | {results['test_counts'][i]} | "
                    + " | ".join(cells) + " |")
+    return out
+
+
+def _closing(results: dict, plots: list[str], recipe_text: str | None) -> list[str]:
+    """Versions, stage times, plots and the exact recipe: the end of every report."""
+    out = []
+    if "versions" in results:
+        out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
+    if "timings_s" in results:
+        out.append("- Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results["timings_s"].items()))
+    out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    if recipe_text:
+        out += ["", "## Recipe", "", "```toml", recipe_text.strip(), "```"]
     return out
 
 
@@ -291,14 +297,7 @@ def _table_markdown(results: dict, title: str, plots: list[str], recipe_text: st
             "(generation seed s), and seeds over-sampling, SMOTE and the classifier.",
             "- Tested on a held-out split of real data only; no synthetic row is ever tested on.",
             _test_size_note(results)]
-    if "versions" in results:
-        out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
-    if "timings_s" in results:
-        out.append("- Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results["timings_s"].items()))
-    out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
-    if recipe_text:
-        out += ["", "## Recipe", "", "```toml", recipe_text.strip(), "```"]
-    return "\n".join(out) + "\n"
+    return "\n".join(out + _closing(results, plots, recipe_text)) + "\n"
 
 
 def _table_plots(root: Path, results: dict) -> list[str]:

@@ -31,7 +31,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from .atomic import atomic_dir, atomic_path, write_bytes
+from .atomic import atomic_dir, atomic_path, replace_dir, write_bytes
 from .classifiers import QualityFilter
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, OutputExistsError, UnsafeArtifactError
@@ -90,6 +90,13 @@ def png_bytes(pixels_u8: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _check_counts(gen: OnnxGenerator, counts: Mapping[str, int]) -> None:
+    for name, n in counts.items():
+        gen.class_index(name)
+        if n < 0:
+            raise InvalidDataError(f"count for class '{name}' is negative ({n})")
 
 
 def check_output_dir(out: Path, overwrite: bool, protected: list[Path] = ()) -> None:
@@ -197,14 +204,7 @@ def _partial_dir(out: Path, job: dict, resumable: bool):
     try:
         yield partial, kept
         (partial / "job.json").unlink()
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-            os.replace(partial, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(partial, out)
+        replace_dir(partial, out)
     except Exception:
         shutil.rmtree(partial, ignore_errors=True)  # a failed job (not a killed one) leaves nothing
         raise
@@ -290,10 +290,7 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device,
                                                                         spinning=workers == 0)
     out = Path(out)
-    for name, n in counts.items():
-        gen.class_index(name)
-        if n < 0:
-            raise InvalidDataError(f"count for class '{name}' is negative ({n})")
+    _check_counts(gen, counts)
     check_output_dir(out, overwrite, list(protected))
     filter_stats: dict[str, dict] = {}
     sha = gen.info.sha256
@@ -362,10 +359,7 @@ def _table_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, int
         raise InvalidDataError(f"unknown output format '{fmt}' for tables; use csv or parquet")
     gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device)
     out = Path(out)
-    for name, n in counts.items():
-        gen.class_index(name)
-        if n < 0:
-            raise InvalidDataError(f"count for class '{name}' is negative ({n})")
+    _check_counts(gen, counts)
     check_output_dir(out, overwrite, list(protected))
     codec, sha, file = gen.info.codec, gen.info.sha256, f"samples.{fmt}"
     label = codec.label

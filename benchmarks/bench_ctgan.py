@@ -87,7 +87,12 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="override both methods' epochs")
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--out", default="reports")
+    ap.add_argument("--render-only", action="store_true", help="rewrite the markdown from the saved JSON")
     args = ap.parse_args()
+    if args.render_only:
+        saved = json.loads((Path(args.out) / "tabular-vs-ctgan.json").read_text())
+        (Path(args.out) / "tabular-vs-ctgan.md").write_text(render(saved))
+        return
     import ctgan
 
     results = {"versions": {**versions("cpu"), "ctgan": ctgan.__version__}, "recipes": {}}
@@ -128,6 +133,14 @@ def render(results: dict) -> str:
     def pm(s: dict) -> str:
         return f"{s['mean'] * 100:.1f} ± {s['std'] * 100:.1f}"
 
+    def valid(v: dict) -> str:
+        if v["valid"]:
+            return "yes"
+        bad = {"outside the training range": v["out_of_range"], "non-integral": v["non_integral"],
+               "unseen categories": v["unseen_categories"]}
+        return "no: " + "; ".join(f"{sum(cols.values())} values {what} in {len(cols)} columns"
+                                  for what, cols in bad.items() if cols) + f" (of {v['rows']} rows, first draw)"
+
     lines = ["# augmentor's table GAN vs CTGAN", "",
              "Made by `make bench-ctgan` (`benchmarks/bench_ctgan.py`). Same training split, epochs, "
              "classifiers and seeds for both; CTGAN batch size rounded to its packing (pac = 10). "
@@ -144,8 +157,7 @@ def render(results: dict) -> str:
                   f"| sampled rows carrying the requested class | {m['augmentor']['label_match']:.1%} | "
                   f"{m['ctgan']['label_match']:.1%} |",
                   f"| rows valid (seen categories, in range, integers integral) | "
-                  f"{'yes' if m['augmentor']['validity']['valid'] else 'no'} | "
-                  f"{'yes' if m['ctgan']['validity']['valid'] else 'no'} |"]
+                  f"{valid(m['augmentor']['validity'])} | {valid(m['ctgan']['validity'])} |"]
         for c in e["classifiers"]:
             va, vc = m["augmentor"]["vs_real"][c], m["ctgan"]["vs_real"][c]
             lines.append(f"| {c}: real + synthetic (real alone {pm(e['real'][c])}) | "
