@@ -212,6 +212,8 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
              max_samples: int, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Generate exact per-class counts from MODEL.onnx alone (PNGs + manifest.csv).
 
+    A run killed mid-way resumes when the same command is run again.
+
     \b
     Example:
       augmentor generate runs/digits/generator.onnx --counts 3=100,7=50 --out synth/

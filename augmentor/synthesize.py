@@ -276,6 +276,10 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     is the number of PNG encoder processes (-1: one per core for large jobs, 0: none).
     With `quality_filter`, candidates are drawn until each class has exactly its count of
     accepted samples (at most `max_tries` x the count); acceptance rates go to filter.json.
+    A table model writes `samples.csv` (`fmt` "csv", the default) or `samples.parquet`.
+
+    Samples go to `.OUT.partial/`, renamed to `out` when complete. If a run of the same job
+    was killed, its partial folder is resumed (images, no filter); otherwise started afresh.
     """
     total = sum(counts.values())
     info = model.info if isinstance(model, OnnxGenerator) else read_model_info(model)
