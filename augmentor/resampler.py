@@ -60,7 +60,7 @@ class GANResampler(BaseOverSampler):
     }
 
     def __init__(self, *, sampling_strategy="auto", epochs: int = 300, batch_size: int = 64,
-                 z_dim: int = 64, width: int = 256, lr: float = 2e-4, categorical_features=None,
+                 z_dim: int = 64, width: int = 256, lr: float = 1e-3, categorical_features=None,
                  random_state=None, device: str = "cpu") -> None:
         super().__init__(sampling_strategy=sampling_strategy)
         self.epochs = epochs
