@@ -14,21 +14,24 @@ from .errors import (
     RecipeError,
     UnsafeArtifactError,
 )
-from .evaluate import evaluate
+from .evaluate import evaluate, evaluate_table
 from .export import export_onnx, verify_onnx
 from .gaps import plan_gaps
 from .pipeline import run_recipe
 from .recipe import Recipe, load_recipe, with_overrides
 from .report import write_report
+from .resampler import GANResampler
 from .runtime import OnnxGenerator, read_model_info
-from .synthesize import fill_gaps, generate_to_folder, read_samples
+from .synthesize import fill_gaps, generate_to_folder, read_samples, read_table_samples
+from .tables import TableData, load_table
 from .train import train
 
 __all__ = [
-    "AugmentorError", "DeviceError", "ExportError", "GapPlanError", "InvalidDataError",
-    "LabelledData", "OnnxGenerator", "OutputExistsError", "Recipe", "RecipeError",
-    "UnsafeArtifactError", "evaluate", "export_onnx", "fill_gaps", "generate_to_folder",
-    "load_dataset", "load_recipe", "plan_gaps", "read_model_info", "read_samples",
-    "run_recipe", "train", "verify_onnx", "with_overrides", "write_npz", "write_report",
+    "AugmentorError", "DeviceError", "ExportError", "GANResampler", "GapPlanError",
+    "InvalidDataError", "LabelledData", "OnnxGenerator", "OutputExistsError", "Recipe",
+    "RecipeError", "TableData", "UnsafeArtifactError", "evaluate", "evaluate_table", "export_onnx",
+    "fill_gaps", "generate_to_folder", "load_dataset", "load_recipe", "load_table", "plan_gaps",
+    "read_model_info", "read_samples", "read_table_samples", "run_recipe", "train", "verify_onnx",
+    "with_overrides", "write_npz", "write_report",
 ]
 __version__ = "0.1.0"
