@@ -252,6 +252,16 @@ def _resume(partial: Path, job: dict) -> list[dict] | None:
         elif not _whole_png(path):
             break
         kept.append(r)
+    # A shard can be flushed before the manifest rows of its last batch are written: keep
+    # only shards whose every row is listed, so the resumed layout equals an unbroken run's.
+    listed_per_shard: dict[str, int] = {}
+    for r in kept:
+        rel, _, index = r["file"].partition("#")
+        if index:
+            listed_per_shard[rel] = listed_per_shard.get(rel, 0) + 1
+    short = [rel for rel, n in listed_per_shard.items() if n != shards[rel]]
+    if short:
+        kept = kept[:next(i for i, r in enumerate(kept) if r["file"].partition("#")[0] in short)]
     listed = {r["file"].partition("#")[0] for r in kept} | {"manifest.csv", "job.json"}
     for f in partial.rglob("*"):
         if f.is_file() and str(f.relative_to(partial)) not in listed:

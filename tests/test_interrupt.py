@@ -156,3 +156,28 @@ def test_partial_output_of_another_job_is_not_reused(tiny_model, tmp_path):
     assert not (tmp_path / "out" / "stale.png").exists() and not partial.exists()
     generate_to_folder(model, {"3": 20}, tmp_path / "ref", seed=1, progress=False)
     assert _tree(tmp_path / "out") == _tree(tmp_path / "ref")
+
+
+def test_shard_flushed_before_its_manifest_rows_is_redone(tiny_model, tmp_path):
+    """The kill can land after a shard is written but before its last manifest rows are:
+    that shard is dropped and regenerated, so the result equals an unbroken run's."""
+    import json
+    import shutil
+
+    from augmentor.runtime import file_sha256
+    from augmentor.synthesize import generate_to_folder
+
+    model = tiny_model[1]
+    job = dict(counts={"3": 250, "5": 100}, seed=2, fmt="npz", shard_size=100, progress=False)
+    generate_to_folder(model, out=tmp_path / "ref", **job)
+    partial = tmp_path / ".out.partial"
+    partial.mkdir()
+    for shard in ("shard-00000.npz", "shard-00001.npz"):
+        shutil.copy(tmp_path / "ref" / shard, partial / shard)
+    lines = (tmp_path / "ref" / "manifest.csv").read_text().splitlines(keepends=True)
+    (partial / "manifest.csv").write_text("".join(lines[:1 + 170]))  # shard 1 lists 70 of its 100 rows
+    (partial / "job.json").write_text(json.dumps(
+        {"model_sha256": file_sha256(model), "seed": 2, "counts": job["counts"], "format": "npz",
+         "shard_size": 100, "real": None, "n_real": 0, "filter": None}, sort_keys=True))
+    generate_to_folder(model, out=tmp_path / "out", **job)
+    assert _tree(tmp_path / "out") == _tree(tmp_path / "ref")
