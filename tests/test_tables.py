@@ -298,3 +298,39 @@ def test_table_errors_exit_with_code_2(mixed_csv):
     assert "no label column 'label'" in r.output and "--label-column" in r.output
     r = CliRunner().invoke(cli, ["inspect", str(mixed_csv), "--label-column", "target"])
     assert r.exit_code == 0 and "city (categorical)" in r.output and "age (integer)" in r.output
+
+
+def test_table_stages_through_the_cli(table_model, tmp_path):
+    """synthesize --include-real, generate --format parquet and evaluate on tables, by CLI."""
+    from augmentor.checkpoint import latest_checkpoint
+    from augmentor.export import PARITY, verify_onnx
+    from augmentor.train import generator_from_checkpoint
+
+    data, model = table_model
+    g, _ = generator_from_checkpoint(latest_checkpoint(model.parent))
+    worst = verify_onnx(model, g)
+    assert worst["max_abs"] <= PARITY["fp32"][1] + PARITY["fp32"][0]
+
+    src = tmp_path / "train.csv"
+    data.frame().to_csv(src, index=False)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["synthesize", str(model), "--data", str(src), "--label-column", "target",
+                            "--out", str(tmp_path / "merged"), "--include-real", "-q"])
+    assert r.exit_code == 0, r.output
+    merged = pd.read_csv(tmp_path / "merged" / "samples.csv")
+    assert (merged["source"] == "real").sum() == len(data)
+    assert merged["target"].value_counts().nunique() == 1  # every class topped up to the majority
+    r = runner.invoke(cli, ["generate", str(model), "--counts", "low=5,high=7", "--format", "parquet",
+                            "--out", str(tmp_path / "gen"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert pd.read_parquet(tmp_path / "gen" / "samples.parquet")["target"].tolist() == ["low"] * 5 + ["high"] * 7
+    r = runner.invoke(cli, ["synthesize", str(model), "--data", str(src), "--label-column", "target",
+                            "--out", str(tmp_path / "syn"), "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["evaluate", "--train", str(src), "--test", str(src), "--label-column", "target",
+                            "--synthetic", str(tmp_path / "syn"), "--classifier", "logreg", "--seeds", "2",
+                            "--report", str(tmp_path / "report"), "-q"])
+    assert r.exit_code == 0, r.output
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert list(results["classifiers"]) == ["logreg"]
+    assert "real+synthetic" in results["classifiers"]["logreg"]["arms"]
