@@ -334,3 +334,25 @@ def test_table_stages_through_the_cli(table_model, tmp_path):
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert list(results["classifiers"]) == ["logreg"]
     assert "real+synthetic" in results["classifiers"]["logreg"]["arms"]
+
+
+def test_table_oversampling_arms_hit_the_target_counts_and_validity_flags_bad_rows(mixed_csv):
+    from augmentor.evaluate import oversample_table, synthetic_validity
+    from augmentor.tables import TableData
+
+    d = load_table(mixed_csv, label="target")
+    target = np.full(len(d.classes), max(d.counts().values()))
+    for method in ("random", "smote"):  # SMOTENC here: city and member are categorical
+        x, y = oversample_table(d, target, seed=0, method=method)
+        assert np.bincount(y).tolist() == target.tolist()
+        assert list(x.columns) == list(d.x.columns) and set(x["city"]) <= set(d.x["city"])
+    assert synthetic_validity(d, d)["valid"]
+    bad = d.x.head(3).copy()
+    bad.loc[0, "income"] = d.x["income"].max() * 2
+    bad.loc[1, "city"] = "atlantis"
+    bad["age"] = bad["age"].astype(float)
+    bad.loc[2, "age"] = 30.5
+    v = synthetic_validity(d, TableData(bad, d.y[:3], d.classes, "", d.label, d.categorical))
+    assert not v["valid"]
+    assert v["out_of_range"] == {"income": 1} and v["unseen_categories"] == {"city": 1}
+    assert v["non_integral"] == {"age": 1}
