@@ -28,6 +28,7 @@ from imblearn.utils import check_target_type
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .codec import codec_from_json
 from .recipe import recipe_from_dict
 from .tables import table_from_frame
 
@@ -103,10 +104,8 @@ class GANResampler(BaseOverSampler):
         })
         with tempfile.TemporaryDirectory(prefix="gan-resampler-") as tmp:
             g, state = generator_from_checkpoint(train(data, tmp, recipe, device=self.device, progress=False))
-        from .codec import codec_from_json
-
         codec = codec_from_json(state["codec"])
-        labels = np.unique(y)
+        by_name = {str(v): v for v in np.unique(y)}
         counts = {str(c): int(n) for c, n in self.sampling_strategy_.items() if n > 0}
         new_x, new_y = [], []
         for name, n in counts.items():
@@ -115,7 +114,7 @@ class GANResampler(BaseOverSampler):
             with torch.no_grad():
                 out = g(torch.from_numpy(z), torch.full((n,), label, dtype=torch.int64)).numpy()
             new_x.append(codec.decode(out))
-            new_y.append(np.full(n, labels[[str(v) for v in labels].index(name)], dtype=y.dtype))
+            new_y.append(np.full(n, by_name[name], dtype=y.dtype))
         if not new_x:
             return X, y
         rows = pd.concat(new_x, ignore_index=True)

@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import zipfile
+from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from .classifiers import QualityFilter
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, OutputExistsError, UnsafeArtifactError
 from .gaps import Strategy, plan_gaps
-from .runtime import OnnxGenerator, physical_cores, read_model_info
+from .runtime import OnnxGenerator, physical_cores
 from .tables import TableData
 
 log = logging.getLogger(__name__)
@@ -292,17 +293,16 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     was killed, its partial folder is resumed (images, no filter); otherwise started afresh.
     """
     total = sum(counts.values())
-    info = model.info if isinstance(model, OnnxGenerator) else read_model_info(model)
-    if info.modality == "table":
-        return _table_to_folder(model, counts, out, seed=seed, batch_size=batch_size,
-                                device=device, real=real, overwrite=overwrite, progress=progress,
-                                protected=protected, fmt="csv" if fmt == "png" else fmt)
-    if fmt not in ("png", "npz"):
-        raise InvalidDataError(f"unknown output format '{fmt}' for images; use png or npz")
     if workers < 0:
         workers = physical_cores() if fmt == "png" and total >= 4096 else 0
     gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device,
                                                                         spinning=workers == 0)
+    if gen.info.modality == "table":
+        return _table_to_folder(gen, counts, out, seed=seed, batch_size=batch_size, real=real,
+                                overwrite=overwrite, progress=progress, protected=protected,
+                                fmt="csv" if fmt == "png" else fmt)
+    if fmt not in ("png", "npz"):
+        raise InvalidDataError(f"unknown output format '{fmt}' for images; use png or npz")
     out = Path(out)
     _check_counts(gen, counts)
     check_output_dir(out, overwrite, list(protected))
@@ -319,7 +319,7 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     with _partial_dir(out, job, resumable=quality_filter is None) as (tmp, kept), \
             (tmp / "manifest.csv").open("a", newline="") as manifest:
         rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
-        done = {c: sum(r["class"] == c and r["source"] == "synthetic" for r in kept) for c in counts}
+        done = Counter(r["class"] for r in kept if r["source"] == "synthetic")
         done_real = sum(r["source"] == "real" for r in kept)
         if fmt == "png":
             for name in gen.classes:
@@ -342,8 +342,9 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
             if real is not None:
                 real_u8 = np.rint(real.x * 255).astype(np.uint8)
                 order = np.concatenate([np.flatnonzero(real.y == label) for label in range(len(real.classes))])
+                rest = order[done_real:]  # emission order is class by class; resume after what is kept
                 for label, name in enumerate(real.classes):
-                    idx = order[done_real:][real.y[order[done_real:]] == label]
+                    idx = rest[real.y[rest] == label]
                     emit(name, [f"real-{i:06d}" for i in idx], real_u8[idx], "real", "", "")
             bar = tqdm(total=total, initial=sum(done.values()), desc="generate", unit="img",
                        disable=not progress)
@@ -364,14 +365,13 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, filter_stats)
 
 
-def _table_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, int], out: str | Path,
-                     *, seed: int, batch_size: int, device: str, real: TableData | None,
-                     overwrite: bool, progress: bool, protected: list[Path], fmt: str) -> SynthesisResult:
+def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: str | Path, *, seed: int,
+                     batch_size: int, real: TableData | None, overwrite: bool, progress: bool,
+                     protected: list[Path], fmt: str) -> SynthesisResult:
     """Tables: generated rows (and `real` rows first, if given) into one CSV or parquet file,
     written batch by batch, with the manifest beside it."""
     if fmt not in ("csv", "parquet"):
         raise InvalidDataError(f"unknown output format '{fmt}' for tables; use csv or parquet")
-    gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device)
     out = Path(out)
     _check_counts(gen, counts)
     check_output_dir(out, overwrite, list(protected))
@@ -444,9 +444,9 @@ def read_table_samples(out: str | Path, like: TableData, source: str | None = No
     if not rows:
         raise InvalidDataError(f"{out}: manifest lists no samples")
     files = {r["file"].partition("#")[0] for r in rows}
-    if len(files) != 1 or Path(next(iter(files))).suffix not in (".csv", ".parquet") or "/" in next(iter(files)):
-        raise UnsafeArtifactError(f"{out}: manifest does not describe one table file ({sorted(files)[:3]})")
     name = next(iter(files))
+    if len(files) != 1 or Path(name).suffix not in (".csv", ".parquet") or "/" in name:
+        raise UnsafeArtifactError(f"{out}: manifest does not describe one table file ({sorted(files)[:3]})")
     frame = pd.read_csv(out / name) if name.endswith(".csv") else pd.read_parquet(out / name)
     missing = [c for c in [*like.x.columns, like.label] if c not in frame.columns]
     if missing:
