@@ -54,12 +54,14 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def replace_dir(src: Path, dst: Path) -> None:
-    """Move the finished folder `src` to `dst`, replacing an old `dst` (renames only)."""
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+    """Move the finished folder `src` to `dst`, replacing an old `dst` (renames only).
+
+    Callers check first (`outputs.prepare_output`) that an old `dst` is augmentor's own."""
+    if dst.exists() and any(dst.iterdir()):
+        # A fresh, unique name for the old folder: nothing of the user's is ever touched.
+        old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".old"))
         os.replace(dst, old)
         os.replace(src, dst)
         shutil.rmtree(old, ignore_errors=True)
     else:
-        os.replace(src, dst)
+        os.replace(src, dst)  # renaming onto an empty folder replaces it

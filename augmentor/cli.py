@@ -39,7 +39,29 @@ def common(func):
     return wrapper
 
 
-seed_option = click.option("--seed", type=int, default=None, help="Random seed (default: recipe's, else 0).")
+class ImageSize(click.ParamType):
+    """0 (keep the native size) or a square side of 8..64 px."""
+
+    name = "PIXELS"
+
+    def convert(self, value, param, ctx):
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not an integer", param, ctx)
+        if n != 0 and not 8 <= n <= 64:
+            self.fail(f"{n} is not 0 (keep) or a side of 8..64 px", param, ctx)
+        return n
+
+
+SEED_RANGE = click.IntRange(0, 2**32 - 1)
+BATCH_RANGE = click.IntRange(1, 65536)
+seed_option = click.option("--seed", type=SEED_RANGE, default=None,
+                           help="Random seed, 0..2^32-1 (default: recipe's, else 0).")
+workers_option = click.option("--workers", type=click.IntRange(-1, 256), default=-1,
+                              help="PNG encoder processes (-1: auto, 0: none).")
+max_samples_option = click.option("--max-samples", type=click.IntRange(1), default=10_000_000,
+                                  show_default=True, help="Refuse requests larger than this.")
 device_option = click.option("--device", default="cpu", show_default=True,
                              type=click.Choice(["cpu", "cuda", "auto"]),
                              help="cuda fails loudly if unavailable; auto picks cuda when present.")
@@ -95,8 +117,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("data")
-@click.option("--image-size", type=int, default=0, help="Resize images to this square side.")
-@click.option("--channels", type=click.IntRange(0, 3), default=0, help="1 or 3 to convert.")
+@click.option("--image-size", type=ImageSize(), default=0, help="Resize images to this square side (8..64).")
+@click.option("--channels", type=click.Choice(["0", "1", "3"]), default="0", help="1 or 3 to convert.")
 @label_option
 @common
 def inspect(data: str, image_size: int, channels: int, label: str, progress: bool) -> None:
@@ -111,7 +133,7 @@ def inspect(data: str, image_size: int, channels: int, label: str, progress: boo
     from .data import load_dataset
     from .gaps import NAMED, plan_gaps
 
-    d = load_dataset(data, image_size, channels, label=label)
+    d = load_dataset(data, image_size, int(channels), label=label)
     counts = d.counts()
     if d.modality == "table":
         kind = {**{col: "numeric" for col in d.x.columns}, **{col: "integer" for col in d.integer},
@@ -135,9 +157,9 @@ def inspect(data: str, image_size: int, channels: int, label: str, progress: boo
 @click.argument("data")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run directory.")
 @click.option("--recipe", type=click.Path(path_type=Path), default=None, help="TOML recipe.")
-@click.option("--epochs", type=int, default=None, help="Override train.epochs.")
-@click.option("--image-size", type=int, default=None, help="Override data.image_size.")
-@click.option("--channels", type=int, default=None, help="Override data.channels.")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Override train.epochs.")
+@click.option("--image-size", type=ImageSize(), default=None, help="Override data.image_size.")
+@click.option("--channels", type=click.IntRange(0, 3), default=None, help="Override data.channels (1 or 3).")
 @click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
 @click.option("--deterministic", is_flag=True, help="torch.use_deterministic_algorithms (GPU).")
 @click.option("--label-column", "label", default=None, help="Tables: the label column (data.label).")
@@ -157,9 +179,11 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
       augmentor train churn.csv --label-column churned --out runs/churn --recipe recipes/wine.toml
     """
     from .data import load_dataset
+    from .outputs import check_outputs
     from .recipe import Recipe, load_recipe, with_overrides
     from .train import train
 
+    check_outputs({"--out": out}, [data, *([recipe] if recipe else [])])
     r = load_recipe(recipe) if recipe else Recipe(name=out.name)
     r = with_overrides(r, {"train.epochs": epochs, "train.seed": seed, "data.label": label,
                            "data.image_size": image_size, "data.channels": channels})
@@ -197,13 +221,12 @@ def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, fp16: bool,
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--counts", required=True, help="CLASS=N[,CLASS=N...] samples to generate.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--batch-size", type=BATCH_RANGE, default=256, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default="png",
               show_default=True, help="Images: ImageFolder PNGs or sharded .npz. Tables: csv (the "
               "default for a table model) or parquet.")
-@click.option("--workers", type=int, default=-1, help="PNG encoder processes (-1: auto, 0: none).")
-@click.option("--max-samples", type=int, default=10_000_000, show_default=True,
-              help="Refuse requests larger than this.")
+@workers_option
+@max_samples_option
 @overwrite_option
 @seed_option
 @ort_device_option
@@ -228,7 +251,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
                         f"{max_samples}; raise --max-samples if you mean it")
     res = generate_to_folder(model, wanted, out, seed=seed or 0, batch_size=batch_size,
                              device=device, overwrite=overwrite, progress=progress, fmt=fmt,
-                             workers=workers)
+                             workers=workers, max_samples=max_samples)
     click.echo(f"wrote {sum(res.planned.values())} samples to {res.out} (provider {res.provider})")
 
 
@@ -239,22 +262,23 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
 @click.option("--strategy", default="auto", show_default=True,
               help="auto|minority|not-minority|not-majority|all|N|CLASS=N,...")
 @click.option("--include-real", is_flag=True, help="Also write the real samples: a ready-to-train folder.")
-@click.option("--filter", "filter_threshold", type=float, default=None,
+@click.option("--filter", "filter_threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Keep only samples a classifier trained on DATA assigns to their class with "
                    "probability >= this; acceptance rates go to OUT/filter.json.")
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--batch-size", type=BATCH_RANGE, default=256, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default="png",
               show_default=True, help="Images: ImageFolder PNGs or sharded .npz. Tables: csv (the "
               "default for a table model) or parquet.")
-@click.option("--workers", type=int, default=-1, help="PNG encoder processes (-1: auto, 0: none).")
+@workers_option
+@max_samples_option
 @label_option
 @overwrite_option
 @seed_option
 @ort_device_option
 @common
 def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: bool,
-               filter_threshold: float | None, batch_size: int, fmt: str, workers: int, label: str,
-               overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
+               filter_threshold: float | None, batch_size: int, fmt: str, workers: int, max_samples: int,
+               label: str, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Fill the class gaps of DATA with samples from MODEL.onnx, written to --out.
 
     \b
@@ -266,10 +290,14 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
           --out synth/ --include-real
     """
     from .data import load_dataset
-    from .gaps import parse_strategy
+    from .gaps import check_strategy
+    from .outputs import check_outputs, prepare_output
     from .runtime import read_model_info
     from .synthesize import fill_gaps
 
+    check_outputs({"--out": out}, [model, data])
+    prepare_output(out, "synthesis", overwrite)
+    plan = check_strategy(strategy, max_samples)
     info = read_model_info(model)
     if info.modality == "table":
         d = load_dataset(data, label=label, categorical=[c["name"] for c in info.codec.columns
@@ -277,10 +305,10 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
     else:
         c, h, _ = info.shape
         d = load_dataset(data, h, c)
-    res = fill_gaps(model, d, out, strategy=parse_strategy(strategy), seed=seed or 0,
+    res = fill_gaps(model, d, out, strategy=plan, seed=seed or 0,
                     batch_size=batch_size, device=device, include_real=include_real,
                     overwrite=overwrite, progress=progress, fmt=fmt, workers=workers,
-                    filter_threshold=filter_threshold)
+                    filter_threshold=filter_threshold, max_samples=max_samples)
     for name, st in res.filter_stats.items():
         click.echo(f"filter: class {name}: accepted {st['acceptance_rate']:.1%} "
                    f"of {st['candidates']} candidates")
@@ -300,8 +328,8 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @click.option("--dose", multiple=True, metavar="RATIO=FOLDER",
               help="Dose-response arm: a generate output with RATIO x count samples per class.")
 @click.option("--report", required=True, type=click.Path(path_type=Path), help="Report folder.")
-@click.option("--seeds", type=int, default=5, show_default=True)
-@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--seeds", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 100_000), default=30, show_default=True)
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Thin --train first: exponential:RATIO (long tail) or step:CLASS,CLASS:KEEP.")
 @click.option("--no-baselines", is_flag=True, help="Skip SMOTE and classic-augmentation arms.")
@@ -332,9 +360,21 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
     """
     from .data import align_classes, load_dataset
     from .evaluate import evaluate, evaluate_table
+    from .outputs import check_outputs
     from .report import check_report_dir, write_report
     from .synthesize import read_samples, read_table_samples
 
+    doses = {}
+    for item in dose:
+        ratio, _, folder = item.partition("=")
+        try:
+            doses[float(ratio)] = Path(folder)
+        except ValueError:
+            raise UserError(f"--dose expects RATIO=FOLDER, got {item!r}") from None
+        if not 0 < float(ratio) <= 100 or not folder:
+            raise UserError(f"--dose expects RATIO=FOLDER with RATIO in (0, 100], got {item!r}")
+    inputs = [train_spec, test_spec, *(p for p in (synthetic, synthetic_only, filtered) if p), *doses.values()]
+    check_outputs({"--report": report}, inputs)
     check_report_dir(report, overwrite)
 
     train_data = load_dataset(train_spec, label=label)
@@ -364,13 +404,7 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
         return
     syn = read_samples(synthetic, classes) if synthetic else None
     syn_only = read_samples(synthetic_only, classes) if synthetic_only else None
-    doses = {}
-    for item in dose:
-        ratio, _, folder = item.partition("=")
-        try:
-            doses[float(ratio)] = read_samples(Path(folder), classes)
-        except ValueError:
-            raise UserError(f"--dose expects RATIO=FOLDER, got {item!r}") from None
+    doses = {ratio: read_samples(folder, classes) for ratio, folder in doses.items()}
     results = evaluate(train_data, test, synthetic=syn, synthetic_only=syn_only, doses=doses,
                        filtered=read_samples(filtered, classes) if filtered else None, seeds=seeds,
                        epochs=epochs, device=device, progress=progress, baselines=not no_baselines,
@@ -380,8 +414,8 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
 
 @cli.command()
 @click.argument("recipe", type=click.Path(path_type=Path))
-@click.option("--epochs", type=int, default=None, help="Override train.epochs.")
-@click.option("--seeds", type=int, default=None, help="Override evaluate.seeds.")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Override train.epochs.")
+@click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Override evaluate.seeds.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Override the run directory.")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Override the report folder.")
 @click.option("--resume", is_flag=True, help="Continue training from the run's last checkpoint.")
@@ -412,7 +446,7 @@ def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
         imb = parse_imbalance(imbalance)
         r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})
     path = run_recipe(r, device=device, overwrite=overwrite, resume=resume, progress=progress,
-                      recipe_text=Path(recipe).read_text())
+                      recipe_text=Path(recipe).read_text(encoding="utf-8"), inputs=(recipe,))
     click.echo(f"report: {path}")
 
 

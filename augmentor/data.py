@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,13 +23,18 @@ from PIL import Image, UnidentifiedImageError
 
 from .atomic import atomic_path
 from .errors import InvalidDataError
+from .names import check_class_names
 from .tables import TABLE_BUILTINS, TableData, is_table_spec, load_table
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+WIDE_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}  # 16-bit (and 32-bit integer) grayscale
 BUILTINS = ("digits",)
+# Read from the file's header before any pixel is decoded: 40 megapixels admits every
+# camera photo a user is likely to point at, and refuses a decompression bomb.
+MAX_IMAGE_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,7 @@ def _load_folder(root: Path, image_size: int, channels: int) -> LabelledData:
             f"{root}: no class sub-folders. Put each class's images in its own folder, "
             f"e.g. {root}/cat/001.png"
         )
+    check_class_names([p.name for p in class_dirs], str(root), "rename the class folder")
     images: list[Image.Image] = []
     labels: list[int] = []
     for label, class_dir in enumerate(class_dirs):
@@ -169,8 +176,7 @@ def _load_folder(root: Path, image_size: int, channels: int) -> LabelledData:
                 f"{root}: images have {len(sizes)} different sizes (e.g. {sorted(sizes)[:3]}); "
                 "set [data].image_size (or --image-size) to resize them to one square size"
             )
-    arrays = [_to_array(im, image_size, channels) for im in images]
-    x = np.stack(arrays).astype(np.float32) / 255.0
+    x = np.stack([_to_array(im, image_size, channels) for im in images])
     return LabelledData(x, np.asarray(labels, np.int64), tuple(p.name for p in class_dirs),
                         str(root))
 
@@ -179,9 +185,18 @@ def _read_image(path: Path) -> Image.Image:
     if path.stat().st_size == 0:
         raise InvalidDataError(f"{path}: empty file (0 bytes). Delete it or replace it")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im_ctx = Image.open(path)
+        with im_ctx as im:
+            w, h = im.size  # from the header: nothing decoded yet
+            if w * h > MAX_IMAGE_PIXELS:
+                raise InvalidDataError(f"{path}: declares {w}x{h} pixels, more than the limit of "
+                                       f"{MAX_IMAGE_PIXELS}; resize it (augmentor models 8 to 64 px)")
             im.load()
             return im.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InvalidDataError(f"{path}: refused as a decompression bomb ({e})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InvalidDataError(
             f"{path}: unreadable or corrupt image ({e}). Delete or re-export it"
@@ -189,11 +204,23 @@ def _read_image(path: Path) -> Image.Image:
 
 
 def _to_array(im: Image.Image, image_size: int, channels: int) -> np.ndarray:
+    """An image as float32 C x H x W in [0, 1]. 16-bit grayscale keeps its full range
+    (`convert("L")` would clip every value above 255 to white)."""
+    if im.mode in WIDE_MODES:
+        a = np.asarray(im).astype(np.float64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise InvalidDataError(f"{getattr(im, 'filename', '') or 'image'}: integer pixels outside "
+                                   "0..65535; save it as 8- or 16-bit")
+        im = Image.fromarray((a / 65535.0).astype(np.float32), mode="F")
+        if image_size:
+            im = im.resize((image_size, image_size), Image.Resampling.BILINEAR)
+        g = np.clip(np.asarray(im, dtype=np.float32), 0, 1)[None]
+        return np.repeat(g, 3, axis=0) if channels == 3 else g
     im = im.convert("L" if channels == 1 else "RGB")
     if image_size:
         im = im.resize((image_size, image_size), Image.Resampling.BILINEAR)
     a = np.asarray(im, dtype=np.uint8)
-    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return (a[None] if a.ndim == 2 else a.transpose(2, 0, 1)).astype(np.float32) / 255.0
 
 
 def _load_npz(path: Path) -> LabelledData:
@@ -238,15 +265,27 @@ def _load_npz(path: Path) -> LabelledData:
 def _labels(path: Path, y: np.ndarray, classes: np.ndarray | None) -> tuple[np.ndarray, tuple]:
     if y.ndim != 1:
         raise InvalidDataError(f"{path}: y must be one label per image, got shape {y.shape}")
+    if not (np.issubdtype(y.dtype, np.integer) or y.dtype.kind in "US"):
+        raise InvalidDataError(
+            f"{path}: labels y must be integers or strings, got {y.dtype} (e.g. {y[:3].tolist()}); "
+            "float labels are ambiguous (is 0.5 a class?) and NaN is no class. Save y.astype(int) "
+            "or class names")
     if classes is not None:
-        names = tuple(str(c) for c in classes.tolist())
+        if classes.ndim != 1 or classes.dtype.kind not in "US":
+            raise InvalidDataError(f"{path}: `classes` must be a 1-D array of names, got {classes.dtype} "
+                                   f"{classes.shape}")
+        names = check_class_names([_text(c) for c in classes.tolist()], str(path))
         if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= len(names))):
             raise InvalidDataError(
                 f"{path}: with `classes` given, y must hold integers 0..{len(names) - 1}"
             )
         return y.astype(np.int64), names
     values, inverse = np.unique(y, return_inverse=True)
-    return inverse.astype(np.int64), tuple(str(v) for v in values.tolist())
+    return inverse.astype(np.int64), check_class_names([_text(v) for v in values.tolist()], str(path))
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _convert(data: LabelledData, image_size: int, channels: int) -> LabelledData:

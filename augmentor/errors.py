@@ -35,3 +35,7 @@ class DeviceError(AugmentorError):
 
 class OutputExistsError(AugmentorError):
     """The output location already holds something augmentor would overwrite."""
+
+
+class ResourceLimitError(AugmentorError):
+    """A job would exceed a stated limit: samples, pixels, disk space."""

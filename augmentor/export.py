@@ -24,7 +24,7 @@ from torch import nn
 
 from .atomic import atomic_path
 from .checkpoint import latest_checkpoint
-from .errors import ExportError
+from .errors import ExportError, OutputExistsError
 from .fold import fold_batchnorm
 from .models import ImageGenerator, TableGenerator
 from .runtime import FORMAT_VERSION, META_PREFIX
@@ -58,13 +58,25 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None,
     activations are float16 while inputs and outputs stay float32.
     """
     ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
-    g, state = generator_from_checkpoint(ckpt)
     out = Path(out) if out else Path(run_dir) / "generator.onnx"
+    _check_model_path(out, ckpt)
+    g, state = generator_from_checkpoint(ckpt)
     export_generator(g, out, classes=state["classes"], codec=state["codec"],
                      data_fingerprint=state["data_fingerprint"], train_step=state["step"],
                      opset=opset, fold=fold, fp16=fp16)
     log.info("exported %s (step %s) to %s", ckpt.name, state["step"], out)
     return out
+
+
+def _check_model_path(out: Path, checkpoint: Path) -> None:
+    """The model goes to a `.onnx` path that is not the checkpoint, a folder or a link; an
+    existing `.onnx` there is replaced (atomically), anything else is refused."""
+    if out.suffix.lower() != ".onnx":
+        raise OutputExistsError(f"--out {out}: a model path must end in .onnx")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise OutputExistsError(f"--out {out} exists and is not a regular file; choose another path")
+    if out.exists() and out.resolve() == checkpoint.resolve():
+        raise OutputExistsError(f"--out {out} is the checkpoint being exported; choose another path")
 
 
 def export_generator(g: ImageGenerator | TableGenerator, out: str | Path, *, classes: list[str], codec: dict,

@@ -124,9 +124,12 @@ def parse_strategy(text: str) -> Strategy:
     if "=" in text:
         out: dict[str, int] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
-            name, _, value = part.partition("=")
+            name, _, value = part.rpartition("=")
+            name = name.strip()
+            if name in out:
+                raise GapPlanError(f"class '{name}' is given twice ('{text}'); give each class once")
             try:
-                out[name.strip()] = int(value)
+                out[name] = int(value)
             except ValueError:
                 raise GapPlanError(f"'{part}': expected CLASS=N with an integer N") from None
         return out
@@ -138,3 +141,27 @@ def parse_strategy(text: str) -> Strategy:
         return float(text)
     except ValueError:
         return text
+
+
+def check_strategy(text: str, max_total: int | None = None) -> Strategy:
+    """Parse `text` and check what can be checked without the class counts."""
+    strategy = parse_strategy(text)
+    if isinstance(strategy, str):
+        if strategy.strip().lower().replace("-", " ").replace("_", " ") not in NAMED:
+            raise GapPlanError(f"unknown sampling strategy '{strategy}'; use one of: {', '.join(NAMED)}, "
+                               "a flat count N, or CLASS=N,...")
+    elif isinstance(strategy, float):
+        if not 0 < strategy <= 1:
+            raise GapPlanError(f"float sampling strategy must be in (0, 1], got {strategy}")
+    elif isinstance(strategy, int):
+        if strategy < 0 or (max_total is not None and strategy > max_total):
+            raise GapPlanError(f"flat target must be >= 0{_cap(max_total)}, got {strategy}")
+    else:
+        bad = {c: n for c, n in strategy.items() if n < 0 or (max_total is not None and n > max_total)}
+        if bad or not strategy:
+            raise GapPlanError(f"CLASS=N targets must be >= 0{_cap(max_total)}: {bad or text!r}")
+    return strategy
+
+
+def _cap(max_total: int | None) -> str:
+    return "" if max_total is None else f" and <= {max_total}"

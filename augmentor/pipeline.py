@@ -34,12 +34,13 @@ from .errors import InvalidDataError, OutputExistsError
 from .evaluate import evaluate, evaluate_table
 from .export import export_onnx
 from .gaps import parse_strategy
+from .outputs import check_outputs, output_lock
 from .recipe import Recipe, recipe_to_dict
 from .report import check_report_dir, write_report
 from .runtime import OnnxGenerator
 from .synthesize import fill_gaps, generate_to_folder, read_samples, read_table_samples
 from .tables import TableData, write_table
-from .train import train
+from .train import prepare_run_dir, train
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,29 @@ def versions(device: str = "cpu") -> dict[str, str]:
 
 
 def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
-               resume: bool = False, progress: bool = True, recipe_text: str | None = None) -> Path:
-    """Run every stage of `recipe`; return the path of the written report.md."""
+               resume: bool = False, progress: bool = True, recipe_text: str | None = None,
+               inputs: tuple[str | Path, ...] = ()) -> Path:
+    """Run every stage of `recipe`; return the path of the written report.md.
+
+    Before any work: the run and report folders may not overlap each other, the recipe's
+    data or `inputs` (e.g. the recipe file); both are locked for the whole run; an existing
+    report is replaced only when augmentor wrote it."""
+    run, report = recipe.run_dir, recipe.report_dir
+    data_inputs = [s for s in (recipe.data.train, recipe.data.test) if s]
+    with output_lock(run), output_lock(report, "--report"):
+        check_outputs({"--out": run, "--report": report}, [*data_inputs, *inputs])
+        check_report_dir(report, overwrite or resume)
+        if list_checkpoints(run) and not (overwrite or resume):
+            raise OutputExistsError(f"{run} already holds a run; pass --resume to continue training "
+                                    "or --overwrite to start again")
+        prepare_run_dir(run, resume=resume, overwrite=overwrite, inputs=data_inputs)
+        return _run_stages(recipe, device=device, overwrite=overwrite, resume=resume, progress=progress,
+                           recipe_text=recipe_text)
+
+
+def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, progress: bool,
+                recipe_text: str | None) -> Path:
     run = recipe.run_dir
-    if list_checkpoints(run) and not (overwrite or resume):
-        raise OutputExistsError(f"{run} already holds a run; pass --resume to continue training "
-                                "or --overwrite to start again")
-    check_report_dir(recipe.report_dir, overwrite or resume)
     times: dict[str, float] = {}
     t = time.perf_counter()
     train_data, test = prepare_splits(recipe)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from .atomic import atomic_dir
 from .data import LabelledData
-from .errors import OutputExistsError
+from .outputs import output_lock, prepare_output, write_marker
 
 BA_TARGET_CAS = 0.85
 
@@ -67,26 +67,27 @@ def write_report(report_dir: str | Path, results: dict, *, samples: LabelledData
                  extra: dict | None = None, overwrite: bool = False) -> Path:
     """Write the report folder atomically; return the path of report.md."""
     report_dir = Path(report_dir)
-    check_report_dir(report_dir, overwrite)
     results = {**results, **(extra or {})}
     table = results.get("modality") == "table"
-    with atomic_dir(report_dir) as tmp:
-        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        if table:
-            _per_class_csv(tmp / "per_class.csv", results["classifiers"])
-            plots = _table_plots(tmp, results)
-            (tmp / "report.md").write_text(_table_markdown(results, title, plots, recipe_text))
-        else:
-            _per_class_csv(tmp / "per_class.csv", {"SmallCNN": results})
-            plots = _plots(tmp, results, samples)
-            (tmp / "report.md").write_text(_markdown(results, title, plots, recipe_text))
+    with output_lock(report_dir, "--report"):
+        check_report_dir(report_dir, overwrite)
+        with atomic_dir(report_dir) as tmp:
+            write_marker(tmp, "report")
+            (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            if table:
+                _per_class_csv(tmp / "per_class.csv", results["classifiers"])
+                plots = _table_plots(tmp, results)
+                (tmp / "report.md").write_text(_table_markdown(results, title, plots, recipe_text))
+            else:
+                _per_class_csv(tmp / "per_class.csv", {"SmallCNN": results})
+                plots = _plots(tmp, results, samples)
+                (tmp / "report.md").write_text(_markdown(results, title, plots, recipe_text))
     return report_dir / "report.md"
 
 
 def check_report_dir(report_dir: Path, overwrite: bool) -> None:
-    if report_dir.exists() and any(report_dir.iterdir()) and not overwrite:
-        raise OutputExistsError(f"report folder {report_dir} already exists and is not empty; "
-                                "choose another or pass --overwrite")
+    """Refuse a report folder that holds something, unless `overwrite` and augmentor wrote it."""
+    prepare_output(report_dir, "report", overwrite, "--report")
 
 
 def _per_class_csv(path: Path, by_classifier: dict[str, dict]) -> None:

@@ -20,12 +20,20 @@ import numpy as np
 import pandas as pd
 
 from .codec import ImageCodec, TableCodec, codec_from_json
-from .errors import DeviceError, UnsafeArtifactError
+from .errors import DeviceError, InvalidDataError, UnsafeArtifactError
+from .names import check_class_names
 
 log = logging.getLogger(__name__)
 META_PREFIX = "augmentor."
 FORMAT_VERSION = "1"
 REQUIRED = ("format_version", "modality", "classes", "shape", "z_dim", "codec", "data_fingerprint")
+# A model file is untrusted input: everything it declares is bounded before it is used.
+MAX_META_BYTES = 4 << 20  # all metadata values together
+MAX_JSON_DEPTH = 32
+MAX_CLASSES = 10_000
+MAX_Z_DIM = 4096
+IMAGE_SIDE = (8, 64)  # the sizes augmentor models; anything else was not written by it
+MAX_TABLE_WIDTH = 100_000
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,11 @@ def read_model_info(path: str | Path) -> ModelInfo:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # onnx raises DecodeError and others for a non-ONNX file
         raise UnsafeArtifactError(f"{path}: not an ONNX model ({type(e).__name__}: {e})") from None
+    _refuse_external_data(path, model)
     meta = {p.key[len(META_PREFIX):]: p.value for p in model.metadata_props
             if p.key.startswith(META_PREFIX)}
+    if sum(len(v) for v in meta.values()) > MAX_META_BYTES:
+        raise UnsafeArtifactError(f"{path}: augmentor metadata larger than {MAX_META_BYTES} bytes")
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
         raise UnsafeArtifactError(
@@ -74,21 +85,69 @@ def read_model_info(path: str | Path) -> ModelInfo:
         raise UnsafeArtifactError(f"{path}: model format {meta['format_version']!r} is not "
                                   f"supported (expected {FORMAT_VERSION})")
     try:
-        classes = tuple(str(c) for c in json.loads(meta["classes"]))
-        shape = tuple(int(s) for s in json.loads(meta["shape"]))
+        raw_classes = _bounded_json(meta["classes"])
+        if not isinstance(raw_classes, list) or len(raw_classes) > MAX_CLASSES:
+            raise ValueError(f"classes must be a list of at most {MAX_CLASSES} names")
+        classes = check_class_names(raw_classes, f"{path} (metadata)",
+                                    "re-export the model from data with safe class names")
+        shape = tuple(int(s) for s in _bounded_json(meta["shape"]))
         z_dim = int(meta["z_dim"])
-        codec = codec_from_json(json.loads(meta["codec"]))
-    except (ValueError, TypeError) as e:
-        raise UnsafeArtifactError(f"{path}: malformed augmentor metadata ({e})") from None
+        codec = codec_from_json(_bounded_json(meta["codec"]))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, InvalidDataError) as e:
+        raise UnsafeArtifactError(f"{path}: malformed augmentor metadata ({str(e)[:300]})") from None
     modality = meta["modality"]
-    if (len(classes) < 2 or len(set(classes)) != len(classes) or z_dim < 1
-            or modality != codec.kind or len(shape) != {"image": 3, "table": 1}.get(modality)
-            or (modality == "table" and shape[0] != codec.width)):
+    sides_ok = (modality == "image" and len(shape) == 3 and shape[0] in (1, 3)
+                and all(IMAGE_SIDE[0] <= s <= IMAGE_SIDE[1] for s in shape[1:]))
+    width_ok = (modality == "table" and len(shape) == 1 and 1 <= shape[0] <= MAX_TABLE_WIDTH
+                and shape[0] == codec.width)
+    if len(classes) < 2 or not 1 <= z_dim <= MAX_Z_DIM or modality != codec.kind or not (sides_ok or width_ok):
         raise UnsafeArtifactError(f"{path}: malformed augmentor metadata (modality {modality}, codec "
-                                  f"{codec.kind}, classes {classes}, shape {shape}, z_dim {z_dim})")
+                                  f"{codec.kind}, {len(classes)} classes, shape {list(shape)}, z_dim "
+                                  f"{z_dim}); images must be 1 or 3 x {IMAGE_SIDE[0]}..{IMAGE_SIDE[1]} px")
     _check_graph(path, model.graph, z_dim, shape)
     return ModelInfo(path, classes, shape, z_dim, codec, meta["data_fingerprint"],
                      file_sha256(path), meta)
+
+
+def _bounded_json(text: str):
+    """json.loads, refusing nesting deeper than MAX_JSON_DEPTH before parsing."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        elif ch in "]}":
+            depth -= 1
+    return json.loads(text)
+
+
+def _refuse_external_data(path: Path, model) -> None:
+    """A model must carry its weights: an external-data reference would make ONNX Runtime
+    open a file path named inside the model."""
+    from onnx import TensorProto
+
+    def tensors(graph):
+        yield from graph.initializer
+        for sparse in graph.sparse_initializer:
+            yield sparse.values
+            yield sparse.indices
+        for node in graph.node:
+            for attr in node.attribute:
+                if attr.HasField("t"):
+                    yield attr.t
+                yield from attr.tensors
+                for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                    yield from tensors(sub)
+
+    for t in tensors(model.graph):
+        if t.data_location == TensorProto.EXTERNAL or len(t.external_data):
+            raise UnsafeArtifactError(f"{path}: tensor {t.name!r} refers to external data; augmentor "
+                                      "models carry their weights inside the .onnx file")
 
 
 def _check_graph(path: Path, graph, z_dim: int, shape: tuple[int, ...]) -> None:
@@ -138,7 +197,11 @@ class OnnxGenerator:
         if not spinning:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = self._providers(device, ort.get_available_providers(), trt_cache)
-        self.session = ort.InferenceSession(str(self.info.path), opts, providers=providers)
+        try:
+            self.session = ort.InferenceSession(str(self.info.path), opts, providers=providers)
+        except Exception as e:  # ORT raises its own Fail / InvalidGraph / RuntimeException types
+            raise UnsafeArtifactError(f"{self.info.path}: ONNX Runtime cannot load the model "
+                                      f"({type(e).__name__}: {str(e)[:300]})") from None
         self.provider = self.session.get_providers()[0]
         wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}.get(device)
         if wanted and self.provider != wanted:
@@ -147,6 +210,24 @@ class OnnxGenerator:
                               "refusing to fall back to CPU silently")
         self._on_gpu = self.provider != "CPUExecutionProvider"
         log.info("ONNX Runtime provider: %s", self.provider)
+        self._probe()
+
+    def _probe(self) -> None:
+        """Run every declared class through the graph once and check what comes out, so a
+        model whose metadata and graph disagree is refused before any sample is written."""
+        k, where = len(self.classes), self.info.path
+        for first in range(0, k, 256):
+            labels = np.arange(first, min(k, first + 256), dtype=np.int64)
+            try:
+                x = self.run(np.zeros((len(labels), self.info.z_dim), np.float32), labels)
+            except Exception as e:
+                raise UnsafeArtifactError(f"{where}: the graph fails for classes {first}..{labels[-1]} of "
+                                          f"the {k} its metadata declares ({type(e).__name__}: "
+                                          f"{str(e)[:200]})") from None
+            if x.shape != (len(labels), *self.info.shape) or x.dtype != np.float32:
+                raise UnsafeArtifactError(f"{where}: the graph returns {x.dtype} {list(x.shape)} for a batch "
+                                          f"of {len(labels)}, but its metadata declares float32 "
+                                          f"{[len(labels), *self.info.shape]}")
 
     def _providers(self, device: str, available: list[str], trt_cache: str | Path | None) -> list:
         cuda = ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "EXHAUSTIVE",

@@ -18,6 +18,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import zipfile
@@ -35,13 +36,24 @@ from tqdm import tqdm
 from .atomic import atomic_dir, atomic_path, replace_dir, write_bytes
 from .classifiers import QualityFilter
 from .data import LabelledData, align_classes
-from .errors import InvalidDataError, OutputExistsError, UnsafeArtifactError
+from .errors import InvalidDataError, OutputExistsError, ResourceLimitError, UnsafeArtifactError
 from .gaps import Strategy, plan_gaps
+from .outputs import check_free_space, check_outputs, output_lock, prepare_output, write_marker
 from .runtime import OnnxGenerator, physical_cores
 from .tables import TableData
 
 log = logging.getLogger(__name__)
 MANIFEST_FIELDS = ["file", "class", "source", "seed", "model_sha256"]
+MAX_SAMPLES = 10_000_000
+# A sample inside a multi-sample file is `FILE#ROW`; only augmentor's own file names take a
+# row, so a '#' inside a class folder's name never splits a PNG path.
+_ROW_REF = re.compile(r"^(shard-\d{5,}\.npz|samples\.(?:csv|parquet))#(\d+)$")
+
+
+def split_ref(file: str) -> tuple[str, int | None]:
+    """A manifest `file` entry -> (relative path, row within the file or None)."""
+    m = _ROW_REF.match(file)
+    return (m.group(1), int(m.group(2))) if m else (file, None)
 
 
 @dataclass(frozen=True)
@@ -100,18 +112,13 @@ def _check_counts(gen: OnnxGenerator, counts: Mapping[str, int]) -> None:
             raise InvalidDataError(f"count for class '{name}' is negative ({n})")
 
 
-def check_output_dir(out: Path, overwrite: bool, protected: list[Path] = ()) -> None:
-    """Refuse a non-empty `out` unless `overwrite`, and any `out` overlapping user data."""
-    out_r = out.resolve()
-    for p in protected:
-        p_r = p.resolve()
-        if out_r == p_r or p_r in out_r.parents or out_r in p_r.parents:
-            raise OutputExistsError(
-                f"output {out} overlaps the input data {p}; write synthetic data elsewhere"
-            )
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise OutputExistsError(f"{out} already exists and is not empty; choose another --out "
-                                "or pass --overwrite")
+def check_sample_budget(total: int, max_samples: int | None, bytes_per_sample: int, out: Path) -> None:
+    """Refuse a request over `max_samples` or one the disk under `out` cannot hold."""
+    limit = MAX_SAMPLES if max_samples is None else max_samples
+    if total > limit:
+        raise ResourceLimitError(f"{total} samples requested, more than the limit of {limit}; "
+                                 "raise --max-samples if you mean it")
+    check_free_space(out.parent, total * (bytes_per_sample + 128), f"writing {total} samples to {out}")
 
 
 class PngWriter:
@@ -128,7 +135,8 @@ class PngWriter:
         self.pool = None
         if workers > 1:
             method = "fork" if sys.platform.startswith("linux") else "spawn"
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                            initializer=_die_with_parent, initargs=(os.getpid(),))
             self.limit = 2 * workers
 
     def write(self, rels: list[str], pixels: np.ndarray) -> None:
@@ -144,6 +152,30 @@ class PngWriter:
             for f in self.pending:
                 f.result()
             self.pool.shutdown()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: a worker must not outlive a parent that was killed (SIGKILL
+    gives the parent no chance to stop its pool). Linux: the kernel sends SIGKILL when the
+    parent dies; elsewhere a daemon thread polls the parent's pid."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+        return
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def write_pngs(root: Path, rels: list[str], pixels: np.ndarray) -> None:
@@ -189,6 +221,9 @@ def _partial_dir(out: Path, job: dict, resumable: bool):
     on success the partial folder replaces `out` in one rename."""
     partial = out.with_name(f".{out.name}.partial")
     kept: list[dict] = []
+    if partial.exists() and any(partial.iterdir()) and not (partial / "job.json").is_file():
+        raise OutputExistsError(f"{partial} exists but is not an augmentor partial output (no job.json); "
+                                "move it away or choose another --out")
     if partial.exists():
         kept = _resume(partial, job) if resumable else None
         if kept is None:
@@ -205,6 +240,7 @@ def _partial_dir(out: Path, job: dict, resumable: bool):
     try:
         yield partial, kept
         (partial / "job.json").unlink()
+        write_marker(partial, "synthesis")
         replace_dir(partial, out)
     except Exception:
         shutil.rmtree(partial, ignore_errors=True)  # a failed job (not a killed one) leaves nothing
@@ -239,16 +275,16 @@ def _resume(partial: Path, job: dict) -> list[dict] | None:
     kept: list[dict] = []
     shards: dict[str, int] = {}
     for r in csv.DictReader(lines):
-        rel, _, index = r["file"].partition("#")
+        rel, index = split_ref(r["file"])
         path = partial / rel
-        if index:
+        if index is not None:
             if rel not in shards:
                 try:
                     with np.load(path, allow_pickle=False) as z:
                         shards[rel] = len(z["y"])
                 except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                     shards[rel] = 0
-            if int(index) >= shards[rel]:
+            if index >= shards[rel]:
                 break
         elif not _whole_png(path):
             break
@@ -257,13 +293,13 @@ def _resume(partial: Path, job: dict) -> list[dict] | None:
     # only shards whose every row is listed, so the resumed layout equals an unbroken run's.
     listed_per_shard: dict[str, int] = {}
     for r in kept:
-        rel, _, index = r["file"].partition("#")
-        if index:
+        rel, index = split_ref(r["file"])
+        if index is not None:
             listed_per_shard[rel] = listed_per_shard.get(rel, 0) + 1
     short = [rel for rel, n in listed_per_shard.items() if n != shards[rel]]
     if short:
-        kept = kept[:next(i for i, r in enumerate(kept) if r["file"].partition("#")[0] in short)]
-    listed = {r["file"].partition("#")[0] for r in kept} | {"manifest.csv", "job.json"}
+        kept = kept[:next(i for i, r in enumerate(kept) if split_ref(r["file"])[0] in short)]
+    listed = {split_ref(r["file"])[0] for r in kept} | {"manifest.csv", "job.json"}
     for f in partial.rglob("*"):
         if f.is_file() and str(f.relative_to(partial)) not in listed:
             f.unlink()
@@ -280,7 +316,8 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
                        overwrite: bool = False, progress: bool = True,
                        protected: list[Path] = (), fmt: str = "png", workers: int = -1,
                        shard_size: int = 8192, quality_filter: QualityFilter | None = None,
-                       max_tries: int = 20, strict_filter: bool = True) -> SynthesisResult:
+                       max_tries: int = 20, strict_filter: bool = True,
+                       max_samples: int | None = None) -> SynthesisResult:
     """Write exactly `counts[c]` generated samples per class (plus `real`, if given).
 
     `fmt` "png" writes an ImageFolder; "npz" writes `shard-NNNNN.npz` files. `workers`
@@ -291,21 +328,45 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
 
     Samples go to `.OUT.partial/`, renamed to `out` when complete. If a run of the same job
     was killed, its partial folder is resumed (images, no filter); otherwise started afresh.
+    `out` must not overlap the model or `protected` inputs; it is locked for the job, and an
+    existing `out` is replaced (with `overwrite`) only when augmentor wrote it.
+    `max_samples` (default `MAX_SAMPLES`) caps the request.
     """
     total = sum(counts.values())
     if workers < 0:
         workers = physical_cores() if fmt == "png" and total >= 4096 else 0
     gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device,
                                                                         spinning=workers == 0)
-    if gen.info.modality == "table":
-        return _table_to_folder(gen, counts, out, seed=seed, batch_size=batch_size, real=real,
-                                overwrite=overwrite, progress=progress, protected=protected,
-                                fmt="csv" if fmt == "png" else fmt)
-    if fmt not in ("png", "npz"):
-        raise InvalidDataError(f"unknown output format '{fmt}' for images; use png or npz")
     out = Path(out)
     _check_counts(gen, counts)
-    check_output_dir(out, overwrite, list(protected))
+    if gen.info.modality == "table":
+        fmt = "csv" if fmt == "png" else fmt
+        if fmt not in ("csv", "parquet"):
+            raise InvalidDataError(f"unknown output format '{fmt}' for tables; use csv or parquet")
+        per_sample = 24 * gen.info.shape[0]
+    else:
+        if fmt not in ("png", "npz"):
+            raise InvalidDataError(f"unknown output format '{fmt}' for images; use png or npz")
+        raw = int(np.prod(gen.info.shape))
+        per_sample = max(raw + 128, 4096) if fmt == "png" else raw + 8  # a PNG takes a disk block
+    with output_lock(out):
+        check_outputs({"--out": out}, [gen.info.path, *protected])
+        prepare_output(out, "synthesis", overwrite)
+        check_sample_budget(total + (len(real) if real is not None else 0), max_samples, per_sample, out)
+        if gen.info.modality == "table":
+            return _table_to_folder(gen, counts, out, seed=seed, batch_size=batch_size, real=real,
+                                    progress=progress, fmt=fmt)
+        return _images_to_folder(gen, counts, out, seed=seed, batch_size=batch_size, real=real,
+                                 progress=progress, fmt=fmt, workers=workers, shard_size=shard_size,
+                                 quality_filter=quality_filter, max_tries=max_tries,
+                                 strict_filter=strict_filter)
+
+
+def _images_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *, seed: int,
+                      batch_size: int, real: LabelledData | None, progress: bool, fmt: str, workers: int,
+                      shard_size: int, quality_filter: QualityFilter | None, max_tries: int,
+                      strict_filter: bool) -> SynthesisResult:
+    total = sum(counts.values())
     filter_stats: dict[str, dict] = {}
     sha = gen.info.sha256
     # The manifest is streamed row by row (memory stays flat for millions of samples) into a
@@ -322,16 +383,17 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
         done = Counter(r["class"] for r in kept if r["source"] == "synthetic")
         done_real = sum(r["source"] == "real" for r in kept)
         if fmt == "png":
-            for name in gen.classes:
-                (tmp / name).mkdir(exist_ok=True)
             sink: PngWriter | NpzShardWriter = PngWriter(tmp, workers)
         else:
             sink = NpzShardWriter(tmp, gen.classes, shard_size,
-                                  first_shard=len({r["file"].partition("#")[0] for r in kept}))
+                                  first_shard=len({split_ref(r["file"])[0] for r in kept}))
 
         def emit(name: str, stems: list[str], pixels: np.ndarray, source: str, s: object, h: str):
+            if not len(pixels):
+                return
             if isinstance(sink, PngWriter):
-                files = [f"{name}/{stem}.png" for stem in stems]
+                folder = _class_folder(tmp, name)
+                files = [f"{folder.name}/{stem}.png" for stem in stems]
                 sink.write(files, pixels)
             else:
                 files = sink.add(name, pixels)
@@ -355,29 +417,32 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
             bar.close()
         finally:
             sink.close() if isinstance(sink, PngWriter) else sink.flush()
-        if fmt == "png":
-            for name in gen.classes:
-                if not any((tmp / name).iterdir()):
-                    (tmp / name).rmdir()
         if quality_filter is not None:
             (tmp / "filter.json").write_text(json.dumps(
                 {"threshold": quality_filter.threshold, "per_class": filter_stats}, indent=2) + "\n")
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, filter_stats)
 
 
-def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: str | Path, *, seed: int,
-                     batch_size: int, real: TableData | None, overwrite: bool, progress: bool,
-                     protected: list[Path], fmt: str) -> SynthesisResult:
+def _class_folder(root: Path, name: str) -> Path:
+    """The folder of class `name` under `root`, created on first use. Names were checked
+    (names.py) when the model or data was read; this re-checks that the folder is a direct
+    child of `root`, so no name can ever reach outside it."""
+    folder = root / name
+    if folder.parent != root or name in ("", ".", "..") or folder.name != name:
+        raise UnsafeArtifactError(f"class name {name!r} is not a safe folder name")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *, seed: int,
+                     batch_size: int, real: TableData | None, progress: bool, fmt: str) -> SynthesisResult:
     """Tables: generated rows (and `real` rows first, if given) into one CSV or parquet file,
     written batch by batch, with the manifest beside it."""
-    if fmt not in ("csv", "parquet"):
-        raise InvalidDataError(f"unknown output format '{fmt}' for tables; use csv or parquet")
-    out = Path(out)
-    _check_counts(gen, counts)
-    check_output_dir(out, overwrite, list(protected))
     codec, sha, file = gen.info.codec, gen.info.sha256, f"samples.{fmt}"
     label = codec.label
-    source_col = "source" if "source" not in [c["name"] for c in codec.columns] else "augmentor_source"
+    taken = {c["name"] for c in codec.columns} | {label}
+    source_col = next(c for c in ("source", "augmentor_source",
+                                  *(f"augmentor_source_{i}" for i in range(2, len(taken) + 3))) if c not in taken)
     with atomic_dir(out) as tmp, (tmp / "manifest.csv").open("w", newline="") as manifest:
         rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
         rows.writeheader()
@@ -406,6 +471,7 @@ def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: str | P
             bar.close()
         finally:
             sink.close()
+        write_marker(tmp, "synthesis")
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, {})
 
 
@@ -443,7 +509,7 @@ def read_table_samples(out: str | Path, like: TableData, source: str | None = No
     rows = [r for r in read_manifest(out) if source is None or r["source"] == source]
     if not rows:
         raise InvalidDataError(f"{out}: manifest lists no samples")
-    files = {r["file"].partition("#")[0] for r in rows}
+    files = {split_ref(r["file"])[0] for r in rows}
     name = next(iter(files))
     if len(files) != 1 or Path(name).suffix not in (".csv", ".parquet") or "/" in name:
         raise UnsafeArtifactError(f"{out}: manifest does not describe one table file ({sorted(files)[:3]})")
@@ -451,7 +517,7 @@ def read_table_samples(out: str | Path, like: TableData, source: str | None = No
     missing = [c for c in [*like.x.columns, like.label] if c not in frame.columns]
     if missing:
         raise InvalidDataError(f"{out / name}: missing column(s) {missing}")
-    idx = np.array([int(r["file"].partition("#")[2]) for r in rows])
+    idx = np.array([split_ref(r["file"])[1] for r in rows])
     if idx.min() < 0 or idx.max() >= len(frame):
         raise UnsafeArtifactError(f"{out}: manifest rows point outside {name} ({len(frame)} rows)")
     frame = frame.iloc[idx].reset_index(drop=True)
@@ -468,8 +534,10 @@ def fill_gaps(model: str | Path, data: LabelledData | TableData, out: str | Path
               strategy: Strategy = "auto", seed: int = 0, batch_size: int = 256,
               device: str = "cpu", include_real: bool = False, overwrite: bool = False,
               progress: bool = True, fmt: str = "png", workers: int = -1,
-              filter_threshold: float | None = None, strict_filter: bool = True) -> SynthesisResult:
-    """Plan the gaps of `data` under `strategy` and generate exactly that many per class."""
+              filter_threshold: float | None = None, strict_filter: bool = True,
+              max_samples: int | None = None) -> SynthesisResult:
+    """Plan the gaps of `data` under `strategy` and generate exactly that many per class.
+    The output may not overlap `data`'s files (class folders resolved through symlinks)."""
     gen = OnnxGenerator(model, device, spinning=False)
     unknown = [c for c in data.classes if c not in gen.classes]
     if unknown:
@@ -479,14 +547,24 @@ def fill_gaps(model: str | Path, data: LabelledData | TableData, out: str | Path
     quality_filter = None
     if filter_threshold is not None and data.modality == "table":
         raise InvalidDataError("the quality filter (--filter) is available for images only")
-    if filter_threshold is not None:
-        aligned = align_classes(data, gen.classes)
-        quality_filter = QualityFilter.fit(aligned.x, aligned.y, len(gen.classes), filter_threshold)
+    if filter_threshold is not None and not 0 < filter_threshold <= 1:
+        raise InvalidDataError(f"--filter must be a probability in (0, 1], got {filter_threshold}")
     protected = [Path(data.source)] if data.source and Path(data.source).exists() else []
-    return generate_to_folder(gen, planned, out, seed=seed, batch_size=batch_size,
-                              real=data if include_real else None, overwrite=overwrite,
-                              progress=progress, protected=protected, fmt=fmt, workers=workers,
-                              quality_filter=quality_filter, strict_filter=strict_filter)
+    with output_lock(out):  # every check before the filter's classifier is trained
+        check_outputs({"--out": out}, [gen.info.path, *protected])
+        prepare_output(out, "synthesis", overwrite)
+        limit = MAX_SAMPLES if max_samples is None else max_samples
+        if sum(planned.values()) > limit:
+            raise ResourceLimitError(f"strategy {strategy!r} plans {sum(planned.values())} samples, more "
+                                     f"than the limit of {limit}; raise --max-samples if you mean it")
+        if filter_threshold is not None:
+            aligned = align_classes(data, gen.classes)
+            quality_filter = QualityFilter.fit(aligned.x, aligned.y, len(gen.classes), filter_threshold)
+        return generate_to_folder(gen, planned, out, seed=seed, batch_size=batch_size,
+                                  real=data if include_real else None, overwrite=overwrite,
+                                  progress=progress, protected=protected, fmt=fmt, workers=workers,
+                                  quality_filter=quality_filter, strict_filter=strict_filter,
+                                  max_samples=max_samples)
 
 
 def read_manifest(out: str | Path) -> list[dict]:
@@ -509,15 +587,17 @@ def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None =
     for r in rows:
         if r["class"] not in classes:
             raise InvalidDataError(f"{out}: manifest class '{r['class']}' is not one of {classes}")
-        rel, _, index = r["file"].partition("#")
+        rel, index = split_ref(r["file"])
         file = (out / rel).resolve()
         if out.resolve() not in file.parents:
             raise UnsafeArtifactError(f"{out}: manifest path {r['file']!r} leaves the folder")
-        if index:
+        if index is not None:
             if rel not in shards:
                 with np.load(file, allow_pickle=False) as z:
                     shards[rel] = z["x"]
-            xs.append(shards[rel][int(index)])
+            if index >= len(shards[rel]):
+                raise UnsafeArtifactError(f"{out}: manifest row {r['file']!r} is past the end of {rel}")
+            xs.append(shards[rel][index])
         else:
             with Image.open(file) as im:
                 a = np.asarray(im, np.uint8)

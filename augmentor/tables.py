@@ -20,6 +20,7 @@ import pandas as pd
 
 from .atomic import atomic_path
 from .errors import InvalidDataError
+from .names import check_class_names
 
 log = logging.getLogger(__name__)
 TABLE_EXTENSIONS = (".csv", ".parquet", ".pq")
@@ -119,7 +120,10 @@ def table_from_frame(x: pd.DataFrame, y: pd.Series | np.ndarray, where: str, lab
         if name not in features:
             raise InvalidDataError(f"{where}: column '{name}' (named in categorical/numeric) is not a "
                                    f"feature column; feature columns: {', '.join(features)}")
+    for name in features:
+        _check_flat(x[name], name, where)
     y_raw = pd.Series(np.asarray(y)) if not isinstance(y, pd.Series) else y.reset_index(drop=True)
+    _check_flat(y_raw, label, where)
     if y_raw.isna().any():
         rows = np.flatnonzero(y_raw.isna().to_numpy())
         raise InvalidDataError(f"{where}: label column '{label}' is empty in {len(rows)} row(s) "
@@ -130,6 +134,7 @@ def table_from_frame(x: pd.DataFrame, y: pd.Series | np.ndarray, where: str, lab
             x[c] = _numeric_column(x[c], c, where)
     x = _handle_missing(x, cats, impute, where)
     y_idx, classes = _encode_labels(y_raw)
+    classes = check_class_names(classes, f"{where}: label column '{label}'", "rename the label value")
     data = TableData(x.reset_index(drop=True), y_idx, classes, where, label, tuple(cats))
     validate_table(data)
     return data
@@ -180,6 +185,18 @@ def _builtin(name: str) -> pd.DataFrame:
     df = bunch.data.copy()
     df["label"] = np.asarray(bunch.target_names, dtype=object)[bunch.target.to_numpy()]
     return df
+
+
+def _check_flat(col: pd.Series, name: str, where: str) -> None:
+    """Cells must be scalars: parquet list/struct/map columns (and objects) are refused."""
+    if col.dtype != object:
+        return
+    nested = col.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray, bytes))).to_numpy()
+    if nested.any():
+        first = int(np.flatnonzero(nested)[0])
+        raise InvalidDataError(f"{where}: column '{name}' holds nested values (e.g. data row {first + 1}: "
+                               f"{type(col.iloc[first]).__name__}); flatten list/struct columns into "
+                               "scalar columns first")
 
 
 def _looks_categorical(col: pd.Series) -> bool:

@@ -43,6 +43,7 @@ from .codec import ImageCodec, TableCodec, codec_from_json
 from .data import LabelledData, fingerprint
 from .errors import DeviceError, OutputExistsError, RecipeError, UnsafeArtifactError
 from .models import ImageDiscriminator, ImageGenerator, TableGenerator, build_models
+from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
 from .recipe import Recipe, recipe_to_dict
 from .tables import TableData
 
@@ -113,17 +114,40 @@ def train(data: LabelledData | TableData, run_dir: str | Path, recipe: Recipe, *
           resume: bool = False, overwrite: bool = False, progress: bool = True,
           deterministic: bool = False) -> Path:
     """Train (or resume) the class-conditional GAN on `data`; return the last checkpoint."""
-    cfg = recipe.train
     _check_config(recipe)
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     if deterministic:
         torch.use_deterministic_algorithms(True)
+    with output_lock(run_dir):
+        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite,
+                        inputs=[data.source] if data.source else [])
+        return _train(data, run_dir, recipe, dev, resume=resume, overwrite=overwrite, progress=progress)
+
+
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: list) -> None:
+    """Check the run folder before any work: it must not overlap the data, and a folder that
+    holds anything must be an augmentor run (marker), continued with --resume or restarted
+    with --overwrite (which removes only the checkpoints and log augmentor wrote)."""
+    check_outputs({"--out": run_dir}, inputs)
+    if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
+        raise OutputExistsError(f"--out {run_dir} exists and is not a folder; choose another path")
+    is_run = is_augmentor_output(run_dir, "run") or list_checkpoints(run_dir)  # or one from before markers
+    if run_dir.exists() and any(run_dir.iterdir()) and not is_run:
+        raise OutputExistsError(f"--out {run_dir} is not empty and is not an augmentor run folder "
+                                f"(no {MARKER} marker); choose a new or empty folder for the run")
     if list_checkpoints(run_dir) and not (resume or overwrite):
         raise OutputExistsError(
             f"{run_dir} already holds a training run; pass --resume to continue it "
             "or --overwrite to start again"
         )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_marker(run_dir, "run")
+
+
+def _train(data: LabelledData | TableData, run_dir: Path, recipe: Recipe, dev: torch.device, *,
+           resume: bool, overwrite: bool, progress: bool) -> Path:
+    cfg = recipe.train
     if overwrite and not resume:
         for old in list_checkpoints(run_dir):
             old.unlink()

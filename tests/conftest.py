@@ -65,3 +65,19 @@ def tiny_model(tmp_path_factory, digits_splits):
     data = load_dataset(digits_splits[0])
     train(data, run, recipe_from_dict(TINY), progress=False)
     return run, export_onnx(run)
+
+
+def tree_hash(root: Path) -> str:
+    """sha256 over every file's relative path and bytes below `root`."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def tree_listing(root: Path) -> list[str]:
+    """Every path below `root` (files, folders, links), relative and sorted."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))

@@ -112,7 +112,7 @@ def test_stages_one_by_one(tmp_path, image_folder):
     r = invoke("synthesize", model, "--data", image_folder, "--out", tmp_path / "syn", "-q")
     assert r.exit_code == 2 and "--overwrite" in r.output
     r = invoke("synthesize", model, "--data", image_folder, "--out", image_folder / "cat" / "x", "-q")
-    assert r.exit_code == 2 and "overlaps the input data" in r.output
+    assert r.exit_code == 2 and "overlaps the input" in r.output
 
     r = invoke("evaluate", "--train", image_folder, "--test", image_folder, "--synthetic", tmp_path / "syn",
                "--synthetic-only", tmp_path / "gen", "--report", tmp_path / "rep", "--seeds", 2,
