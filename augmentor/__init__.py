@@ -14,7 +14,7 @@ from .errors import (
     RecipeError,
     UnsafeArtifactError,
 )
-from .evaluate import evaluate, evaluate_table
+from .evaluate import evaluate
 from .export import export_onnx, verify_onnx
 from .gaps import plan_gaps
 from .pipeline import run_recipe
@@ -22,6 +22,7 @@ from .recipe import Recipe, load_recipe, with_overrides
 from .report import write_report
 from .resampler import GANResampler
 from .runtime import OnnxGenerator, read_model_info
+from .study import run_evaluation
 from .synthesize import fill_gaps, generate_to_folder, read_samples, read_table_samples
 from .tables import TableData, load_table
 from .train import train
@@ -29,9 +30,10 @@ from .train import train
 __all__ = [
     "AugmentorError", "DeviceError", "ExportError", "GANResampler", "GapPlanError",
     "InvalidDataError", "LabelledData", "OnnxGenerator", "OutputExistsError", "Recipe",
-    "RecipeError", "TableData", "UnsafeArtifactError", "evaluate", "evaluate_table", "export_onnx",
+    "RecipeError", "TableData", "UnsafeArtifactError", "evaluate", "export_onnx",
     "fill_gaps", "generate_to_folder", "load_dataset", "load_recipe", "load_table", "plan_gaps",
-    "read_model_info", "read_samples", "read_table_samples", "run_recipe", "train", "verify_onnx",
+    "read_model_info", "read_samples", "read_table_samples", "run_evaluation", "run_recipe", "train",
+    "verify_onnx",
     "with_overrides", "write_npz", "write_report",
 ]
 __version__ = "0.1.0"

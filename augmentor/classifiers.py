@@ -59,11 +59,34 @@ def classic_augmentation(kind: str = "randaugment", flips: bool = False, group: 
     return apply
 
 
+LOSSES = ("ce", "reweight", "logit-adjust")
+
+
+def loss_terms(y: np.ndarray, n_classes: int, loss: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(class weights, logit offsets) for a long-tail loss, from the training labels' prior.
+
+    "reweight": class-balanced cross-entropy, weight 1 / n_c scaled to mean 1 over classes.
+    "logit-adjust": the logit-adjusted loss of Menon et al. (ICLR 2021) with tau = 1: log
+    prior added to the logits in training only, so plain argmax at test is prior-corrected."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    if loss == "ce":
+        return None, None
+    if loss == "reweight":
+        w = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+        return (w * (counts > 0).sum() / w.sum()).astype(np.float32), None
+    if loss == "logit-adjust":
+        prior = np.maximum(counts, 1e-3) / counts.sum()
+        return None, np.log(prior).astype(np.float32)
+    raise ValueError(f"unknown loss '{loss}'; use one of {LOSSES}")
+
+
 def fit_cnn(x: np.ndarray, y: np.ndarray, n_classes: int, *, steps: int, batch_size: int = 64,
-            lr: float = 1e-3, seed: int = 0, device: str = "cpu", augment=None) -> SmallCNN:
+            lr: float = 1e-3, seed: int = 0, device: str = "cpu", augment=None, loss: str = "ce") -> SmallCNN:
     """Train a SmallCNN on pixels in [0, 1] for exactly `steps` Adam steps (seeded).
 
-    `augment`, if given, maps a CPU batch of pixels to an augmented batch each step."""
+    `augment`, if given, maps a CPU batch of pixels to an augmented batch each step; `loss`
+    is plain cross-entropy or a long-tail loss (see `loss_terms`)."""
+    weight, offset = loss_terms(y, n_classes, loss)
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG: seed it, restore it
         torch.manual_seed(seed)
@@ -71,6 +94,8 @@ def fit_cnn(x: np.ndarray, y: np.ndarray, n_classes: int, *, steps: int, batch_s
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
         xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+        w = torch.from_numpy(weight).to(device) if weight is not None else None
+        off = torch.from_numpy(offset).to(device) if offset is not None else 0.0
         model.train()
         order, pos = torch.randperm(len(xt), generator=gen), 0
         for _ in range(steps):
@@ -79,9 +104,9 @@ def fit_cnn(x: np.ndarray, y: np.ndarray, n_classes: int, *, steps: int, batch_s
             idx = order[pos:pos + batch_size]
             pos += batch_size
             xb = augment(xt[idx].cpu()).to(device) if augment else xt[idx.to(device)]
-            loss = F.cross_entropy(model(xb), yt[idx.to(device)])
+            step_loss = F.cross_entropy(model(xb) + off, yt[idx.to(device)], weight=w)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            step_loss.backward()
             opt.step()
             sched.step()
     return model.eval()
@@ -104,17 +129,19 @@ def embed(model: SmallCNN, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
 
 class QualityFilter:
     """Rejects synthetic samples that a classifier trained on the real training split does
-    not assign to their conditioned class with probability >= `threshold`."""
+    not assign to their conditioned class with probability >= `threshold`. The classifier
+    is trained with the class-balanced loss: trained plainly on an imbalanced split it
+    rarely predicts a thin class, and would reject that class's every sample."""
 
     def __init__(self, model: SmallCNN, threshold: float) -> None:
-        if not 0 <= threshold < 1:
-            raise ValueError(f"filter threshold must be in [0, 1), got {threshold}")
+        if not 0 <= threshold <= 1:
+            raise ValueError(f"filter threshold must be in [0, 1], got {threshold}")
         self.model, self.threshold = model, threshold
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, n_classes: int, threshold: float, *,
             steps: int = 300, seed: int = 0, device: str = "cpu") -> QualityFilter:
-        return cls(fit_cnn(x, y, n_classes, steps=steps, seed=seed, device=device), threshold)
+        return cls(fit_cnn(x, y, n_classes, steps=steps, seed=seed, device=device, loss="reweight"), threshold)
 
     def accept(self, x: np.ndarray, label: int) -> np.ndarray:
         """Boolean mask over `x` (pixels in [0, 1]) of samples kept for class `label`."""
@@ -124,21 +151,23 @@ class QualityFilter:
 TABLE_CLASSIFIERS = ("logreg", "hgb", "rf")
 
 
-def table_classifier(name: str, categorical: list[str], numeric: list[str], seed: int):
+def table_classifier(name: str, categorical: list[str], numeric: list[str], seed: int, balanced: bool = False):
     """A scikit-learn pipeline: one-hot categorical + standardised numeric -> classifier.
 
     `logreg` logistic regression, `hgb` histogram gradient boosting, `rf` random forest
-    (200 trees). `seed` sets the classifier's own randomness (none for logreg)."""
+    (200 trees). `seed` sets the classifier's own randomness (none for logreg);
+    `balanced` sets class_weight="balanced", the loss-side long-tail fix for tables."""
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    weight = "balanced" if balanced else None
     models = {
-        "logreg": lambda: LogisticRegression(max_iter=5000),
-        "hgb": lambda: HistGradientBoostingClassifier(random_state=seed),
-        "rf": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1),
+        "logreg": lambda: LogisticRegression(max_iter=5000, class_weight=weight),
+        "hgb": lambda: HistGradientBoostingClassifier(random_state=seed, class_weight=weight),
+        "rf": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1, class_weight=weight),
     }
     if name not in models:
         from .errors import RecipeError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .errors import AugmentorError, InvalidDataError
+from .errors import AugmentorError
 
 
 class UserError(click.ClickException):
@@ -318,21 +318,28 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 
 @cli.command("evaluate")
 @click.option("--train", "train_spec", required=True, help="Real training data.")
-@click.option("--test", "test_spec", required=True, help="Real held-out test data.")
+@click.option("--test", "test_spec", required=True, help="Real held-out test data (read once per arm and seed).")
+@click.option("--validation", "validation_spec", default=None,
+              help="Real validation data for every choice the report makes (default: held out of --train).")
+@click.option("--validation-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True, help="Share of each class of --train held out for validation.")
 @click.option("--synthetic", type=click.Path(path_type=Path), default=None,
               help="A synthesize output folder (gap-filling samples).")
 @click.option("--synthetic-only", type=click.Path(path_type=Path), default=None,
               help="A generate output folder for the synthetic-only arm.")
-@click.option("--filtered", type=click.Path(path_type=Path), default=None,
-              help="A synthesize --filter output folder (quality-filtered arm).")
+@click.option("--filter", "filter_threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Images: add an arm keeping the --synthetic samples a class-balanced classifier "
+                   "trained on --train accepts with p(class) >= this.")
 @click.option("--dose", multiple=True, metavar="RATIO=FOLDER",
               help="Dose-response arm: a generate output with RATIO x count samples per class.")
+@click.option("--reference", default="", help="Compare with this arm (e.g. real+logit-adjusted) instead of "
+              "the best non-GAN arm on validation.")
 @click.option("--report", required=True, type=click.Path(path_type=Path), help="Report folder.")
 @click.option("--seeds", type=click.IntRange(1, 1000), default=5, show_default=True)
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=30, show_default=True)
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Thin --train first: exponential:RATIO (long tail) or step:CLASS,CLASS:KEEP.")
-@click.option("--no-baselines", is_flag=True, help="Skip SMOTE and classic-augmentation arms.")
+@click.option("--no-baselines", is_flag=True, help="Skip the resampling, classic and loss-side arms.")
 @click.option("--classic", type=click.Choice(["randaugment", "trivialaugment"]), default="randaugment",
               show_default=True)
 @click.option("--flips", is_flag=True, help="Allow horizontal flips in classic augmentation.")
@@ -342,29 +349,31 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @overwrite_option
 @device_option
 @common
-def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
-                 synthetic_only: Path | None, filtered: Path | None, dose: tuple[str, ...],
-                 report: Path, seeds: int, epochs: int, imbalance: str | None, no_baselines: bool,
-                 classic: str, flips: bool, classifiers: tuple[str, ...], label: str, overwrite: bool,
-                 device: str, progress: bool) -> None:
-    """Train a classifier on each arm over several seeds; write a report.
+def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, validation_fraction: float,
+                 synthetic: Path | None, synthetic_only: Path | None, filter_threshold: float | None,
+                 dose: tuple[str, ...], reference: str, report: Path, seeds: int, epochs: int,
+                 imbalance: str | None, no_baselines: bool, classic: str, flips: bool,
+                 classifiers: tuple[str, ...], label: str, overwrite: bool, device: str, progress: bool) -> None:
+    """Train a classifier on each arm over several seeds; choose on validation; report on test.
 
     \b
     Example:
       augmentor evaluate --train runs/digits/data/train.npz --test runs/digits/data/test.npz \\
-          --synthetic runs/digits/synthetic --report reports/mine
+          --validation runs/digits/data/validation.npz --synthetic runs/digits/synthetic --report reports/mine
       augmentor evaluate --train builtin:digits --test test.npz --imbalance exponential:50 \\
           --report reports/longtail-baselines
-      augmentor evaluate --train runs/wine/data/train.csv --test runs/wine/data/test.csv \
+      augmentor evaluate --train runs/wine/data/train.csv --test runs/wine/data/test.csv \\
           --synthetic runs/wine/synthetic --classifier rf --report reports/wine-rf
     """
-    from .data import align_classes, load_dataset
-    from .evaluate import evaluate, evaluate_table
+    from .data import align_classes, imbalance_targets, load_dataset, thin_classes, validation_split
     from .outputs import check_outputs
+    from .pipeline import variance_sources, versions
+    from .recipe import Recipe, with_overrides
     from .report import check_report_dir, write_report
+    from .study import fixed_draw, run_evaluation
     from .synthesize import read_samples, read_table_samples
 
-    doses = {}
+    doses: dict[float, Path] = {}
     for item in dose:
         ratio, _, folder = item.partition("=")
         try:
@@ -373,43 +382,55 @@ def evaluate_cmd(train_spec: str, test_spec: str, synthetic: Path | None,
             raise UserError(f"--dose expects RATIO=FOLDER, got {item!r}") from None
         if not 0 < float(ratio) <= 100 or not folder:
             raise UserError(f"--dose expects RATIO=FOLDER with RATIO in (0, 100], got {item!r}")
-    inputs = [train_spec, test_spec, *(p for p in (synthetic, synthetic_only, filtered) if p), *doses.values()]
+    inputs = [train_spec, test_spec, *(p for p in (validation_spec, synthetic, synthetic_only) if p), *doses.values()]
     check_outputs({"--report": report}, inputs)
     check_report_dir(report, overwrite)
+    ev = with_overrides(Recipe(), {"evaluate.seeds": seeds, "evaluate.epochs": epochs, "evaluate.classic": classic,
+                                   "evaluate.flips": flips, "evaluate.baselines": not no_baselines,
+                                   "evaluate.reference": reference,
+                                   "evaluate.classifiers": list(classifiers) or None}).evaluate
 
     train_data = load_dataset(train_spec, label=label)
-    if train_data.modality == "table":
-        test = load_dataset(test_spec, label=label, categorical=train_data.categorical)
-    else:
-        c, h, _ = train_data.shape
-        test = load_dataset(test_spec, h, c)
-    if seeds < 1:
-        raise InvalidDataError("--seeds must be >= 1")
-    if imbalance:
-        from .data import imbalance_targets, thin_classes
+    table = train_data.modality == "table"
 
+    def load_like(spec: str):
+        if table:
+            return align_classes(load_dataset(spec, label=label, categorical=train_data.categorical),
+                                 train_data.classes)
+        return align_classes(load_dataset(spec, train_data.shape[1], train_data.shape[0]), train_data.classes)
+
+    test = load_like(test_spec)
+    if imbalance:
         imb = parse_imbalance(imbalance)
         train_data = thin_classes(train_data, imbalance_targets(
             train_data.counts(), imb["profile"], imb["classes"], imb["keep"], imb["ratio"]), imb["seed"])
-    classes = train_data.classes
-    if train_data.modality == "table":
-        if filtered or dose:
-            raise UserError("--filtered and --dose arms are available for images only")
-        results = evaluate_table(
-            train_data, align_classes(test, classes),
-            synthetic=[read_table_samples(synthetic, train_data, "synthetic")] if synthetic else None,
-            synthetic_only=[read_table_samples(synthetic_only, train_data, "synthetic")] if synthetic_only
-            else None, classifiers=classifiers or ("logreg", "hgb", "rf"), seeds=seeds, progress=progress)
-        click.echo(f"report: {write_report(report, results, overwrite=overwrite)}")
-        return
-    syn = read_samples(synthetic, classes) if synthetic else None
-    syn_only = read_samples(synthetic_only, classes) if synthetic_only else None
-    doses = {ratio: read_samples(folder, classes) for ratio, folder in doses.items()}
-    results = evaluate(train_data, test, synthetic=syn, synthetic_only=syn_only, doses=doses,
-                       filtered=read_samples(filtered, classes) if filtered else None, seeds=seeds,
-                       epochs=epochs, device=device, progress=progress, baselines=not no_baselines,
-                       classic=classic, flips=flips)
-    click.echo(f"report: {write_report(report, results, samples=syn_only or syn, overwrite=overwrite)}")
+    if validation_spec:
+        validation = load_like(validation_spec)
+    else:
+        train_data, validation = validation_split(train_data, validation_fraction, 0)
+    if table and filter_threshold is not None:
+        raise UserError("--filter is available for images only")
+
+    def read(folder: Path):
+        data = read_table_samples(folder, train_data, "synthetic") if table else \
+            read_samples(folder, train_data.classes, "synthetic")
+        return fixed_draw(data)
+
+    quality_filter = None
+    if filter_threshold is not None and synthetic:
+        from .classifiers import QualityFilter
+
+        quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes), filter_threshold)
+    results = run_evaluation(
+        train_data, validation, test, ev, synthetic=read(synthetic) if synthetic else None,
+        synthetic_only=read(synthetic_only) if synthetic_only else None,
+        doses={r: read(f) for r, f in doses.items()}, quality_filter=quality_filter,
+        device=device if device != "auto" else "cpu", progress=progress,
+        sources=variance_sources(seeds, fresh_draws=False, gan_seeds=1))
+    samples = None if table or not (synthetic_only or synthetic) else \
+        read_samples(synthetic_only or synthetic, train_data.classes, "synthetic")
+    path = write_report(report, results, samples=samples, overwrite=overwrite, extra={"versions": versions(device)})
+    click.echo(f"report: {path}")
 
 
 @cli.command()

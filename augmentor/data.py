@@ -392,3 +392,24 @@ def align_classes(data: LabelledData | TableData, classes: tuple[str, ...]) -> L
                                f"classes {list(classes)}")
     remap = np.array([classes.index(c) for c in data.classes], np.int64)
     return data.with_labels(remap[data.y], classes)
+
+
+def validation_split(data: LabelledData | TableData, fraction: float, seed: int
+                     ) -> tuple[LabelledData | TableData, LabelledData | TableData]:
+    """Hold out floor(fraction x n_c) samples of each class c for validation (seeded), but
+    never so many that fewer than 2 stay for training: a class with 2 or 3 samples keeps
+    them all and is absent from validation. Returns (train, validation)."""
+    if not 0 < fraction < 1:
+        raise InvalidDataError(f"validation fraction must be between 0 and 1, got {fraction}")
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in range(len(data.classes)):
+        idx = np.flatnonzero(data.y == label)
+        n_val = min(int(fraction * len(idx)), max(0, len(idx) - 2))
+        held.append(rng.choice(idx, size=n_val, replace=False))
+    val = np.sort(np.concatenate(held)).astype(np.int64)
+    if len(val) == 0:
+        raise InvalidDataError(f"{data.source}: too few samples to hold out a validation split "
+                               f"(fraction {fraction}); add samples or pass a validation set")
+    keep = np.setdiff1d(np.arange(len(data)), val)
+    return data.subset(keep), data.subset(val)

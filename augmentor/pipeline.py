@@ -1,70 +1,77 @@
 """`augmentor run RECIPE`: every stage in order, each writing its output to disk.
 
-  RUN/data/{train,test}.npz      the exact splits used (derived, seeded; tables: .csv)
-  RUN/checkpoints/, log.csv, samples/   training
+  RUN/data/{train,validation,test}.npz   the exact splits used (derived, seeded; tables: .csv)
+  RUN/checkpoints/, log.csv, samples/    training (RUN/gan-G/ for each extra GAN of gan_seeds)
   RUN/generator.onnx              exported EMA generator
-  RUN/synthetic/                  gap-filling samples + manifest.csv
-  RUN/synthetic-only/             class-balanced samples for the synthetic-only arm
-  RUN/synthetic-xR/               R x count extra samples per class (dose-response arms)
-  RUN/synthetic-filtered/         quality-filtered gap-filling samples + filter.json
+  RUN/synthetic/                  gap-filling samples + manifest.csv (the product's output)
+  RUN/synthetic-only/             class-balanced samples (the synthetic-only arm's seed-0 draw)
   REPORT/                         report.md, results.json, per_class.csv, plots
 
-Tables write RUN/synthetic/ and RUN/synthetic-only/ (samples.csv + manifest.csv); the
-evaluation draws one more set of each per extra evaluation seed, in memory.
+The evaluation draws every GAN set afresh for each seed, in memory (study.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import platform
 import time
 from pathlib import Path
 
+from .arms import Dataset
 from .checkpoint import list_checkpoints
 from .data import (
-    LabelledData,
     align_classes,
     imbalance_targets,
     load_dataset,
     stratified_split,
     thin_classes,
+    validation_split,
     write_npz,
 )
 from .errors import InvalidDataError, OutputExistsError
-from .evaluate import evaluate, evaluate_table
 from .export import export_onnx
 from .gaps import parse_strategy
 from .outputs import check_outputs, output_lock
 from .recipe import Recipe, recipe_to_dict
 from .report import check_report_dir, write_report
 from .runtime import OnnxGenerator
-from .synthesize import fill_gaps, generate_to_folder, read_samples, read_table_samples
+from .study import gan_draws, run_evaluation
+from .synthesize import fill_gaps, generate_to_folder, read_samples
 from .tables import TableData, write_table
 from .train import prepare_run_dir, train
 
 log = logging.getLogger(__name__)
 
 
-def prepare_splits(recipe: Recipe) -> tuple[LabelledData | TableData, LabelledData | TableData]:
-    """Load the recipe's data; hold out a stratified test split; thin the train split."""
+def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
+    """Load the recipe's data; hold out a stratified test split; thin the train split; hold
+    out a validation split from what remains (or load `[data].validation`)."""
     d = recipe.data
     table = {"label": d.label, "categorical": d.categorical, "numeric": d.numeric, "impute": d.impute}
     full = load_dataset(d.train, d.image_size, d.channels, **table)
-    if d.test:
-        train_data = full
+
+    def load_like(spec: str) -> Dataset:
         if full.modality == "table":
-            test = load_dataset(d.test, **{**table, "categorical": full.categorical})
-            if list(test.x.columns) != list(full.x.columns):
-                raise InvalidDataError(f"{d.test}: columns {list(test.x.columns)} differ from the "
+            other = load_dataset(spec, **{**table, "categorical": full.categorical})
+            if list(other.x.columns) != list(full.x.columns):
+                raise InvalidDataError(f"{spec}: columns {list(other.x.columns)} differ from the "
                                        f"training table's {list(full.x.columns)}")
         else:
-            test = load_dataset(d.test, full.shape[1], full.shape[0])
-        test = align_classes(test, full.classes)
+            other = load_dataset(spec, full.shape[1], full.shape[0])
+        return align_classes(other, full.classes)
+
+    if d.test:
+        train_data, test = full, load_like(d.test)
     else:
         train_data, test = stratified_split(full, d.test_fraction, d.split_seed)
     imb = d.imbalance
     targets = imbalance_targets(train_data.counts(), imb.profile, imb.classes, imb.keep, imb.ratio)
-    return thin_classes(train_data, targets, imb.seed), test
+    train_data = thin_classes(train_data, targets, imb.seed)
+    if d.validation:
+        return train_data, load_like(d.validation), test
+    train_data, validation = validation_split(train_data, d.validation_fraction, d.split_seed)
+    return train_data, validation, test
 
 
 def versions(device: str = "cpu") -> dict[str, str]:
@@ -107,100 +114,70 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
 
 def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, progress: bool,
                 recipe_text: str | None) -> Path:
-    run = recipe.run_dir
+    run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
     times: dict[str, float] = {}
     t = time.perf_counter()
-    train_data, test = prepare_splits(recipe)
-    if train_data.modality == "table":
-        write_table(train_data, run / "data" / "train.csv")
-        write_table(test, run / "data" / "test.csv")
-    else:
-        write_npz(train_data, run / "data" / "train.npz")
-        write_npz(test, run / "data" / "test.npz")
-    log.info("train split %s; test split %s", train_data.counts(), test.counts())
+    train_data, validation, test = prepare_splits(recipe)
+    for name, part in (("train", train_data), ("validation", validation), ("test", test)):
+        write_split(part, run / "data" / name)
+    log.info("train %s; validation %s; test %s", train_data.counts(), validation.counts(), test.counts())
     times["prepare"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    train(train_data, run, recipe, device=device, resume=resume, overwrite=overwrite,
-          progress=progress)
+    train(train_data, run, recipe, device=device, resume=resume, overwrite=overwrite, progress=progress)
+    models = [export_onnx(run)]
+    for g in range(1, ev.gan_seeds):  # more GANs, each its own training seed: GAN variance is seen
+        extra = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, seed=recipe.train.seed + g))
+        train(train_data, run / f"gan-{g}", extra, device=device, resume=resume, overwrite=overwrite,
+              progress=progress)
+        models.append(export_onnx(run / f"gan-{g}"))
     times["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    model = export_onnx(run)
-    times["export"] = time.perf_counter() - t
-
-    if train_data.modality == "table":
-        return _run_table_stages(recipe, train_data, test, model, times, device=device,
-                                 progress=progress, recipe_text=recipe_text)
-    t = time.perf_counter()
-    syn, ev = recipe.synthesize, recipe.evaluate
-    dev = _ort_device(device)
-    common = {"batch_size": syn.batch_size, "device": dev, "overwrite": True, "progress": progress}
-    fill_gaps(model, train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
-              seed=syn.seed, **common)
-    per_class = ev.synthetic_only_per_class or max(train_data.counts().values())
-    generate_to_folder(model, {c: per_class for c in train_data.classes}, run / "synthetic-only",
-                       seed=syn.seed + 1, **common)
-    for ratio in ev.doses:
-        generate_to_folder(model, {c: round(ratio * n) for c, n in train_data.counts().items()},
-                           run / f"synthetic-x{ratio:g}", seed=syn.seed + 2, **common)
-    filter_stats = None
-    if ev.filter_threshold > 0:
-        res = fill_gaps(model, train_data, run / "synthetic-filtered",
-                        strategy=parse_strategy(syn.strategy), seed=syn.seed + 3,
-                        filter_threshold=ev.filter_threshold, strict_filter=False, **common)
-        filter_stats = {"threshold": ev.filter_threshold, "per_class": res.filter_stats}
-    times["synthesize"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    classes = train_data.classes
-    synthetic_only = read_samples(run / "synthetic-only", classes)
-    results = evaluate(
-        train_data, test, synthetic=read_samples(run / "synthetic", classes),
-        synthetic_only=synthetic_only,
-        doses={r: read_samples(run / f"synthetic-x{r:g}", classes) for r in ev.doses},
-        filtered=read_samples(run / "synthetic-filtered", classes) if filter_stats else None,
-        seeds=ev.seeds, epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr,
-        device=_torch_device(device), progress=progress, baselines=ev.baselines,
-        classic=ev.classic, flips=ev.flips, fidelity_k=ev.fidelity_k,
-        n_resamples=ev.bootstrap_resamples)
-    times["evaluate"] = time.perf_counter() - t
-    return write_report(recipe.report_dir, results, samples=synthetic_only,
-                        title=f"augmentor report: {recipe.name}", recipe_text=recipe_text,
-                        extra={"versions": versions(device), "timings_s": times, "quality_filter": filter_stats,
-                               "recipe": recipe_to_dict(recipe)}, overwrite=True)
-
-
-def _run_table_stages(recipe: Recipe, train_data: TableData, test: TableData, model: Path,
-                      times: dict[str, float], *, device: str, progress: bool,
-                      recipe_text: str | None) -> Path:
-    """Tables: fill gaps, draw class-balanced rows, evaluate scikit-learn classifiers, report."""
-    run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
-    t = time.perf_counter()
-    gen = OnnxGenerator(model, _ort_device(device))
-    common = {"batch_size": syn.batch_size, "overwrite": True, "progress": progress}
-    plan = fill_gaps(model, train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
-                     seed=syn.seed, device=_ort_device(device), **common).planned
+    common = {"batch_size": syn.batch_size, "device": _ort_device(device), "overwrite": True, "progress": progress}
+    plan = fill_gaps(models[0], train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
+                     seed=syn.seed, **common).planned
     per_class = ev.synthetic_only_per_class or max(train_data.counts().values())
     balanced = {c: per_class for c in train_data.classes}
-    generate_to_folder(gen, balanced, run / "synthetic-only", seed=syn.seed + 1, **common)
-    synthetic = [read_table_samples(run / "synthetic", train_data)]
-    synthetic_only = [read_table_samples(run / "synthetic-only", train_data)]
-    for s in range(1, ev.seeds):  # one more draw of each set per evaluation seed
-        for sets, counts, base in ((synthetic, plan, syn.seed), (synthetic_only, balanced, syn.seed + 1)):
-            x, y = gen.generate(counts, seed=base + 1000 * s, batch_size=syn.batch_size)
-            sets.append(TableData(x, y, gen.classes, "generated in memory", train_data.label,
-                                  train_data.categorical))
+    generate_to_folder(models[0], balanced, run / "synthetic-only", seed=syn.seed + 1, **common)
+    gens = [OnnxGenerator(m, _ort_device(device)) for m in models]
+    counts = train_data.counts()
+    draws = {"synthetic": gan_draws(gens, plan, syn.seed, train_data),
+             "synthetic_only": gan_draws(gens, balanced, syn.seed + 1, train_data),
+             "doses": {r: gan_draws(gens, {c: round(r * n) for c, n in counts.items()}, syn.seed + 2, train_data)
+                       for r in ev.doses}}
+    quality_filter = None
+    if ev.filter_threshold > 0 and train_data.modality == "image":
+        from .classifiers import QualityFilter
+
+        quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes),
+                                           ev.filter_threshold, device=_torch_device(device))
     times["synthesize"] = time.perf_counter() - t
+
     t = time.perf_counter()
-    results = evaluate_table(train_data, test, synthetic=synthetic, synthetic_only=synthetic_only,
-                             classifiers=ev.classifiers, seeds=ev.seeds, progress=progress,
-                             fidelity_k=ev.fidelity_k, n_resamples=ev.bootstrap_resamples)
+    sources = variance_sources(ev.seeds, fresh_draws=True, gan_seeds=ev.gan_seeds)
+    results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
+                             device=_torch_device(device), progress=progress, sources=sources)
     times["evaluate"] = time.perf_counter() - t
-    return write_report(recipe.report_dir, results, title=f"augmentor report: {recipe.name}",
-                        recipe_text=recipe_text,
-                        extra={"versions": versions(device), "timings_s": times,
-                               "recipe": recipe_to_dict(recipe)}, overwrite=True)
+    samples = read_samples(run / "synthetic-only", train_data.classes) if train_data.modality == "image" else None
+    return write_report(recipe.report_dir, results, samples=samples, title=f"augmentor report: {recipe.name}",
+                        recipe_text=recipe_text, overwrite=True,
+                        extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe)})
+
+
+def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[str, bool]:
+    """Which sources of variation the seed-to-seed intervals cover, and which they do not."""
+    return {"classifier seed (initialisation, batch order, resampling)": seeds > 1,
+            "synthetic draw (fresh GAN samples each seed)": fresh_draws and seeds > 1,
+            "GAN training (one GAN per seed)": gan_seeds > 1 and gan_seeds == seeds,
+            "test-set sampling": False}
+
+
+def write_split(data: Dataset, stem: Path) -> Path:
+    """One split as `.npz` (images) or `.csv` (tables), atomically."""
+    if isinstance(data, TableData):
+        return write_table(data, stem.with_suffix(".csv"))
+    return write_npz(data, stem.with_suffix(".npz"))
 
 
 def _ort_device(device: str) -> str:

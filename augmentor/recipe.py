@@ -39,6 +39,8 @@ class DataConfig:
     test: str = ""  # empty: hold out test_fraction of `train`, stratified
     test_fraction: float = 0.3
     split_seed: int = 0
+    validation: str = ""  # empty: hold out validation_fraction of the (thinned) training split
+    validation_fraction: float = 0.2  # per class floor(f x n), never leaving fewer than 2 to train
     image_size: int = 0  # 0 keeps the native size; otherwise square side in pixels
     channels: int = 0  # 0 keeps what the files have; 1 or 3 converts
     label: str = "label"  # tables: the label column
@@ -93,7 +95,8 @@ class EvaluateConfig:
     filter_threshold: float = 0.0  # > 0: a quality-filtered arm keeping p(class) >= threshold
     classifiers: tuple[str, ...] = ("logreg", "hgb", "rf")  # tables: scikit-learn classifiers
     fidelity_k: int = 5
-    bootstrap_resamples: int = 10_000
+    reference: str = ""  # comparator arm declared before the run; empty: best non-GAN arm on validation
+    gan_seeds: int = 1  # train the GAN this many times (1, or = seeds: each seed gets its own GAN)
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,10 @@ RULES = {
     "evaluate.filter_threshold": _between(0, 1),
     "evaluate.classifiers": _subset_of(*CLASSIFIERS, empty=False),
     "evaluate.fidelity_k": _between(1, 1000),
-    "evaluate.bootstrap_resamples": _between(100, 10_000_000),
+    "evaluate.reference": ((lambda v: v == "" or (v != "real" and v.startswith("real+"))),
+                           "empty or a non-GAN arm's name such as 'real+logit-adjusted'"),
+    "evaluate.gan_seeds": _between(1, 1000),
+    "data.validation_fraction": _between(0, 1, True, True),
 }
 
 
@@ -276,6 +282,10 @@ def check_recipe(recipe: Recipe, where: str = "recipe") -> Recipe:
             value = getattr(value, part)
         if not ok(value):
             raise RecipeError(f"{where}: {dotted} must be {wanted}, got {value!r}")
+    ev = recipe.evaluate
+    if ev.gan_seeds not in (1, ev.seeds):
+        raise RecipeError(f"{where}: evaluate.gan_seeds must be 1 or equal to evaluate.seeds ({ev.seeds}), "
+                          f"got {ev.gan_seeds}: each seed uses its own GAN, or all share one")
     return recipe
 
 

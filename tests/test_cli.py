@@ -44,7 +44,6 @@ seeds = 2
 epochs = 1
 doses = [0.5]
 filter_threshold = 0.000001  # any p > 0 passes: checks the plumbing, not the model
-bootstrap_resamples = 200
 """
 
 

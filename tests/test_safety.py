@@ -403,7 +403,7 @@ BAD_RECIPE_VALUES = [
     ("evaluate", "fidelity_k", "0"), ("evaluate", "filter_threshold", "2.0"),
     ("synthesize", "batch_size", "0"), ("synthesize", "strategy", '"bogus"'), ("evaluate", "doses", "[-1]"),
     ("model", "z_dim", "0"), ("model", "g_channels", "0"), ("train", "lr_g", "-1"),
-    ("evaluate", "bootstrap_resamples", "0"), ("train", "lr_d", "nan"), ("data", "image_size", "-8"),
+    ("evaluate", "gan_seeds", "0"), ("train", "lr_d", "nan"), ("data", "image_size", "-8"),
 ]
 
 

@@ -220,7 +220,6 @@ batch_size = 32
 [evaluate]
 seeds = 2
 classifiers = ["logreg", "rf"]
-bootstrap_resamples = 200
 """)
     r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"),
                                  "--report", str(tmp_path / "report"), "-q"], catch_exceptions=False)

@@ -1,0 +1,189 @@
+"""The arms of an evaluation: one `Arm` model for every modality, and the learners that fit them.
+
+An arm is a recipe for a training set, given a seed: the real split as given, a
+resampled split, or the real split plus GAN samples drawn afresh for that seed; it also
+says whether classic augmentation and which loss the classifier uses. Kinds:
+
+  reference   `real`: the training split as given, plain loss
+  baseline    what a practitioner does without a GAN: over-sampling, SMOTE, classic augmentation
+  loss        loss-side long-tail fixes: class-balanced re-weighting, logit adjustment
+  gan         arms that use GAN samples
+
+A learner fits one arm for one seed and predicts the validation and test splits: the
+small CNN for images (every arm the same number of steps), scikit-learn classifiers for
+tables. Nothing here reads the test split except to predict it after the fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+
+from .data import LabelledData, align_classes
+from .tables import TableData
+
+Dataset = LabelledData | TableData
+Draws = Callable[[int], Dataset]  # seed -> a synthetic set drawn for that seed
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    description: str
+    make: Callable[[int], tuple]  # seed -> (x, y) training data
+    kind: str = "baseline"  # reference | baseline | loss | gan
+    classic: bool = False
+    loss: str = "ce"  # ce | reweight | logit-adjust
+    extra: dict = field(default_factory=dict)  # facts for the report (e.g. filter acceptance)
+
+    @property
+    def uses_gan(self) -> bool:
+        return self.kind == "gan"
+
+
+def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "random") -> tuple:
+    """Random over-sampling or SMOTE (SMOTENC / SMOTEN with categorical columns) to `target`."""
+    strategy = {c: int(n) for c, n in enumerate(target) if n > 0}
+    if method == "random":
+        sampler = RandomOverSampler(sampling_strategy=strategy, random_state=seed)
+        idx, y = sampler.fit_resample(np.arange(len(train)).reshape(-1, 1), train.y)
+        x = train.x.iloc[idx.ravel()].reset_index(drop=True) if train.modality == "table" else train.x[idx.ravel()]
+        return x, y
+    k = int(min(5, np.bincount(train.y).min() - 1))
+    if train.modality != "table":
+        x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
+            train.x.reshape(len(train), -1), train.y)
+        return x.reshape(-1, *train.shape).astype(np.float32), y
+    cats = [train.x.columns.get_loc(c) for c in train.categorical]
+    if cats and len(cats) == train.x.shape[1]:
+        from imblearn.over_sampling import SMOTEN
+
+        sampler = SMOTEN(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    elif cats:
+        from imblearn.over_sampling import SMOTENC
+
+        sampler = SMOTENC(categorical_features=cats, sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    else:
+        sampler = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    x, y = sampler.fit_resample(train.x, train.y)
+    return pd.DataFrame(x, columns=train.x.columns).astype(train.x.dtypes.to_dict()), y
+
+
+def concat(train: Dataset, extra: Dataset) -> tuple:
+    extra = align_classes(extra, train.classes)
+    if train.modality == "table":
+        return pd.concat([train.x, extra.x], ignore_index=True), np.concatenate([train.y, extra.y])
+    return np.concatenate([train.x, extra.x]), np.concatenate([train.y, extra.y])
+
+
+def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = None,
+               synthetic_only: Draws | None = None, doses: dict[float, Draws] | None = None,
+               filtered: Callable[[int], Dataset] | None = None, baselines: bool = True,
+               losses: Sequence[str] = ("reweight", "logit-adjust")) -> list[Arm]:
+    """Every arm the inputs allow, in report order. `target` is the per-class count the
+    resampling baselines raise the classes to (the gap-filling plan's)."""
+    image = train.modality != "table"
+    real = (train.x, train.y)
+    arms = [Arm("real", "real training split as given", lambda s: real, "reference")]
+    if baselines:
+        arms += [Arm("real+oversampled", "random over-sampling to the target counts",
+                     lambda s: oversample(train, target, s)),
+                 Arm("real+SMOTE", "SMOTE (SMOTENC with categorical columns) to the target counts",
+                     lambda s: oversample(train, target, s, "smote"))]
+        if image:
+            arms += [Arm("real+classic", "classic augmentation on the fly", lambda s: real, classic=True),
+                     Arm("real+classic+oversampled", "classic augmentation + random over-sampling",
+                         lambda s: oversample(train, target, s), classic=True)]
+        for loss in losses:
+            word = {"reweight": "reweighted", "logit-adjust": "logit-adjusted"}[loss]
+            text = {"reweight": "class-balanced re-weighting of the loss" if image else
+                    "class_weight='balanced'", "logit-adjust": "logit-adjusted loss (Menon et al. 2021, tau 1)"}[loss]
+            arms.append(Arm(f"real+{word}", text, lambda s: real, "loss", loss=loss))
+            if image:
+                arms.append(Arm(f"real+classic+{word}", f"classic augmentation + {text}", lambda s: real, "loss",
+                                classic=True, loss=loss))
+    if synthetic is not None:
+        arms.append(Arm("real+synthetic", "real + GAN samples filling the gaps (drawn afresh each seed)",
+                        lambda s: concat(train, synthetic(s)), "gan"))
+        if baselines and image:
+            arms.append(Arm("real+synthetic+classic", "GAN gap-filling + classic augmentation",
+                            lambda s: concat(train, synthetic(s)), "gan", classic=True))
+    for ratio, draws in sorted((doses or {}).items()):
+        arms.append(Arm(f"real+synthetic x{ratio:g}", f"real + {ratio:.0%} more per class from the GAN",
+                        lambda s, d=draws: concat(train, d(s)), "gan"))
+    if filtered is not None:
+        arms.append(Arm("real+synthetic (filtered)", "the gap-filling draw, keeping the samples the quality "
+                        "filter accepts", lambda s: concat(train, filtered(s)), "gan"))
+    if synthetic_only is not None:
+        def only(s: int) -> tuple:
+            d = align_classes(synthetic_only(s), train.classes)
+            return d.x, d.y
+        arms.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
+                        only, "gan"))
+    return arms
+
+
+def on_top_of(best: Arm, train: Dataset, draws: Draws, ratio: float) -> Arm:
+    """GAN data together with the loss-side fix chosen on validation: real + `ratio` x count
+    GAN samples per class (the real class mix kept), trained with `best`'s loss and augmentation."""
+    return Arm(f"real+synthetic x{ratio:g}+{best.name.removeprefix('real+')}",
+               f"real + {ratio:.0%} more per class from the GAN, with {best.description}",
+               lambda s: concat(train, draws(s)), "gan", classic=best.classic, loss=best.loss)
+
+
+class CnnLearner:
+    """Images: a SmallCNN, the same step budget for every arm."""
+
+    def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str, augment) -> None:
+        self.name, self.n_classes, self.steps = "SmallCNN", n_classes, steps
+        self.batch_size, self.lr, self.device, self.augment = batch_size, lr, device, augment
+
+    def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
+        from .classifiers import fit_cnn, predict_proba
+
+        model = fit_cnn(x, y, self.n_classes, steps=self.steps, batch_size=self.batch_size, lr=self.lr,
+                        seed=seed, device=self.device, augment=self.augment if arm.classic else None, loss=arm.loss)
+        return [predict_proba(model, e).argmax(1) for e in evals]
+
+
+class TableLearner:
+    """Tables: one scikit-learn classifier; the loss-side fix is class_weight='balanced'."""
+
+    def __init__(self, name: str, categorical: list[str], numeric: list[str]) -> None:
+        self.name, self.categorical, self.numeric = name, categorical, numeric
+
+    def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
+        from .classifiers import table_classifier
+
+        model = table_classifier(self.name, self.categorical, self.numeric, seed,
+                                 balanced=arm.loss != "ce").fit(x, y)
+        return [model.predict(e) for e in evals]
+
+
+def steps_for(n_train: int, epochs: int, batch_size: int) -> int:
+    return epochs * math.ceil(n_train / batch_size)
+
+
+def synthetic_validity(train: TableData, synthetic: TableData) -> dict:
+    """Does every synthetic row look like a row of the training table? Seen categories
+    only, integer columns integral, numeric values inside the observed range."""
+    out = {"rows": len(synthetic), "unseen_categories": {}, "non_integral": {}, "out_of_range": {}}
+    for c in train.x.columns:
+        real, fake = train.x[c], synthetic.x[c]
+        if c in train.categorical:
+            bad = int((~fake.isin(set(real.tolist()))).sum())
+            if bad:
+                out["unseen_categories"][c] = bad
+            continue
+        v = fake.to_numpy(np.float64)
+        if c in train.integer and (bad := int((v != np.round(v)).sum())):
+            out["non_integral"][c] = bad
+        if bad := int(((v < real.min()) | (v > real.max())).sum()):
+            out["out_of_range"][c] = bad
+    out["valid"] = not (out["unseen_categories"] or out["non_integral"] or out["out_of_range"])
+    return out
