@@ -49,9 +49,11 @@ def summarize(runs: list[dict], split: str = "test") -> dict:
         v = np.array([r[split][m] for r in runs])
         out[m] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
     recall = np.array([r[split]["per_class_recall"] for r in runs], dtype=float)
-    out["per_class_recall"] = {"mean": np.nanmean(recall, 0).tolist() if recall.size else [],
-                               "std": (np.nanstd(recall, 0, ddof=1) if len(recall) > 1
-                                       else np.zeros(recall.shape[1])).tolist()}
+    with warnings.catch_warnings():  # a class absent from validation has no recall: NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["per_class_recall"] = {"mean": np.nanmean(recall, 0).tolist(),
+                                   "std": (np.nanstd(recall, 0, ddof=1) if len(recall) > 1
+                                           else np.zeros(recall.shape[1])).tolist()}
     return out
 
 

@@ -53,18 +53,23 @@ def test_run_whole_pipeline(tmp_path):
     r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
     assert r.exit_code == 0, r.output
     report = tmp_path / "report"
-    for name in ("report.md", "results.json", "per_class.csv", "balanced_accuracy.png",
-                 "per_class_recall.png", "samples.png"):
+    for name in ("report.md", "results.json", "per_class.csv", "balanced_accuracy.png", "samples.png",
+                 ".augmentor-output"):
         assert (report / name).is_file(), name
     results = json.loads((report / "results.json").read_text())
-    assert list(results["arms"]) == [
+    arms = results["classifiers"]["SmallCNN"]["arms"]
+    assert list(arms)[:-1] == [
         "real", "real+oversampled", "real+SMOTE", "real+classic", "real+classic+oversampled",
+        "real+reweighted", "real+classic+reweighted", "real+logit-adjusted", "real+classic+logit-adjusted",
         "real+synthetic", "real+synthetic+classic", "real+synthetic x0.5", "real+synthetic (filtered)",
         "synthetic-only"]
-    assert all(len(a["runs"]) == 2 for a in results["arms"].values())
-    arms = results["arms"]
-    assert arms["real+synthetic"]["vs_real"]["verdict"] in ("helps", "hurts", "no detectable change")
-    assert arms["real+synthetic"]["vs_best_baseline"]["baseline"] == results["best_baseline"]
+    assert list(arms)[-1].startswith("real+synthetic x0.5+")  # on top of the loss fix chosen on validation
+    assert all(len(a["runs"]) == 2 for a in arms.values())
+    # two seeds are below the minimum: no helps/hurts anywhere
+    assert {a["vs_real"]["verdict"] for n, a in arms.items() if n != "real"} == {"not enough evidence"}
+    assert sum(results["validation_counts"]) > 0 and results["variance_sources"]["test-set sampling"] is False
+    ref = results["classifiers"]["SmallCNN"]["reference"]["name"]
+    assert arms["real+synthetic"]["vs_reference"]["reference"] == ref
     assert set(results["fidelity"]) == {"synthetic (gap-filling)", "synthetic (filtered)", "synthetic-only"}
     assert {"0", "1"} <= set(results["quality_filter"]["per_class"])
     # real+synthetic and real+oversampled have the same per-class counts: all at the majority
@@ -72,7 +77,7 @@ def test_run_whole_pipeline(tmp_path):
     assert len(set(arms["real+synthetic"]["train_counts"])) == 1
     md = (report / "report.md").read_text()
     assert md.splitlines()[2] == "## Verdict" and "real+oversampled" in md
-    assert "## Fidelity" in md and "## Quality filter" in md and "95 % CI" in md
+    assert "## Fidelity" in md and "## Quality filter" in md and "## Splits" in md and "Holm" in md
     # re-running over an existing run is refused, not silently overwritten
     r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
     assert r.exit_code == 2 and "--overwrite" in r.output

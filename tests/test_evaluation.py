@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
+from augmentor.arms import build_arms
 from augmentor.data import LabelledData, imbalance_targets, load_dataset, stratified_split, thin_classes
-from augmentor.evaluate import build_arms
-from augmentor.fidelity import fidelity, frechet_distance, prdc
+from augmentor.fidelity import fidelity, frechet_distance, kid, prdc
 from augmentor.pipeline import prepare_splits
 from augmentor.recipe import load_recipe
-from augmentor.stats import paired_difference, verdict
+from augmentor.stats import holm, judge_family, paired_difference, verdict
+from augmentor.study import fixed_draw, gan_draws, run_evaluation
 
 from .test_recipe import ROOT
 
@@ -27,15 +28,16 @@ def test_oversampling_and_smote_reach_the_planned_counts(thin_digits):
     syn_y = np.repeat(np.arange(10), gap)
     synthetic = LabelledData(rng.random((len(syn_y), 1, 8, 8), dtype=np.float32), syn_y,
                              thin_digits.classes)
-    arms = {a.name: a for a in build_arms(thin_digits, synthetic=synthetic)}
+    arms = {a.name: a for a in build_arms(thin_digits, target=counts + gap, synthetic=fixed_draw(synthetic))}
     planned = (counts + gap).tolist()
     for name in ("real+oversampled", "real+SMOTE", "real+classic+oversampled", "real+synthetic"):
-        x, y = arms[name].make(seed=3)
+        x, y = arms[name].make(3)
         assert np.bincount(y, minlength=10).tolist() == planned, name
         assert x.shape == (sum(planned), 1, 8, 8) and x.dtype == np.float32
-    x, _ = arms["real+SMOTE"].make(seed=3)
+    x, _ = arms["real+SMOTE"].make(3)
     assert 0 <= x.min() and x.max() <= 1
     assert arms["real+classic"].classic and not arms["real+oversampled"].classic
+    assert {a.loss for a in arms.values() if a.kind == "loss"} == {"reweight", "logit-adjust"}
 
 
 def test_fidelity_of_a_set_against_itself_and_a_collapsed_set():
@@ -43,7 +45,7 @@ def test_fidelity_of_a_set_against_itself_and_a_collapsed_set():
     real = rng.normal(size=(300, 12))
     y = np.repeat([0, 1, 2], 100)
     same = fidelity(real, y, real, y, ("a", "b", "c"))
-    assert same["overall"]["frechet"] == pytest.approx(0.0, abs=1e-6)
+    assert same["overall"]["frechet"] == pytest.approx(0.0, abs=1e-6)  # 300 >= 2 x 12 features
     for m in ("precision", "recall", "coverage"):
         assert same["overall"][m] == 1.0
         assert all(c[m] == 1.0 for c in same["per_class"].values())
@@ -53,25 +55,47 @@ def test_fidelity_of_a_set_against_itself_and_a_collapsed_set():
     assert bad["recall"] < 0.05 and bad["coverage"] < 0.05
 
 
-def test_bootstrap_interval_contains_the_true_mean_difference():
+def test_interval_contains_the_true_mean_difference_and_verdicts_follow():
     rng = np.random.default_rng(1)
     base = rng.uniform(0.8, 0.9, size=40)
     arm = base + 0.02 + rng.normal(0, 0.01, size=40)
     d = paired_difference(arm, base)
     assert d["low"] < 0.02 < d["high"]
     assert verdict(d) == "helps"
-    assert verdict(paired_difference(base - 0.05, base)) == "hurts"
+    assert verdict(paired_difference(base - 0.05 + rng.normal(0, 0.01, size=40), base)) == "hurts"
     noisy = paired_difference(base + rng.normal(0, 0.01, size=40), base)
     assert verdict(noisy) == "no detectable change"
 
 
+def test_small_n_and_zero_variance_are_never_helps_or_hurts():
+    two = paired_difference(np.array([0.9, 0.95]), np.array([0.5, 0.52]))  # huge effect, 2 seeds
+    assert verdict(two) == "not enough evidence"
+    flat = paired_difference(np.array([0.9, 0.9, 0.9]), np.array([0.8, 0.8, 0.8]))  # zero spread
+    assert np.isnan(flat["low"]) and verdict(flat) == "not enough evidence"
+    one = paired_difference(np.array([0.9]), np.array([0.1]))
+    assert verdict(one) == "not enough evidence"
+    three = paired_difference(np.array([0.9, 0.92, 0.95]), np.array([0.5, 0.51, 0.53]))
+    assert verdict(three) == "helps"
+
+
+def test_holm_adjusts_across_the_family():
+    assert holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    family = [paired_difference(np.array([0.9, 0.92, 0.95]) + i * 0, np.array([0.5, 0.51, 0.53])) for i in range(3)]
+    family.append(paired_difference(np.array([0.60, 0.62, 0.55]), np.array([0.5, 0.51, 0.53])))
+    judge_family(family)
+    assert [c["verdict"] for c in family[:3]] == ["helps"] * 3
+    assert family[3]["p_holm"] >= family[3]["p"]
+
+
 def test_longtail_split_has_declared_counts_and_a_disjoint_test_split():
     recipe = load_recipe(ROOT / "recipes" / "digits-longtail.toml")
-    train, test = prepare_splits(recipe)
+    train, validation, test = prepare_splits(recipe)
     full = load_dataset("builtin:digits")
     tr_full, te_full = stratified_split(full, 0.3, 0)
     declared = imbalance_targets(tr_full.counts(), "exponential", ratio=50)
-    assert train.counts() == declared
+    assert {c: train.counts()[c] + validation.counts()[c] for c in declared} == declared
+    for c, n in declared.items():  # validation takes floor(20 %) but leaves at least 2 to train
+        assert validation.counts()[c] == min(int(0.2 * n), max(0, n - 2))
     assert max(declared.values()) / min(declared.values()) == pytest.approx(50, rel=0.3)
     assert test.counts() == te_full.counts()  # the test split is balanced, real, untouched
     # the split is by sample: tag each sample with its index and check disjointness
@@ -126,3 +150,67 @@ def test_quality_filter_classifier(digits_splits):
     keep = qf.accept(data.x[data.y == 7], 7)
     assert keep.mean() > 0.8  # real 7s are kept as 7s
     assert qf.accept(data.x[data.y == 7], 3).mean() < 0.2  # and rejected as 3s
+
+
+def test_kid_is_unbiased_at_small_n_where_frechet_is_not():
+    rng = np.random.default_rng(0)
+    small = [(rng.normal(size=(30, 64)), rng.normal(size=(30, 64))) for _ in range(40)]
+    kids = [kid(a, b) for a, b in small]
+    assert abs(np.mean(kids)) < 3 * np.std(kids) / np.sqrt(len(kids))  # same distribution: KID ~ 0
+    assert np.mean([frechet_distance(a, b) for a, b in small[:5]]) > 10  # Fréchet: large bias at n < dim
+    shifted = kid(rng.normal(size=(30, 64)), rng.normal(0.5, 1, size=(30, 64)))
+    assert shifted > max(kids)
+
+
+def test_fidelity_overall_compares_the_same_classes():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(60, 4))
+    ry = np.repeat([0, 1, 2], 20)
+    fake, fy = real[ry == 2][:15], np.full(15, 2)  # a gap-filling set holding class 2 only
+    f = fidelity(real, ry, fake, fy, ("a", "b", "c"))
+    assert f["overall"]["classes"] == ["c"] and f["overall"]["n_real"] == 20
+
+
+def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
+    """Fresh draws per seed; no test array reaches any fit; every CNN fit has the same step
+    budget; choices come from validation; verdicts below 3 seeds are never helps/hurts."""
+    import augmentor.classifiers as classifiers
+    from augmentor.data import validation_split
+    from augmentor.recipe import EvaluateConfig
+    from augmentor.runtime import OnnxGenerator
+
+    train, validation = validation_split(load_dataset(digits_splits[0]), 0.2, 0)
+    test = load_dataset(digits_splits[1])
+    test_rows = {row.tobytes() for row in test.x}
+    fits = []
+    original = classifiers.fit_cnn
+
+    def spy(x, y, n_classes, **kw):
+        fits.append((kw["steps"], x))
+        return original(x, y, n_classes, **kw)
+
+    monkeypatch.setattr(classifiers, "fit_cnn", spy)
+    gen = OnnxGenerator(tiny_model[1])
+    plan = {c: 20 for c in train.classes}
+    draws = gan_draws([gen], plan, 0, train)
+    assert not np.array_equal(draws(0).x, draws(1).x) and np.array_equal(draws(1).x, draws(1).x)
+    ev = EvaluateConfig(seeds=2, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5)
+    results = run_evaluation(train, validation, test, ev, synthetic=draws,
+                             doses={1.0: gan_draws([gen], plan, 2, train)},
+                             quality_filter=classifiers.QualityFilter.fit(train.x, train.y, 10, 0.5, steps=5),
+                             progress=False)
+    res = results["classifiers"]["SmallCNN"]
+    arm_fits = [f for f in fits if f[0] == results["protocol"]["steps_per_arm"]]
+    assert len(arm_fits) == 2 * len(res["arms"]) + 1  # every arm x seed, plus the fidelity embedding
+    for _, x in fits:
+        assert not any(row.tobytes() in test_rows for row in x)
+    syn = res["arms"]["real+synthetic"]["runs"]
+    assert syn[0]["train_counts"] == syn[1]["train_counts"]
+    ref = res["reference"]["name"]
+    val = {n: a["validation_summary"]["balanced_accuracy"]["mean"] for n, a in res["arms"].items()
+           if a["kind"] in ("baseline", "loss")}
+    assert ref == max(val, key=val.get)
+    assert any(n.startswith("real+synthetic x1+") for n in res["arms"])
+    verdicts = {c["verdict"] for a in res["arms"].values() for c in (a.get("vs_real"), a.get("vs_reference")) if c}
+    assert verdicts == {"not enough evidence"}
+    assert results["quality_filter"]["per_class"]["0"]["drawn"] == 40  # both seeds' draws, per sample
