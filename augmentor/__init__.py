@@ -1,39 +1,36 @@
 """augmentor: class-conditional GAN data augmentation with ONNX inference and honest reports.
 
     from augmentor import load_dataset, train, export_onnx, fill_gaps, load_recipe
+
+Names are imported on first use (PEP 562), so `augmentor --help` and ONNX-only generation
+never import torch.
 """
 
-from .data import LabelledData, load_dataset, write_npz
-from .errors import (
-    AugmentorError,
-    DeviceError,
-    ExportError,
-    GapPlanError,
-    InvalidDataError,
-    OutputExistsError,
-    RecipeError,
-    UnsafeArtifactError,
-)
-from .evaluate import evaluate
-from .export import export_onnx, verify_onnx
-from .gaps import plan_gaps
-from .pipeline import run_recipe
-from .recipe import Recipe, load_recipe, with_overrides
-from .report import write_report
-from .resampler import GANResampler
-from .runtime import OnnxGenerator, read_model_info
-from .study import run_evaluation
-from .synthesize import fill_gaps, generate_to_folder, read_samples, read_table_samples
-from .tables import TableData, load_table
-from .train import train
+from importlib import import_module
 
-__all__ = [
-    "AugmentorError", "DeviceError", "ExportError", "GANResampler", "GapPlanError",
-    "InvalidDataError", "LabelledData", "OnnxGenerator", "OutputExistsError", "Recipe",
-    "RecipeError", "TableData", "UnsafeArtifactError", "evaluate", "export_onnx",
-    "fill_gaps", "generate_to_folder", "load_dataset", "load_recipe", "load_table", "plan_gaps",
-    "read_model_info", "read_samples", "read_table_samples", "run_evaluation", "run_recipe", "train",
-    "verify_onnx",
-    "with_overrides", "write_npz", "write_report",
-]
+_WHERE = {
+    "LabelledData": "data", "load_dataset": "data", "write_npz": "data",
+    "AugmentorError": "errors", "DeviceError": "errors", "ExportError": "errors", "GapPlanError": "errors",
+    "InvalidDataError": "errors", "OutputExistsError": "errors", "RecipeError": "errors",
+    "ResourceLimitError": "errors", "UnsafeArtifactError": "errors",
+    "evaluate": "evaluate", "export_onnx": "export", "verify_onnx": "export", "plan_gaps": "gaps",
+    "run_recipe": "pipeline", "Recipe": "recipe", "load_recipe": "recipe", "with_overrides": "recipe",
+    "write_report": "report", "GANResampler": "resampler", "OnnxGenerator": "runtime",
+    "read_model_info": "runtime", "run_evaluation": "study", "fill_gaps": "synthesize",
+    "generate_to_folder": "synthesize", "read_samples": "synthesize", "read_table_samples": "synthesize",
+    "TableData": "tables", "load_table": "tables", "train": "train",
+}
+__all__ = sorted(_WHERE)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'augmentor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

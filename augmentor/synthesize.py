@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,13 +35,15 @@ from PIL import Image
 from tqdm import tqdm
 
 from .atomic import atomic_dir, atomic_path, replace_dir, write_bytes
-from .classifiers import QualityFilter
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, OutputExistsError, ResourceLimitError, UnsafeArtifactError
 from .gaps import Strategy, plan_gaps
 from .outputs import check_free_space, check_outputs, output_lock, prepare_output, write_marker
 from .runtime import OnnxGenerator, physical_cores
 from .tables import TableData
+
+if TYPE_CHECKING:  # the filter's classifier needs torch; generation from an .onnx must not
+    from .classifiers import QualityFilter
 
 log = logging.getLogger(__name__)
 MANIFEST_FIELDS = ["file", "class", "source", "seed", "model_sha256"]
@@ -558,6 +561,8 @@ def fill_gaps(model: str | Path, data: LabelledData | TableData, out: str | Path
             raise ResourceLimitError(f"strategy {strategy!r} plans {sum(planned.values())} samples, more "
                                      f"than the limit of {limit}; raise --max-samples if you mean it")
         if filter_threshold is not None:
+            from .classifiers import QualityFilter
+
             aligned = align_classes(data, gen.classes)
             quality_filter = QualityFilter.fit(aligned.x, aligned.y, len(gen.classes), filter_threshold)
         return generate_to_folder(gen, planned, out, seed=seed, batch_size=batch_size,

@@ -148,3 +148,14 @@ def test_synthesize_loads_data_at_model_resolution(tiny_model, tmp_path):
                "--strategy", "3=5,5=4", "-q")
     assert r.exit_code == 0, r.output
     assert len(read_manifest(tmp_path / "o")) == 3
+
+
+def test_generation_and_help_never_import_torch():
+    import subprocess
+    import sys
+
+    for code in ("import augmentor.runtime", "import augmentor.synthesize", "import augmentor.cli"):
+        r = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                           check=True)
+        imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()}
+        assert "torch" not in imported, code
