@@ -47,18 +47,24 @@ class Arm:
 
 
 def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "random") -> tuple:
-    """Random over-sampling or SMOTE (SMOTENC / SMOTEN with categorical columns) to `target`."""
+    """Random over-sampling, or SMOTE in the modality's own form, to the `target` counts."""
     strategy = {c: int(n) for c, n in enumerate(target) if n > 0}
     if method == "random":
-        sampler = RandomOverSampler(sampling_strategy=strategy, random_state=seed)
-        idx, y = sampler.fit_resample(np.arange(len(train)).reshape(-1, 1), train.y)
-        x = train.x.iloc[idx.ravel()].reset_index(drop=True) if train.modality == "table" else train.x[idx.ravel()]
-        return x, y
-    k = int(min(5, np.bincount(train.y).min() - 1))
-    if train.modality != "table":
-        x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
-            train.x.reshape(len(train), -1), train.y)
-        return x.reshape(-1, *train.shape).astype(np.float32), y
+        idx, _ = RandomOverSampler(sampling_strategy=strategy, random_state=seed).fit_resample(
+            np.arange(len(train)).reshape(-1, 1), train.y)
+        d = train.subset(idx.ravel())
+        return d.x, d.y
+    return SMOTE_BY_MODALITY[train.modality](train, strategy, int(min(5, np.bincount(train.y).min() - 1)), seed)
+
+
+def _smote_images(train: LabelledData, strategy: dict, k: int, seed: int) -> tuple:
+    x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
+        train.x.reshape(len(train), -1), train.y)
+    return x.reshape(-1, *train.shape).astype(np.float32), y
+
+
+def _smote_tables(train: TableData, strategy: dict, k: int, seed: int) -> tuple:
+    """SMOTE, SMOTENC with some categorical columns, SMOTEN with only categorical ones."""
     cats = [train.x.columns.get_loc(c) for c in train.categorical]
     if cats and len(cats) == train.x.shape[1]:
         from imblearn.over_sampling import SMOTEN
@@ -74,20 +80,21 @@ def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "ran
     return pd.DataFrame(x, columns=train.x.columns).astype(train.x.dtypes.to_dict()), y
 
 
+SMOTE_BY_MODALITY = {"image": _smote_images, "table": _smote_tables}
+
+
 def concat(train: Dataset, extra: Dataset) -> tuple:
-    extra = align_classes(extra, train.classes)
-    if train.modality == "table":
-        return pd.concat([train.x, extra.x], ignore_index=True), np.concatenate([train.y, extra.y])
-    return np.concatenate([train.x, extra.x]), np.concatenate([train.y, extra.y])
+    both = train.concat(align_classes(extra, train.classes))
+    return both.x, both.y
 
 
 def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = None,
                synthetic_only: Draws | None = None, doses: dict[float, Draws] | None = None,
                filtered: Callable[[int], Dataset] | None = None, baselines: bool = True,
-               losses: Sequence[str] = ("reweight", "logit-adjust")) -> list[Arm]:
+               losses: Sequence[str] = ("reweight", "logit-adjust"), classic: bool = True) -> list[Arm]:
     """Every arm the inputs allow, in report order. `target` is the per-class count the
-    resampling baselines raise the classes to (the gap-filling plan's)."""
-    image = train.modality != "table"
+    resampling baselines raise the classes to (the gap-filling plan's); `classic` adds the
+    classic-augmentation arms (images)."""
     real = (train.x, train.y)
     arms = [Arm("real", "real training split as given", lambda s: real, "reference")]
     if baselines:
@@ -95,22 +102,22 @@ def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = 
                      lambda s: oversample(train, target, s)),
                  Arm("real+SMOTE", "SMOTE (SMOTENC with categorical columns) to the target counts",
                      lambda s: oversample(train, target, s, "smote"))]
-        if image:
+        if classic:
             arms += [Arm("real+classic", "classic augmentation on the fly", lambda s: real, classic=True),
                      Arm("real+classic+oversampled", "classic augmentation + random over-sampling",
                          lambda s: oversample(train, target, s), classic=True)]
         for loss in losses:
             word = {"reweight": "reweighted", "logit-adjust": "logit-adjusted"}[loss]
-            text = {"reweight": "class-balanced re-weighting of the loss" if image else
+            text = {"reweight": "class-balanced re-weighting of the loss" if classic else
                     "class_weight='balanced'", "logit-adjust": "logit-adjusted loss (Menon et al. 2021, tau 1)"}[loss]
             arms.append(Arm(f"real+{word}", text, lambda s: real, "loss", loss=loss))
-            if image:
+            if classic:
                 arms.append(Arm(f"real+classic+{word}", f"classic augmentation + {text}", lambda s: real, "loss",
                                 classic=True, loss=loss))
     if synthetic is not None:
         arms.append(Arm("real+synthetic", "real + GAN samples filling the gaps (drawn afresh each seed)",
                         lambda s: concat(train, synthetic(s)), "gan"))
-        if baselines and image:
+        if baselines and classic:
             arms.append(Arm("real+synthetic+classic", "GAN gap-filling + classic augmentation",
                             lambda s: concat(train, synthetic(s)), "gan", classic=True))
     for ratio, draws in sorted((doses or {}).items()):

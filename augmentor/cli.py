@@ -2,105 +2,26 @@
 
 from __future__ import annotations
 
-import functools
-import logging
 from pathlib import Path
 
 import click
 
-from .errors import AugmentorError
-
-
-class UserError(click.ClickException):
-    """A problem with the user's input: printed as one line, exit code 2."""
-
-    exit_code = 2
-
-
-class AugmentorGroup(click.Group):
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AugmentorError as e:
-            raise UserError(str(e)) from e
-
-
-def common(func):
-    """-q/-v on every command; sets up logging and progress bars."""
-
-    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
-    @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-    @functools.wraps(func)
-    def wrapper(*args, quiet: bool, verbose: int, **kwargs):
-        level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-        return func(*args, progress=not quiet, **kwargs)
-
-    return wrapper
-
-
-class ImageSize(click.ParamType):
-    """0 (keep the native size) or a square side of 8..64 px."""
-
-    name = "PIXELS"
-
-    def convert(self, value, param, ctx):
-        try:
-            n = int(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not an integer", param, ctx)
-        if n != 0 and not 8 <= n <= 64:
-            self.fail(f"{n} is not 0 (keep) or a side of 8..64 px", param, ctx)
-        return n
-
-
-SEED_RANGE = click.IntRange(0, 2**32 - 1)
-BATCH_RANGE = click.IntRange(1, 65536)
-seed_option = click.option("--seed", type=SEED_RANGE, default=None,
-                           help="Random seed, 0..2^32-1 (default: recipe's, else 0).")
-workers_option = click.option("--workers", type=click.IntRange(-1, 256), default=-1,
-                              help="PNG encoder processes (-1: auto, 0: none).")
-max_samples_option = click.option("--max-samples", type=click.IntRange(1), default=10_000_000,
-                                  show_default=True, help="Refuse requests larger than this.")
-device_option = click.option("--device", default="cpu", show_default=True,
-                             type=click.Choice(["cpu", "cuda", "auto"]),
-                             help="cuda fails loudly if unavailable; auto picks cuda when present.")
-ort_device_option = click.option("--device", default="cpu", show_default=True,
-                                 type=click.Choice(["cpu", "cuda", "tensorrt", "auto"]),
-                                 help="ONNX Runtime provider; cuda/tensorrt fail loudly if unavailable.")
-overwrite_option = click.option("--overwrite", is_flag=True,
-                                help="Replace an existing non-empty output.")
-
-
-def parse_imbalance(text: str) -> dict:
-    """'none', 'exponential:RATIO' or 'step:CLASS,CLASS:KEEP' -> ImbalanceConfig fields."""
-    kind, _, rest = text.partition(":")
-    try:
-        if kind == "none":
-            return {"profile": "none", "classes": (), "keep": 1.0, "ratio": 1.0, "seed": 0}
-        if kind == "exponential":
-            return {"profile": kind, "classes": (), "keep": 1.0, "ratio": float(rest), "seed": 0}
-        if kind == "step":
-            names, _, keep = rest.rpartition(":")
-            return {"profile": kind, "classes": tuple(n for n in names.split(",") if n),
-                    "keep": float(keep), "ratio": 1.0, "seed": 0}
-    except ValueError:
-        pass
-    raise UserError(f"--imbalance expects none, exponential:RATIO or step:CLASS,CLASS:KEEP; got {text!r}")
-
-
-def _parse_counts(text: str) -> dict[str, int]:
-    from .gaps import parse_strategy
-
-    counts = parse_strategy(text)
-    if not isinstance(counts, dict) or not counts:
-        raise UserError(f"--counts expects CLASS=N[,CLASS=N...], got {text!r}")
-    return counts
-
-
-def label_option(func):
-    return click.option("--label-column", "label", default="label", show_default=True,
-                        help="Tables (.csv/.parquet): the column holding the class labels.")(func)
+from .cli_options import (
+    BATCH_RANGE,
+    AugmentorGroup,
+    ImageSize,
+    UserError,
+    common,
+    device_option,
+    label_option,
+    max_samples_option,
+    ort_device_option,
+    overwrite_option,
+    parse_counts,
+    parse_imbalance,
+    seed_option,
+    workers_option,
+)
 
 
 @click.group(cls=AugmentorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,14 +56,7 @@ def inspect(data: str, image_size: int, channels: int, label: str, progress: boo
 
     d = load_dataset(data, image_size, int(channels), label=label)
     counts = d.counts()
-    if d.modality == "table":
-        kind = {**{col: "numeric" for col in d.x.columns}, **{col: "integer" for col in d.integer},
-                **{col: "categorical" for col in d.categorical}}
-        kinds = ", ".join(f"{col} ({k})" for col, k in kind.items())
-        click.echo(f"{d.source}: {len(d)} rows, {len(counts)} classes in '{d.label}'; columns: {kinds}")
-    else:
-        c, h, w = d.shape
-        click.echo(f"{d.source}: {len(d)} samples, {len(counts)} classes, {c}x{h}x{w}")
+    click.echo(d.describe())
     strategies = [s for s in NAMED if s != "not majority"]
     plans = {s: plan_gaps(counts, s) for s in strategies}
     click.echo(f"{'class':>12} {'count':>7} " + " ".join(f"{'+' + s:>14}" for s in strategies))
@@ -189,9 +103,9 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
                            "data.image_size": image_size, "data.channels": channels})
     d = load_dataset(data, r.data.image_size, r.data.channels, label=r.data.label,
                      categorical=r.data.categorical, numeric=r.data.numeric, impute=r.data.impute)
-    path = train(d, out, r, device=device, resume=resume, overwrite=overwrite, progress=progress,
-                 deterministic=deterministic)
-    click.echo(f"checkpoint: {path}")
+    result = train(d, out, r, device=device, resume=resume, overwrite=overwrite, progress=progress,
+                   deterministic=deterministic)
+    click.echo(f"checkpoint: {result.checkpoint}")
 
 
 @cli.command("export")
@@ -222,9 +136,8 @@ def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, fp16: bool,
 @click.option("--counts", required=True, help="CLASS=N[,CLASS=N...] samples to generate.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--batch-size", type=BATCH_RANGE, default=256, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default="png",
-              show_default=True, help="Images: ImageFolder PNGs or sharded .npz. Tables: csv (the "
-              "default for a table model) or parquet.")
+@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default=None,
+              help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet.")
 @workers_option
 @max_samples_option
 @overwrite_option
@@ -245,7 +158,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
     """
     from .synthesize import generate_to_folder
 
-    wanted = _parse_counts(counts)
+    wanted = parse_counts(counts)
     if sum(wanted.values()) > max_samples:
         raise UserError(f"{sum(wanted.values())} samples requested, more than --max-samples "
                         f"{max_samples}; raise --max-samples if you mean it")
@@ -266,9 +179,8 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
               help="Keep only samples a classifier trained on DATA assigns to their class with "
                    "probability >= this; acceptance rates go to OUT/filter.json.")
 @click.option("--batch-size", type=BATCH_RANGE, default=256, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default="png",
-              show_default=True, help="Images: ImageFolder PNGs or sharded .npz. Tables: csv (the "
-              "default for a table model) or parquet.")
+@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default=None,
+              help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet.")
 @workers_option
 @max_samples_option
 @label_option
@@ -292,20 +204,15 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
     from .data import load_dataset
     from .gaps import check_strategy
     from .outputs import check_outputs, prepare_output
-    from .runtime import read_model_info
+    from .runtime import OnnxGenerator
     from .synthesize import fill_gaps
 
     check_outputs({"--out": out}, [model, data])
     prepare_output(out, "synthesis", overwrite)
     plan = check_strategy(strategy, max_samples)
-    info = read_model_info(model)
-    if info.modality == "table":
-        d = load_dataset(data, label=label, categorical=[c["name"] for c in info.codec.columns
-                                                         if c["kind"] == "categorical"])
-    else:
-        c, h, _ = info.shape
-        d = load_dataset(data, h, c)
-    res = fill_gaps(model, d, out, strategy=plan, seed=seed or 0,
+    gen = OnnxGenerator(model, device, spinning=False)  # opened and checked once, then passed on
+    d = load_dataset(data, label=label, **gen.info.codec.load_options(gen.info.shape))  # at the model's size
+    res = fill_gaps(gen, d, out, strategy=plan, seed=seed or 0,
                     batch_size=batch_size, device=device, include_real=include_real,
                     overwrite=overwrite, progress=progress, fmt=fmt, workers=workers,
                     filter_threshold=filter_threshold, max_samples=max_samples)
@@ -365,13 +272,11 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
       augmentor evaluate --train runs/wine/data/train.csv --test runs/wine/data/test.csv \\
           --synthetic runs/wine/synthetic --classifier rf --report reports/wine-rf
     """
-    from .data import align_classes, imbalance_targets, load_dataset, thin_classes, validation_split
     from .outputs import check_outputs
-    from .pipeline import variance_sources, versions
+    from .pipeline import versions
     from .recipe import Recipe, with_overrides
     from .report import check_report_dir, write_report
-    from .study import fixed_draw, run_evaluation
-    from .synthesize import read_samples, read_table_samples
+    from .study import evaluate_folders
 
     doses: dict[float, Path] = {}
     for item in dose:
@@ -389,46 +294,11 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
                                    "evaluate.flips": flips, "evaluate.baselines": not no_baselines,
                                    "evaluate.reference": reference,
                                    "evaluate.classifiers": list(classifiers) or None}).evaluate
-
-    train_data = load_dataset(train_spec, label=label)
-    table = train_data.modality == "table"
-
-    def load_like(spec: str):
-        if table:
-            return align_classes(load_dataset(spec, label=label, categorical=train_data.categorical),
-                                 train_data.classes)
-        return align_classes(load_dataset(spec, train_data.shape[1], train_data.shape[0]), train_data.classes)
-
-    test = load_like(test_spec)
-    if imbalance:
-        imb = parse_imbalance(imbalance)
-        train_data = thin_classes(train_data, imbalance_targets(
-            train_data.counts(), imb["profile"], imb["classes"], imb["keep"], imb["ratio"]), imb["seed"])
-    if validation_spec:
-        validation = load_like(validation_spec)
-    else:
-        train_data, validation = validation_split(train_data, validation_fraction, 0)
-    if table and filter_threshold is not None:
-        raise UserError("--filter is available for images only")
-
-    def read(folder: Path):
-        data = read_table_samples(folder, train_data, "synthetic") if table else \
-            read_samples(folder, train_data.classes, "synthetic")
-        return fixed_draw(data)
-
-    quality_filter = None
-    if filter_threshold is not None and synthetic:
-        from .classifiers import QualityFilter
-
-        quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes), filter_threshold)
-    results = run_evaluation(
-        train_data, validation, test, ev, synthetic=read(synthetic) if synthetic else None,
-        synthetic_only=read(synthetic_only) if synthetic_only else None,
-        doses={r: read(f) for r, f in doses.items()}, quality_filter=quality_filter,
-        device=device if device != "auto" else "cpu", progress=progress,
-        sources=variance_sources(seeds, fresh_draws=False, gan_seeds=1))
-    samples = None if table or not (synthetic_only or synthetic) else \
-        read_samples(synthetic_only or synthetic, train_data.classes, "synthetic")
+    results, samples = evaluate_folders(
+        train_spec, test_spec, ev, validation=validation_spec, validation_fraction=validation_fraction,
+        synthetic=synthetic, synthetic_only=synthetic_only, doses=doses, filter_threshold=filter_threshold,
+        imbalance=parse_imbalance(imbalance) if imbalance else None, label=label,
+        device=device if device != "auto" else "cpu", progress=progress)
     path = write_report(report, results, samples=samples, overwrite=overwrite, extra={"versions": versions(device)})
     click.echo(f"report: {path}")
 

@@ -38,6 +38,27 @@ class ImageCodec:
     def to_uint8(self, xm: np.ndarray) -> np.ndarray:
         return np.rint(self.decode(xm) * 255.0).astype(np.uint8)
 
+    # What the rest of the product needs to know about this modality, in one place.
+    formats = ("png", "npz")  # output formats; the first is the default
+    filterable = True  # a quality filter (image classifier) can judge its samples
+    SIDE = (8, 64)
+
+    def stored(self, xm: np.ndarray) -> np.ndarray:
+        """Model outputs as they are once written: 8-bit pixels, back in [0, 1]."""
+        return self.to_uint8(xm).astype(np.float32) / 255.0
+
+    def valid_shape(self, shape: tuple[int, ...]) -> bool:
+        return (len(shape) == 3 and shape[0] in (1, 3)
+                and all(self.SIDE[0] <= s <= self.SIDE[1] for s in shape[1:]))
+
+    def load_options(self, shape: tuple[int, ...]) -> dict:
+        """How to load data for a model of this `shape`: at its size and channels."""
+        return {"image_size": shape[1], "channels": shape[0]}
+
+    def bytes_per_sample(self, shape: tuple[int, ...], fmt: str) -> int:
+        raw = int(np.prod(shape))
+        return max(raw + 128, 4096) if fmt == "png" else raw + 8  # a PNG takes at least a disk block
+
     def to_json(self) -> dict:
         return {"kind": self.kind, "range": [-1.0, 1.0], "pixels": [0.0, 1.0]}
 
@@ -72,6 +93,22 @@ class TableCodec:
                             "integer": bool(pd.api.types.is_integer_dtype(col)),
                             "values": values.tolist(), "levels": mean_levels.tolist()})
         return cls(columns, label)
+
+    formats = ("csv", "parquet")
+    filterable = False
+    MAX_WIDTH = 100_000
+
+    def stored(self, xm: np.ndarray) -> pd.DataFrame:
+        return self.decode(xm)
+
+    def valid_shape(self, shape: tuple[int, ...]) -> bool:
+        return len(shape) == 1 and 1 <= shape[0] <= self.MAX_WIDTH and shape[0] == self.width
+
+    def load_options(self, shape: tuple[int, ...]) -> dict:
+        return {"categorical": [c["name"] for c in self.columns if c["kind"] == "categorical"]}
+
+    def bytes_per_sample(self, shape: tuple[int, ...], fmt: str) -> int:
+        return 24 * shape[0]
 
     @property
     def spans(self) -> list[tuple[str, int]]:

@@ -93,14 +93,15 @@ def export_generator(g: ImageGenerator | TableGenerator, out: str | Path, *, cla
         "data_fingerprint": data_fingerprint,
         "train_step": str(train_step),
         "precision": "fp16" if fp16 else "fp32",
-        "batchnorm_folded": str(fold and g.modality == "image").lower(),
+        "batchnorm_folded": str(fold and g.foldable).lower(),
     }
     g = g.eval()
     with atomic_path(out) as tmp:
         # Only the image generator has batch norm; the table generator uses layer norm.
-        to_export: nn.Module = fold_batchnorm(g) if fold and g.modality == "image" else g
+        to_export: nn.Module = fold_batchnorm(g) if fold and g.foldable else g
         _torch_export(HalfPrecision(to_export) if fp16 else to_export, tmp, opset)
         model = onnx.load(str(tmp))
+        _strip_trace_metadata(model.graph)
         for key, value in meta.items():
             entry = model.metadata_props.add()
             entry.key, entry.value = META_PREFIX + key, value
@@ -108,6 +109,18 @@ def export_generator(g: ImageGenerator | TableGenerator, out: str | Path, *, cla
         onnx.save(model, str(tmp))
         verify_onnx(tmp, g, meta["precision"])
     return Path(out)
+
+
+def _strip_trace_metadata(graph) -> None:
+    """torch.onnx records each node's Python stack trace (with this checkout's file paths):
+    dropped, so the same weights give the same model bytes wherever augmentor is installed."""
+    for node in graph.node:
+        del node.metadata_props[:]
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                _strip_trace_metadata(sub)
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        del value.metadata_props[:]
 
 
 def _torch_export(g: nn.Module, path: Path, opset: int) -> None:

@@ -72,6 +72,7 @@ class ImageGenerator(nn.Module):
     """G(z, label) -> image in [-1, 1], shape (B, C, H, W)."""
 
     modality = "image"
+    foldable = True  # conditional batch norm whose statistics export folds into the convolutions
 
     def __init__(self, n_classes: int, shape: tuple[int, int, int], z_dim: int = 64,
                  width: int = 128) -> None:
@@ -134,6 +135,7 @@ class TableGenerator(nn.Module):
     """G(z, label) -> encoded row: tanh per numeric column, softmax per categorical column."""
 
     modality = "table"
+    foldable = False
 
     def __init__(self, n_classes: int, spans: list[tuple[str, int]], z_dim: int = 64,
                  width: int = 256, depth: int = 2) -> None:

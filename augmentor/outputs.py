@@ -11,19 +11,28 @@
 - `output_lock` holds an exclusive lock (`.NAME.lock` beside the output) for the whole
   job, so a second process on the same output gets a clear error instead of interleaving.
 - `check_free_space` refuses a job whose estimated size exceeds the free disk space.
+- `partial_dir` / `read_manifest`: a job writes into `.NAME.partial/` with a `job.json`
+  and a streamed `manifest.csv` (the source of truth for what a folder holds); a killed
+  job of the same kind resumes from the manifest's longest whole prefix.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import logging
 import os
+import re
 import shutil
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .errors import OutputExistsError, ResourceLimitError
+import numpy as np
+
+from .atomic import replace_dir, write_bytes
+from .errors import OutputExistsError, ResourceLimitError, UnsafeArtifactError
 
 try:  # POSIX; on other systems outputs are not locked (documented in docs/reliability.md)
     import fcntl
@@ -171,3 +180,123 @@ def check_free_space(folder: str | os.PathLike, needed: int, what: str) -> None:
     if needed > free:
         raise ResourceLimitError(f"{what} needs about {needed / 1e9:.2f} GB but {probe} has "
                                  f"{free / 1e9:.2f} GB free; free some space or ask for fewer samples")
+
+
+# --- the manifest and the partial folder ---------------------------------------------------
+
+MANIFEST_FIELDS = ["file", "class", "source", "seed", "model_sha256"]
+# A sample inside a multi-sample file is `FILE#ROW`; only augmentor's own file names take a
+# row, so a '#' inside a class folder's name never splits a PNG path.
+_ROW_REF = re.compile(r"^(shard-\d{5,}\.npz|samples\.(?:csv|parquet))#(\d+)$")
+
+
+def split_ref(file: str) -> tuple[str, int | None]:
+    """A manifest `file` entry -> (relative path, row within the file or None)."""
+    m = _ROW_REF.match(file)
+    return (m.group(1), int(m.group(2))) if m else (file, None)
+
+
+def read_manifest(out: str | Path) -> list[dict]:
+    path = Path(out) / "manifest.csv"
+    if not path.is_file():
+        raise UnsafeArtifactError(f"{out}: no manifest.csv; is this an augmentor output folder?")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != MANIFEST_FIELDS:
+            raise UnsafeArtifactError(f"{path}: columns {reader.fieldnames}, expected {MANIFEST_FIELDS}")
+        return list(reader)
+
+
+@contextlib.contextmanager
+def partial_dir(out: Path, job: dict, resumable: bool):
+    """Yield (partial folder, manifest rows kept from an interrupted run of the same job);
+    on success the partial folder replaces `out` in one rename."""
+    partial = out.with_name(f".{out.name}.partial")
+    kept: list[dict] = []
+    if partial.exists() and any(partial.iterdir()) and not (partial / "job.json").is_file():
+        raise OutputExistsError(f"{partial} exists but is not an augmentor partial output (no job.json); "
+                                "move it away or choose another --out")
+    if partial.exists():
+        kept = _resume(partial, job) if resumable else None
+        if kept is None:
+            log.warning("%s: an interrupted run of a different job; starting over", partial)
+            shutil.rmtree(partial)
+            kept = []
+        else:
+            log.warning("%s: resuming an interrupted run; %d samples kept", partial, len(kept))
+    partial.mkdir(parents=True, exist_ok=True)
+    write_bytes(partial / "job.json", json.dumps(job, sort_keys=True).encode())
+    if not kept:
+        with (partial / "manifest.csv").open("w", newline="") as f:
+            csv.DictWriter(f, MANIFEST_FIELDS).writeheader()
+    try:
+        yield partial, kept
+        (partial / "job.json").unlink()
+        write_marker(partial, "synthesis")
+        replace_dir(partial, out)
+    except Exception:
+        shutil.rmtree(partial, ignore_errors=True)  # a failed job (not a killed one) leaves nothing
+        raise
+
+
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _whole_png(path: Path) -> bool:
+    """A PNG cut off by a kill lacks its closing IEND chunk."""
+    try:
+        with path.open("rb") as f:
+            f.seek(-len(PNG_END), os.SEEK_END)
+            return f.read() == PNG_END
+    except OSError:
+        return False
+
+
+def _resume(partial: Path, job: dict) -> list[dict] | None:
+    """The longest prefix of the manifest whose files are whole; everything else removed.
+    None when the partial folder belongs to another job."""
+    try:
+        if json.loads((partial / "job.json").read_text()) != json.loads(json.dumps(job, sort_keys=True)):
+            return None
+        text = (partial / "manifest.csv").read_text()
+    except (OSError, ValueError):
+        return None
+    lines = text.splitlines(keepends=True)
+    if not lines or not lines[-1].endswith("\n"):
+        lines = lines[:-1]  # a row cut off by the kill
+    kept: list[dict] = []
+    shards: dict[str, int] = {}
+    for r in csv.DictReader(lines):
+        rel, index = split_ref(r["file"])
+        path = partial / rel
+        if index is not None:
+            if rel not in shards:
+                try:
+                    with np.load(path, allow_pickle=False) as z:
+                        shards[rel] = len(z["y"])
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                    shards[rel] = 0
+            if index >= shards[rel]:
+                break
+        elif not _whole_png(path):
+            break
+        kept.append(r)
+    # A shard can be flushed before the manifest rows of its last batch are written: keep
+    # only shards whose every row is listed, so the resumed layout equals an unbroken run's.
+    listed_per_shard: dict[str, int] = {}
+    for r in kept:
+        rel, index = split_ref(r["file"])
+        if index is not None:
+            listed_per_shard[rel] = listed_per_shard.get(rel, 0) + 1
+    short = [rel for rel, n in listed_per_shard.items() if n != shards[rel]]
+    if short:
+        kept = kept[:next(i for i, r in enumerate(kept) if split_ref(r["file"])[0] in short)]
+    listed = {split_ref(r["file"])[0] for r in kept} | {"manifest.csv", "job.json"}
+    for f in partial.rglob("*"):
+        if f.is_file() and str(f.relative_to(partial)) not in listed:
+            f.unlink()
+    with (partial / "manifest.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, MANIFEST_FIELDS)
+        w.writeheader()
+        w.writerows(kept)
+    return kept

@@ -21,15 +21,15 @@ from pathlib import Path
 from .arms import Dataset
 from .checkpoint import list_checkpoints
 from .data import (
-    align_classes,
+    LabelledData,
     imbalance_targets,
     load_dataset,
     stratified_split,
     thin_classes,
     validation_split,
-    write_npz,
 )
-from .errors import InvalidDataError, OutputExistsError
+from .devices import ort_device, torch_device
+from .errors import OutputExistsError
 from .export import export_onnx
 from .gaps import parse_strategy
 from .outputs import check_outputs, output_lock
@@ -37,8 +37,7 @@ from .recipe import Recipe, recipe_to_dict
 from .report import check_report_dir, write_report
 from .runtime import OnnxGenerator
 from .study import gan_draws, run_evaluation
-from .synthesize import fill_gaps, generate_to_folder, read_samples
-from .tables import TableData, write_table
+from .synthesize import fill_gaps, generate_to_folder, read_folder
 from .train import prepare_run_dir, train
 
 log = logging.getLogger(__name__)
@@ -50,26 +49,16 @@ def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
     d = recipe.data
     table = {"label": d.label, "categorical": d.categorical, "numeric": d.numeric, "impute": d.impute}
     full = load_dataset(d.train, d.image_size, d.channels, **table)
-
-    def load_like(spec: str) -> Dataset:
-        if full.modality == "table":
-            other = load_dataset(spec, **{**table, "categorical": full.categorical})
-            if list(other.x.columns) != list(full.x.columns):
-                raise InvalidDataError(f"{spec}: columns {list(other.x.columns)} differ from the "
-                                       f"training table's {list(full.x.columns)}")
-        else:
-            other = load_dataset(spec, full.shape[1], full.shape[0])
-        return align_classes(other, full.classes)
-
+    options = {"numeric": d.numeric, "impute": d.impute}
     if d.test:
-        train_data, test = full, load_like(d.test)
+        train_data, test = full, full.load_like(d.test, **options)
     else:
         train_data, test = stratified_split(full, d.test_fraction, d.split_seed)
     imb = d.imbalance
     targets = imbalance_targets(train_data.counts(), imb.profile, imb.classes, imb.keep, imb.ratio)
     train_data = thin_classes(train_data, targets, imb.seed)
     if d.validation:
-        return train_data, load_like(d.validation), test
+        return train_data, full.load_like(d.validation, **options), test
     train_data, validation = validation_split(train_data, d.validation_fraction, d.split_seed)
     return train_data, validation, test
 
@@ -82,7 +71,7 @@ def versions(device: str = "cpu") -> dict[str, str]:
     import sklearn
     import torch
 
-    dev = _torch_device(device)
+    dev = torch_device(device)
     name = torch.cuda.get_device_name(0) if dev.startswith("cuda") else (
         f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)")
     return {"device": name, "python": platform.python_version(), "torch": torch.__version__,
@@ -119,7 +108,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     t = time.perf_counter()
     train_data, validation, test = prepare_splits(recipe)
     for name, part in (("train", train_data), ("validation", validation), ("test", test)):
-        write_split(part, run / "data" / name)
+        part.write(run / "data" / name)
     log.info("train %s; validation %s; test %s", train_data.counts(), validation.counts(), test.counts())
     times["prepare"] = time.perf_counter() - t
 
@@ -134,33 +123,34 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     times["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    common = {"batch_size": syn.batch_size, "device": _ort_device(device), "overwrite": True, "progress": progress}
-    plan = fill_gaps(models[0], train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
+    gens = [OnnxGenerator(m, ort_device(device), spinning=False) for m in models]  # each opened once
+    common = {"batch_size": syn.batch_size, "overwrite": True, "progress": progress}
+    plan = fill_gaps(gens[0], train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
                      seed=syn.seed, **common).planned
     per_class = ev.synthetic_only_per_class or max(train_data.counts().values())
     balanced = {c: per_class for c in train_data.classes}
-    generate_to_folder(models[0], balanced, run / "synthetic-only", seed=syn.seed + 1, **common)
-    gens = [OnnxGenerator(m, _ort_device(device)) for m in models]
+    generate_to_folder(gens[0], balanced, run / "synthetic-only", seed=syn.seed + 1, **common)
     counts = train_data.counts()
     draws = {"synthetic": gan_draws(gens, plan, syn.seed, train_data),
              "synthetic_only": gan_draws(gens, balanced, syn.seed + 1, train_data),
              "doses": {r: gan_draws(gens, {c: round(r * n) for c, n in counts.items()}, syn.seed + 2, train_data)
                        for r in ev.doses}}
     quality_filter = None
-    if ev.filter_threshold > 0 and train_data.modality == "image":
+    if ev.filter_threshold > 0 and gens[0].info.codec.filterable:
         from .classifiers import QualityFilter
 
         quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes),
-                                           ev.filter_threshold, device=_torch_device(device))
+                                           ev.filter_threshold, device=torch_device(device))
     times["synthesize"] = time.perf_counter() - t
 
     t = time.perf_counter()
     sources = variance_sources(ev.seeds, fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
-                             device=_torch_device(device), progress=progress, sources=sources)
+                             device=torch_device(device), progress=progress, sources=sources)
     times["evaluate"] = time.perf_counter() - t
-    samples = read_samples(run / "synthetic-only", train_data.classes) if train_data.modality == "image" else None
-    return write_report(recipe.report_dir, results, samples=samples, title=f"augmentor report: {recipe.name}",
+    samples = read_folder(run / "synthetic-only", train_data)
+    return write_report(recipe.report_dir, results, samples=samples if isinstance(samples, LabelledData) else None,
+                        title=f"augmentor report: {recipe.name}",
                         recipe_text=recipe_text, overwrite=True,
                         extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe)})
 
@@ -171,22 +161,3 @@ def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[s
             "synthetic draw (fresh GAN samples each seed)": fresh_draws and seeds > 1,
             "GAN training (one GAN per seed)": gan_seeds > 1 and gan_seeds == seeds,
             "test-set sampling": False}
-
-
-def write_split(data: Dataset, stem: Path) -> Path:
-    """One split as `.npz` (images) or `.csv` (tables), atomically."""
-    if isinstance(data, TableData):
-        return write_table(data, stem.with_suffix(".csv"))
-    return write_npz(data, stem.with_suffix(".npz"))
-
-
-def _ort_device(device: str) -> str:
-    return "cuda" if device.startswith("cuda") else device
-
-
-def _torch_device(device: str) -> str:
-    if device == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device

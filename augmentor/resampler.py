@@ -17,7 +17,6 @@ model for batch inference, train and export it with `augmentor train` / `augment
 
 from __future__ import annotations
 
-import tempfile
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,6 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .codec import codec_from_json
 from .recipe import recipe_from_dict
+from .runtime import noise_stream
 from .tables import table_from_frame
 
 
@@ -87,7 +87,7 @@ class GANResampler(BaseOverSampler):
         return X, y, binarize_y
 
     def _fit_resample(self, X, y):
-        from .train import generator_from_checkpoint, train
+        from .train import train
 
         frame = X.reset_index(drop=True) if hasattr(X, "iloc") else pd.DataFrame(X).infer_objects()
         columns = list(frame.columns)
@@ -102,15 +102,15 @@ class GANResampler(BaseOverSampler):
                       "lr_g": self.lr, "lr_d": self.lr, "beta1": 0.5, "beta2": 0.9,
                       "checkpoint_every": 10**9, "log_every": 10**9, "sample_every": 10**9},
         })
-        with tempfile.TemporaryDirectory(prefix="gan-resampler-") as tmp:
-            g, state = generator_from_checkpoint(train(data, tmp, recipe, device=self.device, progress=False))
+        trained = train(data, None, recipe, device=self.device, progress=False)  # models only, no files
+        g, state = trained.generator.cpu(), trained.state
         codec = codec_from_json(state["codec"])
         by_name = {str(v): v for v in np.unique(y)}
         counts = {str(c): int(n) for c, n in self.sampling_strategy_.items() if n > 0}
         new_x, new_y = [], []
         for name, n in counts.items():
             label = data.classes.index(name)
-            z = np.random.default_rng([seed, label]).standard_normal((n, g.z_dim), dtype=np.float32)
+            z = noise_stream(seed, label, g.z_dim)(n)  # the same per-class stream as ONNX generation
             with torch.no_grad():
                 out = g(torch.from_numpy(z), torch.full((n,), label, dtype=torch.int64)).numpy()
             new_x.append(codec.decode(out))

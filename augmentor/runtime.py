@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +32,7 @@ MAX_META_BYTES = 4 << 20  # all metadata values together
 MAX_JSON_DEPTH = 32
 MAX_CLASSES = 10_000
 MAX_Z_DIM = 4096
-IMAGE_SIDE = (8, 64)  # the sizes augmentor models; anything else was not written by it
-MAX_TABLE_WIDTH = 100_000
+IMAGE_SIDE = ImageCodec.SIDE  # the sizes augmentor models; anything else was not written by it
 
 
 @dataclass(frozen=True)
@@ -96,11 +95,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError, InvalidDataError) as e:
         raise UnsafeArtifactError(f"{path}: malformed augmentor metadata ({str(e)[:300]})") from None
     modality = meta["modality"]
-    sides_ok = (modality == "image" and len(shape) == 3 and shape[0] in (1, 3)
-                and all(IMAGE_SIDE[0] <= s <= IMAGE_SIDE[1] for s in shape[1:]))
-    width_ok = (modality == "table" and len(shape) == 1 and 1 <= shape[0] <= MAX_TABLE_WIDTH
-                and shape[0] == codec.width)
-    if len(classes) < 2 or not 1 <= z_dim <= MAX_Z_DIM or modality != codec.kind or not (sides_ok or width_ok):
+    if len(classes) < 2 or not 1 <= z_dim <= MAX_Z_DIM or modality != codec.kind or not codec.valid_shape(shape):
         raise UnsafeArtifactError(f"{path}: malformed augmentor metadata (modality {modality}, codec "
                                   f"{codec.kind}, {len(classes)} classes, shape {list(shape)}, z_dim "
                                   f"{z_dim}); images must be 1 or 3 x {IMAGE_SIDE[0]}..{IMAGE_SIDE[1]} px")
@@ -165,6 +160,16 @@ def _check_graph(path: Path, graph, z_dim: int, shape: tuple[int, ...]) -> None:
         raise UnsafeArtifactError(f"{path}: metadata says z_dim={z_dim} but graph input z is {z_dims}")
     if len(x_dims) != 1 + len(shape) or any(g is not None and g != s for g, s in zip(x_dims[1:], shape)):
         raise UnsafeArtifactError(f"{path}: metadata says shape={list(shape)} but graph output x is {x_dims}")
+
+
+def noise_stream(seed: int, label: int, z_dim: int, skip: int = 0) -> Callable[[int], np.ndarray]:
+    """The noise of class `label`: `draw(n)` returns its next n latent vectors. Each sample's
+    noise depends only on (seed, class, index within the class), so asking for more of a class
+    extends its samples, and `skip` resumes the stream after the first `skip` of them."""
+    rng = np.random.default_rng([seed, label])
+    for done in range(0, skip, 65536):  # chunks keep memory flat for huge skips
+        rng.standard_normal((min(65536, skip - done), z_dim), dtype=np.float32)
+    return lambda n: rng.standard_normal((n, z_dim), dtype=np.float32)
 
 
 def physical_cores() -> int:
@@ -286,22 +291,21 @@ class OnnxGenerator:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         for name, n in counts.items():
             label = self.class_index(name)
-            rng = np.random.default_rng([seed, label])
             first = min((skip or {}).get(name, 0), n)
-            for done in range(0, first, 65536):  # chunks keep memory flat for huge skips
-                rng.standard_normal((min(65536, first - done), self.info.z_dim), dtype=np.float32)
+            draw = noise_stream(seed, label, self.info.z_dim, skip=first)
             for start in range(first, n, batch_size):
                 size = min(batch_size, n - start)
-                z = rng.standard_normal((size, self.info.z_dim), dtype=np.float32)
-                yield name, start, self.run(z, np.full(size, label, np.int64))
+                yield name, start, self.run(draw(size), np.full(size, label, np.int64))
 
-    def generate(self, counts: Mapping[str, int], seed: int = 0,
-                 batch_size: int = 256) -> tuple[np.ndarray | pd.DataFrame, np.ndarray]:
+    def generate(self, counts: Mapping[str, int], seed: int = 0, batch_size: int = 256,
+                 stored: bool = False) -> tuple[np.ndarray | pd.DataFrame, np.ndarray]:
         """All requested samples in memory, decoded: (pixels in [0, 1] or a DataFrame of
-        rows in the training columns' dtypes, label indices)."""
+        rows in the training columns' dtypes, label indices). `stored`: exactly as written
+        to disk (images quantized to 8 bits)."""
         xs, ys = [], []
         for name, _, x in self.iter_batches(counts, seed, batch_size):
             xs.append(x)
             ys.append(np.full(len(x), self.class_index(name), np.int64))
         x = np.concatenate(xs) if xs else np.zeros((0, *self.info.shape), np.float32)
-        return self.info.codec.decode(x), np.concatenate(ys) if ys else np.zeros(0, np.int64)
+        codec = self.info.codec
+        return (codec.stored(x) if stored else codec.decode(x)), np.concatenate(ys) if ys else np.zeros(0, np.int64)

@@ -13,14 +13,15 @@ command line), and the report then says the synthetic draw is not a covered sour
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
 from .arms import CnnLearner, Dataset, Draws, TableLearner, build_arms, steps_for
 from .data import LabelledData, align_classes
+from .errors import InvalidDataError
 from .evaluate import evaluate
 from .recipe import EvaluateConfig
-from .tables import TableData
 
 
 def gan_draws(gens: list, counts: Mapping[str, int], base_seed: int, like: Dataset) -> Draws:
@@ -31,12 +32,12 @@ def gan_draws(gens: list, counts: Mapping[str, int], base_seed: int, like: Datas
     def draw(s: int) -> Dataset:
         if s not in cache:
             gen = gens[s % len(gens)]
-            x, y = gen.generate(dict(counts), seed=base_seed + 1000 * s)
-            if isinstance(like, TableData):
-                made = TableData(x, y, gen.classes, f"GAN draw {s}", like.label, like.categorical)
-            else:
-                made = LabelledData((np.rint(x * 255) / 255).astype(np.float32), y, gen.classes, f"GAN draw {s}")
-            cache[s] = align_classes(made, like.classes)
+            x, y = gen.generate(dict(counts), seed=base_seed + 1000 * s, stored=True)
+            lut = np.array([like.classes.index(c) if c in like.classes else -1 for c in gen.classes], np.int64)
+            labels = lut[y]
+            if (labels < 0).any():
+                raise InvalidDataError(f"{gen.info.path}: generates classes outside {list(like.classes)}")
+            cache[s] = like.with_data(x, labels, f"GAN draw {s}")
         return cache[s]
 
     return draw
@@ -80,25 +81,14 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                    doses: Mapping[float, Draws] | None = None, quality_filter=None, device: str = "cpu",
                    progress: bool = True, sources: dict | None = None) -> dict:
     """Every arm x classifier x seed (evaluate.py), then fidelity, filter and validity sections."""
-    table = isinstance(train, TableData)
+    kind = EVALUATION[train.modality]
     k = len(train.classes)
     counts = np.bincount(train.y, minlength=k)
     target = counts + np.bincount(synthetic(0).y, minlength=k) if synthetic else np.full(k, counts.max())
     filtered = FilteredDraws(synthetic, quality_filter, train.classes) if synthetic and quality_filter else None
     arms = build_arms(train, target=target, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
-                      filtered=filtered, baselines=ev.baselines,
-                      losses=("reweight",) if table else ("reweight", "logit-adjust"))
-    if table:
-        numeric = [c for c in train.x.columns if c not in train.categorical]
-        learners = [TableLearner(c, list(train.categorical), numeric) for c in ev.classifiers]
-        protocol = {"classifier_kind": "scikit-learn"}
-    else:
-        from .classifiers import classic_augmentation
-
-        steps = steps_for(len(train), ev.epochs, ev.batch_size)
-        learners = [CnnLearner(k, steps, ev.batch_size, ev.lr, device, classic_augmentation(ev.classic, ev.flips))]
-        protocol = {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
-                    "classic_augmentation": ev.classic, "flips": ev.flips, "device": device}
+                      filtered=filtered, baselines=ev.baselines, losses=kind.losses, classic=kind.classic)
+    learners, protocol = kind.learners(train, ev, device)
     combine = None
     if doses and ev.baselines:
         ratio = max(doses)
@@ -107,38 +97,114 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                        reference=ev.reference, progress=progress, protocol=protocol, sources=sources)
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
-    results["fidelity"] = _fidelity(train, test, sets, ev, device)
+    results["fidelity"] = _fidelity(train, test, sets, kind.features(train, ev, device), ev.fidelity_k)
     if filtered is not None:
         results["quality_filter"] = filtered.stats()
-    if table:
-        from .arms import synthetic_validity
-
-        results["validity"] = {name: synthetic_validity(train, s) for name, s in sets.items()}
+    results.update(kind.extra_sections(train, sets))
     return results
 
 
-def _fidelity(train: Dataset, test: Dataset, sets: dict[str, Dataset], ev: EvaluateConfig, device: str) -> dict:
-    """Each set against the real test split, in a feature space learnt from the training split
-    only: a SmallCNN's penultimate layer for images, the table codec's space for tables."""
+def _fidelity(train: Dataset, test: Dataset, sets: dict[str, Dataset], embed, k: int) -> dict:
+    """Each set against the real test split, in a feature space learnt from the training split only."""
     from .fidelity import fidelity
 
     sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}
     if not sets:
         return {}
     test = align_classes(test, train.classes)
-    if isinstance(train, TableData):
-        from .codec import TableCodec
+    real = embed(test.x)
+    return {name: fidelity(real, test.y, embed(s.x), s.y, train.classes, k) for name, s in sets.items()}
 
-        codec = TableCodec.fit(train.x, train.categorical)
-        embed = codec.encode
-    else:
-        from .classifiers import embed as cnn_embed
-        from .classifiers import fit_cnn
+
+class ImageEvaluation:
+    """Images: the SmallCNN (same step budget every arm), classic-augmentation arms, both loss
+    fixes; fidelity in the penultimate layer of a SmallCNN trained on the training split."""
+
+    losses, classic = ("reweight", "logit-adjust"), True
+
+    def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
+        from .classifiers import classic_augmentation
+
+        steps = steps_for(len(train), ev.epochs, ev.batch_size)
+        learner = CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device,
+                             classic_augmentation(ev.classic, ev.flips))
+        return [learner], {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
+                           "classic_augmentation": ev.classic, "flips": ev.flips, "device": device}
+
+    def features(self, train: Dataset, ev: EvaluateConfig, device: str):
+        from .classifiers import embed, fit_cnn
 
         model = fit_cnn(train.x, train.y, len(train.classes), steps=steps_for(len(train), ev.epochs, ev.batch_size),
                         batch_size=ev.batch_size, lr=ev.lr, seed=0, device=device)
+        return lambda x: embed(model, x)
 
-        def embed(x):
-            return cnn_embed(model, x)
-    real = embed(test.x)
-    return {name: fidelity(real, test.y, embed(s.x), s.y, train.classes, ev.fidelity_k) for name, s in sets.items()}
+    def extra_sections(self, train: Dataset, sets: dict) -> dict:
+        return {}
+
+
+class TableEvaluation:
+    """Tables: one scikit-learn classifier per name, class_weight='balanced' as the loss fix;
+    fidelity in the codec's space; a validity check of the synthetic rows."""
+
+    losses, classic = ("reweight",), False
+
+    def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
+        numeric = [c for c in train.x.columns if c not in train.categorical]
+        return ([TableLearner(c, list(train.categorical), numeric) for c in ev.classifiers],
+                {"classifier_kind": "scikit-learn"})
+
+    def features(self, train: Dataset, ev: EvaluateConfig, device: str):
+        from .codec import TableCodec
+
+        return TableCodec.fit(train.x, train.categorical).encode
+
+    def extra_sections(self, train: Dataset, sets: dict) -> dict:
+        from .arms import synthetic_validity
+
+        return {"validity": {name: synthetic_validity(train, s) for name, s in sets.items()}}
+
+
+# The one place evaluation dispatches on the kind of data.
+EVALUATION = {"image": ImageEvaluation(), "table": TableEvaluation()}
+
+
+def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: str | None = None,
+                     validation_fraction: float = 0.2, synthetic: Path | None = None,
+                     synthetic_only: Path | None = None, doses: Mapping[float, Path] | None = None,
+                     filter_threshold: float | None = None, imbalance: dict | None = None, label: str = "label",
+                     device: str = "cpu", progress: bool = True) -> tuple[dict, LabelledData | None]:
+    """`augmentor evaluate`: real splits and synthetic *folders* (one fixed draw each, so the
+    report says the synthetic draw is not a covered source). Returns (results, sample grid data)."""
+    from .data import imbalance_targets, load_dataset, thin_classes, validation_split
+    from .pipeline import variance_sources
+    from .synthesize import read_folder
+
+    train_data = load_dataset(train, label=label)
+    test_data = train_data.load_like(test)
+    if imbalance:
+        train_data = thin_classes(train_data, imbalance_targets(
+            train_data.counts(), imbalance["profile"], imbalance["classes"], imbalance["keep"], imbalance["ratio"]),
+            imbalance["seed"])
+    if validation:
+        validation_data = train_data.load_like(validation)
+    else:
+        train_data, validation_data = validation_split(train_data, validation_fraction, 0)
+    if filter_threshold is not None and not EVALUATION[train_data.modality].classic:
+        raise InvalidDataError("--filter is available for images only")
+
+    def read(folder: Path) -> Draws:
+        return fixed_draw(read_folder(folder, train_data, "synthetic"))
+
+    quality_filter = None
+    if filter_threshold is not None and synthetic:
+        from .classifiers import QualityFilter
+
+        quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes), filter_threshold)
+    results = run_evaluation(
+        train_data, validation_data, test_data, ev, synthetic=read(synthetic) if synthetic else None,
+        synthetic_only=read(synthetic_only) if synthetic_only else None,
+        doses={r: read(f) for r, f in (doses or {}).items()}, quality_filter=quality_filter, device=device,
+        progress=progress, sources=variance_sources(ev.seeds, fresh_draws=False, gan_seeds=1))
+    folder = synthetic_only or synthetic
+    samples = read_folder(folder, train_data, "synthetic") if folder else None
+    return results, samples if isinstance(samples, LabelledData) else None

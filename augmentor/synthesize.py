@@ -11,20 +11,11 @@ seed and counts give byte-identical files.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import logging
-import multiprocessing
-import os
-import re
-import shutil
-import sys
-import zipfile
 from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,31 +25,30 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from .atomic import atomic_dir, atomic_path, replace_dir, write_bytes
+from .atomic import atomic_dir
 from .data import LabelledData, align_classes
-from .errors import InvalidDataError, OutputExistsError, ResourceLimitError, UnsafeArtifactError
+from .errors import InvalidDataError, ResourceLimitError, UnsafeArtifactError
 from .gaps import Strategy, plan_gaps
-from .outputs import check_free_space, check_outputs, output_lock, prepare_output, write_marker
+from .outputs import (
+    MANIFEST_FIELDS,
+    check_free_space,
+    check_outputs,
+    output_lock,
+    partial_dir,
+    prepare_output,
+    read_manifest,
+    split_ref,
+    write_marker,
+)
 from .runtime import OnnxGenerator, physical_cores
+from .sinks import NpzSink, PngSink, TableSink
 from .tables import TableData
 
 if TYPE_CHECKING:  # the filter's classifier needs torch; generation from an .onnx must not
     from .classifiers import QualityFilter
 
 log = logging.getLogger(__name__)
-MANIFEST_FIELDS = ["file", "class", "source", "seed", "model_sha256"]
 MAX_SAMPLES = 10_000_000
-# A sample inside a multi-sample file is `FILE#ROW`; only augmentor's own file names take a
-# row, so a '#' inside a class folder's name never splits a PNG path.
-_ROW_REF = re.compile(r"^(shard-\d{5,}\.npz|samples\.(?:csv|parquet))#(\d+)$")
-
-
-def split_ref(file: str) -> tuple[str, int | None]:
-    """A manifest `file` entry -> (relative path, row within the file or None)."""
-    m = _ROW_REF.match(file)
-    return (m.group(1), int(m.group(2))) if m else (file, None)
-
-
 @dataclass(frozen=True)
 class SynthesisResult:
     out: Path
@@ -100,14 +90,6 @@ def _samples(gen: OnnxGenerator, counts: Mapping[str, int], seed: int, batch_siz
             )
 
 
-def png_bytes(pixels_u8: np.ndarray) -> bytes:
-    """C x H x W uint8 -> PNG bytes (deterministic: no timestamps)."""
-    arr = pixels_u8[0] if pixels_u8.shape[0] == 1 else pixels_u8.transpose(1, 2, 0)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _check_counts(gen: OnnxGenerator, counts: Mapping[str, int]) -> None:
     for name, n in counts.items():
         gen.class_index(name)
@@ -124,200 +106,11 @@ def check_sample_budget(total: int, max_samples: int | None, bytes_per_sample: i
     check_free_space(out.parent, total * (bytes_per_sample + 128), f"writing {total} samples to {out}")
 
 
-class PngWriter:
-    """Encodes and writes PNGs, in worker processes when `workers` > 1.
-
-    Batches are handed to the workers while the caller generates the next batch, so
-    generation and encoding overlap; at most 2 x workers batches are in flight.
-    Workers are forked on Linux: they only encode PNGs and write files, touching no
-    torch or ONNX Runtime state, and forking spares each one the import of torch.
-    """
-
-    def __init__(self, root: Path, workers: int) -> None:
-        self.root, self.pending = root, []
-        self.pool = None
-        if workers > 1:
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                                            initializer=_die_with_parent, initargs=(os.getpid(),))
-            self.limit = 2 * workers
-
-    def write(self, rels: list[str], pixels: np.ndarray) -> None:
-        if self.pool is None:
-            write_pngs(self.root, rels, pixels)
-            return
-        self.pending.append(self.pool.submit(write_pngs, self.root, rels, pixels))
-        while len(self.pending) > self.limit:
-            self.pending.pop(0).result()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            for f in self.pending:
-                f.result()
-            self.pool.shutdown()
-
-
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: a worker must not outlive a parent that was killed (SIGKILL
-    gives the parent no chance to stop its pool). Linux: the kernel sends SIGKILL when the
-    parent dies; elsewhere a daemon thread polls the parent's pid."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-        return
-    import threading
-    import time
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def write_pngs(root: Path, rels: list[str], pixels: np.ndarray) -> None:
-    for rel, img in zip(rels, pixels):
-        (root / rel).write_bytes(png_bytes(img))
-
-
-class NpzShardWriter:
-    """Collects samples into `shard-NNNNN.npz` files of `shard_size` samples each
-    (x: uint8 N x C x H x W, y: label index, classes)."""
-
-    def __init__(self, root: Path, classes: tuple[str, ...], shard_size: int, first_shard: int = 0) -> None:
-        self.root, self.classes, self.shard_size = root, classes, shard_size
-        self.xs: list[np.ndarray] = []
-        self.ys: list[np.ndarray] = []
-        self.buffered, self.shard = 0, first_shard
-
-    def add(self, name: str, pixels: np.ndarray) -> list[str]:
-        """Buffer a batch of one class; return the manifest `file` entry of each sample."""
-        refs, pos, label = [], 0, self.classes.index(name)
-        while pos < len(pixels):
-            take = min(self.shard_size - self.buffered, len(pixels) - pos)
-            refs += [f"shard-{self.shard:05d}.npz#{self.buffered + i}" for i in range(take)]
-            self.xs.append(pixels[pos:pos + take])
-            self.ys.append(np.full(take, label, np.int64))
-            self.buffered, pos = self.buffered + take, pos + take
-            if self.buffered == self.shard_size:
-                self.flush()
-        return refs
-
-    def flush(self) -> None:
-        if not self.buffered:
-            return
-        with atomic_path(self.root / f"shard-{self.shard:05d}.npz") as tmp, open(tmp, "wb") as f:
-            np.savez(f, x=np.concatenate(self.xs), y=np.concatenate(self.ys),
-                     classes=np.array(self.classes, dtype=str))
-        self.xs, self.ys, self.buffered, self.shard = [], [], 0, self.shard + 1
-
-
-@contextlib.contextmanager
-def _partial_dir(out: Path, job: dict, resumable: bool):
-    """Yield (partial folder, manifest rows kept from an interrupted run of the same job);
-    on success the partial folder replaces `out` in one rename."""
-    partial = out.with_name(f".{out.name}.partial")
-    kept: list[dict] = []
-    if partial.exists() and any(partial.iterdir()) and not (partial / "job.json").is_file():
-        raise OutputExistsError(f"{partial} exists but is not an augmentor partial output (no job.json); "
-                                "move it away or choose another --out")
-    if partial.exists():
-        kept = _resume(partial, job) if resumable else None
-        if kept is None:
-            log.warning("%s: an interrupted run of a different job; starting over", partial)
-            shutil.rmtree(partial)
-            kept = []
-        else:
-            log.warning("%s: resuming an interrupted run; %d samples kept", partial, len(kept))
-    partial.mkdir(parents=True, exist_ok=True)
-    write_bytes(partial / "job.json", json.dumps(job, sort_keys=True).encode())
-    if not kept:
-        with (partial / "manifest.csv").open("w", newline="") as f:
-            csv.DictWriter(f, MANIFEST_FIELDS).writeheader()
-    try:
-        yield partial, kept
-        (partial / "job.json").unlink()
-        write_marker(partial, "synthesis")
-        replace_dir(partial, out)
-    except Exception:
-        shutil.rmtree(partial, ignore_errors=True)  # a failed job (not a killed one) leaves nothing
-        raise
-
-
-PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-
-
-def _whole_png(path: Path) -> bool:
-    """A PNG cut off by a kill lacks its closing IEND chunk."""
-    try:
-        with path.open("rb") as f:
-            f.seek(-len(PNG_END), os.SEEK_END)
-            return f.read() == PNG_END
-    except OSError:
-        return False
-
-
-def _resume(partial: Path, job: dict) -> list[dict] | None:
-    """The longest prefix of the manifest whose files are whole; everything else removed.
-    None when the partial folder belongs to another job."""
-    try:
-        if json.loads((partial / "job.json").read_text()) != json.loads(json.dumps(job, sort_keys=True)):
-            return None
-        text = (partial / "manifest.csv").read_text()
-    except (OSError, ValueError):
-        return None
-    lines = text.splitlines(keepends=True)
-    if not lines or not lines[-1].endswith("\n"):
-        lines = lines[:-1]  # a row cut off by the kill
-    kept: list[dict] = []
-    shards: dict[str, int] = {}
-    for r in csv.DictReader(lines):
-        rel, index = split_ref(r["file"])
-        path = partial / rel
-        if index is not None:
-            if rel not in shards:
-                try:
-                    with np.load(path, allow_pickle=False) as z:
-                        shards[rel] = len(z["y"])
-                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-                    shards[rel] = 0
-            if index >= shards[rel]:
-                break
-        elif not _whole_png(path):
-            break
-        kept.append(r)
-    # A shard can be flushed before the manifest rows of its last batch are written: keep
-    # only shards whose every row is listed, so the resumed layout equals an unbroken run's.
-    listed_per_shard: dict[str, int] = {}
-    for r in kept:
-        rel, index = split_ref(r["file"])
-        if index is not None:
-            listed_per_shard[rel] = listed_per_shard.get(rel, 0) + 1
-    short = [rel for rel, n in listed_per_shard.items() if n != shards[rel]]
-    if short:
-        kept = kept[:next(i for i, r in enumerate(kept) if split_ref(r["file"])[0] in short)]
-    listed = {split_ref(r["file"])[0] for r in kept} | {"manifest.csv", "job.json"}
-    for f in partial.rglob("*"):
-        if f.is_file() and str(f.relative_to(partial)) not in listed:
-            f.unlink()
-    with (partial / "manifest.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, MANIFEST_FIELDS)
-        w.writeheader()
-        w.writerows(kept)
-    return kept
-
-
 def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, int],
                        out: str | Path, *, seed: int = 0, batch_size: int = 256,
                        device: str = "cpu", real: LabelledData | None = None,
                        overwrite: bool = False, progress: bool = True,
-                       protected: list[Path] = (), fmt: str = "png", workers: int = -1,
+                       protected: list[Path] = (), fmt: str | None = None, workers: int = -1,
                        shard_size: int = 8192, quality_filter: QualityFilter | None = None,
                        max_tries: int = 20, strict_filter: bool = True,
                        max_samples: int | None = None) -> SynthesisResult:
@@ -337,32 +130,23 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     """
     total = sum(counts.values())
     if workers < 0:
-        workers = physical_cores() if fmt == "png" and total >= 4096 else 0
+        workers = physical_cores() if fmt in (None, "png") and total >= 4096 else 0
     gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device,
                                                                         spinning=workers == 0)
-    out = Path(out)
+    out, codec = Path(out), gen.info.codec
     _check_counts(gen, counts)
-    if gen.info.modality == "table":
-        fmt = "csv" if fmt == "png" else fmt
-        if fmt not in ("csv", "parquet"):
-            raise InvalidDataError(f"unknown output format '{fmt}' for tables; use csv or parquet")
-        per_sample = 24 * gen.info.shape[0]
-    else:
-        if fmt not in ("png", "npz"):
-            raise InvalidDataError(f"unknown output format '{fmt}' for images; use png or npz")
-        raw = int(np.prod(gen.info.shape))
-        per_sample = max(raw + 128, 4096) if fmt == "png" else raw + 8  # a PNG takes a disk block
+    fmt = fmt or codec.formats[0]
+    if fmt not in codec.formats:
+        raise InvalidDataError(f"unknown output format '{fmt}' for a {codec.kind} model; use "
+                               f"{' or '.join(codec.formats)}")
     with output_lock(out):
         check_outputs({"--out": out}, [gen.info.path, *protected])
         prepare_output(out, "synthesis", overwrite)
-        check_sample_budget(total + (len(real) if real is not None else 0), max_samples, per_sample, out)
-        if gen.info.modality == "table":
-            return _table_to_folder(gen, counts, out, seed=seed, batch_size=batch_size, real=real,
-                                    progress=progress, fmt=fmt)
-        return _images_to_folder(gen, counts, out, seed=seed, batch_size=batch_size, real=real,
-                                 progress=progress, fmt=fmt, workers=workers, shard_size=shard_size,
-                                 quality_filter=quality_filter, max_tries=max_tries,
-                                 strict_filter=strict_filter)
+        check_sample_budget(total + (len(real) if real is not None else 0), max_samples,
+                            codec.bytes_per_sample(gen.info.shape, fmt), out)
+        return WRITERS[codec.kind](gen, counts, out, seed=seed, batch_size=batch_size, real=real,
+                                   progress=progress, fmt=fmt, workers=workers, shard_size=shard_size,
+                                   quality_filter=quality_filter, max_tries=max_tries, strict_filter=strict_filter)
 
 
 def _images_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *, seed: int,
@@ -380,26 +164,18 @@ def _images_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, 
            "shard_size": shard_size, "real": real.source if real is not None else None,
            "n_real": len(real) if real is not None else 0,
            "filter": quality_filter.threshold if quality_filter is not None else None}
-    with _partial_dir(out, job, resumable=quality_filter is None) as (tmp, kept), \
+    with partial_dir(out, job, resumable=quality_filter is None) as (tmp, kept), \
             (tmp / "manifest.csv").open("a", newline="") as manifest:
         rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
         done = Counter(r["class"] for r in kept if r["source"] == "synthetic")
         done_real = sum(r["source"] == "real" for r in kept)
-        if fmt == "png":
-            sink: PngWriter | NpzShardWriter = PngWriter(tmp, workers)
-        else:
-            sink = NpzShardWriter(tmp, gen.classes, shard_size,
-                                  first_shard=len({split_ref(r["file"])[0] for r in kept}))
+        sink = PngSink(tmp, workers) if fmt == "png" else NpzSink(
+            tmp, gen.classes, shard_size, first_shard=len({split_ref(r["file"])[0] for r in kept}))
 
         def emit(name: str, stems: list[str], pixels: np.ndarray, source: str, s: object, h: str):
             if not len(pixels):
                 return
-            if isinstance(sink, PngWriter):
-                folder = _class_folder(tmp, name)
-                files = [f"{folder.name}/{stem}.png" for stem in stems]
-                sink.write(files, pixels)
-            else:
-                files = sink.add(name, pixels)
+            files = sink.add(name, stems, pixels)
             rows.writerows({"file": f, "class": name, "source": source, "seed": s, "model_sha256": h}
                            for f in files)
 
@@ -419,26 +195,15 @@ def _images_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, 
                 bar.update(len(pixels))
             bar.close()
         finally:
-            sink.close() if isinstance(sink, PngWriter) else sink.flush()
+            sink.close()
         if quality_filter is not None:
             (tmp / "filter.json").write_text(json.dumps(
                 {"threshold": quality_filter.threshold, "per_class": filter_stats}, indent=2) + "\n")
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, filter_stats)
 
 
-def _class_folder(root: Path, name: str) -> Path:
-    """The folder of class `name` under `root`, created on first use. Names were checked
-    (names.py) when the model or data was read; this re-checks that the folder is a direct
-    child of `root`, so no name can ever reach outside it."""
-    folder = root / name
-    if folder.parent != root or name in ("", ".", "..") or folder.name != name:
-        raise UnsafeArtifactError(f"class name {name!r} is not a safe folder name")
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
 def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *, seed: int,
-                     batch_size: int, real: TableData | None, progress: bool, fmt: str) -> SynthesisResult:
+                     batch_size: int, real: TableData | None, progress: bool, fmt: str, **_) -> SynthesisResult:
     """Tables: generated rows (and `real` rows first, if given) into one CSV or parquet file,
     written batch by batch, with the manifest beside it."""
     codec, sha, file = gen.info.codec, gen.info.sha256, f"samples.{fmt}"
@@ -449,18 +214,14 @@ def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *
     with atomic_dir(out) as tmp, (tmp / "manifest.csv").open("w", newline="") as manifest:
         rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
         rows.writeheader()
-        sink = _TableSink(tmp / file, fmt)
-        written = 0
+        sink = TableSink(tmp / file, fmt)
 
         def emit(frame: pd.DataFrame, names: np.ndarray, source: str, s: object, h: str) -> None:
-            nonlocal written
             frame = frame.copy()
             frame[label] = names
             frame[source_col] = source
-            sink.write(frame)
-            rows.writerows({"file": f"{file}#{written + i}", "class": c, "source": source, "seed": s,
-                            "model_sha256": h} for i, c in enumerate(names))
-            written += len(frame)
+            rows.writerows({"file": f, "class": c, "source": source, "seed": s, "model_sha256": h}
+                           for f, c in zip(sink.add(frame), names))
 
         try:
             if real is not None:
@@ -478,32 +239,8 @@ def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, {})
 
 
-class _TableSink:
-    """Appends DataFrame chunks to one CSV or parquet file (memory stays one batch)."""
-
-    def __init__(self, path: Path, fmt: str) -> None:
-        self.path, self.fmt, self.writer, self.header = path, fmt, None, True
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.fmt == "csv":
-            frame.to_csv(self.path, mode="a", header=self.header, index=False)
-            self.header = False
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if self.writer is None:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            self.writer = pq.ParquetWriter(self.path, table.schema)
-        else:
-            table = pa.Table.from_pandas(frame, schema=self.writer.schema, preserve_index=False)
-        self.writer.write_table(table)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        elif self.fmt == "csv" and self.header:
-            self.path.touch()
+# The one place synthesis dispatches on the kind of model: each modality's folder writer.
+WRITERS = {"image": _images_to_folder, "table": _table_to_folder}
 
 
 def read_table_samples(out: str | Path, like: TableData, source: str | None = None) -> TableData:
@@ -533,23 +270,23 @@ def read_table_samples(out: str | Path, like: TableData, source: str | None = No
     return TableData(x, y, like.classes, str(out), like.label, like.categorical)
 
 
-def fill_gaps(model: str | Path, data: LabelledData | TableData, out: str | Path, *,
+def fill_gaps(model: str | Path | OnnxGenerator, data: LabelledData | TableData, out: str | Path, *,
               strategy: Strategy = "auto", seed: int = 0, batch_size: int = 256,
               device: str = "cpu", include_real: bool = False, overwrite: bool = False,
-              progress: bool = True, fmt: str = "png", workers: int = -1,
+              progress: bool = True, fmt: str | None = None, workers: int = -1,
               filter_threshold: float | None = None, strict_filter: bool = True,
               max_samples: int | None = None) -> SynthesisResult:
     """Plan the gaps of `data` under `strategy` and generate exactly that many per class.
     The output may not overlap `data`'s files (class folders resolved through symlinks)."""
-    gen = OnnxGenerator(model, device, spinning=False)
+    gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device, spinning=False)
     unknown = [c for c in data.classes if c not in gen.classes]
     if unknown:
         raise InvalidDataError(f"{data.source}: classes {unknown} are not in the model "
                                f"(model classes: {', '.join(gen.classes)})")
     planned = plan_gaps(data.counts(), strategy)
     quality_filter = None
-    if filter_threshold is not None and data.modality == "table":
-        raise InvalidDataError("the quality filter (--filter) is available for images only")
+    if filter_threshold is not None and not gen.info.codec.filterable:
+        raise InvalidDataError(f"the quality filter (--filter) is not available for {gen.info.codec.kind} models")
     if filter_threshold is not None and not 0 < filter_threshold <= 1:
         raise InvalidDataError(f"--filter must be a probability in (0, 1], got {filter_threshold}")
     protected = [Path(data.source)] if data.source and Path(data.source).exists() else []
@@ -570,17 +307,6 @@ def fill_gaps(model: str | Path, data: LabelledData | TableData, out: str | Path
                                   progress=progress, protected=protected, fmt=fmt, workers=workers,
                                   quality_filter=quality_filter, strict_filter=strict_filter,
                                   max_samples=max_samples)
-
-
-def read_manifest(out: str | Path) -> list[dict]:
-    path = Path(out) / "manifest.csv"
-    if not path.is_file():
-        raise UnsafeArtifactError(f"{out}: no manifest.csv; is this an augmentor output folder?")
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames != MANIFEST_FIELDS:
-            raise UnsafeArtifactError(f"{path}: columns {reader.fieldnames}, expected {MANIFEST_FIELDS}")
-        return list(reader)
 
 
 def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None = None) -> LabelledData:
@@ -612,3 +338,14 @@ def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None =
         raise InvalidDataError(f"{out}: manifest lists no samples")
     return LabelledData(np.stack(xs).astype(np.float32) / 255.0, np.asarray(ys, np.int64),
                         classes, str(out))
+
+
+def read_folder(out: str | Path, like: LabelledData | TableData, source: str | None = None) -> LabelledData | TableData:
+    """Load an output folder through its manifest in the form of `like` (its classes, and for
+    tables its columns and dtypes)."""
+    return READERS[like.modality](out, like, source)
+
+
+# The one place reading back dispatches on the kind of data.
+READERS = {"image": lambda out, like, source: read_samples(out, like.classes, source),
+           "table": read_table_samples}

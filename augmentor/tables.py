@@ -63,6 +63,41 @@ class TableData:
     def with_labels(self, y: np.ndarray, classes: tuple[str, ...]) -> TableData:
         return TableData(self.x, y, classes, self.source, self.label, self.categorical)
 
+    def with_data(self, x: pd.DataFrame, y: np.ndarray, source: str) -> TableData:
+        """Other rows of the same columns and classes (e.g. generated ones)."""
+        return TableData(x, np.asarray(y, np.int64), self.classes, source, self.label, self.categorical)
+
+    def concat(self, other: TableData) -> TableData:
+        return TableData(pd.concat([self.x, other.x], ignore_index=True), np.concatenate([self.y, other.y]),
+                         self.classes, self.source, self.label, self.categorical)
+
+    def content_bytes(self) -> bytes:
+        """Column names, kinds and values, for the training-data fingerprint."""
+        import json
+
+        return (json.dumps([list(map(str, self.x.columns)), list(self.categorical)]).encode()
+                + self.x.to_csv(index=False).encode())
+
+    def describe(self) -> str:
+        kind = {**{col: "numeric" for col in self.x.columns}, **{col: "integer" for col in self.integer},
+                **{col: "categorical" for col in self.categorical}}
+        kinds = ", ".join(f"{col} ({k})" for col, k in kind.items())
+        return f"{self.source}: {len(self)} rows, {len(self.classes)} classes in '{self.label}'; columns: {kinds}"
+
+    def load_like(self, spec: str, *, numeric: Sequence[str] = (), impute: str = "none", **_: object) -> TableData:
+        """Another table with this one's label and categorical columns, labelled by these classes;
+        its feature columns must be this table's."""
+        from .data import align_classes
+
+        other = load_table(spec, self.label, self.categorical, numeric, impute)
+        if list(other.x.columns) != list(self.x.columns):
+            raise InvalidDataError(f"{spec}: columns {list(other.x.columns)} differ from the training "
+                                   f"table's {list(self.x.columns)}")
+        return align_classes(other, self.classes)
+
+    def write(self, stem: Path) -> Path:
+        return write_table(self, stem.with_suffix(".csv"))
+
     def frame(self, source: str | None = None) -> pd.DataFrame:
         """Features plus the label column (class names), and a `source` column if given."""
         df = self.x.copy()

@@ -21,11 +21,14 @@ import csv
 import io
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from .atomic import write_bytes
@@ -41,7 +44,8 @@ from .checkpoint import (
 )
 from .codec import ImageCodec, TableCodec, codec_from_json
 from .data import LabelledData, fingerprint
-from .errors import DeviceError, OutputExistsError, RecipeError, UnsafeArtifactError
+from .devices import torch_device
+from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
 from .models import ImageDiscriminator, ImageGenerator, TableGenerator, build_models
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
 from .recipe import Recipe, recipe_to_dict
@@ -52,13 +56,7 @@ LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "seconds"
 
 def resolve_device(device: str) -> torch.device:
     """'auto' -> cuda when present, else cpu. Asking for cuda without one is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(f"--device {device} was requested but no CUDA device is available")
-    if device.split(":")[0] not in ("cpu", "cuda"):
-        raise DeviceError(f"unknown device '{device}'; use auto, cpu or cuda")
-    return torch.device(device)
+    return torch.device(torch_device(device))
 
 
 # --- DiffAugment (Zhao et al., 2020): the same random transform for real and fake ----------
@@ -110,15 +108,30 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...], gen: torch.Generator)
 
 # --- the loop --------------------------------------------------------------------------------
 
-def train(data: LabelledData | TableData, run_dir: str | Path, recipe: Recipe, *, device: str = "cpu",
+@dataclass(frozen=True)
+class TrainResult:
+    """What training made: the last checkpoint written (None without a run folder), the EMA
+    generator (eval mode) that export and sampling use, and the checkpoint's JSON state."""
+
+    checkpoint: Path | None
+    generator: nn.Module
+    state: dict
+
+
+def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cpu",
           resume: bool = False, overwrite: bool = False, progress: bool = True,
-          deterministic: bool = False) -> Path:
-    """Train (or resume) the class-conditional GAN on `data`; return the last checkpoint."""
+          deterministic: bool = False) -> TrainResult:
+    """Train (or resume) the class-conditional GAN on `data`; return the models and the last
+    checkpoint. With `run_dir` None nothing is written (no checkpoints, log or sample grids)."""
     _check_config(recipe)
-    run_dir = Path(run_dir)
     dev = resolve_device(device)
     if deterministic:
         torch.use_deterministic_algorithms(True)
+    if run_dir is None:
+        if resume:
+            raise RecipeError("resume needs a run folder")
+        return _train(data, None, recipe, dev, resume=False, overwrite=False, progress=progress)
+    run_dir = Path(run_dir)
     with output_lock(run_dir):
         prepare_run_dir(run_dir, resume=resume, overwrite=overwrite,
                         inputs=[data.source] if data.source else [])
@@ -145,21 +158,21 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: lis
     write_marker(run_dir, "run")
 
 
-def _train(data: LabelledData | TableData, run_dir: Path, recipe: Recipe, dev: torch.device, *,
-           resume: bool, overwrite: bool, progress: bool) -> Path:
+def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
+           resume: bool, overwrite: bool, progress: bool) -> TrainResult:
     cfg = recipe.train
-    if overwrite and not resume:
+    if overwrite and not resume and run_dir is not None:
         for old in list_checkpoints(run_dir):
             old.unlink()
         (run_dir / "log.csv").unlink(missing_ok=True)
 
     n_classes = len(data.classes)
-    table = data.modality == "table"
-    codec = TableCodec.fit(data.x, data.categorical, data.label) if table else ImageCodec()
+    kind = TRAINING[data.modality]
+    codec = kind.fit_codec(data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         g, d = build_models(n_classes, data.shape, recipe.model.z_dim, recipe.model.g_channels,
-                            recipe.model.d_channels, codec.spans if table else None)
+                            recipe.model.d_channels, getattr(codec, "spans", None))
     ema = copy.deepcopy(g).requires_grad_(False)
     g, d, ema = g.to(dev), d.to(dev), ema.to(dev)
     opt_g = torch.optim.Adam(g.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
@@ -182,8 +195,9 @@ def _train(data: LabelledData | TableData, run_dir: Path, recipe: Recipe, dev: t
         "data_fingerprint": data_print, "data_source": data.source, "n_train": len(data),
         "counts": data.counts(), "codec": codec.to_json(), "recipe": recipe_to_dict(recipe),
     }
-    log_path = run_dir / "log.csv"
-    _truncate_log(log_path, step)
+    log_path = run_dir / "log.csv" if run_dir is not None else None
+    if log_path is not None:
+        _truncate_log(log_path, step)
     fixed_z = torch.randn(n_classes * 10, recipe.model.z_dim,
                           generator=torch.Generator().manual_seed(cfg.seed + 1)).to(dev)
     fixed_y = torch.arange(n_classes).repeat_interleave(10).to(dev)
@@ -198,11 +212,7 @@ def _train(data: LabelledData | TableData, run_dir: Path, recipe: Recipe, dev: t
         idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen).to(dev)
         x_real, y_real = x_all[idx], y_all[idx]
         z = torch.randn(cfg.batch_size, recipe.model.z_dim, generator=gen).to(dev)
-        if table:
-            loss_d, loss_g, d_real, d_fake = _table_step(g, d, opt_d, x_real, y_real, z, gen)
-        else:
-            loss_d, loss_g, d_real, d_fake = _image_step(g, d, opt_d, x_real, y_real, z, gen,
-                                                         cfg.diffaugment, n_classes)
+        loss_d, loss_g, d_real, d_fake = kind.step(g, d, opt_d, x_real, y_real, z, gen, cfg, n_classes)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -215,14 +225,19 @@ def _train(data: LabelledData | TableData, run_dir: Path, recipe: Recipe, dev: t
                    "loss_d": f"{loss_d.item():.4f}", "loss_g": f"{loss_g.item():.4f}",
                    "d_real": f"{d_real.mean().item():.4f}", "d_fake": f"{d_fake.mean().item():.4f}",
                    "seconds": f"{time.perf_counter() - t0:.1f}"}
-            _append_log(log_path, row)
+            if log_path is not None:
+                _append_log(log_path, row)
             bar.set_postfix(loss_d=row["loss_d"], loss_g=row["loss_g"])
-        if not table and (step % cfg.sample_every == 0 or step == total):
+        if run_dir is None:
+            continue
+        if kind.preview and (step % cfg.sample_every == 0 or step == total):
             _save_grid(ema, fixed_z, fixed_y, run_dir / "samples" / f"step-{step:07d}.png")
         if step % cfg.checkpoint_every == 0 or step == total:
             last = _save(run_dir, step, g, d, ema, opt_g, opt_d, gen, state)
     bar.close()
-    return last if last is not None else latest_checkpoint(run_dir)
+    if run_dir is not None and last is None:
+        last = latest_checkpoint(run_dir)
+    return TrainResult(last, ema.eval(), {**state, "step": step})
 
 
 def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes):
@@ -252,6 +267,30 @@ def _table_step(g, d, opt_d, x_real, y_real, z, gen, gp_weight: float = 10.0):
     loss_d.backward()
     opt_d.step()
     return loss_d, -d(fake, y_real).mean(), d_real, d_fake
+
+
+@dataclass(frozen=True)
+class Training:
+    """What differs between modalities in the loop: the codec, the loss step, sample grids."""
+
+    fit_codec: Callable[[LabelledData | TableData], ImageCodec | TableCodec]
+    step: Callable[..., tuple]  # (g, d, opt_d, x_real, y_real, z, gen, cfg, n_classes) -> losses
+    preview: bool
+    generator: Callable[[dict], nn.Module]  # checkpoint state -> an untrained generator
+
+
+# The one place training dispatches on the kind of data.
+TRAINING = {
+    "image": Training(lambda data: ImageCodec(),
+                      lambda g, d, opt, x, y, z, gen, cfg, k: _image_step(g, d, opt, x, y, z, gen, cfg.diffaugment, k),
+                      True,
+                      lambda st: ImageGenerator(len(st["classes"]), tuple(st["shape"]), st["z_dim"], st["g_channels"])),
+    "table": Training(lambda data: TableCodec.fit(data.x, data.categorical, data.label),
+                      lambda g, d, opt, x, y, z, gen, cfg, k: _table_step(g, d, opt, x, y, z, gen),
+                      False,
+                      lambda st: TableGenerator(len(st["classes"]), codec_from_json(st["codec"]).spans,
+                                                st["z_dim"], st["g_channels"])),
+}
 
 
 def _check_config(recipe: Recipe) -> None:
@@ -323,12 +362,7 @@ def generator_from_checkpoint(path: str | Path) -> tuple[ImageGenerator | TableG
     """The EMA generator (eval mode) and the JSON state of a checkpoint."""
     tensors, state = load_checkpoint(path)
     try:
-        if state.get("modality", "image") == "table":
-            g = TableGenerator(len(state["classes"]), codec_from_json(state["codec"]).spans,
-                               state["z_dim"], state["g_channels"])
-        else:
-            g = ImageGenerator(len(state["classes"]), tuple(state["shape"]), state["z_dim"],
-                               state["g_channels"])
+        g = TRAINING[state.get("modality", "image")].generator(state)
         g.load_state_dict(unprefixed("ema", tensors))
     except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         raise UnsafeArtifactError(f"{path}: checkpoint is inconsistent ({e})") from None

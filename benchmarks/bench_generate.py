@@ -22,10 +22,10 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from augmentor.export import _torch_export
-from augmentor.fold import fold_batchnorm
+from augmentor.codec import ImageCodec
+from augmentor.export import export_generator
 from augmentor.models import ImageGenerator
-from augmentor.runtime import physical_cores
+from augmentor.runtime import OnnxGenerator, physical_cores
 
 GENERATORS = {"digits 1x8x8": ((1, 8, 8), 10), "rgb 3x32x32": ((3, 32, 32), 10)}
 
@@ -51,12 +51,10 @@ def bench_one(name: str, shape, n_classes: int, batch_sizes, repeats: int, tmp: 
     torch.manual_seed(0)
     g = ImageGenerator(n_classes, shape, z_dim=64, width=128).eval()
     path = tmp / f"{name.split()[0]}.onnx"
-    _torch_export(fold_batchnorm(g), path, 18)
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = physical_cores()
-    opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    # The product's own export (batch norm folded, verified) and its own session: what users run.
+    export_generator(g, path, classes=[str(c) for c in range(n_classes)], codec=ImageCodec().to_json(),
+                     data_fingerprint="benchmark")
+    gen = OnnxGenerator(path)
     rows = []
     for bs in batch_sizes:
         z = np.random.default_rng(0).standard_normal((bs, 64), dtype=np.float32)
@@ -66,7 +64,7 @@ def bench_one(name: str, shape, n_classes: int, batch_sizes, repeats: int, tmp: 
         compiled = torch.compile(g, dynamic=False)
 
         def run_ort(z=z, y=y):
-            sess.run(["x"], {"z": z, "label": y})
+            gen.run(z, y)
 
         def run_eager(zt=zt, yt=yt):
             with torch.inference_mode():

@@ -24,7 +24,8 @@ from augmentor.codec import ImageCodec
 from augmentor.export import export_generator
 from augmentor.models import ImageGenerator
 from augmentor.runtime import OnnxGenerator, physical_cores
-from augmentor.synthesize import PngWriter, generate_to_folder
+from augmentor.sinks import PngSink
+from augmentor.synthesize import generate_to_folder
 
 
 def median_time(fn, repeats: int) -> float:
@@ -78,9 +79,9 @@ def main() -> None:
             def fn():
                 out = tmp / f"w-{workers}"
                 out.mkdir()
-                writer = PngWriter(out, workers)
+                writer = PngSink(out, workers)
                 for i, p in enumerate(pixels):
-                    writer.write([f"{i}-{j}.png" for j in range(len(p))], p)
+                    writer.add("0", [f"{i}-{j}" for j in range(len(p))], p)
                 writer.close()
                 shutil.rmtree(out)
             return fn

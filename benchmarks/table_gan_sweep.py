@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from augmentor.codec import TableCodec, codec_from_json
 from augmentor.fidelity import prdc
 from augmentor.pipeline import prepare_splits
 from augmentor.recipe import load_recipe, with_overrides
-from augmentor.train import generator_from_checkpoint, train
+from augmentor.train import train
 
 VARIANTS = {
     "lr 2e-4 (earlier default)": {"train.lr_g": 2e-4, "train.lr_d": 2e-4},
@@ -42,17 +41,17 @@ def main() -> None:
     ap.add_argument("--out", default="reports")
     args = ap.parse_args()
     base = load_recipe(args.recipe)
-    train_data, _ = prepare_splits(base)
+    train_data, _, _ = prepare_splits(base)  # the sweep looks at training rows only
     label = train_data.classes.index(args.cls)
     codec = TableCodec.fit(train_data.x, train_data.categorical)
     real = codec.encode(train_data.x[train_data.y == label])
     rows = {}
     for name, overrides in VARIANTS.items():
         recipe = with_overrides(base, overrides)
-        with tempfile.TemporaryDirectory() as tmp:
-            t = time.perf_counter()
-            g, state = generator_from_checkpoint(train(train_data, tmp, recipe, progress=False))
-            seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        trained = train(train_data, None, recipe, progress=False)
+        g, state = trained.generator, trained.state
+        seconds = time.perf_counter() - t
         z = np.random.default_rng(0).standard_normal((args.samples, g.z_dim), dtype=np.float32)
         with torch.no_grad():
             out = g(torch.from_numpy(z), torch.full((args.samples,), label, dtype=torch.int64)).numpy()

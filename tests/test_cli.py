@@ -4,6 +4,7 @@ import hashlib
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from augmentor.cli import cli
@@ -41,12 +42,14 @@ epochs = 1
 batch_size = 64
 [evaluate]
 seeds = 2
+gan_seeds = 2           # each seed its own GAN: GAN training becomes a covered source
 epochs = 1
 doses = [0.5]
 filter_threshold = 0.000001  # any p > 0 passes: checks the plumbing, not the model
 """
 
 
+@pytest.mark.slow
 def test_run_whole_pipeline(tmp_path):
     recipe = tmp_path / "tiny.toml"
     recipe.write_text(TINY_TOML)
@@ -68,6 +71,8 @@ def test_run_whole_pipeline(tmp_path):
     # two seeds are below the minimum: no helps/hurts anywhere
     assert {a["vs_real"]["verdict"] for n, a in arms.items() if n != "real"} == {"not enough evidence"}
     assert sum(results["validation_counts"]) > 0 and results["variance_sources"]["test-set sampling"] is False
+    assert results["variance_sources"]["GAN training (one GAN per seed)"] is True
+    assert (tmp_path / "run" / "gan-1" / "generator.onnx").is_file()
     ref = results["classifiers"]["SmallCNN"]["reference"]["name"]
     assert arms["real+synthetic"]["vs_reference"]["reference"] == ref
     assert set(results["fidelity"]) == {"synthetic (gap-filling)", "synthetic (filtered)", "synthetic-only"}
@@ -83,6 +88,7 @@ def test_run_whole_pipeline(tmp_path):
     assert r.exit_code == 2 and "--overwrite" in r.output
 
 
+@pytest.mark.slow
 def test_stages_one_by_one(tmp_path, image_folder):
     before = tree_hash(image_folder)
     recipe = tmp_path / "r.toml"

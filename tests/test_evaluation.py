@@ -142,6 +142,7 @@ def test_quality_filter_draws_until_exact_counts(tiny_model, tmp_path):
     assert res.filter_stats["0"]["delivered"] == 0 and not (tmp_path / "h" / "0").exists()
 
 
+@pytest.mark.slow
 def test_quality_filter_classifier(digits_splits):
     from augmentor.classifiers import QualityFilter
 
@@ -171,6 +172,7 @@ def test_fidelity_overall_compares_the_same_classes():
     assert f["overall"]["classes"] == ["c"] and f["overall"]["n_real"] == 20
 
 
+@pytest.mark.slow
 def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     """Fresh draws per seed; no test array reaches any fit; every CNN fit has the same step
     budget; choices come from validation; verdicts below 3 seeds are never helps/hurts."""

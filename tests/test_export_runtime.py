@@ -23,6 +23,8 @@ def test_onnx_contract(tiny_model):
     assert info.classes == tuple(str(i) for i in range(10))
     assert info.shape == (1, 8, 8) and info.z_dim == 8
     assert len(info.data_fingerprint) == 64
+    raw = path.read_bytes()  # no stack traces with this checkout's paths: same weights, same bytes anywhere
+    assert b"stack_trace" not in raw and b"augmentor/models.py" not in raw
 
 
 def test_parity_with_pytorch_over_every_class(tiny_model):
@@ -113,6 +115,7 @@ def test_cuda_request_never_falls_back_silently(tiny_model):
         assert gen.provider == "CUDAExecutionProvider"
 
 
+@pytest.mark.slow
 def test_batchnorm_folding_keeps_outputs(tiny_model, tmp_path):
     import torch
 
@@ -134,7 +137,7 @@ def test_batchnorm_folding_keeps_outputs(tiny_model, tmp_path):
 
 
 def test_fp16_export_keeps_float32_io_within_stated_tolerance(tiny_model, tmp_path):
-    from augmentor.export import PARITY, export_onnx
+    from augmentor.export import export_onnx
 
     run, _ = tiny_model
     path = export_onnx(run, tmp_path / "half.onnx", fp16=True)  # verify_onnx ran with fp16 tolerance
@@ -144,9 +147,8 @@ def test_fp16_export_keeps_float32_io_within_stated_tolerance(tiny_model, tmp_pa
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in m.graph.initializer)
     assert read_model_info(path).metadata["precision"] == "fp16"
     g, _ = generator_from_checkpoint(latest_checkpoint(run))
-    worst = verify_onnx(path, g, "fp16", batch_sizes=(1, 7, 64))
-    rtol, atol = PARITY["fp16"]
-    assert worst["max_abs"] <= atol + rtol
+    worst = verify_onnx(path, g, "fp16", batch_sizes=(1, 7, 64))  # raises past the fp16 tolerance
+    assert worst["max_abs"] > 0  # float16 arithmetic really happens inside
 
 
 def test_npz_shards_hold_exactly_the_planned_samples(tiny_model, tmp_path):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -34,6 +35,7 @@ def cli(*args):
     return [sys.executable, "-m", "augmentor.cli", *map(str, args)]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_then_resume(tmp_path, image_folder):
     recipe = tmp_path / "r.toml"
     recipe.write_text(RECIPE)
@@ -60,11 +62,12 @@ def test_sigkill_mid_training_then_resume(tmp_path, image_folder):
     assert final.name == f"step-{total:07d}.safetensors"
 
     # on CPU with a fixed seed, the resumed run equals an uninterrupted one
-    ref = train(load_dataset(image_folder), tmp_path / "ref", load_recipe(recipe), progress=False)
+    ref = train(load_dataset(image_folder), tmp_path / "ref", load_recipe(recipe), progress=False).checkpoint
     a, b = load_file(str(final)), load_file(str(ref))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_large_generation_streams_with_flat_memory(tiny_model, tmp_path):
     model = tiny_model[1]
     probe = ("import resource, subprocess, sys; "
@@ -104,6 +107,7 @@ def _manifest_rows(path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_killed_png_synthesis_resumes_without_duplicates(tiny_model, tmp_path):
     """SIGKILL mid-way, run the same command again: the manifest is the source of truth,
     the result is complete, has no duplicates and equals an uninterrupted run byte for byte."""
@@ -132,6 +136,7 @@ def test_killed_png_synthesis_resumes_without_duplicates(tiny_model, tmp_path):
     assert _tree(out) == _tree(tmp_path / "ref")
 
 
+@pytest.mark.slow
 def test_killed_npz_synthesis_resumes_from_whole_shards(tiny_model, tmp_path):
     model = tiny_model[1]
     args = ["generate", model, "--counts", "3=30000", "--format", "npz", "-q"]

@@ -17,7 +17,7 @@ from augmentor.train import train
 
 def test_failed_rename_keeps_previous_checkpoint(tmp_path, image_folder, tiny_recipe, monkeypatch):
     d = load_dataset(image_folder)
-    first = train(d, tmp_path / "run", tiny_recipe, progress=False)
+    first = train(d, tmp_path / "run", tiny_recipe, progress=False).checkpoint
     before = first.read_bytes()
 
     def failing_replace(src, dst):

@@ -459,6 +459,7 @@ def test_fuzz_generate_arguments_exit_0_or_2(tiny_model, tmp_path_factory, batch
     assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
 
 
+@pytest.mark.slow
 def test_table_output_never_overwrites_a_user_column(tmp_path):
     from augmentor.export import export_onnx
     from augmentor.train import train

@@ -201,6 +201,7 @@ def test_synthesized_rows_are_exact_valid_and_reproducible(table_model, tmp_path
     assert (pq_rows["source"] == "synthetic").all() and list(pq_rows["target"]) == list(csv_rows["target"])
 
 
+@pytest.mark.slow
 def test_csv_through_augmentor_run(tmp_path, mixed_csv):
     """The acceptance path: a mixed CSV through `augmentor run`, exact counts, valid rows."""
     before = hashlib.sha256(mixed_csv.read_bytes()).hexdigest()
@@ -265,7 +266,7 @@ def test_gan_resampler_in_an_imblearn_pipeline():
     pipe = make_pipeline(GANResampler(epochs=2, width=32, random_state=0), StandardScaler(),
                          LogisticRegression(max_iter=2000))
     scores = cross_val_score(pipe, X, y, cv=3, scoring="balanced_accuracy")
-    assert len(scores) == 3 and np.all((scores >= 0) & (scores <= 1))
+    assert len(scores) == 3 and np.isfinite(scores).all()  # a failing fold would score NaN
 
 
 def test_gan_resampler_keeps_mixed_dataframe_dtypes():
@@ -303,13 +304,12 @@ def test_table_errors_exit_with_code_2(mixed_csv):
 def test_table_stages_through_the_cli(table_model, tmp_path):
     """synthesize --include-real, generate --format parquet and evaluate on tables, by CLI."""
     from augmentor.checkpoint import latest_checkpoint
-    from augmentor.export import PARITY, verify_onnx
+    from augmentor.export import verify_onnx
     from augmentor.train import generator_from_checkpoint
 
     data, model = table_model
     g, _ = generator_from_checkpoint(latest_checkpoint(model.parent))
-    worst = verify_onnx(model, g)
-    assert worst["max_abs"] <= PARITY["fp32"][1] + PARITY["fp32"][0]
+    verify_onnx(model, g)  # raises past the stated tolerance
 
     src = tmp_path / "train.csv"
     data.frame().to_csv(src, index=False)

@@ -28,7 +28,7 @@ def _assert_same(a: dict, b: dict):
 
 def test_training_writes_log_grid_and_checkpoints(tmp_path, image_folder, tiny_recipe):
     d = load_dataset(image_folder)
-    last = train(d, tmp_path / "run", with_overrides(tiny_recipe, {"train.epochs": 12}), progress=False)
+    last = train(d, tmp_path / "run", with_overrides(tiny_recipe, {"train.epochs": 12}), progress=False).checkpoint
     assert last.name == "step-0000012.safetensors"
     assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-0000010.safetensors",
                                                                     "step-0000012.safetensors"]
@@ -41,19 +41,19 @@ def test_training_writes_log_grid_and_checkpoints(tmp_path, image_folder, tiny_r
 
 def test_same_seed_same_weights(tmp_path, image_folder, tiny_recipe):
     d = load_dataset(image_folder)
-    a = train(d, tmp_path / "a", tiny_recipe, progress=False)
-    b = train(d, tmp_path / "b", tiny_recipe, progress=False)
+    a = train(d, tmp_path / "a", tiny_recipe, progress=False).checkpoint
+    b = train(d, tmp_path / "b", tiny_recipe, progress=False).checkpoint
     _assert_same(_weights(a), _weights(b))
-    c = train(d, tmp_path / "c", with_overrides(tiny_recipe, {"train.seed": 1}), progress=False)
+    c = train(d, tmp_path / "c", with_overrides(tiny_recipe, {"train.seed": 1}), progress=False).checkpoint
     assert not torch.equal(_weights(a)["ema.fc.weight"], _weights(c)["ema.fc.weight"])
 
 
 def test_resume_equals_continuing(tmp_path, image_folder, tiny_recipe):
     d = load_dataset(image_folder)
-    full = train(d, tmp_path / "full", with_overrides(tiny_recipe, {"train.epochs": 8}), progress=False)
+    full = train(d, tmp_path / "full", with_overrides(tiny_recipe, {"train.epochs": 8}), progress=False).checkpoint
     train(d, tmp_path / "part", with_overrides(tiny_recipe, {"train.epochs": 3}), progress=False)
     resumed = train(d, tmp_path / "part", with_overrides(tiny_recipe, {"train.epochs": 8}),
-                    resume=True, progress=False)
+                    resume=True, progress=False).checkpoint
     assert resumed.name == full.name
     _assert_same(_weights(full), _weights(resumed))
 

@@ -1,0 +1,106 @@
+"""The CLI's shared pieces: the user-error exception, options with their ranges, small parsers.
+
+Every number a command takes has a range here, so a bad value is a one-line usage error
+(exit code 2) before any work starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import click
+
+from .errors import AugmentorError
+
+
+class UserError(click.ClickException):
+    """A problem with the user's input: printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+class AugmentorGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AugmentorError as e:
+            raise UserError(str(e)) from e
+
+
+def common(func):
+    """-q/-v on every command; sets up logging and progress bars."""
+
+    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+    @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+    @functools.wraps(func)
+    def wrapper(*args, quiet: bool, verbose: int, **kwargs):
+        level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+        return func(*args, progress=not quiet, **kwargs)
+
+    return wrapper
+
+
+class ImageSize(click.ParamType):
+    """0 (keep the native size) or a square side of 8..64 px."""
+
+    name = "PIXELS"
+
+    def convert(self, value, param, ctx):
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not an integer", param, ctx)
+        if n != 0 and not 8 <= n <= 64:
+            self.fail(f"{n} is not 0 (keep) or a side of 8..64 px", param, ctx)
+        return n
+
+
+SEED_RANGE = click.IntRange(0, 2**32 - 1)
+BATCH_RANGE = click.IntRange(1, 65536)
+seed_option = click.option("--seed", type=SEED_RANGE, default=None,
+                           help="Random seed, 0..2^32-1 (default: recipe's, else 0).")
+workers_option = click.option("--workers", type=click.IntRange(-1, 256), default=-1,
+                              help="PNG encoder processes (-1: auto, 0: none).")
+max_samples_option = click.option("--max-samples", type=click.IntRange(1), default=10_000_000,
+                                  show_default=True, help="Refuse requests larger than this.")
+device_option = click.option("--device", default="cpu", show_default=True,
+                             type=click.Choice(["cpu", "cuda", "auto"]),
+                             help="cuda fails loudly if unavailable; auto picks cuda when present.")
+ort_device_option = click.option("--device", default="cpu", show_default=True,
+                                 type=click.Choice(["cpu", "cuda", "tensorrt", "auto"]),
+                                 help="ONNX Runtime provider; cuda/tensorrt fail loudly if unavailable.")
+overwrite_option = click.option("--overwrite", is_flag=True,
+                                help="Replace an existing non-empty output.")
+
+
+def parse_imbalance(text: str) -> dict:
+    """'none', 'exponential:RATIO' or 'step:CLASS,CLASS:KEEP' -> ImbalanceConfig fields."""
+    kind, _, rest = text.partition(":")
+    try:
+        if kind == "none":
+            return {"profile": "none", "classes": (), "keep": 1.0, "ratio": 1.0, "seed": 0}
+        if kind == "exponential":
+            return {"profile": kind, "classes": (), "keep": 1.0, "ratio": float(rest), "seed": 0}
+        if kind == "step":
+            names, _, keep = rest.rpartition(":")
+            return {"profile": kind, "classes": tuple(n for n in names.split(",") if n),
+                    "keep": float(keep), "ratio": 1.0, "seed": 0}
+    except ValueError:
+        pass
+    raise UserError(f"--imbalance expects none, exponential:RATIO or step:CLASS,CLASS:KEEP; got {text!r}")
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    from .gaps import parse_strategy
+
+    counts = parse_strategy(text)
+    if not isinstance(counts, dict) or not counts:
+        raise UserError(f"--counts expects CLASS=N[,CLASS=N...], got {text!r}")
+    return counts
+
+
+def label_option(func):
+    return click.option("--label-column", "label", default="label", show_default=True,
+                        help="Tables (.csv/.parquet): the column holding the class labels.")(func)
