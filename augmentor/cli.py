@@ -20,6 +20,7 @@ from .cli_options import (
     parse_counts,
     parse_imbalance,
     seed_option,
+    synthesis_config,
     workers_option,
 )
 
@@ -162,9 +163,8 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
     if sum(wanted.values()) > max_samples:
         raise UserError(f"{sum(wanted.values())} samples requested, more than --max-samples "
                         f"{max_samples}; raise --max-samples if you mean it")
-    res = generate_to_folder(model, wanted, out, seed=seed or 0, batch_size=batch_size,
-                             device=device, overwrite=overwrite, progress=progress, fmt=fmt,
-                             workers=workers, max_samples=max_samples)
+    config = synthesis_config(seed=seed, batch_size=batch_size, format=fmt, workers=workers, max_samples=max_samples)
+    res = generate_to_folder(model, wanted, out, config, device=device, overwrite=overwrite, progress=progress)
     click.echo(f"wrote {sum(res.planned.values())} samples to {res.out} (provider {res.provider})")
 
 
@@ -210,12 +210,11 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
     check_outputs({"--out": out}, [model, data])
     prepare_output(out, "synthesis", overwrite)
     plan = check_strategy(strategy, max_samples)
+    config = synthesis_config(seed=seed, batch_size=batch_size, format=fmt, workers=workers, max_samples=max_samples)
     gen = OnnxGenerator(model, device, spinning=False)  # opened and checked once, then passed on
     d = load_dataset(data, label=label, **gen.info.codec.load_options(gen.info.shape))  # at the model's size
-    res = fill_gaps(gen, d, out, strategy=plan, seed=seed or 0,
-                    batch_size=batch_size, device=device, include_real=include_real,
-                    overwrite=overwrite, progress=progress, fmt=fmt, workers=workers,
-                    filter_threshold=filter_threshold, max_samples=max_samples)
+    res = fill_gaps(gen, d, out, config, strategy=plan, include_real=include_real, overwrite=overwrite,
+                    progress=progress, filter_threshold=filter_threshold)
     for name, st in res.filter_stats.items():
         click.echo(f"filter: class {name}: accepted {st['acceptance_rate']:.1%} "
                    f"of {st['candidates']} candidates")

@@ -104,3 +104,10 @@ def parse_counts(text: str) -> dict[str, int]:
 def label_option(func):
     return click.option("--label-column", "label", default="label", show_default=True,
                         help="Tables (.csv/.parquet): the column holding the class labels.")(func)
+
+
+def synthesis_config(**values):
+    """A recipe.SynthesizeConfig from CLI values, built and range-checked the recipe's way."""
+    from .recipe import Recipe, with_overrides
+
+    return with_overrides(Recipe(), {f"synthesize.{k}": v for k, v in values.items()}).synthesize

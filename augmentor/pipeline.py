@@ -31,7 +31,6 @@ from .data import (
 from .devices import ort_device, torch_device
 from .errors import OutputExistsError
 from .export import export_onnx
-from .gaps import parse_strategy
 from .outputs import check_outputs, output_lock
 from .recipe import Recipe, recipe_to_dict
 from .report import check_report_dir, write_report
@@ -124,12 +123,11 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
 
     t = time.perf_counter()
     gens = [OnnxGenerator(m, ort_device(device), spinning=False) for m in models]  # each opened once
-    common = {"batch_size": syn.batch_size, "overwrite": True, "progress": progress}
-    plan = fill_gaps(gens[0], train_data, run / "synthetic", strategy=parse_strategy(syn.strategy),
-                     seed=syn.seed, **common).planned
+    plan = fill_gaps(gens[0], train_data, run / "synthetic", syn, overwrite=True, progress=progress).planned
     per_class = ev.synthetic_only_per_class or max(train_data.counts().values())
     balanced = {c: per_class for c in train_data.classes}
-    generate_to_folder(gens[0], balanced, run / "synthetic-only", seed=syn.seed + 1, **common)
+    generate_to_folder(gens[0], balanced, run / "synthetic-only", dataclasses.replace(syn, seed=syn.seed + 1),
+                       overwrite=True, progress=progress)
     counts = train_data.counts()
     draws = {"synthetic": gan_draws(gens, plan, syn.seed, train_data),
              "synthetic_only": gan_draws(gens, balanced, syn.seed + 1, train_data),

@@ -79,6 +79,10 @@ class SynthesizeConfig:
     strategy: str = "auto"  # auto | minority | not minority | not majority | all | N | C=N,...
     seed: int = 0
     batch_size: int = 256
+    format: str = ""  # "" : the model's default (png for images, csv for tables) | npz | parquet
+    workers: int = -1  # PNG encoder processes: -1 one per core for large jobs, 0 none
+    shard_size: int = 8192  # samples per npz shard
+    max_samples: int = 10_000_000  # a request above this is refused
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,10 @@ RULES = {
                                        "in (0, 1] or CLASS=N,... with N >= 0"),
     "synthesize.seed": _seed(),
     "synthesize.batch_size": _between(1, 65536),
+    "synthesize.format": _one_of("", "png", "npz", "csv", "parquet"),
+    "synthesize.workers": _between(-1, 256),
+    "synthesize.shard_size": _between(1, 10_000_000),
+    "synthesize.max_samples": _between(1, 10**12),
     "evaluate.seeds": _between(1, 1000),
     "evaluate.epochs": _between(1, 100_000),
     "evaluate.batch_size": _between(2, 65536),

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from .atomic import atomic_dir
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, ResourceLimitError, UnsafeArtifactError
-from .gaps import Strategy, plan_gaps
+from .gaps import Strategy, parse_strategy, plan_gaps
 from .outputs import (
     MANIFEST_FIELDS,
     check_free_space,
@@ -40,6 +40,7 @@ from .outputs import (
     split_ref,
     write_marker,
 )
+from .recipe import SynthesizeConfig
 from .runtime import OnnxGenerator, physical_cores
 from .sinks import NpzSink, PngSink, TableSink
 from .tables import TableData
@@ -48,7 +49,8 @@ if TYPE_CHECKING:  # the filter's classifier needs torch; generation from an .on
     from .classifiers import QualityFilter
 
 log = logging.getLogger(__name__)
-MAX_SAMPLES = 10_000_000
+MAX_TRIES = 20  # a filtered class draws at most this many candidates per requested sample
+DEFAULTS = SynthesizeConfig()
 @dataclass(frozen=True)
 class SynthesisResult:
     out: Path
@@ -97,37 +99,33 @@ def _check_counts(gen: OnnxGenerator, counts: Mapping[str, int]) -> None:
             raise InvalidDataError(f"count for class '{name}' is negative ({n})")
 
 
-def check_sample_budget(total: int, max_samples: int | None, bytes_per_sample: int, out: Path) -> None:
-    """Refuse a request over `max_samples` or one the disk under `out` cannot hold."""
-    limit = MAX_SAMPLES if max_samples is None else max_samples
+def check_sample_budget(total: int, limit: int, bytes_per_sample: int, out: Path) -> None:
+    """Refuse a request over `limit` samples or one the disk under `out` cannot hold."""
     if total > limit:
         raise ResourceLimitError(f"{total} samples requested, more than the limit of {limit}; "
                                  "raise --max-samples if you mean it")
     check_free_space(out.parent, total * (bytes_per_sample + 128), f"writing {total} samples to {out}")
 
 
-def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, int],
-                       out: str | Path, *, seed: int = 0, batch_size: int = 256,
-                       device: str = "cpu", real: LabelledData | None = None,
-                       overwrite: bool = False, progress: bool = True,
-                       protected: list[Path] = (), fmt: str | None = None, workers: int = -1,
-                       shard_size: int = 8192, quality_filter: QualityFilter | None = None,
-                       max_tries: int = 20, strict_filter: bool = True,
-                       max_samples: int | None = None) -> SynthesisResult:
+def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, int], out: str | Path,
+                       config: SynthesizeConfig = DEFAULTS, *, device: str = "cpu",
+                       real: LabelledData | None = None, overwrite: bool = False, progress: bool = True,
+                       protected: list[Path] = (), quality_filter: QualityFilter | None = None,
+                       strict_filter: bool = True) -> SynthesisResult:
     """Write exactly `counts[c]` generated samples per class (plus `real`, if given).
 
-    `fmt` "png" writes an ImageFolder; "npz" writes `shard-NNNNN.npz` files. `workers`
-    is the number of PNG encoder processes (-1: one per core for large jobs, 0: none).
-    With `quality_filter`, candidates are drawn until each class has exactly its count of
-    accepted samples (at most `max_tries` x the count); acceptance rates go to filter.json.
-    A table model writes `samples.csv` (`fmt` "csv", the default) or `samples.parquet`.
+    `config` (recipe.SynthesizeConfig): seed, batch size, format ("png" an ImageFolder, "npz"
+    `shard-NNNNN.npz` files; tables "csv" or "parquet"), PNG encoder `workers`, shard size and
+    the `max_samples` cap. With `quality_filter`, candidates are drawn until each class has
+    exactly its count of accepted samples (at most MAX_TRIES x the count); acceptance rates
+    go to filter.json.
 
     Samples go to `.OUT.partial/`, renamed to `out` when complete. If a run of the same job
     was killed, its partial folder is resumed (images, no filter); otherwise started afresh.
     `out` must not overlap the model or `protected` inputs; it is locked for the job, and an
     existing `out` is replaced (with `overwrite`) only when augmentor wrote it.
-    `max_samples` (default `MAX_SAMPLES`) caps the request.
     """
+    seed, batch_size, fmt, workers = config.seed, config.batch_size, config.format or None, config.workers
     total = sum(counts.values())
     if workers < 0:
         workers = physical_cores() if fmt in (None, "png") and total >= 4096 else 0
@@ -142,11 +140,11 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
     with output_lock(out):
         check_outputs({"--out": out}, [gen.info.path, *protected])
         prepare_output(out, "synthesis", overwrite)
-        check_sample_budget(total + (len(real) if real is not None else 0), max_samples,
+        check_sample_budget(total + (len(real) if real is not None else 0), config.max_samples,
                             codec.bytes_per_sample(gen.info.shape, fmt), out)
         return WRITERS[codec.kind](gen, counts, out, seed=seed, batch_size=batch_size, real=real,
-                                   progress=progress, fmt=fmt, workers=workers, shard_size=shard_size,
-                                   quality_filter=quality_filter, max_tries=max_tries, strict_filter=strict_filter)
+                                   progress=progress, fmt=fmt, workers=workers, shard_size=config.shard_size,
+                                   quality_filter=quality_filter, max_tries=MAX_TRIES, strict_filter=strict_filter)
 
 
 def _images_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *, seed: int,
@@ -270,12 +268,10 @@ def read_table_samples(out: str | Path, like: TableData, source: str | None = No
     return TableData(x, y, like.classes, str(out), like.label, like.categorical)
 
 
-def fill_gaps(model: str | Path | OnnxGenerator, data: LabelledData | TableData, out: str | Path, *,
-              strategy: Strategy = "auto", seed: int = 0, batch_size: int = 256,
-              device: str = "cpu", include_real: bool = False, overwrite: bool = False,
-              progress: bool = True, fmt: str | None = None, workers: int = -1,
-              filter_threshold: float | None = None, strict_filter: bool = True,
-              max_samples: int | None = None) -> SynthesisResult:
+def fill_gaps(model: str | Path | OnnxGenerator, data: LabelledData | TableData, out: str | Path,
+              config: SynthesizeConfig = DEFAULTS, *, strategy: Strategy | None = None,
+              device: str = "cpu", include_real: bool = False, overwrite: bool = False, progress: bool = True,
+              filter_threshold: float | None = None, strict_filter: bool = True) -> SynthesisResult:
     """Plan the gaps of `data` under `strategy` and generate exactly that many per class.
     The output may not overlap `data`'s files (class folders resolved through symlinks)."""
     gen = model if isinstance(model, OnnxGenerator) else OnnxGenerator(model, device, spinning=False)
@@ -283,6 +279,7 @@ def fill_gaps(model: str | Path | OnnxGenerator, data: LabelledData | TableData,
     if unknown:
         raise InvalidDataError(f"{data.source}: classes {unknown} are not in the model "
                                f"(model classes: {', '.join(gen.classes)})")
+    strategy = parse_strategy(config.strategy) if strategy is None else strategy
     planned = plan_gaps(data.counts(), strategy)
     quality_filter = None
     if filter_threshold is not None and not gen.info.codec.filterable:
@@ -293,7 +290,7 @@ def fill_gaps(model: str | Path | OnnxGenerator, data: LabelledData | TableData,
     with output_lock(out):  # every check before the filter's classifier is trained
         check_outputs({"--out": out}, [gen.info.path, *protected])
         prepare_output(out, "synthesis", overwrite)
-        limit = MAX_SAMPLES if max_samples is None else max_samples
+        limit = config.max_samples
         if sum(planned.values()) > limit:
             raise ResourceLimitError(f"strategy {strategy!r} plans {sum(planned.values())} samples, more "
                                      f"than the limit of {limit}; raise --max-samples if you mean it")
@@ -302,11 +299,9 @@ def fill_gaps(model: str | Path | OnnxGenerator, data: LabelledData | TableData,
 
             aligned = align_classes(data, gen.classes)
             quality_filter = QualityFilter.fit(aligned.x, aligned.y, len(gen.classes), filter_threshold)
-        return generate_to_folder(gen, planned, out, seed=seed, batch_size=batch_size,
-                                  real=data if include_real else None, overwrite=overwrite,
-                                  progress=progress, protected=protected, fmt=fmt, workers=workers,
-                                  quality_filter=quality_filter, strict_filter=strict_filter,
-                                  max_samples=max_samples)
+        return generate_to_folder(gen, planned, out, config, real=data if include_real else None,
+                                  overwrite=overwrite, progress=progress, protected=protected,
+                                  quality_filter=quality_filter, strict_filter=strict_filter)
 
 
 def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None = None) -> LabelledData:

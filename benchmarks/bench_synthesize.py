@@ -23,6 +23,7 @@ import torch
 from augmentor.codec import ImageCodec
 from augmentor.export import export_generator
 from augmentor.models import ImageGenerator
+from augmentor.recipe import SynthesizeConfig
 from augmentor.runtime import OnnxGenerator, physical_cores
 from augmentor.sinks import PngSink
 from augmentor.synthesize import generate_to_folder
@@ -68,8 +69,8 @@ def main() -> None:
         def write(fmt: str, workers: int):
             def fn():
                 out = tmp / f"out-{fmt}-{workers}"
-                generate_to_folder(model, counts, out, fmt=fmt, workers=workers,
-                                   batch_size=args.batch_size, progress=False)
+                generate_to_folder(model, counts, out, SynthesizeConfig(format=fmt, workers=workers,
+                                                                        batch_size=args.batch_size), progress=False)
                 shutil.rmtree(out)
             return fn
 

@@ -7,7 +7,7 @@ from augmentor.arms import build_arms
 from augmentor.data import LabelledData, imbalance_targets, load_dataset, stratified_split, thin_classes
 from augmentor.fidelity import fidelity, frechet_distance, kid, prdc
 from augmentor.pipeline import prepare_splits
-from augmentor.recipe import load_recipe
+from augmentor.recipe import SynthesizeConfig, load_recipe
 from augmentor.stats import holm, judge_family, paired_difference, verdict
 from augmentor.study import fixed_draw, gan_draws, run_evaluation
 
@@ -125,7 +125,7 @@ def test_quality_filter_draws_until_exact_counts(tiny_model, tmp_path):
     from augmentor.errors import InvalidDataError
     from augmentor.synthesize import generate_to_folder, read_manifest
 
-    res = generate_to_folder(tiny_model[1], {"0": 20, "1": 7}, tmp_path / "f", batch_size=8,
+    res = generate_to_folder(tiny_model[1], {"0": 20, "1": 7}, tmp_path / "f", SynthesizeConfig(batch_size=8),
                              quality_filter=EveryOther(), progress=False)
     rows = read_manifest(tmp_path / "f")
     assert {c: sum(r["class"] == c for r in rows) for c in ("0", "1")} == {"0": 20, "1": 7}

@@ -7,6 +7,7 @@ import pytest
 from augmentor.checkpoint import latest_checkpoint
 from augmentor.errors import DeviceError, UnsafeArtifactError
 from augmentor.export import verify_onnx
+from augmentor.recipe import SynthesizeConfig
 from augmentor.runtime import OnnxGenerator, read_model_info
 from augmentor.synthesize import generate_to_folder, read_manifest
 from augmentor.train import generator_from_checkpoint
@@ -60,9 +61,9 @@ def _tree_hash(root):
 
 def test_same_seed_byte_identical_files(tiny_model, tmp_path):
     counts = {"0": 20, "4": 3}
-    generate_to_folder(tiny_model[1], counts, tmp_path / "a", seed=3, progress=False)
-    generate_to_folder(tiny_model[1], counts, tmp_path / "b", seed=3, progress=False)
-    generate_to_folder(tiny_model[1], counts, tmp_path / "c", seed=4, progress=False)
+    generate_to_folder(tiny_model[1], counts, tmp_path / "a", SynthesizeConfig(seed=3), progress=False)
+    generate_to_folder(tiny_model[1], counts, tmp_path / "b", SynthesizeConfig(seed=3), progress=False)
+    generate_to_folder(tiny_model[1], counts, tmp_path / "c", SynthesizeConfig(seed=4), progress=False)
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
     assert _tree_hash(tmp_path / "a") != _tree_hash(tmp_path / "c")
     rows = read_manifest(tmp_path / "a")
@@ -153,14 +154,14 @@ def test_fp16_export_keeps_float32_io_within_stated_tolerance(tiny_model, tmp_pa
 
 def test_npz_shards_hold_exactly_the_planned_samples(tiny_model, tmp_path):
     counts = {"2": 70, "5": 3, "9": 40}
-    generate_to_folder(tiny_model[1], counts, tmp_path / "npz", seed=2, fmt="npz", shard_size=32,
+    generate_to_folder(tiny_model[1], counts, tmp_path / "npz", SynthesizeConfig(seed=2, format="npz", shard_size=32),
                        progress=False)
     shards = sorted((tmp_path / "npz").glob("shard-*.npz"))
     assert len(shards) == 4  # 113 samples in shards of 32
     ys = np.concatenate([np.load(p)["y"] for p in shards])
     assert np.bincount(ys, minlength=10)[[2, 5, 9]].tolist() == [70, 3, 40] and len(ys) == 113
     # the same pixels as the PNG path, read back through the manifest
-    generate_to_folder(tiny_model[1], counts, tmp_path / "png", seed=2, progress=False)
+    generate_to_folder(tiny_model[1], counts, tmp_path / "png", SynthesizeConfig(seed=2), progress=False)
     from augmentor.synthesize import read_samples
 
     classes = tuple(str(i) for i in range(10))
@@ -170,8 +171,8 @@ def test_npz_shards_hold_exactly_the_planned_samples(tiny_model, tmp_path):
 
 def test_png_worker_processes_write_the_same_bytes(tiny_model, tmp_path):
     counts = {"1": 300, "8": 200}
-    generate_to_folder(tiny_model[1], counts, tmp_path / "one", seed=5, workers=0, progress=False)
-    generate_to_folder(tiny_model[1], counts, tmp_path / "two", seed=5, workers=2, batch_size=64,
+    generate_to_folder(tiny_model[1], counts, tmp_path / "one", SynthesizeConfig(seed=5, workers=0), progress=False)
+    generate_to_folder(tiny_model[1], counts, tmp_path / "two", SynthesizeConfig(seed=5, workers=2, batch_size=64),
                        progress=False)
     assert _tree_hash(tmp_path / "one") == _tree_hash(tmp_path / "two")
 

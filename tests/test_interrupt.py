@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from augmentor.checkpoint import list_checkpoints, load_checkpoint
 from augmentor.data import load_dataset
-from augmentor.recipe import load_recipe
+from augmentor.recipe import SynthesizeConfig, load_recipe
 from augmentor.train import train
 
 RECIPE = """
@@ -157,9 +157,9 @@ def test_partial_output_of_another_job_is_not_reused(tiny_model, tmp_path):
     partial.mkdir()
     (partial / "job.json").write_text('{"seed": 99}')
     (partial / "stale.png").write_bytes(b"old")
-    generate_to_folder(model, {"3": 20}, tmp_path / "out", seed=1, progress=False)
+    generate_to_folder(model, {"3": 20}, tmp_path / "out", SynthesizeConfig(seed=1), progress=False)
     assert not (tmp_path / "out" / "stale.png").exists() and not partial.exists()
-    generate_to_folder(model, {"3": 20}, tmp_path / "ref", seed=1, progress=False)
+    generate_to_folder(model, {"3": 20}, tmp_path / "ref", SynthesizeConfig(seed=1), progress=False)
     assert _tree(tmp_path / "out") == _tree(tmp_path / "ref")
 
 
@@ -173,7 +173,8 @@ def test_shard_flushed_before_its_manifest_rows_is_redone(tiny_model, tmp_path):
     from augmentor.synthesize import generate_to_folder
 
     model = tiny_model[1]
-    job = dict(counts={"3": 250, "5": 100}, seed=2, fmt="npz", shard_size=100, progress=False)
+    job = dict(counts={"3": 250, "5": 100}, config=SynthesizeConfig(seed=2, format="npz", shard_size=100),
+               progress=False)
     generate_to_folder(model, out=tmp_path / "ref", **job)
     partial = tmp_path / ".out.partial"
     partial.mkdir()

@@ -25,7 +25,7 @@ from augmentor.data import load_dataset
 from augmentor.errors import InvalidDataError, RecipeError, UnsafeArtifactError
 from augmentor.names import check_class_names
 from augmentor.outputs import output_lock
-from augmentor.recipe import RULES, recipe_from_dict
+from augmentor.recipe import RULES, SynthesizeConfig, recipe_from_dict
 from augmentor.runtime import OnnxGenerator, read_model_info
 from augmentor.synthesize import generate_to_folder, read_samples, split_ref
 
@@ -106,7 +106,7 @@ def test_hash_in_a_class_name_round_trips_and_resumes(tiny_model, tmp_path):
     assert split_ref("shard-00002.npz#17") == ("shard-00002.npz", 17)
     for fmt in ("png", "npz"):
         out = tmp_path / fmt
-        generate_to_folder(model, {"C#0": 3, "1": 2}, out, fmt=fmt, progress=False)
+        generate_to_folder(model, {"C#0": 3, "1": 2}, out, SynthesizeConfig(format=fmt), progress=False)
         back = read_samples(out, tuple(digit_names("C#0")))
         assert np.bincount(back.y).tolist() == [3, 2]
 

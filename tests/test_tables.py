@@ -19,7 +19,7 @@ from augmentor.data import load_dataset
 from augmentor.errors import InvalidDataError, UnsafeArtifactError
 from augmentor.export import export_onnx
 from augmentor.gaps import plan_gaps
-from augmentor.recipe import recipe_from_dict
+from augmentor.recipe import SynthesizeConfig, recipe_from_dict
 from augmentor.runtime import read_model_info
 from augmentor.synthesize import fill_gaps, read_manifest
 from augmentor.tables import load_table
@@ -187,8 +187,8 @@ def test_synthesized_rows_are_exact_valid_and_reproducible(table_model, tmp_path
     data, model = table_model
     outs = []
     for i, fmt in enumerate(["csv", "csv", "parquet"]):
-        res = fill_gaps(model, data, tmp_path / f"s{i}", strategy="all", seed=3, fmt=fmt,
-                        progress=False, batch_size=7)
+        res = fill_gaps(model, data, tmp_path / f"s{i}", SynthesizeConfig(strategy="all", seed=3, format=fmt,
+                                                                          batch_size=7), progress=False)
         outs.append(res.out)
     planned = plan_gaps(data.counts(), "all")
     rows = read_manifest(outs[0])
