@@ -71,8 +71,8 @@ def _p(p: float | None) -> str:
 
 
 def _against(v: dict) -> str:
-    return {"helps": "beats", "hurts": "loses to"}.get(v["verdict"], v["verdict"] if v["verdict"] ==
-                                                          "not enough evidence" else "is not distinguishable from")
+    word = {"helps": "beats", "hurts": "loses to", "no detectable change": "is not distinguishable from"}
+    return f"GAN gap-filling {word[v['verdict']]} it" if v["verdict"] in word else f"{v['verdict']}"
 
 
 def verdict_lines(res: dict) -> list[str]:
@@ -86,8 +86,8 @@ def verdict_lines(res: dict) -> list[str]:
                      f"{ba['real+synthetic']:.3f} vs {ba['real']:.3f}, {_pts(v)}.")
         if "vs_reference" in arms["real+synthetic"]:
             v = arms["real+synthetic"]["vs_reference"]
-            lines.append(f"**Against the reference ({ref}, {ba[ref]:.3f}; chosen on validation), GAN gap-filling "
-                         f"{_against(v)} it**: {_pts(v)}.")
+            lines.append(f"**Against the reference ({ref}, {ba[ref]:.3f}; chosen on validation): {_against(v)}**: "
+                         f"{_pts(v)}.")
     for name, a in arms.items():
         if a["uses_gan"] and name != "real+synthetic":
             v = a["vs_real"]
