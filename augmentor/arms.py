@@ -91,7 +91,7 @@ def concat(train: Dataset, extra: Dataset) -> tuple:
 def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = None,
                synthetic_only: Draws | None = None, doses: dict[float, Draws] | None = None,
                filtered: Callable[[int], Dataset] | None = None, baselines: bool = True,
-               losses: Sequence[str] = ("reweight", "logit-adjust"), classic: bool = True) -> list[Arm]:
+               losses: Sequence[str] = ("reweight", "logit-adjust"), classic: bool = False) -> list[Arm]:
     """Every arm the inputs allow, in report order. `target` is the per-class count the
     resampling baselines raise the classes to (the gap-filling plan's); `classic` adds the
     classic-augmentation arms (images)."""

@@ -28,7 +28,8 @@ def test_oversampling_and_smote_reach_the_planned_counts(thin_digits):
     syn_y = np.repeat(np.arange(10), gap)
     synthetic = LabelledData(rng.random((len(syn_y), 1, 8, 8), dtype=np.float32), syn_y,
                              thin_digits.classes)
-    arms = {a.name: a for a in build_arms(thin_digits, target=counts + gap, synthetic=fixed_draw(synthetic))}
+    arms = {a.name: a for a in build_arms(thin_digits, target=counts + gap, synthetic=fixed_draw(synthetic),
+                                          classic=True)}
     planned = (counts + gap).tolist()
     for name in ("real+oversampled", "real+SMOTE", "real+classic+oversampled", "real+synthetic"):
         x, y = arms[name].make(3)
