@@ -89,7 +89,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, arms: Sequence[
                                key=lambda a: _val_mean(runs[a.name]), default=None)
         ref_name = ref if isinstance(ref, str) else (ref.name if ref else None)
         by_clf[learner.name] = {
-            "arms": {a.name: _arm_entry(a, runs[a.name], cache, k) for a in extra_arms},
+            "arms": {a.name: _arm_entry(a, runs[a.name]) for a in extra_arms},
             "reference": {"name": ref_name, "chosen_by": "recipe" if reference else
                           "highest mean balanced accuracy on the validation split among non-GAN arms"},
         }
@@ -130,7 +130,7 @@ def _val_mean(runs: list[dict]) -> float:
     return float(np.mean([r["validation"]["balanced_accuracy"] for r in runs]))
 
 
-def _arm_entry(arm: Arm, runs: list[dict], cache: dict, k: int) -> dict:
+def _arm_entry(arm: Arm, runs: list[dict]) -> dict:
     first = runs[0]
     return {"description": arm.description, "kind": arm.kind, "uses_gan": arm.uses_gan,
             "classic_augmentation": arm.classic, "loss": arm.loss, "n_train": first["n_train"],
