@@ -15,7 +15,7 @@ _WHERE = {
     "ResourceLimitError": "errors", "UnsafeArtifactError": "errors",
     "evaluate": "evaluate", "export_onnx": "export", "verify_onnx": "export", "plan_gaps": "gaps",
     "run_recipe": "pipeline", "Recipe": "recipe", "load_recipe": "recipe", "with_overrides": "recipe",
-    "write_report": "report", "GANResampler": "resampler", "OnnxGenerator": "runtime",
+    "write_report": "report", "GANResampler": "resampler", "OnnxGenerator": "runtime", "OnlineSynthetic": "online",
     "read_model_info": "runtime", "run_evaluation": "study", "fill_gaps": "synthesize",
     "generate_to_folder": "synthesize", "read_samples": "synthesize", "read_table_samples": "synthesize",
     "TableData": "tables", "load_table": "tables", "train": "train",

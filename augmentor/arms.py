@@ -90,7 +90,8 @@ def concat(train: Dataset, extra: Dataset) -> tuple:
 
 def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = None,
                synthetic_only: Draws | None = None, doses: dict[float, Draws] | None = None,
-               filtered: Callable[[int], Dataset] | None = None, baselines: bool = True,
+               filtered: Callable[[int], Dataset] | None = None, online: Callable[[int], object] | None = None,
+               baselines: bool = True,
                losses: Sequence[str] = ("reweight", "logit-adjust"), classic: bool = False) -> list[Arm]:
     """Every arm the inputs allow, in report order. `target` is the per-class count the
     resampling baselines raise the classes to (the gap-filling plan's); `classic` adds the
@@ -126,6 +127,15 @@ def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = 
     if filtered is not None:
         arms.append(Arm("real+synthetic (filtered)", "the gap-filling draw, keeping the samples the quality "
                         "filter accepts", lambda s: concat(train, filtered(s)), "gan"))
+        if baselines and classic:
+            arms.append(Arm("real+synthetic (filtered)+classic", "the filtered gap-filling draw + classic "
+                            "augmentation", lambda s: concat(train, filtered(s)), "gan", classic=True))
+    if online is not None:
+        arms.append(Arm("real+online-synthetic", "real + fresh GAN gap-filling samples every epoch "
+                        "(OnlineSynthetic)", online, "gan"))
+        if baselines and classic:
+            arms.append(Arm("real+online-synthetic+classic", "fresh GAN gap-filling samples every epoch "
+                            "+ classic augmentation", online, "gan", classic=True))
     if synthetic_only is not None:
         def only(s: int) -> tuple:
             d = align_classes(synthetic_only(s), train.classes)
@@ -141,6 +151,13 @@ def on_top_of(best: Arm, train: Dataset, draws: Draws, ratio: float) -> Arm:
     return Arm(f"real+synthetic x{ratio:g}+{best.name.removeprefix('real+')}",
                f"real + {ratio:.0%} more per class from the GAN, with {best.description}",
                lambda s: concat(train, draws(s)), "gan", classic=best.classic, loss=best.loss)
+
+
+def online_on_top_of(best: Arm, online: Callable[[int], object]) -> Arm:
+    """Fresh GAN samples every epoch together with the loss-side fix chosen on validation."""
+    return Arm(f"real+online-synthetic+{best.name.removeprefix('real+')}",
+               f"fresh GAN samples every epoch (OnlineSynthetic), with {best.description}",
+               online, "gan", classic=best.classic, loss=best.loss)
 
 
 class CnnLearner:

@@ -340,6 +340,47 @@ def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
     click.echo(f"report: {path}")
 
 
+@cli.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--max-batch", type=click.IntRange(1, 65536), default=1024, show_default=True,
+              help="Most rows in one ONNX Runtime run shared by concurrent requests.")
+@click.option("--max-wait-ms", type=click.FloatRange(0, 1000), default=5.0, show_default=True,
+              help="Longest a request's rows wait for others to share a run.")
+@click.option("--max-samples", "max_samples", type=click.IntRange(1, 10**9), default=100_000, show_default=True,
+              help="Most samples one request may ask for (413 beyond).")
+@ort_device_option
+@common
+def serve(models: tuple[Path, ...], host: str, port: int, max_batch: int, max_wait_ms: float, max_samples: int,
+          device: str, progress: bool) -> None:
+    """Serve exported generators over HTTP (FastAPI + uvicorn), batching concurrent requests.
+
+    Each model is named by its file's stem. POST /v1/models/NAME/generate with
+    {"counts": {"CLASS": n}, "seed": s, "format": "npz"} returns exactly the samples of
+    `augmentor generate` for the same model, seed and counts. Also GET /v1/models,
+    /healthz and /metrics (Prometheus).
+
+    \b
+    Example:
+      augmentor serve runs/digits/generator.onnx --port 8000
+      curl -s localhost:8000/v1/models
+      curl -s -X POST localhost:8000/v1/models/generator/generate \\
+           -d '{"counts": {"0": 5, "3": 7}, "seed": 7, "format": "npz"}' -o samples.npz
+    """
+    try:
+        import fastapi  # noqa: F401
+        import prometheus_client  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        from .serve import serve as run_server
+    except ImportError as e:  # pragma: no cover - depends on the installed extras
+        raise UserError(f"augmentor serve needs FastAPI and uvicorn ({e}); install them with "
+                        "pip install 'augmentor[serve]'") from None
+    run_server(models, host=host, port=port, device=device, max_batch=max_batch, max_wait_ms=max_wait_ms,
+               max_samples=max_samples)
+
+
 def main() -> None:
     cli(prog_name="augmentor")
 

@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from tqdm import tqdm
 
-from .arms import Arm, Dataset, Draws, on_top_of
+from .arms import Arm, Dataset, Draws, on_top_of, online_on_top_of
 from .data import align_classes
 from .errors import RecipeError
 from .stats import CONFIDENCE, MIN_SEEDS, judge_family, method_text, paired_difference
@@ -58,12 +58,14 @@ def summarize(runs: list[dict], split: str = "test") -> dict:
 
 
 def evaluate(train: Dataset, validation: Dataset, test: Dataset, arms: Sequence[Arm], learners: Sequence, *,
-             seeds: int, combine: tuple[Draws, float] | None = None, reference: str = "",
+             seeds: int, combine: tuple[Draws, float] | None = None, online=None, reference: str = "",
              progress: bool = True, protocol: dict | None = None, sources: dict | None = None) -> dict:
     """Fit every arm with every learner for `seeds` seeds; compare on test; return the results.
 
     `combine` = (draws, ratio) adds, per learner, GAN data on top of the loss-side arm that
-    scores best on validation. `sources` says which variance sources the seeds cover."""
+    scores best on validation; `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on
+    top of it too. `sources` says which variance sources the seeds cover. `headline`: the GAN
+    arm and the non-GAN arm with the highest validation mean, and the test verdict between them."""
     if seeds < 1:
         raise RecipeError(f"seeds must be >= 1, got {seeds}")
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
@@ -72,7 +74,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, arms: Sequence[
     if reference and (reference not in names or reference == "real"):
         raise RecipeError(f"evaluate.reference '{reference}' is not one of the arms: {', '.join(names[1:])}")
     cache: dict[tuple[str, int], tuple] = {}
-    total = len(learners) * seeds * (len(arms) + (combine is not None))
+    total = len(learners) * seeds * (len(arms) + (combine is not None) + (online is not None))
     bar = tqdm(total=total, desc="evaluate", unit="fit", disable=not progress)
     by_clf = {}
     for learner in learners:
@@ -85,6 +87,13 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, arms: Sequence[
                 combo = on_top_of(best, train, combine[0], combine[1])
                 runs.update(_fit_all([combo], learner, seeds, validation, test, {}, bar, k))
                 extra_arms.append(combo)
+        if online is not None:
+            loss_arms = [a for a in arms if a.kind == "loss"]
+            if loss_arms:
+                best = max(loss_arms, key=lambda a: _val_mean(runs[a.name]))
+                combo = online_on_top_of(best, online)
+                runs.update(_fit_all([combo], learner, seeds, validation, test, {}, bar, k))
+                extra_arms.append(combo)
         ref = reference or max((a for a in arms if a.kind in ("baseline", "loss")),
                                key=lambda a: _val_mean(runs[a.name]), default=None)
         ref_name = ref if isinstance(ref, str) else (ref.name if ref else None)
@@ -95,6 +104,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, arms: Sequence[
         }
     bar.close()
     family = _compare(by_clf)
+    headline = _headline(by_clf)
     return {
         "modality": train.modality,
         "classes": list(train.classes),
@@ -106,6 +116,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, arms: Sequence[
                        "metric": "balanced_accuracy", "family_size": len(family), "family": family},
         "variance_sources": sources or {},
         "classifiers": by_clf,
+        **({"headline": headline} if headline else {}),
     }
 
 
@@ -116,7 +127,8 @@ def _fit_all(arms: Sequence[Arm], learner, seeds: int, validation: Dataset, test
         for arm in arms:
             if (arm.name, seed) not in cache:
                 cache[arm.name, seed] = arm.make(seed)
-            x, y = cache[arm.name, seed]
+            made = cache[arm.name, seed]
+            x, y = (made, made.labels()) if hasattr(made, "epoch_arrays") else made  # online: one epoch's labels
             val_pred, test_pred = learner.fit_predict(arm, x, y, seed, [validation.x, test.x])
             runs[arm.name].append({"seed": seed, "n_train": int(len(y)),
                                    "train_counts": np.bincount(y, minlength=k).tolist(),
@@ -124,6 +136,32 @@ def _fit_all(arms: Sequence[Arm], learner, seeds: int, validation: Dataset, test
                                    "test": score(test.y, test_pred, k)})
             bar.update(1)
     return runs
+
+
+def _headline(by_clf: dict) -> dict | None:
+    """The best GAN arm against the best non-GAN arm, both chosen on validation (first classifier).
+    The verdict is the Holm-adjusted test comparison already in the family when the best non-GAN
+    arm is the reference (it is, unless the recipe declares a different reference)."""
+    clf, res = next(iter(by_clf.items()))
+    arms = res["arms"]
+
+    def val(name: str) -> float:
+        return _val_mean(arms[name]["runs"])
+
+    gan = [n for n, a in arms.items() if a["uses_gan"] and n != "synthetic-only"]
+    non_gan = [n for n, a in arms.items() if not a["uses_gan"]]
+    if not gan or not non_gan:
+        return None
+    g, b = max(gan, key=val), max(non_gan, key=val)
+    cmp = arms[g].get("vs_reference") if arms[g].get("vs_reference", {}).get("reference") == b else None
+    if b == "real":
+        cmp = arms[g].get("vs_real")
+    return {"classifier": clf, "chosen_by": "highest mean balanced accuracy on the validation split",
+            "gan_arm": g, "best_non_gan_arm": b,
+            "balanced_accuracy": {g: arms[g]["summary"]["balanced_accuracy"]["mean"],
+                                  b: arms[b]["summary"]["balanced_accuracy"]["mean"]},
+            "verdict": cmp["verdict"] if cmp else "not compared (the declared reference differs)",
+            "difference": cmp}
 
 
 def _val_mean(runs: list[dict]) -> float:

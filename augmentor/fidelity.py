@@ -99,3 +99,43 @@ def fidelity(real: np.ndarray, real_y: np.ndarray, fake: np.ndarray, fake_y: np.
                 entry["frechet"] = frechet_distance(r, f)
             out["per_class"][classes[label]] = entry
     return out
+
+
+NEAR_COPY_QUANTILE = 0.05  # a synthetic sample closer to a training image than 95% of held-out images are
+NEAR_COPY_FLAG = 0.25  # flag a class when >= 25% of its samples are near-copies (5x the no-memorisation rate)
+
+
+def memorisation(train_x: np.ndarray, train_y: np.ndarray, held_x: np.ndarray, held_y: np.ndarray,
+                 syn_x: np.ndarray, syn_y: np.ndarray, classes: tuple[str, ...]) -> dict:
+    """Per class: how close synthetic samples come to the real training images, against how
+    close real images the GAN never saw come to them (pixel L2, same class).
+
+    The held-out distances are those of the class's held-out images (validation split) to
+    their nearest training image; a class with fewer than 5 held-out images uses
+    leave-one-out distances between its training images instead (each image's nearest *other*
+    training image). A sample is a near-copy when its distance is below the 5% quantile of
+    the held-out distances: without memorisation about 5% are; a class is flagged as copying
+    when 25% or more are, or when its median synthetic distance is under half the held-out one."""
+    out, dim = {}, int(np.prod(train_x.shape[1:]))
+    for label, name in enumerate(classes):
+        real = train_x[train_y == label].reshape(-1, dim)
+        fake = syn_x[syn_y == label].reshape(-1, dim)
+        held = held_x[held_y == label].reshape(-1, dim)
+        if len(fake) == 0 or len(real) < 2:
+            continue
+        d_syn = pairwise_distances(fake, real).min(1)
+        if len(held) >= 5:
+            d_held, basis = pairwise_distances(held, real).min(1), "validation images"
+        else:
+            d = pairwise_distances(real, real)
+            np.fill_diagonal(d, np.inf)
+            d_held, basis = d.min(1), "leave-one-out over training images"
+        threshold = float(np.quantile(d_held, NEAR_COPY_QUANTILE))
+        rate = float((d_syn < threshold).mean())
+        ratio = float(np.median(d_syn) / max(np.median(d_held), 1e-12))
+        out[name] = {"n_synthetic": int(len(fake)), "n_train": int(len(real)), "held_out_basis": basis,
+                     "median_nn_synthetic": float(np.median(d_syn)), "median_nn_held_out": float(np.median(d_held)),
+                     "median_ratio": ratio, "near_copy_rate": rate,
+                     "exact_copies": int((d_syn < 1e-6).sum()),
+                     "flagged": bool(rate >= NEAR_COPY_FLAG or ratio < 0.5)}
+    return out

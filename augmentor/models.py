@@ -115,6 +115,10 @@ class ImageDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = spectral_norm(nn.Linear(c_in, 1))
         self.embed = spectral_norm(nn.Embedding(n_classes, c_in))
+        # LeCam anchors: moving averages of D's mean output on real and on fake images
+        # (buffers, so they are checkpointed and a resumed run continues exactly).
+        self.register_buffer("ema_real", torch.zeros(()))
+        self.register_buffer("ema_fake", torch.zeros(()))
 
     def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         h = self.features(x).sum(dim=(2, 3))

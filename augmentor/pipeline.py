@@ -139,18 +139,36 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
 
         quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes),
                                            ev.filter_threshold, device=torch_device(device))
+    online = None
+    if ev.online and train_data.modality == "image":
+        online = online_factory(gens, train_data, {c: counts[c] + n for c, n in plan.items()}, ev, syn.seed + 3,
+                                quality_filter if ev.online_filter else None)
     times["synthesize"] = time.perf_counter() - t
 
     t = time.perf_counter()
     sources = variance_sources(ev.seeds, fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
-                             device=torch_device(device), progress=progress, sources=sources)
+                             online=online, device=torch_device(device), progress=progress, sources=sources)
     times["evaluate"] = time.perf_counter() - t
     samples = read_folder(run / "synthetic-only", train_data)
     return write_report(recipe.report_dir, results, samples=samples if isinstance(samples, LabelledData) else None,
                         title=f"augmentor report: {recipe.name}",
                         recipe_text=recipe_text, overwrite=True,
                         extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe)})
+
+
+def online_factory(gens: list, train_data: LabelledData, target: dict, ev, base_seed: int, quality_filter=None):
+    """seed s -> an OnlineSynthetic over GAN s mod len(gens) (seed base + 1000 s), optionally filtered."""
+    from .online import FilteredSource, OnlineSynthetic
+
+    def make(s: int) -> OnlineSynthetic:
+        source = gens[s % len(gens)]
+        if quality_filter is not None:
+            source = FilteredSource(source, lambda x, c: quality_filter.accept(x, train_data.classes.index(c)))
+        return OnlineSynthetic(train_data.x, train_data.y, train_data.classes, source, target=target,
+                               ratio=ev.online_ratio, weight=ev.online_weight, seed=base_seed + 1000 * s)
+
+    return make
 
 
 def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[str, bool]:

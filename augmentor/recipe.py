@@ -53,8 +53,10 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     z_dim: int = 64
-    g_channels: int = 128  # width of the generator's first feature map
-    d_channels: int = 64  # width of the discriminator's first feature map
+    # Widths sized for datasets of up to ~10,000 images (28x28 MNIST-LT: 4x the steps/s of 128/64,
+    # reports/benchmarks.md); raise them for larger or more varied data.
+    g_channels: int = 64  # width of the generator's first feature map
+    d_channels: int = 32  # width of the discriminator's first feature map
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps
     sample_every: int = 1000  # steps; a grid PNG with one row per class
     log_every: int = 50  # steps
+    lecam: float = 0.0  # images: LeCam regulariser weight (Tseng et al. 2021); 0 = off
     seed: int = 0
 
 
@@ -101,6 +104,11 @@ class EvaluateConfig:
     fidelity_k: int = 5
     reference: str = ""  # comparator arm declared before the run; empty: best non-GAN arm on validation
     gan_seeds: int = 1  # train the GAN this many times (1, or = seeds: each seed gets its own GAN)
+    exclude: tuple[str, ...] = ()  # arm names not to run (e.g. "real+SMOTE"), to fit a compute budget
+    online: bool = True  # images: arms with fresh GAN samples every epoch (OnlineSynthetic)
+    online_ratio: float = 1.0  # online arms: synthetic per class = ratio x (target - real count)
+    online_weight: float = 1.0  # online arms: loss weight of a synthetic sample (real: 1)
+    online_filter: bool = False  # online arms: keep only samples the quality filter accepts
 
 
 @dataclass(frozen=True)
@@ -256,6 +264,9 @@ RULES = {
     "train.checkpoint_every": _between(1, 10**12),
     "train.sample_every": _between(1, 10**12),
     "train.log_every": _between(1, 10**12),
+    "train.lecam": _between(0, 100),
+    "evaluate.online_ratio": _between(0, 100),
+    "evaluate.online_weight": _between(0, 100, lo_open=True),
     "train.seed": _seed(),
     "synthesize.strategy": (_strategy, "auto|minority|not minority|not majority|all, a count N, a ratio "
                                        "in (0, 1] or CLASS=N,... with N >= 0"),

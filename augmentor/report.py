@@ -113,6 +113,7 @@ def markdown(results: dict, title: str, plots: list[str], recipe_text: str | Non
         if len(by_clf) > 1:
             out += [f"**{clf}**", ""]
         out += [f"- {line}" for line in verdict_lines(res)] + [""]
+    out += _gan_vs_best(results.get("headline"))
     out += _statistics(results)
     for clf, res in by_clf.items():
         out += ["", f"## Headline: {clf} (balanced accuracy, percent; validation for choices, test for verdicts)", ""]
@@ -120,6 +121,7 @@ def markdown(results: dict, title: str, plots: list[str], recipe_text: str | Non
     out += _splits(results)
     out += _fidelity_md(results.get("fidelity") or {})
     out += _filter_md(results.get("quality_filter"))
+    out += _memorisation_md(results.get("memorisation"))
     out += _validity_md(results.get("validity"))
     first = next(iter(by_clf.values()))
     out += ["", "## Arms", ""] + [f"- **{n}** ({a['kind']}): {a['description']}" for n, a in first["arms"].items()]
@@ -213,6 +215,36 @@ def _fidelity_md(fid: dict) -> list[str]:
             out += [f"| {c} | {m['n_real']} | {m['n_synthetic']} | {_kid(m)} | {m['precision']:.3f} | "
                     f"{m['recall']:.3f} | {m['density']:.3f} | {m['coverage']:.3f} |"
                     for c, m in f["per_class"].items()]
+    return out
+
+
+def _gan_vs_best(h: dict | None) -> list[str]:
+    if not h:
+        return []
+    g, b = h["gan_arm"], h["best_non_gan_arm"]
+    ba = h["balanced_accuracy"]
+    d = h.get("difference") or {}
+    ci = f" (difference {_ci(d)} points)" if d else ""
+    return ["## GAN arm against the best arm without a GAN", "",
+            f"Both chosen on validation ({h['chosen_by']}; {h['classifier']}). On test: **{g}** "
+            f"{ba[g]:.3f} vs **{b}** {ba[b]:.3f} balanced accuracy; verdict: **{h['verdict']}**{ci}.", ""]
+
+
+def _memorisation_md(mem: dict | None) -> list[str]:
+    if not mem:
+        return []
+    out = ["", "## Memorisation (pixel L2 to the nearest real training image of the same class)", "",
+           "Near-copy: closer to a training image than 95% of held-out real images are (about 5% expected "
+           "without memorisation). Flagged: near-copy rate ≥ 25% or median ratio < 0.5.", ""]
+    for name, per_class in mem.items():
+        flagged = [c for c, v in per_class.items() if v["flagged"]]
+        out += [f"**{name}**: " + (f"flagged as copying: {', '.join(flagged)}" if flagged else "no class flagged"), "",
+                "| class | synthetic | median NN synthetic | median NN held-out (basis) | ratio | near-copies "
+                "| exact copies | flagged |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+        out += [f"| {c} | {v['n_synthetic']} | {v['median_nn_synthetic']:.3f} | {v['median_nn_held_out']:.3f} "
+                f"({v['held_out_basis']}) | {v['median_ratio']:.2f} | {v['near_copy_rate'] * 100:.1f} % | "
+                f"{v['exact_copies']} | {'**yes**' if v['flagged'] else 'no'} |" for c, v in per_class.items()]
+        out.append("")
     return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .arms import CnnLearner, Dataset, Draws, TableLearner, build_arms, steps_for
 from .data import LabelledData, align_classes
-from .errors import InvalidDataError
+from .errors import InvalidDataError, RecipeError
 from .evaluate import evaluate
 from .recipe import EvaluateConfig
 
@@ -78,29 +78,37 @@ class FilteredDraws:
 
 def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: EvaluateConfig, *,
                    synthetic: Draws | None = None, synthetic_only: Draws | None = None,
-                   doses: Mapping[float, Draws] | None = None, quality_filter=None, device: str = "cpu",
-                   progress: bool = True, sources: dict | None = None) -> dict:
-    """Every arm x classifier x seed (evaluate.py), then fidelity, filter and validity sections."""
+                   doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
+                   device: str = "cpu", progress: bool = True, sources: dict | None = None) -> dict:
+    """Every arm x classifier x seed (evaluate.py), then fidelity, memorisation (images), filter
+    and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arms."""
     kind = EVALUATION[train.modality]
     k = len(train.classes)
     counts = np.bincount(train.y, minlength=k)
     target = counts + np.bincount(synthetic(0).y, minlength=k) if synthetic else np.full(k, counts.max())
     filtered = FilteredDraws(synthetic, quality_filter, train.classes) if synthetic and quality_filter else None
     arms = build_arms(train, target=target, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
-                      filtered=filtered, baselines=ev.baselines, losses=kind.losses, classic=kind.classic)
+                      filtered=filtered, online=online if ev.online else None, baselines=ev.baselines,
+                      losses=kind.losses, classic=kind.classic)
+    unknown = [n for n in ev.exclude if n not in {a.name for a in arms}]
+    if unknown or "real" in ev.exclude:
+        raise RecipeError(f"evaluate.exclude: {unknown or ['real']} cannot be excluded; arms are "
+                          f"{', '.join(a.name for a in arms[1:])}")
+    arms = [a for a in arms if a.name not in ev.exclude]
     learners, protocol = kind.learners(train, ev, device)
     combine = None
     if doses and ev.baselines:
         ratio = max(doses)
         combine = (doses[ratio], ratio)
     results = evaluate(train, validation, test, arms, learners, seeds=ev.seeds, combine=combine,
-                       reference=ev.reference, progress=progress, protocol=protocol, sources=sources)
+                       online=online if ev.online and ev.baselines else None, reference=ev.reference,
+                       progress=progress, protocol=protocol, sources=sources)
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
     results["fidelity"] = _fidelity(train, test, sets, kind.features(train, ev, device), ev.fidelity_k)
     if filtered is not None:
         results["quality_filter"] = filtered.stats()
-    results.update(kind.extra_sections(train, sets))
+    results.update(kind.extra_sections(train, sets, validation))
     return results
 
 
@@ -138,8 +146,13 @@ class ImageEvaluation:
                         batch_size=ev.batch_size, lr=ev.lr, seed=0, device=device)
         return lambda x: embed(model, x)
 
-    def extra_sections(self, train: Dataset, sets: dict) -> dict:
-        return {}
+    def extra_sections(self, train: Dataset, sets: dict, validation: Dataset) -> dict:
+        from .fidelity import memorisation
+
+        val = align_classes(validation, train.classes)
+        sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}
+        return {"memorisation": {name: memorisation(train.x, train.y, val.x, val.y, s.x, s.y, train.classes)
+                                 for name, s in sets.items()}}
 
 
 class TableEvaluation:
@@ -158,7 +171,7 @@ class TableEvaluation:
 
         return TableCodec.fit(train.x, train.categorical).encode
 
-    def extra_sections(self, train: Dataset, sets: dict) -> dict:
+    def extra_sections(self, train: Dataset, sets: dict, validation: Dataset) -> dict:
         from .arms import synthetic_validity
 
         return {"validity": {name: synthetic_validity(train, s) for name, s in sets.items()}}

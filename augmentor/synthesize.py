@@ -200,15 +200,19 @@ def _images_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, 
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, filter_stats)
 
 
+def source_column(codec) -> str:
+    """The name of the table output's source column: "source" unless a data column has it."""
+    taken = {c["name"] for c in codec.columns} | {codec.label}
+    return next(c for c in ("source", "augmentor_source",
+                            *(f"augmentor_source_{i}" for i in range(2, len(taken) + 3))) if c not in taken)
+
+
 def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *, seed: int,
                      batch_size: int, real: TableData | None, progress: bool, fmt: str, **_) -> SynthesisResult:
     """Tables: generated rows (and `real` rows first, if given) into one CSV or parquet file,
     written batch by batch, with the manifest beside it."""
     codec, sha, file = gen.info.codec, gen.info.sha256, f"samples.{fmt}"
-    label = codec.label
-    taken = {c["name"] for c in codec.columns} | {label}
-    source_col = next(c for c in ("source", "augmentor_source",
-                                  *(f"augmentor_source_{i}" for i in range(2, len(taken) + 3))) if c not in taken)
+    label, source_col = codec.label, source_column(codec)
     with atomic_dir(out) as tmp, (tmp / "manifest.csv").open("w", newline="") as manifest:
         rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
         rows.writeheader()

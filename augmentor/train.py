@@ -1,6 +1,6 @@
 """One training loop for every modality's class-conditional GAN, with EMA of G.
 
-Images: hinge loss, DiffAugment, spectral-norm discriminator. Tables: WGAN loss with a
+Images: hinge loss, DiffAugment, spectral-norm discriminator, optional LeCam regulariser. Tables: WGAN loss with a
 gradient penalty, Gumbel-softmax for categorical columns, fake rows drawn for the same
 classes as the real batch.
 
@@ -240,17 +240,31 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
     return TrainResult(last, ema.eval(), {**state, "step": step})
 
 
-def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes):
-    """Hinge loss with DiffAugment; returns (loss_d, loss_g, d_real, d_fake), G not stepped."""
+def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: float = 0.0,
+                lecam_decay: float = 0.99):
+    """Hinge loss with DiffAugment (and LeCam when `lecam` > 0); returns (loss_d, loss_g,
+    d_real, d_fake), G not stepped. D's weights are frozen while G's loss is built, so G's
+    backward pass computes no discriminator weight gradients (they were discarded anyway)."""
     y_fake = torch.randint(n_classes, (len(z),), generator=gen).to(z.device)
     fake = g(z, y_fake)
     d_real = d(diff_augment(x_real, policy, gen), y_real)
     d_fake = d(diff_augment(fake.detach(), policy, gen), y_fake)
     loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    if lecam > 0:  # Tseng et al. 2021: pull D(real) towards the fake anchor and D(fake) towards the real one
+        with torch.no_grad():
+            d.ema_real.lerp_(d_real.mean(), 1 - lecam_decay)
+            d.ema_fake.lerp_(d_fake.mean(), 1 - lecam_decay)
+        loss_d = loss_d + lecam * (F.relu(d_real - d.ema_fake).pow(2).mean()
+                                   + F.relu(d.ema_real - d_fake).pow(2).mean())
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    return loss_d, -d(diff_augment(fake, policy, gen), y_fake).mean(), d_real, d_fake
+    d.requires_grad_(False)
+    try:
+        loss_g = -d(diff_augment(fake, policy, gen), y_fake).mean()
+    finally:
+        d.requires_grad_(True)
+    return loss_d, loss_g, d_real, d_fake
 
 
 def _table_step(g, d, opt_d, x_real, y_real, z, gen, gp_weight: float = 10.0):
@@ -266,7 +280,12 @@ def _table_step(g, d, opt_d, x_real, y_real, z, gen, gp_weight: float = 10.0):
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    return loss_d, -d(fake, y_real).mean(), d_real, d_fake
+    d.requires_grad_(False)
+    try:
+        loss_g = -d(fake, y_real).mean()
+    finally:
+        d.requires_grad_(True)
+    return loss_d, loss_g, d_real, d_fake
 
 
 @dataclass(frozen=True)
@@ -282,7 +301,8 @@ class Training:
 # The one place training dispatches on the kind of data.
 TRAINING = {
     "image": Training(lambda data: ImageCodec(),
-                      lambda g, d, opt, x, y, z, gen, cfg, k: _image_step(g, d, opt, x, y, z, gen, cfg.diffaugment, k),
+                      lambda g, d, opt, x, y, z, gen, cfg, k: _image_step(g, d, opt, x, y, z, gen, cfg.diffaugment, k,
+                                                                                 cfg.lecam),
                       True,
                       lambda st: ImageGenerator(len(st["classes"]), tuple(st["shape"]), st["z_dim"], st["g_channels"])),
     "table": Training(lambda data: TableCodec.fit(data.x, data.categorical, data.label),

@@ -61,12 +61,15 @@ def test_run_whole_pipeline(tmp_path):
         assert (report / name).is_file(), name
     results = json.loads((report / "results.json").read_text())
     arms = results["classifiers"]["SmallCNN"]["arms"]
-    assert list(arms)[:-1] == [
+    assert list(arms)[:-2] == [
         "real", "real+oversampled", "real+SMOTE", "real+classic", "real+classic+oversampled",
         "real+reweighted", "real+classic+reweighted", "real+logit-adjusted", "real+classic+logit-adjusted",
         "real+synthetic", "real+synthetic+classic", "real+synthetic x0.5", "real+synthetic (filtered)",
+        "real+synthetic (filtered)+classic", "real+online-synthetic", "real+online-synthetic+classic",
         "synthetic-only"]
-    assert list(arms)[-1].startswith("real+synthetic x0.5+")  # on top of the loss fix chosen on validation
+    # on top of the loss fix chosen on validation: stored GAN samples, and fresh ones every epoch
+    assert list(arms)[-2].startswith("real+synthetic x0.5+")
+    assert list(arms)[-1].startswith("real+online-synthetic+")
     assert all(len(a["runs"]) == 2 for a in arms.values())
     # two seeds are below the minimum: no helps/hurts anywhere
     assert {a["vs_real"]["verdict"] for n, a in arms.items() if n != "real"} == {"not enough evidence"}
@@ -83,6 +86,8 @@ def test_run_whole_pipeline(tmp_path):
     md = (report / "report.md").read_text()
     assert md.splitlines()[2] == "## Verdict" and "real+oversampled" in md
     assert "## Fidelity" in md and "## Quality filter" in md and "## Splits" in md and "Holm" in md
+    assert "## Memorisation" in md and "## GAN arm against the best arm without a GAN" in md
+    assert results["headline"]["best_non_gan_arm"] == ref and set(results["memorisation"]) == set(results["fidelity"])
     # re-running over an existing run is refused, not silently overwritten
     r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
     assert r.exit_code == 2 and "--overwrite" in r.output

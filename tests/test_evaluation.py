@@ -189,7 +189,7 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     original = classifiers.fit_cnn
 
     def spy(x, y, n_classes, **kw):
-        fits.append((kw["steps"], x))
+        fits.append((kw["steps"], x.epoch_arrays(0)[0] if hasattr(x, "epoch_arrays") else x))
         return original(x, y, n_classes, **kw)
 
     monkeypatch.setattr(classifiers, "fit_cnn", spy)
@@ -198,8 +198,12 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     draws = gan_draws([gen], plan, 0, train)
     assert not np.array_equal(draws(0).x, draws(1).x) and np.array_equal(draws(1).x, draws(1).x)
     ev = EvaluateConfig(seeds=2, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5)
+    from augmentor.pipeline import online_factory
+
+    counts = train.counts()
+    online = online_factory([gen], train, {c: counts[c] + n for c, n in plan.items()}, ev, 3)
     results = run_evaluation(train, validation, test, ev, synthetic=draws,
-                             doses={1.0: gan_draws([gen], plan, 2, train)},
+                             doses={1.0: gan_draws([gen], plan, 2, train)}, online=online,
                              quality_filter=classifiers.QualityFilter.fit(train.x, train.y, 10, 0.5, steps=5),
                              progress=False)
     res = results["classifiers"]["SmallCNN"]
@@ -217,3 +221,17 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     verdicts = {c["verdict"] for a in res["arms"].values() for c in (a.get("vs_real"), a.get("vs_reference")) if c}
     assert verdicts == {"not enough evidence"}
     assert results["quality_filter"]["per_class"]["0"]["drawn"] == 40  # both seeds' draws, per sample
+    # fresh-draw arms, alone, with classic augmentation, and with the validation-chosen loss fix
+    assert {"real+online-synthetic", "real+online-synthetic+classic"} <= set(res["arms"])
+    assert any(n.startswith("real+online-synthetic+") and n != "real+online-synthetic+classic" for n in res["arms"])
+    online_runs = res["arms"]["real+online-synthetic"]["runs"]
+    assert online_runs[0]["n_train"] == len(train) + sum(plan.values())
+    # the headline: GAN arm vs non-GAN arm, both the best on validation
+    h = results["headline"]
+    gan_val = {n: a["validation_summary"]["balanced_accuracy"]["mean"] for n, a in res["arms"].items()
+               if a["uses_gan"] and n != "synthetic-only"}
+    assert h["gan_arm"] == max(gan_val, key=gan_val.get) and h["best_non_gan_arm"] == ref
+    assert set(h["balanced_accuracy"]) == {h["gan_arm"], ref} and h["verdict"] == "not enough evidence"
+    # memorisation figures for every synthetic set
+    mem = results["memorisation"]["synthetic (gap-filling)"]
+    assert set(mem) == set(plan) and all(0 <= v["near_copy_rate"] <= 1 for v in mem.values())

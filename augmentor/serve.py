@@ -1,0 +1,356 @@
+"""`augmentor serve`: exported generators behind an HTTP API, with dynamic batching.
+
+    GET  /v1/models                       each model: name, modality, classes, shape, z_dim, sha256
+    POST /v1/models/{name}/generate       {"counts": {"CLASS": n}, "seed": s, "format": "npz"} -> streamed body
+    GET  /healthz                         {"status": "ok"}
+    GET  /metrics                         Prometheus text format
+
+Samples are exactly those of `augmentor generate` for the same model, seed and counts: every
+sample's noise is a function of (seed, class, index within the class) (runtime.noise_stream),
+and on CPU a row's output does not depend on which rows share its ONNX Runtime run (tested),
+so the dynamic batcher may pack rows of many requests into one run. Formats:
+
+  npz       x (uint8 N x C x H x W), y (label index), classes: the arrays of the shards
+  png-zip   a zip of CLASS/syn-sSEED-NNNNNN.png, the files `generate --format png` writes
+  csv       the rows (and columns) of `generate --format csv` for tables
+  parquet   the same rows as one parquet file
+
+npz, png-zip and csv are produced chunk by chunk while the client reads: a client that
+disconnects stops its request's generation at the next chunk. Models are the files named on
+the command line, loaded once at start; a request names a model by its name (the file's stem)
+and never a path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+import zipfile
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from fastapi import Request  # module level: FastAPI resolves the handlers' string annotations here
+
+from .errors import InvalidDataError
+from .runtime import OnnxGenerator, noise_stream
+
+log = logging.getLogger(__name__)
+
+FORMATS = {"image": ("npz", "png-zip"), "table": ("csv", "parquet")}
+MEDIA = {"npz": "application/octet-stream", "png-zip": "application/zip", "csv": "text/csv",
+         "parquet": "application/vnd.apache.parquet"}
+CHUNK = 256  # rows per piece of a request handed to the batcher
+
+
+@dataclass
+class _Job:
+    z: np.ndarray
+    label: np.ndarray
+    future: asyncio.Future
+    queued: float = field(default_factory=time.perf_counter)
+
+
+class Batcher:
+    """Packs the rows of concurrent requests into shared ONNX Runtime runs: a run starts when
+    `max_batch` rows are waiting or the oldest has waited `max_wait_ms`; runs happen one at a
+    time in a worker thread, and each job gets back exactly its own rows."""
+
+    def __init__(self, gen: OnnxGenerator, max_batch: int, max_wait_ms: float, observe=None) -> None:
+        self.gen, self.max_batch, self.max_wait = gen, max_batch, max_wait_ms / 1000
+        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.observe = observe or (lambda rows: None)
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except asyncio.CancelledError:
+                pass
+
+    async def run(self, z: np.ndarray, label: np.ndarray) -> np.ndarray:
+        fut = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Job(z, label, fut))
+        return await fut
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await self.queue.get()]
+            rows = len(jobs[0].z)
+            deadline = jobs[0].queued + self.max_wait
+            while rows < self.max_batch:
+                try:
+                    job = self.queue.get_nowait() if time.perf_counter() >= deadline else await asyncio.wait_for(
+                        self.queue.get(), max(0.0, deadline - time.perf_counter()))
+                except (asyncio.QueueEmpty, asyncio.TimeoutError):
+                    break
+                jobs.append(job)
+                rows += len(job.z)
+            jobs = [j for j in jobs if not j.future.cancelled()]
+            if not jobs:
+                continue
+            z = np.concatenate([j.z for j in jobs])
+            label = np.concatenate([j.label for j in jobs])
+            try:
+                out = await loop.run_in_executor(None, self.gen.run, z, label)
+            except Exception as e:  # noqa: BLE001 - handed to every waiting request
+                for j in jobs:
+                    if not j.future.done():
+                        j.future.set_exception(e)
+                continue
+            self.observe(len(z))
+            pos = 0
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_result(out[pos:pos + len(j.z)])
+                pos += len(j.z)
+
+
+class ServeError(Exception):
+    """A request error: HTTP status, the field it concerns, and a message."""
+
+    def __init__(self, status: int, where: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.where, self.message = status, where, message
+
+
+def check_request(body: object, gen: OnnxGenerator, max_samples: int) -> tuple[dict[str, int], int, str]:
+    """(counts in request order, seed, format) from a decoded JSON body, or a ServeError naming the field."""
+    if not isinstance(body, dict):
+        raise ServeError(422, "body", "the body must be a JSON object with counts, seed and format")
+    unknown = sorted(set(body) - {"counts", "seed", "format"})
+    if unknown:
+        raise ServeError(422, unknown[0], f"unknown field {unknown[0]!r}; allowed: counts, seed, format")
+    counts = body.get("counts")
+    if not isinstance(counts, dict) or not counts:
+        raise ServeError(422, "counts", 'counts must be a non-empty object {"CLASS": n, ...}')
+    out = {}
+    for name, n in counts.items():
+        if name not in gen.classes:
+            raise ServeError(404, f"counts.{name}", f"unknown class {name!r}; the model has {list(gen.classes)}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ServeError(422, f"counts.{name}", f"count of {name!r} must be a non-negative integer, got {n!r}")
+        out[name] = n
+    total = sum(out.values())
+    if total > max_samples:
+        raise ServeError(413, "counts", f"{total} samples requested; this server allows at most {max_samples} "
+                         "per request (--max-samples): split the request")
+    seed = body.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ServeError(422, "seed", f"seed must be an integer in [0, 2^63), got {seed!r}")
+    fmt = body.get("format", FORMATS[gen.info.modality][0])
+    if fmt not in FORMATS[gen.info.modality]:
+        raise ServeError(422, "format", f"format {fmt!r} is not available for {gen.info.modality} models; "
+                         f"use one of {list(FORMATS[gen.info.modality])}")
+    return out, seed, fmt
+
+
+async def model_rows(batcher: Batcher, gen: OnnxGenerator, counts: dict[str, int],
+                     seed: int) -> AsyncIterator[tuple[str, int, np.ndarray]]:
+    """(class, index of the first row, model-space rows) in chunks, class by class: the noise
+    of `augmentor generate` (noise_stream), run through the shared batcher."""
+    for name, n in counts.items():
+        label = gen.class_index(name)
+        draw = noise_stream(seed, label, gen.info.z_dim)
+        for start in range(0, n, CHUNK):
+            size = min(CHUNK, n - start)
+            yield name, start, await batcher.run(draw(size), np.full(size, label, np.int64))
+
+
+class _Sink(io.RawIOBase):
+    """A write-only stream whose bytes are collected and handed out in pieces (zip writing)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.parts.append(bytes(b))
+        return len(b)
+
+    def take(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
+
+
+def _npy_header(shape: Sequence[int], dtype: np.dtype) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                               "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue()
+
+
+async def encode(fmt: str, rows: AsyncIterator, gen: OnnxGenerator, counts: dict[str, int],
+                 seed: int) -> AsyncIterator[bytes]:
+    """The response body, piece by piece."""
+    codec = gen.info.codec
+    if fmt in ("npz", "png-zip"):
+        sink = _Sink()
+        with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+            if fmt == "npz":  # the labels first (known before any generation), then pixels as they come
+                y = np.concatenate([np.full(n, gen.class_index(c), np.int64) for c, n in counts.items()])
+                for key, arr in (("y", y), ("classes", np.array(gen.classes, dtype=str))):
+                    z.writestr(f"{key}.npy", _npy_header(arr.shape, arr.dtype) + arr.tobytes())
+                with z.open("x.npy", "w", force_zip64=True) as f:
+                    f.write(_npy_header((len(y), *gen.info.shape), np.uint8))
+                    async for _, _, batch in rows:
+                        f.write(np.ascontiguousarray(codec.to_uint8(batch)).tobytes())
+                        yield sink.take()
+            else:
+                from .sinks import png_bytes
+
+                async for name, start, batch in rows:
+                    for i, img in enumerate(codec.to_uint8(batch)):
+                        z.writestr(f"{name}/syn-s{seed}-{start + i:06d}.png", png_bytes(img))
+                    yield sink.take()
+        yield sink.take()
+        return
+    from .synthesize import source_column
+
+    source_col, first, frames = source_column(codec), True, []
+    async for name, _, batch in rows:
+        frame = codec.decode(batch)
+        frame[codec.label] = np.full(len(batch), name, dtype=object)
+        frame[source_col] = "synthetic"
+        if fmt == "csv":
+            yield frame.to_csv(header=first, index=False).encode()
+            first = False
+        else:
+            frames.append(frame)
+    if fmt == "csv" and first:  # nothing generated: a header-less empty body, like an empty CSV file
+        return
+    if fmt == "parquet":
+        import pandas as pd
+
+        buf = io.BytesIO()
+        cols = [c["name"] for c in codec.columns] + [codec.label, source_col]
+        (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)).to_parquet(buf, index=False)
+        yield buf.getvalue()
+
+
+def model_names(paths: Sequence[str | Path]) -> dict[str, Path]:
+    """Each model's name (its file's stem); two models with one name are refused."""
+    names: dict[str, Path] = {}
+    for p in paths:
+        name = Path(p).stem
+        if name in names:
+            raise InvalidDataError(f"two models are named {name!r} ({names[name]} and {p}); rename one file")
+        names[name] = Path(p)
+    return names
+
+
+def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: int = 1024,
+               max_wait_ms: float = 5.0, max_samples: int = 100_000, threads: int = 0):
+    """The FastAPI app serving `models` (ONNX files exported by augmentor)."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+    gens = {name: OnnxGenerator(path, device, threads=threads) for name, path in model_names(models).items()}
+    registry = CollectorRegistry()
+    requests = Counter("augmentor_requests", "generate requests by model and HTTP status", ["model", "status"],
+                       registry=registry)
+    samples = Counter("augmentor_samples", "samples sent, by model", ["model"], registry=registry)
+    cancelled = Counter("augmentor_cancelled_requests", "requests whose client left mid-stream", ["model"],
+                        registry=registry)
+    batch_rows = Histogram("augmentor_batch_rows", "rows per ONNX Runtime run", ["model"], registry=registry,
+                           buckets=(1, 8, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192))
+    latency = Histogram("augmentor_request_seconds", "time from request to last byte", ["model"], registry=registry,
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+    batchers = {name: Batcher(g, max_batch, max_wait_ms, batch_rows.labels(name).observe) for name, g in gens.items()}
+
+    @asynccontextmanager
+    async def lifespan(app):
+        for b in batchers.values():
+            b.start()
+        yield
+        for b in batchers.values():
+            await b.stop()
+
+    app = FastAPI(title="augmentor", lifespan=lifespan)
+
+    def error(status: int, where: str, message: str) -> JSONResponse:
+        return JSONResponse({"error": {"field": where, "message": message}}, status_code=status)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", "models": len(gens)}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/models")
+    async def list_models() -> dict:
+        return {"models": [{"name": n, "modality": g.info.modality, "classes": list(g.classes),
+                            "shape": list(g.info.shape), "z_dim": g.info.z_dim, "sha256": g.info.sha256,
+                            "formats": list(FORMATS[g.info.modality])} for n, g in gens.items()]}
+
+    @app.post("/v1/models/{name}/generate")
+    async def generate(name: str, request: Request):
+        t0 = time.perf_counter()
+        if name not in gens:
+            requests.labels("?", "404").inc()
+            return error(404, "model", f"unknown model {name!r}; models: {sorted(gens)}")
+        gen = gens[name]
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            requests.labels(name, "400").inc()
+            return error(400, "body", f"the body is not valid JSON ({e})")
+        try:
+            counts, seed, fmt = check_request(body, gen, max_samples)
+        except ServeError as e:
+            requests.labels(name, str(e.status)).inc()
+            return error(e.status, e.where, e.message)
+
+        async def body_iter() -> AsyncIterator[bytes]:
+            sent = 0
+
+            async def counted():
+                nonlocal sent
+                async for name_, start, batch in model_rows(batchers[name], gen, counts, seed):
+                    yield name_, start, batch
+                    sent += len(batch)
+
+            try:
+                async for piece in encode(fmt, counted(), gen, counts, seed):
+                    if piece:
+                        yield piece
+            except asyncio.CancelledError:
+                cancelled.labels(name).inc()
+                log.info("client left; request stopped after %d of %d samples", sent, sum(counts.values()))
+                raise
+            finally:
+                samples.labels(name).inc(sent)
+            latency.labels(name).observe(time.perf_counter() - t0)
+
+        requests.labels(name, "200").inc()
+        ext = {"npz": "npz", "png-zip": "zip", "csv": "csv", "parquet": "parquet"}[fmt]
+        return StreamingResponse(body_iter(), media_type=MEDIA[fmt],
+                                 headers={"Content-Disposition": f'attachment; filename="samples.{ext}"',
+                                          "X-Augmentor-Model-Sha256": gen.info.sha256})
+
+    return app
+
+
+def serve(models: Sequence[str | Path], *, host: str = "127.0.0.1", port: int = 8000, **options) -> None:
+    """Run the app under uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(models, **options), host=host, port=port, log_level="info")
+
