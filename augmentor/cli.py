@@ -378,7 +378,7 @@ def serve(models: tuple[Path, ...], host: str, port: int, max_batch: int, max_wa
         raise UserError(f"augmentor serve needs FastAPI and uvicorn ({e}); install them with "
                         "pip install 'augmentor[serve]'") from None
     run_server(models, host=host, port=port, device=device, max_batch=max_batch, max_wait_ms=max_wait_ms,
-               max_samples=max_samples)
+               max_samples=max_samples, quiet=not progress)
 
 
 def main() -> None:

@@ -10,8 +10,13 @@ is a map-style PyTorch `Dataset` over one epoch's mix:
 
 and each item is `(image, label, weight)`: weight 1 for real samples, `weight` for synthetic
 ones (multiply the per-sample loss by it). Call `set_epoch(e)` before each epoch (as with
-`DistributedSampler`); epoch e's samples come from the generation seed derived from
+`DistributedSampler`); epoch e's fresh samples come from the generation seed derived from
 (seed, e), so a run is reproducible per seed and two epochs never share a draw.
+
+`refresh` (0 < r <= 1) is the fraction of each class's synthetic samples replaced every epoch:
+1 draws all of them afresh; r < 1 draws ceil(r x n) new ones per epoch and keeps the most
+recent n (a first-in first-out window over the epochs' draws), which divides the generation
+cost by 1/r when generating costs as much as training (reports/benchmarks.md).
 
 The source is anything with `classes` and `generate(counts, seed=..., stored=True)`:
 `OnnxGenerator` (an exported model) or `augmentor.client.Client` (a server).
@@ -26,6 +31,7 @@ The source is anything with `classes` and `generate(counts, seed=..., stored=Tru
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -44,11 +50,13 @@ class OnlineSynthetic(torch.utils.data.Dataset):
 
     def __init__(self, x: np.ndarray, y: np.ndarray, classes: Sequence[str], source, *,
                  target: Mapping[str, int] | None = None, ratio: float = 1.0, weight: float = 1.0,
-                 seed: int = 0) -> None:
+                 refresh: float = 1.0, seed: int = 0) -> None:
         if not 0 <= ratio <= 100:
             raise InvalidDataError(f"online synthetic ratio must be in [0, 100], got {ratio}")
         if not 0 < weight <= 100:
             raise InvalidDataError(f"online synthetic weight must be in (0, 100], got {weight}")
+        if not 0 < refresh <= 1:
+            raise InvalidDataError(f"online synthetic refresh must be in (0, 1], got {refresh}")
         self.x, self.y = np.asarray(x, np.float32), np.asarray(y, np.int64)
         self.classes, self.source = tuple(classes), source
         missing = [c for c in self.classes if c not in tuple(source.classes)]
@@ -64,8 +72,10 @@ class OnlineSynthetic(torch.utils.data.Dataset):
         short = [c for c in self.per_class if c in missing]
         if short:
             raise InvalidDataError(f"the generator has no class {short}; it generates {list(source.classes)}")
-        self.weight, self.seed, self.epoch = float(weight), int(seed), 0
+        self.weight, self.refresh, self.seed, self.epoch = float(weight), float(refresh), int(seed), 0
+        self.fresh = {c: min(n, max(1, math.ceil(refresh * n))) for c, n in self.per_class.items()}
         self._drawn: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._draws: dict[int, dict[str, np.ndarray]] = {}  # epoch -> class -> that epoch's fresh samples
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -75,17 +85,38 @@ class OnlineSynthetic(torch.utils.data.Dataset):
         syn = [np.full(n, self.classes.index(c), np.int64) for c, n in self.per_class.items()]
         return np.concatenate([self.y, *syn])
 
+    def _draw(self, epoch: int) -> dict[str, np.ndarray]:
+        """Epoch `epoch`'s fresh samples per class: all n at epoch 0, ceil(refresh x n) after."""
+        if epoch not in self._draws:
+            counts = self.per_class if epoch == 0 else self.fresh
+            x, y = self.source.generate(counts, seed=epoch_seed(self.seed, epoch), stored=True)
+            names = np.asarray(self.source.classes, dtype=object)[y]
+            self._draws[epoch] = {c: np.asarray(x[names == c], np.float32) for c in counts}
+        return self._draws[epoch]
+
     def synthetic(self, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """This epoch's synthetic samples (pixels in [0, 1], 8-bit as stored) and their labels."""
+        """This epoch's synthetic samples (pixels in [0, 1], 8-bit as stored) and their labels,
+        class by class in `per_class` order: the newest n of the epochs' draws (newest first)."""
         epoch = self.epoch if epoch is None else epoch
         if self._drawn is None or self._drawn[0] != epoch:
-            if self.per_class:
-                x, y = self.source.generate(self.per_class, seed=epoch_seed(self.seed, epoch), stored=True)
-                lut = np.array([self.classes.index(c) if c in self.classes else -1 for c in self.source.classes])
-                y = lut[y]
-            else:
-                x, y = np.zeros((0, *self.x.shape[1:]), np.float32), np.zeros(0, np.int64)
-            self._drawn = (epoch, np.asarray(x, np.float32), y.astype(np.int64))
+            xs, ys = [], []
+            for c, n in self.per_class.items():
+                parts, have, e = [], 0, epoch
+                while have < n:
+                    block = self._draw(e)[c]
+                    take = block[: n - have]
+                    parts.append(take)
+                    have += len(take)
+                    if e == 0:
+                        break
+                    e -= 1
+                xs += parts
+                ys.append(np.full(have, self.classes.index(c), np.int64))
+            x = np.concatenate(xs) if xs else np.zeros((0, *self.x.shape[1:]), np.float32)
+            y = np.concatenate(ys) if ys else np.zeros(0, np.int64)
+            self._drawn = (epoch, x, y)
+            keep = set(range(max(0, epoch - math.ceil(1 / self.refresh) - 1), epoch + 2)) | {0}
+            self._draws = {e: d for e, d in self._draws.items() if e in keep}  # memory: the window only
         return self._drawn[1], self._drawn[2]
 
     def epoch_arrays(self, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -166,7 +166,8 @@ def online_factory(gens: list, train_data: LabelledData, target: dict, ev, base_
         if quality_filter is not None:
             source = FilteredSource(source, lambda x, c: quality_filter.accept(x, train_data.classes.index(c)))
         return OnlineSynthetic(train_data.x, train_data.y, train_data.classes, source, target=target,
-                               ratio=ev.online_ratio, weight=ev.online_weight, seed=base_seed + 1000 * s)
+                               ratio=ev.online_ratio, weight=ev.online_weight, refresh=ev.online_refresh,
+                               seed=base_seed + 1000 * s)
 
     return make
 

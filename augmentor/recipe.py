@@ -108,6 +108,7 @@ class EvaluateConfig:
     online: bool = True  # images: arms with fresh GAN samples every epoch (OnlineSynthetic)
     online_ratio: float = 1.0  # online arms: synthetic per class = ratio x (target - real count)
     online_weight: float = 1.0  # online arms: loss weight of a synthetic sample (real: 1)
+    online_refresh: float = 1.0  # online arms: fraction of the synthetic samples drawn afresh each epoch
     online_filter: bool = False  # online arms: keep only samples the quality filter accepts
 
 
@@ -267,6 +268,7 @@ RULES = {
     "train.lecam": _between(0, 100),
     "evaluate.online_ratio": _between(0, 100),
     "evaluate.online_weight": _between(0, 100, lo_open=True),
+    "evaluate.online_refresh": _between(0, 1, lo_open=True),
     "train.seed": _seed(),
     "synthesize.strategy": (_strategy, "auto|minority|not minority|not majority|all, a count N, a ratio "
                                        "in (0, 1] or CLASS=N,... with N >= 0"),

@@ -348,9 +348,11 @@ def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: 
     return app
 
 
-def serve(models: Sequence[str | Path], *, host: str = "127.0.0.1", port: int = 8000, **options) -> None:
-    """Run the app under uvicorn until interrupted."""
+def serve(models: Sequence[str | Path], *, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False,
+          **options) -> None:
+    """Run the app under uvicorn until interrupted (`quiet`: warnings only, no access log)."""
     import uvicorn
 
-    uvicorn.run(create_app(models, **options), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(models, **options), host=host, port=port, log_level="warning" if quiet else "info",
+                access_log=not quiet)
 

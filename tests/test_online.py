@@ -54,6 +54,27 @@ def test_fresh_draws_every_epoch_and_deterministic_per_seed(setup):
     np.testing.assert_array_equal(np.round(x0[n:] * 255) / 255, x0[n:].astype(np.float64).astype(np.float32))
 
 
+def test_partial_refresh_keeps_a_window_of_recent_draws(setup):
+    data, gen = setup
+    ds = OnlineSynthetic(data.x, data.y, data.classes, gen, refresh=0.25, seed=5)
+    full = OnlineSynthetic(data.x, data.y, data.classes, gen, refresh=1.0, seed=5)
+    c = next(iter(ds.per_class))
+    n, k = ds.per_class[c], ds.fresh[c]
+    assert k == max(1, -(-n // 4))
+    np.testing.assert_array_equal(ds.synthetic(0)[0], full.synthetic(0)[0])  # epoch 0: one full draw
+    s1 = ds.synthetic(1)[0][:n]
+    s0 = full.synthetic(0)[0][:n]
+    # epoch 1 of class c: k new samples, then the first n - k of epoch 0's
+    np.testing.assert_array_equal(s1[k:], s0[: n - k])
+    assert not np.array_equal(s1[:k], s0[:k])
+    np.testing.assert_array_equal(np.bincount(ds.synthetic(3)[1]), np.bincount(full.synthetic(3)[1]))
+    # random access gives what sequential access gives
+    again = OnlineSynthetic(data.x, data.y, data.classes, gen, refresh=0.25, seed=5)
+    np.testing.assert_array_equal(again.synthetic(3)[0], ds.synthetic(3)[0])
+    with pytest.raises(InvalidDataError, match="refresh"):
+        OnlineSynthetic(data.x, data.y, data.classes, gen, refresh=0)
+
+
 def test_dataloader_items_and_weights(setup):
     data, gen = setup
     ds = OnlineSynthetic(data.x, data.y, data.classes, gen, ratio=1.0, weight=0.5, seed=0)
