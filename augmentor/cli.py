@@ -78,35 +78,64 @@ def inspect(data: str, image_size: int, channels: int, label: str, progress: boo
 @click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
 @click.option("--deterministic", is_flag=True, help="torch.use_deterministic_algorithms (GPU).")
 @click.option("--label-column", "label", default=None, help="Tables: the label column (data.label).")
+@click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="Train in this many processes (torchrun + DistributedDataParallel); images only.")
 @overwrite_option
 @seed_option
 @device_option
 @common
 def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
               image_size: int | None, channels: int | None, resume: bool, deterministic: bool,
-              label: str | None, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
+              label: str | None, overwrite: bool, seed: int | None, nproc: int, device: str, progress: bool) -> None:
     """Train the class-conditional GAN on DATA, writing checkpoints into --out.
+
+    With --nproc N the same command runs in N processes under torchrun (DistributedDataParallel:
+    gloo on CPU, NCCL on GPU; global batch N x batch_size); a user's own
+    `torchrun ... -m augmentor.cli train ...` works too (docs/scaling.md).
 
     \b
     Example:
       augmentor train data/train.npz --out runs/mine --recipe recipes/digits.toml --epochs 50
       augmentor train data/train.npz --out runs/mine --resume
+      augmentor train builtin:digits --out runs/ddp --nproc 2 --epochs 1
       augmentor train churn.csv --label-column churned --out runs/churn --recipe recipes/wine.toml
     """
+    import os
+
     from .data import load_dataset
     from .outputs import check_outputs
     from .recipe import Recipe, load_recipe, with_overrides
-    from .train import train
 
     check_outputs({"--out": out}, [data, *([recipe] if recipe else [])])
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from .distributed import launch
+
+        argv = ["train", data, "--out", str(out), "--device", device]
+        for flag, value in (("--recipe", recipe), ("--epochs", epochs), ("--image-size", image_size),
+                            ("--channels", channels), ("--label-column", label), ("--seed", seed)):
+            if value is not None:
+                argv += [flag, str(value)]
+        argv += [f for f, on in (("--resume", resume), ("--deterministic", deterministic),
+                                 ("--overwrite", overwrite), ("-q", not progress)) if on]
+        code = launch(argv, nproc, device)
+        if code:
+            raise UserError(f"distributed training failed (exit code {code}); see the messages above")
+        return
+    from .distributed import shutdown, world
+    from .train import train
+
     r = load_recipe(recipe) if recipe else Recipe(name=out.name)
     r = with_overrides(r, {"train.epochs": epochs, "train.seed": seed, "data.label": label,
                            "data.image_size": image_size, "data.channels": channels})
     d = load_dataset(data, r.data.image_size, r.data.channels, label=r.data.label,
                      categorical=r.data.categorical, numeric=r.data.numeric, impute=r.data.impute)
-    result = train(d, out, r, device=device, resume=resume, overwrite=overwrite, progress=progress,
-                   deterministic=deterministic)
-    click.echo(f"checkpoint: {result.checkpoint}")
+    try:
+        result = train(d, out, r, device=device, resume=resume, overwrite=overwrite, progress=progress,
+                       deterministic=deterministic)
+        if world()[0] == 0:
+            click.echo(f"checkpoint: {result.checkpoint}")
+    finally:
+        shutdown()
 
 
 @cli.command("export")

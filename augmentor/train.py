@@ -45,6 +45,7 @@ from .checkpoint import (
 from .codec import ImageCodec, TableCodec, codec_from_json
 from .data import LabelledData, fingerprint
 from .devices import torch_device
+from .distributed import barrier, gather, init_from_env, world
 from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
 from .models import ImageDiscriminator, ImageGenerator, TableGenerator, build_models
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
@@ -124,7 +125,10 @@ def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Re
     """Train (or resume) the class-conditional GAN on `data`; return the models and the last
     checkpoint. With `run_dir` None nothing is written (no checkpoints, log or sample grids)."""
     _check_config(recipe)
-    dev = resolve_device(device)
+    dev = init_from_env(resolve_device(device))  # joins torchrun's process group, if there is one
+    rank, world_size = world()
+    if world_size > 1 and data.modality != "image":
+        raise RecipeError("distributed training (--nproc / torchrun) is for images; tables train in one process")
     if deterministic:
         torch.use_deterministic_algorithms(True)
     if run_dir is None:
@@ -132,9 +136,13 @@ def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Re
             raise RecipeError("resume needs a run folder")
         return _train(data, None, recipe, dev, resume=False, overwrite=False, progress=progress)
     run_dir = Path(run_dir)
+    if rank > 0:  # rank 0 checks and prepares the folder (and holds its lock); the others wait for it
+        barrier()
+        return _train(data, run_dir, recipe, dev, resume=resume, overwrite=overwrite, progress=False)
     with output_lock(run_dir):
         prepare_run_dir(run_dir, resume=resume, overwrite=overwrite,
                         inputs=[data.source] if data.source else [])
+        barrier()
         return _train(data, run_dir, recipe, dev, resume=resume, overwrite=overwrite, progress=progress)
 
 
@@ -161,10 +169,12 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: lis
 def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
            resume: bool, overwrite: bool, progress: bool) -> TrainResult:
     cfg = recipe.train
-    if overwrite and not resume and run_dir is not None:
+    rank, world_size = world()
+    if overwrite and not resume and run_dir is not None and rank == 0:
         for old in list_checkpoints(run_dir):
             old.unlink()
         (run_dir / "log.csv").unlink(missing_ok=True)
+    barrier()
 
     n_classes = len(data.classes)
     kind = TRAINING[data.modality]
@@ -177,13 +187,21 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
     g, d, ema = g.to(dev), d.to(dev), ema.to(dev)
     opt_g = torch.optim.Adam(g.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d.parameters(), cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    gen = torch.Generator().manual_seed(cfg.seed)
+    # Each rank draws its own batches and noise; rank 0's stream is the single-process one.
+    gen = torch.Generator().manual_seed(cfg.seed if rank == 0 else
+                                        int(np.random.SeedSequence([cfg.seed, rank]).generate_state(1)[0]))
+    g_step, d_step = g, d
+    if world_size > 1:  # see distributed.py for what DDP changes in the step
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [dev.index] if dev.type == "cuda" else None
+        g_step, d_step = DistributedDataParallel(g, device_ids=ids), DistributedDataParallel(d, device_ids=ids)
     data_print = fingerprint(data)
     step = 0
     if resume and list_checkpoints(run_dir):
         step = _restore(latest_checkpoint(run_dir), data_print, g, d, ema, opt_g, opt_d, gen)
 
-    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(data) / (cfg.batch_size * world_size))
     total = cfg.epochs * steps_per_epoch
     x_all = torch.from_numpy(codec.encode(data.x)).to(dev)
     y_all = torch.from_numpy(data.y).to(dev)
@@ -194,8 +212,9 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
         "g_channels": recipe.model.g_channels, "d_channels": recipe.model.d_channels,
         "data_fingerprint": data_print, "data_source": data.source, "n_train": len(data),
         "counts": data.counts(), "codec": codec.to_json(), "recipe": recipe_to_dict(recipe),
+        "world_size": world_size, "global_batch": cfg.batch_size * world_size,
     }
-    log_path = run_dir / "log.csv" if run_dir is not None else None
+    log_path = run_dir / "log.csv" if run_dir is not None and rank == 0 else None
     if log_path is not None:
         _truncate_log(log_path, step)
     fixed_z = torch.randn(n_classes * 10, recipe.model.z_dim,
@@ -212,7 +231,7 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
         idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen).to(dev)
         x_real, y_real = x_all[idx], y_all[idx]
         z = torch.randn(cfg.batch_size, recipe.model.z_dim, generator=gen).to(dev)
-        loss_d, loss_g, d_real, d_fake = kind.step(g, d, opt_d, x_real, y_real, z, gen, cfg, n_classes)
+        loss_d, loss_g, d_real, d_fake = kind.step(g_step, d_step, opt_d, x_real, y_real, z, gen, cfg, n_classes)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -230,11 +249,14 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
             bar.set_postfix(loss_d=row["loss_d"], loss_g=row["loss_g"])
         if run_dir is None:
             continue
-        if kind.preview and (step % cfg.sample_every == 0 or step == total):
+        if rank == 0 and kind.preview and (step % cfg.sample_every == 0 or step == total):
             _save_grid(ema, fixed_z, fixed_y, run_dir / "samples" / f"step-{step:07d}.png")
         if step % cfg.checkpoint_every == 0 or step == total:
-            last = _save(run_dir, step, g, d, ema, opt_g, opt_d, gen, state)
+            rngs = gather(gen.get_state())  # collective: every rank, same steps
+            if rank == 0:
+                last = _save(run_dir, step, g, d, ema, opt_g, opt_d, rngs, state)
     bar.close()
+    barrier()  # the last checkpoint is on disk before any rank returns
     if run_dir is not None and last is None:
         last = latest_checkpoint(run_dir)
     return TrainResult(last, ema.eval(), {**state, "step": step})
@@ -245,25 +267,30 @@ def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: f
     """Hinge loss with DiffAugment (and LeCam when `lecam` > 0); returns (loss_d, loss_g,
     d_real, d_fake), G not stepped. D's weights are frozen while G's loss is built, so G's
     backward pass computes no discriminator weight gradients (they were discarded anyway)."""
+    plain = getattr(d, "module", d)  # under DDP: the wrapped discriminator
     y_fake = torch.randint(n_classes, (len(z),), generator=gen).to(z.device)
     fake = g(z, y_fake)
-    d_real = d(diff_augment(x_real, policy, gen), y_real)
-    d_fake = d(diff_augment(fake.detach(), policy, gen), y_fake)
+    x_r, x_f = diff_augment(x_real, policy, gen), diff_augment(fake.detach(), policy, gen)
+    if plain is d:
+        d_real, d_fake = d(x_r, y_real), d(x_f, y_fake)
+    else:  # DDP reduces gradients once per forward: real and fake go through in one pass
+        both = d(torch.cat([x_r, x_f]), torch.cat([y_real, y_fake]))
+        d_real, d_fake = both[:len(x_r)], both[len(x_r):]
     loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
     if lecam > 0:  # Tseng et al. 2021: pull D(real) towards the fake anchor and D(fake) towards the real one
         with torch.no_grad():
-            d.ema_real.lerp_(d_real.mean(), 1 - lecam_decay)
-            d.ema_fake.lerp_(d_fake.mean(), 1 - lecam_decay)
-        loss_d = loss_d + lecam * (F.relu(d_real - d.ema_fake).pow(2).mean()
-                                   + F.relu(d.ema_real - d_fake).pow(2).mean())
+            plain.ema_real.lerp_(d_real.mean(), 1 - lecam_decay)
+            plain.ema_fake.lerp_(d_fake.mean(), 1 - lecam_decay)
+        loss_d = loss_d + lecam * (F.relu(d_real - plain.ema_fake).pow(2).mean()
+                                   + F.relu(plain.ema_real - d_fake).pow(2).mean())
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    d.requires_grad_(False)
+    plain.requires_grad_(False)
     try:
-        loss_g = -d(diff_augment(fake, policy, gen), y_fake).mean()
+        loss_g = -plain(diff_augment(fake, policy, gen), y_fake).mean()
     finally:
-        d.requires_grad_(True)
+        plain.requires_grad_(True)
     return loss_d, loss_g, d_real, d_fake
 
 
@@ -343,13 +370,14 @@ def _update_ema(ema: ImageGenerator, g: ImageGenerator, decay: float, step: int)
 
 
 def _save(run_dir: Path, step: int, g: ImageGenerator, d: ImageDiscriminator, ema: ImageGenerator,
-          opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, gen: torch.Generator,
+          opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, rngs: list[torch.Tensor],
           state: dict) -> Path:
+    """`rngs`: every rank's generator state (rank 0's is "rng", as in a single-process run)."""
     og, og_groups = optimizer_tensors(opt_g)
     od, od_groups = optimizer_tensors(opt_d)
     tensors = {**prefixed("g", g.state_dict()), **prefixed("d", d.state_dict()),
                **prefixed("ema", ema.state_dict()), **prefixed("opt_g", og),
-               **prefixed("opt_d", od), "rng": gen.get_state()}
+               **prefixed("opt_d", od), "rng": rngs[0], **{f"rng.{r}": t for r, t in enumerate(rngs) if r}}
     return save_checkpoint(run_dir, step, tensors,
                            {**state, "step": step, "opt_g_groups": og_groups,
                             "opt_d_groups": od_groups})
@@ -364,13 +392,18 @@ def _restore(path: Path, data_print: str, g: ImageGenerator, d: ImageDiscriminat
             f"{path}: this checkpoint was trained on different data; resume with the same "
             "dataset, or start a new run with --overwrite"
         )
+    rank, world_size = world()
+    if int(state.get("world_size", 1)) != world_size:
+        raise RecipeError(f"{path}: this run was trained with {state.get('world_size', 1)} process(es) and is "
+                          f"resumed with {world_size}; resume with --nproc {state.get('world_size', 1)} "
+                          "(the batches each rank draws depend on the world size)")
     try:
         g.load_state_dict(unprefixed("g", tensors))
         d.load_state_dict(unprefixed("d", tensors))
         ema.load_state_dict(unprefixed("ema", tensors))
         restore_optimizer(opt_g, unprefixed("opt_g", tensors), state["opt_g_groups"])
         restore_optimizer(opt_d, unprefixed("opt_d", tensors), state["opt_d_groups"])
-        gen.set_state(tensors["rng"])
+        gen.set_state(tensors["rng" if rank == 0 else f"rng.{rank}"])
     except (RuntimeError, KeyError, ValueError) as e:
         raise UnsafeArtifactError(
             f"{path}: checkpoint does not match this model configuration ({e})"
