@@ -13,6 +13,7 @@ from .cli_options import (
     UserError,
     common,
     device_option,
+    engine_options,
     label_option,
     max_samples_option,
     ort_device_option,
@@ -170,12 +171,14 @@ def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, fp16: bool,
               help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet.")
 @workers_option
 @max_samples_option
+@engine_options
 @overwrite_option
 @seed_option
 @ort_device_option
 @common
 def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, workers: int,
-             max_samples: int, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
+             max_samples: int, engine: str, address: str | None, num_workers: int, gpus_per_worker: float,
+             overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Generate exact per-class counts from MODEL.onnx alone (PNGs + manifest.csv).
 
     A run killed mid-way resumes when the same command is run again.
@@ -185,6 +188,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
       augmentor generate runs/digits/generator.onnx --counts 3=100,7=50 --out synth/
       augmentor generate runs/digits/generator.onnx --counts 0=100000 --format npz --out big/
       augmentor generate runs/wine/generator.onnx --counts class_2=500 --format parquet --out rows/
+      augmentor generate M.onnx --counts 0=3000,1=2000 --format npz --engine ray --num-workers 2 --out A/
     """
     from .synthesize import generate_to_folder
 
@@ -193,7 +197,13 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
         raise UserError(f"{sum(wanted.values())} samples requested, more than --max-samples "
                         f"{max_samples}; raise --max-samples if you mean it")
     config = synthesis_config(seed=seed, batch_size=batch_size, format=fmt, workers=workers, max_samples=max_samples)
-    res = generate_to_folder(model, wanted, out, config, device=device, overwrite=overwrite, progress=progress)
+    if engine == "ray":
+        from .ray_engine import generate_with_ray
+
+        res = generate_with_ray(model, wanted, out, config, address=address, num_workers=num_workers,
+                                gpus_per_worker=gpus_per_worker, overwrite=overwrite, progress=progress)
+    else:
+        res = generate_to_folder(model, wanted, out, config, device=device, overwrite=overwrite, progress=progress)
     click.echo(f"wrote {sum(res.planned.values())} samples to {res.out} (provider {res.provider})")
 
 
@@ -212,6 +222,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
               help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet.")
 @workers_option
 @max_samples_option
+@engine_options
 @label_option
 @overwrite_option
 @seed_option
@@ -219,6 +230,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
 @common
 def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: bool,
                filter_threshold: float | None, batch_size: int, fmt: str, workers: int, max_samples: int,
+               engine: str, address: str | None, num_workers: int, gpus_per_worker: float,
                label: str, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Fill the class gaps of DATA with samples from MODEL.onnx, written to --out.
 
@@ -242,6 +254,19 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
     config = synthesis_config(seed=seed, batch_size=batch_size, format=fmt, workers=workers, max_samples=max_samples)
     gen = OnnxGenerator(model, device, spinning=False)  # opened and checked once, then passed on
     d = load_dataset(data, label=label, **gen.info.codec.load_options(gen.info.shape))  # at the model's size
+    if engine == "ray":
+        if include_real or filter_threshold is not None:
+            raise UserError("--engine ray writes generated samples only: drop --include-real and --filter, "
+                            "or use --engine local")
+        from .gaps import plan_gaps
+        from .ray_engine import generate_with_ray
+
+        res = generate_with_ray(model, plan_gaps(d.counts(), plan), out, config, address=address,
+                                num_workers=num_workers, gpus_per_worker=gpus_per_worker, overwrite=overwrite,
+                                progress=progress, protected=[Path(data)])
+        click.echo(f"planned {res.planned}; wrote {sum(res.planned.values())} synthetic samples to {res.out} "
+                   f"({res.provider})")
+        return
     res = fill_gaps(gen, d, out, config, strategy=plan, include_real=include_real, overwrite=overwrite,
                     progress=progress, filter_threshold=filter_threshold)
     for name, st in res.filter_stats.items():

@@ -111,3 +111,15 @@ def synthesis_config(**values):
     from .recipe import Recipe, with_overrides
 
     return with_overrides(Recipe(), {f"synthesize.{k}": v for k, v in values.items()}).synthesize
+
+
+def engine_options(func):
+    """--engine local|ray and Ray's cluster options (generate, synthesize)."""
+    func = click.option("--gpus-per-worker", type=click.FloatRange(0, 64), default=0.0, show_default=True,
+                        help="Ray: GPUs per task (> 0 runs ONNX Runtime on CUDA).")(func)
+    func = click.option("--num-workers", type=click.IntRange(1, 100_000), default=2, show_default=True,
+                        help="Ray: tasks running at once (a local cluster gets this many CPUs).")(func)
+    func = click.option("--address", default=None, help="Ray: the cluster to join (default: start a local one).")(func)
+    return click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                        help="local: this process (+ PNG encoders); ray: sharded over Ray tasks "
+                             "(pip install 'augmentor[ray]'); the same samples either way.")(func)

@@ -1,0 +1,113 @@
+"""Sharded synthesis on a local Ray cluster (num_cpus=2): the samples one process generates."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from augmentor.errors import InvalidDataError
+from augmentor.ray_engine import _partial, generate_with_ray, plan_units, run_unit
+from augmentor.recipe import SynthesizeConfig
+from augmentor.synthesize import generate_to_folder
+
+ray = pytest.importorskip("ray", reason="augmentor[ray] is installed by make test")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def _arrays(out: Path) -> tuple[np.ndarray, np.ndarray]:
+    shards = sorted(out.glob("shard-*.npz"))
+    return (np.concatenate([np.load(p)["x"] for p in shards]), np.concatenate([np.load(p)["y"] for p in shards]))
+
+
+def _manifest(out: Path) -> list[dict]:
+    with (out / "manifest.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_ray_npz_equals_one_process(cluster, tiny_model, tmp_path):
+    model = tiny_model[1]
+    counts = {"0": 3000, "1": 2000}
+    config = SynthesizeConfig(seed=3, format="npz")
+    a = generate_with_ray(model, counts, tmp_path / "A", config, num_workers=2, unit_size=700, progress=False)
+    generate_to_folder(model, counts, tmp_path / "B", config, progress=False)
+    xa, ya = _arrays(a.out)
+    xb, yb = _arrays(tmp_path / "B")
+    for label in (0, 1):
+        np.testing.assert_array_equal(xa[ya == label], xb[yb == label])  # same samples, class by class
+    assert len(sorted(a.out.glob("shard-*.npz"))) == len(plan_units(counts, 700)) == 8
+    files = [r["file"] for r in _manifest(a.out)]
+    assert len(files) == len(set(files)) == 5000  # every sample listed once
+    assert (a.out / ".augmentor-output").is_file() and not (tmp_path / ".A.partial").exists()
+
+
+def test_killed_worker_is_retried_with_nothing_lost_or_doubled(cluster, tiny_model, tmp_path):
+    model = tiny_model[1]
+    counts = {"2": 300, "5": 200}
+    config = SynthesizeConfig(seed=1, format="png")
+    flag = tmp_path / "died"
+    a = generate_with_ray(model, counts, tmp_path / "A", config, num_workers=2, unit_size=128, progress=False,
+                          _die_once=str(flag))
+    assert flag.exists()  # a worker process really was killed mid-unit
+    b = generate_to_folder(model, counts, tmp_path / "B", config, progress=False)
+    pa = sorted(p.relative_to(a.out) for p in a.out.rglob("*.png"))
+    pb = sorted(p.relative_to(b.out) for p in b.out.rglob("*.png"))
+    assert pa == pb and len(pa) == 500
+    assert all((a.out / p).read_bytes() == (b.out / p).read_bytes() for p in pa)
+    rows = _manifest(a.out)
+    assert sorted(r["file"] for r in rows) == sorted(r["file"] for r in _manifest(b.out))
+
+
+def test_rerun_resumes_from_completed_units(cluster, tiny_model, tmp_path):
+    from augmentor.runtime import OnnxGenerator
+
+    model = tiny_model[1]
+    gen = OnnxGenerator(model)
+    counts = {"0": 500}
+    config = SynthesizeConfig(seed=2, format="npz")
+    units = plan_units(counts, 200)
+    job = {"engine": "ray", "model_sha256": gen.info.sha256, "seed": 2, "counts": counts, "format": "npz",
+           "unit_size": 200}
+    partial = _partial(tmp_path / "A", job)  # as a killed run leaves it: unit 0 done, the rest not
+    run_unit(str(Path(model).resolve()), gen.info.sha256, "cpu", units[0], 2, "npz", str(partial), 256, 0)
+    first = (partial / "shard-00000.npz").stat().st_mtime_ns
+    a = generate_with_ray(model, counts, tmp_path / "A", config, num_workers=2, unit_size=200, progress=False)
+    assert (a.out / "shard-00000.npz").stat().st_mtime_ns == first  # kept, not regenerated
+    generate_to_folder(model, counts, tmp_path / "B", config, progress=False)
+    np.testing.assert_array_equal(_arrays(a.out)[0], _arrays(tmp_path / "B")[0])
+
+
+def test_table_csv_equals_one_process(cluster, tmp_path):
+    from augmentor.export import export_onnx
+    from augmentor.recipe import recipe_from_dict
+    from augmentor.tables import load_table
+    from augmentor.train import train
+
+    from .test_tables import TABLE_RECIPE, mixed_frame
+
+    mixed_frame().to_csv(tmp_path / "mixed.csv", index=False)
+    train(load_table(tmp_path / "mixed.csv", label="target"), tmp_path / "run", recipe_from_dict(TABLE_RECIPE),
+          progress=False)
+    model = export_onnx(tmp_path / "run")
+    config = SynthesizeConfig(seed=4, format="csv")
+    counts = {"low": 50, "high": 70}
+    a = generate_with_ray(model, counts, tmp_path / "A", config, num_workers=2, unit_size=32, progress=False)
+    generate_to_folder(model, counts, tmp_path / "B", config, progress=False)
+    assert (a.out / "samples.csv").read_bytes() == (tmp_path / "B" / "samples.csv").read_bytes()
+    assert [r["file"] for r in _manifest(a.out)] == [r["file"] for r in _manifest(tmp_path / "B")]
+
+
+def test_without_ray_the_error_says_how_to_install(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(InvalidDataError, match=r"augmentor\[ray\]"):
+        generate_with_ray(tiny_model[1], {"0": 5}, tmp_path / "A", SynthesizeConfig(), progress=False)
