@@ -49,19 +49,24 @@ def model_path(tmp: Path) -> tuple[Path, str]:
     return path, "untrained 64/32 generator"
 
 
+def mnist_longtail_train() -> tuple[np.ndarray, np.ndarray, str]:
+    """The long-tailed MNIST training split (pixels in [0, 1], labels, source) when prepared
+    (`make data`), else random 28x28 images with its class counts: step costs do not depend on
+    pixel values."""
+    path = ROOT / "data" / "mnist-longtail" / "train.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return z["x"].astype(np.float32) / 255, z["y"].astype(np.int64), str(path.relative_to(ROOT))
+    counts = [round(1000 * 100 ** (-c / 9)) for c in range(10)]
+    y = np.repeat(np.arange(10), counts)
+    return np.random.default_rng(0).random((len(y), 1, 28, 28), dtype=np.float32), y, "random"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=3)
     args = ap.parse_args()
-    path = ROOT / "data" / "mnist-longtail" / "train.npz"
-    if path.exists():
-        with np.load(path) as z:
-            x, y = z["x"].astype(np.float32) / 255, z["y"].astype(np.int64)
-    else:
-        rng = np.random.default_rng(0)
-        counts = [round(1000 * 100 ** (-c / 9)) for c in range(10)]
-        y = np.repeat(np.arange(10), counts)
-        x = rng.random((len(y), 1, 28, 28), dtype=np.float32)
+    x, y, _ = mnist_longtail_train()
     classes = [str(c) for c in range(10)]
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path, model_source = model_path(Path(tmp))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +30,9 @@ import torch.nn.functional as F
 
 from augmentor.models import build_models
 from augmentor.train import _image_step, diff_augment
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_online import mnist_longtail_train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ("translation", "cutout")
@@ -70,13 +74,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
-    path = ROOT / "data" / "mnist-longtail" / "train.npz"
-    if path.exists():
-        with np.load(path) as z:
-            x, y, source = z["x"].astype(np.float32) / 255 * 2 - 1, z["y"], str(path.relative_to(ROOT))
-    else:
-        rng = np.random.default_rng(0)
-        x, y, source = rng.uniform(-1, 1, (2480, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 2480), "random"
+    x01, y, source = mnist_longtail_train()
+    x = x01 * 2 - 1
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     configs = [("before", 128, 64, legacy_step), ("frozen D", 128, 64, _image_step), ("after", 64, 32, _image_step)]
     rows = []
@@ -103,9 +102,6 @@ def main() -> None:
     lines += ["", f"Target ≥ 2× the steps/s of before: **{'met' if after >= 2 else 'not met'}** ({after:.2f}×). "
               "Whether the narrower model is as good is a separate question, answered by the ablation "
               "(reports/mnist-longtail-ablation.md), not by this timing."]
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from sections import update_section
 
     update_section("train speed", "\n".join(lines))
