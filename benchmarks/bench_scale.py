@@ -99,9 +99,10 @@ def main() -> None:
               f"| local engine (one process) | {local:,.0f} | 1.00× |"]
     lines += [f"| Ray, {r['workers']} worker(s) | {r['samples_per_s']:,.0f} | {r['samples_per_s'] / local:.2f}× |"
               for r in synth]
-    lines += ["", "On 2 cores, two processes share the cores one process already uses (ONNX Runtime and torch use "
-              "every core by default), so no speed-up is expected here: these figures measure the overhead of "
-              "going distributed; the gain comes from more cores, GPUs or hosts (docs/scaling.md)."]
+    lines += ["", "On 2 cores, N processes share the cores one process already uses (torch and ONNX Runtime use "
+              "every core by default), so these figures show the overhead and the parallel efficiency of each "
+              "engine at this size (Ray workers run single-threaded sessions, which use 2 cores better than one "
+              "2-thread session), not scale-out; docs/scaling.md estimates larger clusters from them."]
     update_section("scaling", "\n".join(lines))
 
     r1 = synth[0]["samples_per_s"]
@@ -115,11 +116,11 @@ def main() -> None:
            "| workers (CPU cores) | samples/s | time for 10^8 |", "|---:|---:|---:|"]
     for n in (16, 64, 256, 1024):
         t = 1e8 / (n * r1)
-        est.append(f"| {n} | {n * r1:,.0f} | {t / 3600:.1f} h |")
+        est.append(f"| {n} | {n * r1:,.0f} | {f'{t / 3600:.1f} h' if t >= 3600 else f'{t / 60:.0f} min'} |")
     est += ["", "These are estimates, not measurements: linear scaling was not measured beyond 2 cores, and a "
             "larger generator (more channels, 64 px, RGB) is slower per sample in proportion to its "
-            "multiply-adds. GPU workers (`--gpus-per-worker`) were not measured: no GPU was available; "
-            "reports/benchmarks.md gets GPU figures when `make bench` runs on one."]
+            "multiply-adds. GPU workers (`--gpus-per-worker`) were not measured: no GPU was available to the "
+            "session that wrote this."]
     update_section("estimate", "\n".join(est), path=ROOT / "docs" / "scaling.md")
 
 

@@ -101,7 +101,10 @@ def main() -> None:
     after = rows[-1]["speedup"]
     lines += ["", f"Target ≥ 2× the steps/s of before: **{'met' if after >= 2 else 'not met'}** ({after:.2f}×). "
               "Whether the narrower model is as good is a separate question, answered by the ablation "
-              "(reports/mnist-longtail-ablation.md), not by this timing."]
+              "(reports/mnist-longtail-ablation.md), not by this timing. Rows are measured minutes apart on a "
+              "2-core machine whose speed drifts by up to 2x over minutes: a difference under ~30% between two "
+              "rows (frozen D against before: the same arithmetic minus the discarded D weight gradients) is "
+              "not resolved by this script."]
     from sections import update_section
 
     update_section("train speed", "\n".join(lines))
