@@ -39,7 +39,8 @@ def ddp_step(nproc: int, epochs: int, tmp: Path) -> dict:
            "-q"]
     if nproc > 1:
         cmd += ["--nproc", str(nproc)]
-    (tmp / "r.toml").write_text("[train]\nlog_every = 1\ncheckpoint_every = 100000\nsample_every = 100000\n")
+    (tmp / "r.toml").write_text("[model]\ng_channels = 64\nd_channels = 32\n"  # the widths measured
+                                "[train]\nlog_every = 1\ncheckpoint_every = 100000\nsample_every = 100000\n")
     cmd += ["--recipe", str(tmp / "r.toml")]
     subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     with (run / "log.csv").open(newline="") as f:
@@ -89,8 +90,8 @@ def main() -> None:
     print(json.dumps(out, indent=2))
     lines = ["## Scaling on one machine: DDP training and Ray synthesis", "",
              f"Made by `python benchmarks/bench_scale.py`; {env['device']}. DDP: `augmentor train builtin:digits "
-             f"--nproc N`, batch 64 per process, {args.epochs} epochs, step time from the run's log (start-up not "
-             "counted). Ray: a local cluster with N CPUs, units of 2,000 samples, "
+             f"--nproc N` (64/32 widths), batch 64 per process, {args.epochs} epochs, step time from the run's log "
+             "(start-up not counted). Ray: a local cluster with N CPUs, units of 2,000 samples, "
              f"{args.samples:,} samples of 28x28 (npz, {source}), workers warmed up before timing.", "",
              "| DDP processes | s/step | images/s | vs 1 process |", "|---:|---:|---:|---:|"]
     lines += [f"| {r['processes']} | {r['s_per_step']:.3f} | {r['images_per_s']:.0f} | "
