@@ -80,18 +80,12 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, arms: Sequence[
     for learner in learners:
         runs = _fit_all(arms, learner, seeds, validation, test, cache, bar, k)
         extra_arms = list(arms)
-        if combine is not None:
-            loss_arms = [a for a in arms if a.kind == "loss"]
-            if loss_arms:
-                best = max(loss_arms, key=lambda a: _val_mean(runs[a.name]))
-                combo = on_top_of(best, train, combine[0], combine[1])
-                runs.update(_fit_all([combo], learner, seeds, validation, test, {}, bar, k))
-                extra_arms.append(combo)
-        if online is not None:
-            loss_arms = [a for a in arms if a.kind == "loss"]
-            if loss_arms:
-                best = max(loss_arms, key=lambda a: _val_mean(runs[a.name]))
-                combo = online_on_top_of(best, online)
+        loss_arms = [a for a in arms if a.kind == "loss"]
+        if loss_arms:  # GAN data on top of the loss-side fix chosen on validation: stored and fresh draws
+            best = max(loss_arms, key=lambda a: _val_mean(runs[a.name]))
+            combos = ([on_top_of(best, train, combine[0], combine[1])] if combine is not None else []) + \
+                ([online_on_top_of(best, online)] if online is not None else [])
+            for combo in combos:
                 runs.update(_fit_all([combo], learner, seeds, validation, test, {}, bar, k))
                 extra_arms.append(combo)
         ref = reference or max((a for a in arms if a.kind in ("baseline", "loss")),

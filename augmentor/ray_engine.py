@@ -41,7 +41,7 @@ from .outputs import (
     write_marker,
 )
 from .recipe import SynthesizeConfig
-from .runtime import OnnxGenerator, noise_stream
+from .runtime import OnnxGenerator
 
 log = logging.getLogger(__name__)
 PARTS = ".parts"
@@ -76,10 +76,8 @@ def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: 
     if gen.info.sha256 != sha256:
         raise InvalidDataError(f"{model} changed while the job ran (sha256 {gen.info.sha256[:12]} != {sha256[:12]})")
     root, label = Path(partial), gen.class_index(name)
-    draw = noise_stream(seed, label, gen.info.z_dim, skip=start)
-    batches = [gen.run(draw(min(batch_size, n - i)), np.full(min(batch_size, n - i), label, np.int64))
-               for i in range(0, n, batch_size)]
-    out = np.concatenate(batches)
+    # the class's noise stream from `start` on: exactly the rows one process generates for these indices
+    out = np.concatenate([b for _, _, b in gen.iter_batches({name: start + n}, seed, batch_size, skip={name: start})])
     codec = gen.info.codec
     rows = []
     if isinstance(codec, ImageCodec):
