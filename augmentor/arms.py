@@ -88,6 +88,22 @@ def concat(train: Dataset, extra: Dataset) -> tuple:
     return both.x, both.y
 
 
+def top_up(train: Dataset, extra: Dataset, target: np.ndarray, seed: int) -> tuple:
+    """Real + `extra` (e.g. the filtered GAN draw), then every class still below `target` raised
+    to it by random over-sampling of its real samples: synthetic samples where the GAN made
+    acceptable ones, resampled real ones for the rest of the gap."""
+    both = train.concat(align_classes(extra, train.classes))
+    short = np.maximum(np.asarray(target) - np.bincount(both.y, minlength=len(target)), 0)
+    rng = np.random.default_rng(seed)
+    idx = [rng.choice(np.flatnonzero(train.y == c), int(n)) for c, n in enumerate(short)
+           if n > 0 and (train.y == c).any()]
+    if not idx:
+        return both.x, both.y
+    more = train.subset(np.concatenate(idx))
+    out = both.concat(more)
+    return out.x, out.y
+
+
 def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = None,
                synthetic_only: Draws | None = None, doses: dict[float, Draws] | None = None,
                filtered: Callable[[int], Dataset] | None = None, online: Callable[[int], object] | None = None,
@@ -130,6 +146,9 @@ def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = 
         if baselines and classic:
             arms.append(Arm("real+synthetic (filtered)+classic", "the filtered gap-filling draw + classic "
                             "augmentation", lambda s: concat(train, filtered(s)), "gan", classic=True))
+            arms.append(Arm("real+synthetic (filtered)+oversampled+classic", "the filtered gap-filling draw, the "
+                            "rest of each class's gap by random over-sampling of its real images, + classic "
+                            "augmentation", lambda s: top_up(train, filtered(s), target, s), "gan", classic=True))
     if online is not None:
         arms.append(Arm("real+online-synthetic", "real + fresh GAN gap-filling samples every epoch "
                         "(OnlineSynthetic)", online, "gan"))

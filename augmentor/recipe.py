@@ -39,8 +39,10 @@ class DataConfig:
     test: str = ""  # empty: hold out test_fraction of `train`, stratified
     test_fraction: float = 0.3
     split_seed: int = 0
-    validation: str = ""  # empty: hold out validation_fraction of the (thinned) training split
-    validation_fraction: float = 0.2  # per class floor(f x n), never leaving fewer than 2 to train
+    validation: str = ""  # empty: hold out validation_fraction of the training split
+    # with [data.imbalance]: floor(f x smallest class) of every class, held out before thinning (balanced);
+    # without: per class floor(f x n), never leaving fewer than 2 to train
+    validation_fraction: float = 0.2
     image_size: int = 0  # 0 keeps the native size; otherwise square side in pixels
     channels: int = 0  # 0 keeps what the files have; 1 or 3 converts
     label: str = "label"  # tables: the label column
@@ -74,6 +76,13 @@ class TrainConfig:
     sample_every: int = 1000  # steps; a grid PNG with one row per class
     log_every: int = 50  # steps
     lecam: float = 0.0  # images: LeCam regulariser weight (Tseng et al. 2021); 0 = off
+    # images: weight of a frozen class-balanced classifier's cross-entropy on G's samples (their
+    # conditioned class as target) in G's loss; 0 = off. Counters head-class shapes leaking into thin labels.
+    class_guidance: float = 0.0
+    guidance_steps: int = 600  # the guidance classifier's training steps (classic augmentation, re-weighted)
+    # guidance is off for this fraction of the steps, then ramps linearly to full weight over the next quarter:
+    # G first learns what digits look like from D; from the start a classifier's gradient paints adversarial blobs
+    guidance_start: float = 0.5
     seed: int = 0
 
 
@@ -266,6 +275,9 @@ RULES = {
     "train.sample_every": _between(1, 10**12),
     "train.log_every": _between(1, 10**12),
     "train.lecam": _between(0, 100),
+    "train.class_guidance": _between(0, 100),
+    "train.guidance_steps": _between(1, 1_000_000),
+    "train.guidance_start": _between(0, 1),
     "evaluate.online_ratio": _between(0, 100),
     "evaluate.online_weight": _between(0, 100, lo_open=True),
     "evaluate.online_refresh": _between(0, 1, lo_open=True),

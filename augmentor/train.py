@@ -1,6 +1,7 @@
 """One training loop for every modality's class-conditional GAN, with EMA of G.
 
-Images: hinge loss, DiffAugment, spectral-norm discriminator, optional LeCam regulariser. Tables: WGAN loss with a
+Images: hinge loss, DiffAugment, spectral-norm discriminator, optional LeCam regulariser and
+classifier guidance (a frozen class-balanced classifier's cross-entropy on G's samples). Tables: WGAN loss with a
 gradient penalty, Gumbel-softmax for categorical columns, fake rows drawn for the same
 classes as the real batch.
 
@@ -129,6 +130,8 @@ def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Re
     rank, world_size = world()
     if world_size > 1 and data.modality != "image":
         raise RecipeError("distributed training (--nproc / torchrun) is for images; tables train in one process")
+    if recipe.train.class_guidance > 0 and data.modality != "image":
+        raise RecipeError("train.class_guidance is for images; set it to 0 for tables")
     if deterministic:
         torch.use_deterministic_algorithms(True)
     if run_dir is None:
@@ -198,8 +201,11 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
         g_step, d_step = DistributedDataParallel(g, device_ids=ids), DistributedDataParallel(d, device_ids=ids)
     data_print = fingerprint(data)
     step = 0
+    guide, stored = None, {}
     if resume and list_checkpoints(run_dir):
-        step = _restore(latest_checkpoint(run_dir), data_print, g, d, ema, opt_g, opt_d, gen)
+        step, stored = _restore(latest_checkpoint(run_dir), data_print, g, d, ema, opt_g, opt_d, gen)
+    if cfg.class_guidance > 0:
+        guide = guidance_classifier(data, cfg, dev, stored)
 
     steps_per_epoch = math.ceil(len(data) / (cfg.batch_size * world_size))
     total = cfg.epochs * steps_per_epoch
@@ -231,7 +237,8 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
         idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen).to(dev)
         x_real, y_real = x_all[idx], y_all[idx]
         z = torch.randn(cfg.batch_size, recipe.model.z_dim, generator=gen).to(dev)
-        loss_d, loss_g, d_real, d_fake = kind.step(g_step, d_step, opt_d, x_real, y_real, z, gen, cfg, n_classes)
+        loss_d, loss_g, d_real, d_fake = kind.step(g_step, d_step, opt_d, x_real, y_real, z, gen, cfg, n_classes,
+                                                   guide, guidance_weight(cfg, step, total))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -254,7 +261,7 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
         if step % cfg.checkpoint_every == 0 or step == total:
             rngs = gather(gen.get_state())  # collective: every rank, same steps
             if rank == 0:
-                last = _save(run_dir, step, g, d, ema, opt_g, opt_d, rngs, state)
+                last = _save(run_dir, step, g, d, ema, opt_g, opt_d, rngs, state, guide)
     bar.close()
     barrier()  # the last checkpoint is on disk before any rank returns
     if run_dir is not None and last is None:
@@ -262,11 +269,40 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
     return TrainResult(last, ema.eval(), {**state, "step": step})
 
 
+def guidance_classifier(data: LabelledData, cfg, dev: torch.device, stored: dict | None = None) -> nn.Module:
+    """The frozen classifier of `train.class_guidance`: a SmallCNN fitted on the real training
+    split with classic augmentation and the class-balanced loss (trained plainly on a long tail it
+    would rarely predict a thin class), seeded by `train.seed`. On resume its stored weights are
+    loaded instead, so a resumed run continues with exactly the same classifier."""
+    from .classifiers import SmallCNN, classic_augmentation, fit_cnn
+
+    n_classes = len(data.classes)
+    weights = unprefixed("cls", stored or {})
+    if weights:
+        model = SmallCNN(data.shape[0], n_classes, min(data.shape[1:]))
+        model.load_state_dict(weights)
+    else:
+        model = fit_cnn(data.x, data.y, n_classes, steps=cfg.guidance_steps, seed=cfg.seed, device=str(dev),
+                        augment=classic_augmentation(), loss="reweight")
+    return model.to(dev).eval().requires_grad_(False)
+
+
+def guidance_weight(cfg, step: int, total: int) -> float:
+    """`train.class_guidance` at `step` of `total`: 0 before `guidance_start` x total, then a linear
+    ramp to full weight over a quarter of the steps."""
+    if cfg.class_guidance <= 0:
+        return 0.0
+    ramp = max(1.0, 0.25 * total)
+    return cfg.class_guidance * min(1.0, max(0.0, (step - cfg.guidance_start * total) / ramp))
+
+
 def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: float = 0.0,
-                lecam_decay: float = 0.99):
-    """Hinge loss with DiffAugment (and LeCam when `lecam` > 0); returns (loss_d, loss_g,
-    d_real, d_fake), G not stepped. D's weights are frozen while G's loss is built, so G's
-    backward pass computes no discriminator weight gradients (they were discarded anyway)."""
+                lecam_decay: float = 0.99, guide: nn.Module | None = None, guidance: float = 0.0):
+    """Hinge loss with DiffAugment (and LeCam when `lecam` > 0; classifier guidance when `guide`
+    is given: `guidance` x the frozen classifier's cross-entropy of G's samples against their
+    conditioned class is added to G's loss); returns (loss_d, loss_g, d_real, d_fake), G not
+    stepped. D's weights are frozen while G's loss is built, so G's backward pass computes no
+    discriminator weight gradients (they were discarded anyway)."""
     plain = getattr(d, "module", d)  # under DDP: the wrapped discriminator
     y_fake = torch.randint(n_classes, (len(z),), generator=gen).to(z.device)
     fake = g(z, y_fake)
@@ -291,6 +327,8 @@ def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: f
         loss_g = -plain(diff_augment(fake, policy, gen), y_fake).mean()
     finally:
         plain.requires_grad_(True)
+    if guide is not None and guidance > 0:  # the classifier sees pixels in [0, 1]
+        loss_g = loss_g + guidance * F.cross_entropy(guide((fake + 1) / 2), y_fake)
     return loss_d, loss_g, d_real, d_fake
 
 
@@ -320,7 +358,7 @@ class Training:
     """What differs between modalities in the loop: the codec, the loss step, sample grids."""
 
     fit_codec: Callable[[LabelledData | TableData], ImageCodec | TableCodec]
-    step: Callable[..., tuple]  # (g, d, opt_d, x_real, y_real, z, gen, cfg, n_classes) -> losses
+    step: Callable[..., tuple]  # (g, d, opt_d, x_real, y_real, z, gen, cfg, n_classes, guide, weight) -> losses
     preview: bool
     generator: Callable[[dict], nn.Module]  # checkpoint state -> an untrained generator
 
@@ -328,12 +366,12 @@ class Training:
 # The one place training dispatches on the kind of data.
 TRAINING = {
     "image": Training(lambda data: ImageCodec(),
-                      lambda g, d, opt, x, y, z, gen, cfg, k: _image_step(g, d, opt, x, y, z, gen, cfg.diffaugment, k,
-                                                                                 cfg.lecam),
+                      lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: _image_step(
+                          g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, guide=guide, guidance=w),
                       True,
                       lambda st: ImageGenerator(len(st["classes"]), tuple(st["shape"]), st["z_dim"], st["g_channels"])),
     "table": Training(lambda data: TableCodec.fit(data.x, data.categorical, data.label),
-                      lambda g, d, opt, x, y, z, gen, cfg, k: _table_step(g, d, opt, x, y, z, gen),
+                      lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: _table_step(g, d, opt, x, y, z, gen),
                       False,
                       lambda st: TableGenerator(len(st["classes"]), codec_from_json(st["codec"]).spans,
                                                 st["z_dim"], st["g_channels"])),
@@ -371,13 +409,15 @@ def _update_ema(ema: ImageGenerator, g: ImageGenerator, decay: float, step: int)
 
 def _save(run_dir: Path, step: int, g: ImageGenerator, d: ImageDiscriminator, ema: ImageGenerator,
           opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, rngs: list[torch.Tensor],
-          state: dict) -> Path:
-    """`rngs`: every rank's generator state (rank 0's is "rng", as in a single-process run)."""
+          state: dict, guide: nn.Module | None = None) -> Path:
+    """`rngs`: every rank's generator state (rank 0's is "rng", as in a single-process run);
+    `guide`: the guidance classifier, stored so that resume continues with it."""
     og, og_groups = optimizer_tensors(opt_g)
     od, od_groups = optimizer_tensors(opt_d)
     tensors = {**prefixed("g", g.state_dict()), **prefixed("d", d.state_dict()),
                **prefixed("ema", ema.state_dict()), **prefixed("opt_g", og),
-               **prefixed("opt_d", od), "rng": rngs[0], **{f"rng.{r}": t for r, t in enumerate(rngs) if r}}
+               **prefixed("opt_d", od), "rng": rngs[0], **{f"rng.{r}": t for r, t in enumerate(rngs) if r},
+               **(prefixed("cls", guide.state_dict()) if guide is not None else {})}
     return save_checkpoint(run_dir, step, tensors,
                            {**state, "step": step, "opt_g_groups": og_groups,
                             "opt_d_groups": od_groups})
@@ -385,7 +425,8 @@ def _save(run_dir: Path, step: int, g: ImageGenerator, d: ImageDiscriminator, em
 
 def _restore(path: Path, data_print: str, g: ImageGenerator, d: ImageDiscriminator,
              ema: ImageGenerator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-             gen: torch.Generator) -> int:
+             gen: torch.Generator) -> tuple[int, dict]:
+    """Load a checkpoint into the models, optimizers and RNG; return its step and its tensors."""
     tensors, state = load_checkpoint(path)
     if state.get("data_fingerprint") != data_print:
         raise UnsafeArtifactError(
@@ -408,7 +449,7 @@ def _restore(path: Path, data_print: str, g: ImageGenerator, d: ImageDiscriminat
         raise UnsafeArtifactError(
             f"{path}: checkpoint does not match this model configuration ({e})"
         ) from None
-    return int(state["step"])
+    return int(state["step"]), tensors
 
 
 def generator_from_checkpoint(path: str | Path) -> tuple[ImageGenerator | TableGenerator, dict]:

@@ -65,8 +65,8 @@ def test_run_whole_pipeline(tmp_path):
         "real", "real+oversampled", "real+SMOTE", "real+classic", "real+classic+oversampled",
         "real+reweighted", "real+classic+reweighted", "real+logit-adjusted", "real+classic+logit-adjusted",
         "real+synthetic", "real+synthetic+classic", "real+synthetic x0.5", "real+synthetic (filtered)",
-        "real+synthetic (filtered)+classic", "real+online-synthetic", "real+online-synthetic+classic",
-        "synthetic-only"]
+        "real+synthetic (filtered)+classic", "real+synthetic (filtered)+oversampled+classic", "real+online-synthetic",
+        "real+online-synthetic+classic", "synthetic-only"]
     # on top of the loss fix chosen on validation: stored GAN samples, and fresh ones every epoch
     assert list(arms)[-2].startswith("real+synthetic x0.5+")
     assert list(arms)[-1].startswith("real+online-synthetic+")

@@ -1,5 +1,6 @@
 import pickle
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,32 @@ def test_source_never_unpickles():
         for call in re.findall(r"torch\.load\([^)]*\)", text):
             assert "weights_only=True" in call, f"{path}: {call}"
         assert not re.search(r"\bpickle\.loads?\(|\bdill\.", text), path
+
+
+def test_guidance_weight_is_off_then_ramps_to_full(tiny_recipe):
+    from augmentor.train import guidance_weight
+
+    cfg = with_overrides(tiny_recipe, {"train.class_guidance": 0.4, "train.guidance_start": 0.5}).train
+    weights = [guidance_weight(cfg, s, 100) for s in (0, 49, 50, 60, 75, 99)]
+    assert weights[:3] == [0.0, 0.0, 0.0]
+    assert weights[3] == pytest.approx(0.4 * 10 / 25) and weights[4] == weights[5] == pytest.approx(0.4)
+    assert guidance_weight(tiny_recipe.train, 99, 100) == 0.0  # off by default
+
+
+def test_class_guidance_changes_g_stores_its_classifier_and_resumes_exactly(tmp_path, image_folder, tiny_recipe):
+    d = load_dataset(image_folder)
+    # the guidance schedule depends on the run's total steps: resume the same recipe from a mid-run checkpoint
+    guided = with_overrides(tiny_recipe, {"train.class_guidance": 1.0, "train.guidance_start": 0.25,
+                                          "train.guidance_steps": 20, "train.epochs": 8,
+                                          "train.checkpoint_every": 3})
+    full = train(d, tmp_path / "full", guided, progress=False).checkpoint
+    plain = train(d, tmp_path / "plain", with_overrides(tiny_recipe, {"train.epochs": 8}), progress=False).checkpoint
+    weights = _weights(full)
+    assert any(k.startswith("cls.") for k in weights)  # the classifier travels with the run
+    assert not torch.equal(weights["g.fc.weight"], _weights(plain)["g.fc.weight"])
+    shutil.copytree(tmp_path / "full", tmp_path / "part")
+    for later in list_checkpoints(tmp_path / "part")[1:]:  # keep step 3 only: an interrupted run
+        later.unlink()
+    resumed = train(d, tmp_path / "part", guided, resume=True, progress=False).checkpoint
+    assert resumed.name == full.name
+    _assert_same(weights, _weights(resumed))
