@@ -282,7 +282,9 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @click.option("--validation", "validation_spec", default=None,
               help="Real validation data for every choice the report makes (default: held out of --train).")
 @click.option("--validation-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
-              show_default=True, help="Share of each class of --train held out for validation.")
+              show_default=True,
+              help="Share of --train held out for validation: of each class, or with --imbalance the same "
+              "number of every class (fraction x the smallest), held out before thinning.")
 @click.option("--synthetic", type=click.Path(path_type=Path), default=None,
               help="A synthesize output folder (gap-filling samples).")
 @click.option("--synthetic-only", type=click.Path(path_type=Path), default=None,

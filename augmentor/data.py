@@ -20,7 +20,7 @@ from .images import LabelledData, load_images, validate, write_npz
 from .tables import TableData, is_table_spec, load_table
 
 __all__ = ["LabelledData", "TableData", "align_classes", "fingerprint", "imbalance_targets", "load_dataset",
-           "stratified_split", "thin_classes", "validate", "validation_split", "write_npz"]
+           "balanced_validation_split", "stratified_split", "thin_classes", "validate", "validation_split", "write_npz"]
 Dataset = LabelledData | TableData
 
 
@@ -111,6 +111,28 @@ def align_classes(data: LabelledData | TableData, classes: tuple[str, ...]) -> L
                                f"classes {list(classes)}")
     remap = np.array([classes.index(c) for c in data.classes], np.int64)
     return data.with_labels(remap[data.y], classes)
+
+
+def balanced_validation_split(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Hold out the same number m = floor(fraction x smallest class) of samples of every class
+    (seeded). Used before a recipe thins a balanced split into a long tail, so that choices are
+    judged on the class mix the (balanced) test split measures, as in CIFAR-LT/ImageNet-LT
+    practice: a long-tailed validation split would hold 0-2 images of the thin classes and its
+    balanced accuracy would be noise. Returns (train, validation)."""
+    if not 0 < fraction < 1:
+        raise InvalidDataError(f"validation fraction must be between 0 and 1, got {fraction}")
+    counts = np.bincount(data.y, minlength=len(data.classes))
+    m = int(fraction * counts.min())
+    if m < 1:
+        small = data.classes[int(counts.argmin())]
+        raise InvalidDataError(f"{data.source}: class '{small}' has {counts.min()} samples, too few to hold out a "
+                               f"balanced validation split (fraction {fraction}); raise "
+                               f"[data].validation_fraction or pass [data].validation")
+    rng = np.random.default_rng(seed)
+    val = np.sort(np.concatenate([rng.choice(np.flatnonzero(data.y == c), size=m, replace=False)
+                                  for c in range(len(data.classes))])).astype(np.int64)
+    keep = np.setdiff1d(np.arange(len(data)), val)
+    return data.subset(keep), data.subset(val)
 
 
 def validation_split(data: LabelledData | TableData, fraction: float, seed: int

@@ -146,7 +146,9 @@ def _headline(by_clf: dict) -> dict | None:
     non_gan = [n for n, a in arms.items() if not a["uses_gan"]]
     if not gan or not non_gan:
         return None
-    g, b = max(gan, key=val), max(non_gan, key=val)
+    # A tie on validation goes to the stronger-by-design arm, never to `real`: the headline must not
+    # claim a win over plain data when a baseline did as well on validation (as the reference does).
+    g, b = max(gan, key=val), max(non_gan, key=lambda n: (val(n), n != "real"))
     cmp = arms[g].get("vs_reference") if arms[g].get("vs_reference", {}).get("reference") == b else None
     if b == "real":
         cmp = arms[g].get("vs_real")

@@ -22,6 +22,7 @@ from .arms import Dataset
 from .checkpoint import list_checkpoints
 from .data import (
     LabelledData,
+    balanced_validation_split,
     imbalance_targets,
     load_dataset,
     stratified_split,
@@ -43,8 +44,9 @@ log = logging.getLogger(__name__)
 
 
 def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
-    """Load the recipe's data; hold out a stratified test split; thin the train split; hold
-    out a validation split from what remains (or load `[data].validation`)."""
+    """Load the recipe's data; hold out a stratified test split; load `[data].validation`, or
+    hold one out: balanced and *before* thinning when the recipe simulates a long tail
+    (`[data.imbalance]`), else stratified from the training split as given; thin the train split."""
     d = recipe.data
     table = {"label": d.label, "categorical": d.categorical, "numeric": d.numeric, "impute": d.impute}
     full = load_dataset(d.train, d.image_size, d.channels, **table)
@@ -54,11 +56,13 @@ def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
     else:
         train_data, test = stratified_split(full, d.test_fraction, d.split_seed)
     imb = d.imbalance
+    validation = full.load_like(d.validation, **options) if d.validation else None
+    if validation is None and imb.profile != "none":  # simulated long tail: balanced validation, held out first
+        train_data, validation = balanced_validation_split(train_data, d.validation_fraction, d.split_seed)
     targets = imbalance_targets(train_data.counts(), imb.profile, imb.classes, imb.keep, imb.ratio)
     train_data = thin_classes(train_data, targets, imb.seed)
-    if d.validation:
-        return train_data, full.load_like(d.validation, **options), test
-    train_data, validation = validation_split(train_data, d.validation_fraction, d.split_seed)
+    if validation is None:  # data as given: validation from the (possibly uneven) training split
+        train_data, validation = validation_split(train_data, d.validation_fraction, d.split_seed)
     return train_data, validation, test
 
 

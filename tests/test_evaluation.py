@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from augmentor.arms import build_arms
-from augmentor.data import LabelledData, imbalance_targets, load_dataset, stratified_split, thin_classes
+from augmentor.data import (
+    LabelledData,
+    balanced_validation_split,
+    imbalance_targets,
+    load_dataset,
+    stratified_split,
+    thin_classes,
+)
 from augmentor.fidelity import fidelity, frechet_distance, kid, prdc
 from augmentor.pipeline import prepare_splits
 from augmentor.recipe import SynthesizeConfig, load_recipe
@@ -39,6 +46,23 @@ def test_oversampling_and_smote_reach_the_planned_counts(thin_digits):
     assert 0 <= x.min() and x.max() <= 1
     assert arms["real+classic"].classic and not arms["real+oversampled"].classic
     assert {a.loss for a in arms.values() if a.kind == "loss"} == {"reweight", "logit-adjust"}
+
+
+def test_filtered_arm_topped_up_by_oversampling_reaches_the_target_with_every_accepted_sample(thin_digits):
+    from augmentor.arms import top_up
+
+    counts = np.bincount(thin_digits.y)
+    target = np.full(10, counts.max())
+    accepted_y = np.repeat([3, 9], [5, 2])  # what a filter let through: a few samples of two classes
+    accepted = LabelledData(np.full((7, 1, 8, 8), 0.123, np.float32), accepted_y, thin_digits.classes)
+    x, y = top_up(thin_digits, accepted, target, seed=4)
+    assert np.bincount(y, minlength=10).tolist() == target.tolist()
+    assert int(np.isclose(x, 0.123).all(axis=(1, 2, 3)).sum()) == 7  # every accepted sample kept once
+    real = {r.tobytes() for r in thin_digits.x}
+    rest = x[len(thin_digits) + 7:]
+    assert len(rest) == target.sum() - len(thin_digits) - 7 and all(r.tobytes() in real for r in rest)
+    again, _ = top_up(thin_digits, accepted, target, seed=4)
+    assert np.array_equal(x, again)  # seeded
 
 
 def test_fidelity_of_a_set_against_itself_and_a_collapsed_set():
@@ -88,22 +112,43 @@ def test_holm_adjusts_across_the_family():
     assert family[3]["p_holm"] >= family[3]["p"]
 
 
-def test_longtail_split_has_declared_counts_and_a_disjoint_test_split():
+def test_longtail_split_has_declared_counts_a_balanced_validation_split_and_a_disjoint_test_split():
     recipe = load_recipe(ROOT / "recipes" / "digits-longtail.toml")
     train, validation, test = prepare_splits(recipe)
     full = load_dataset("builtin:digits")
     tr_full, te_full = stratified_split(full, 0.3, 0)
-    declared = imbalance_targets(tr_full.counts(), "exponential", ratio=50)
-    assert {c: train.counts()[c] + validation.counts()[c] for c in declared} == declared
-    for c, n in declared.items():  # validation takes floor(20 %) but leaves at least 2 to train
-        assert validation.counts()[c] == min(int(0.2 * n), max(0, n - 2))
+    # validation: floor(20 % of the smallest class) of every class, held out before thinning
+    m = int(0.2 * min(tr_full.counts().values()))
+    assert set(validation.counts().values()) == {m} and m >= 20
+    declared = imbalance_targets({c: n - m for c, n in tr_full.counts().items()}, "exponential", ratio=50)
+    assert train.counts() == declared
     assert max(declared.values()) / min(declared.values()) == pytest.approx(50, rel=0.3)
     assert test.counts() == te_full.counts()  # the test split is balanced, real, untouched
-    # the split is by sample: tag each sample with its index and check disjointness
+    # the three splits are disjoint by sample: tag each sample with its index and split the tags alike
     tagged = LabelledData(np.arange(len(full), dtype=np.float32).reshape(-1, 1, 1, 1), full.y, full.classes)
     tr, te = stratified_split(tagged, 0.3, 0)
+    tr, va = balanced_validation_split(tr, 0.2, 0)
     thin = thin_classes(tr, imbalance_targets(tr.counts(), "exponential", ratio=50), 0)
-    assert not set(thin.x.ravel().tolist()) & set(te.x.ravel().tolist())
+    ids = [set(part.x.ravel().tolist()) for part in (thin, va, te)]
+    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
+    assert np.array_equal(np.sort(validation.x.reshape(len(validation), -1), axis=0),
+                          np.sort(full.x[np.array(sorted(ids[1]), int)].reshape(len(validation), -1), axis=0))
+
+
+def test_a_recipe_without_a_long_tail_keeps_a_stratified_validation_split_and_a_tiny_class_is_refused(tmp_path):
+    from dataclasses import replace
+
+    from augmentor.errors import InvalidDataError
+
+    recipe = load_recipe(ROOT / "recipes" / "digits.toml")
+    recipe = replace(recipe, data=replace(recipe.data, imbalance=replace(recipe.data.imbalance, profile="none")))
+    train, validation, _ = prepare_splits(recipe)
+    assert all(validation.counts()[c] == int(0.2 * (train.counts()[c] + validation.counts()[c]))
+               for c in train.classes)
+    x = np.zeros((12, 1, 8, 8), np.float32)
+    y = np.array([0] * 10 + [1] * 2)
+    with pytest.raises(InvalidDataError, match="class 'b' has 2 samples"):
+        balanced_validation_split(LabelledData(x, y, ("a", "b")), 0.2, 0)
 
 
 class EveryOther:
@@ -235,3 +280,23 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     # memorisation figures for every synthetic set
     mem = results["memorisation"]["synthetic (gap-filling)"]
     assert set(mem) == set(plan) and all(0 <= v["near_copy_rate"] <= 1 for v in mem.values())
+
+
+def test_headline_breaks_a_validation_tie_against_real_in_favour_of_the_baseline():
+    from augmentor.evaluate import _headline
+
+    def arm(val: float, test: float, gan: bool, **cmp) -> dict:
+        runs = [{"validation": {"balanced_accuracy": val}} for _ in range(3)]
+        return {"uses_gan": gan, "runs": runs, "summary": {"balanced_accuracy": {"mean": test}}, **cmp}
+
+    vs = {"verdict": "no detectable change", "reference": "real+logit-adjusted"}
+    by_clf = {"SmallCNN": {"arms": {
+        "real": arm(0.875, 0.746, False),
+        "real+logit-adjusted": arm(0.875, 0.921, False),
+        "real+synthetic+logit-adjusted": arm(0.87, 0.924, True, vs_real={"verdict": "helps"}, vs_reference=vs),
+    }}}
+    h = _headline(by_clf)
+    assert h["best_non_gan_arm"] == "real+logit-adjusted" and h["verdict"] == "no detectable change"
+    by_clf["SmallCNN"]["arms"]["real"]["runs"][0]["validation"]["balanced_accuracy"] = 0.9  # strictly better
+    h = _headline(by_clf)
+    assert h["best_non_gan_arm"] == "real" and h["verdict"] == "helps"
