@@ -20,7 +20,8 @@ from .images import LabelledData, load_images, validate, write_npz
 from .tables import TableData, is_table_spec, load_table
 
 __all__ = ["LabelledData", "TableData", "align_classes", "fingerprint", "imbalance_targets", "load_dataset",
-           "balanced_validation_split", "stratified_split", "thin_classes", "validate", "validation_split", "write_npz"]
+           "balanced_validation_split", "hold_out_and_thin", "stratified_split", "thin_classes", "validate",
+           "validation_split", "write_npz"]
 Dataset = LabelledData | TableData
 
 
@@ -133,6 +134,21 @@ def balanced_validation_split(data: Dataset, fraction: float, seed: int) -> tupl
                                   for c in range(len(data.classes))])).astype(np.int64)
     keep = np.setdiff1d(np.arange(len(data)), val)
     return data.subset(keep), data.subset(val)
+
+
+def hold_out_and_thin(train: Dataset, validation: Dataset | None, fraction: float, seed: int, *,
+                      profile: str = "none", classes: Sequence[str] = (), keep: float = 1.0, ratio: float = 1.0,
+                      thin_seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Thin `train` to the declared imbalance profile and return (train, validation). Without
+    `validation` one is held out of `train`: for a simulated long tail (profile != "none") balanced
+    and *before* thinning (`balanced_validation_split`), for data as given stratified from what
+    remains (`validation_split`). The one place the recipe and `augmentor evaluate` order these."""
+    if validation is None and profile != "none":
+        train, validation = balanced_validation_split(train, fraction, seed)
+    train = thin_classes(train, imbalance_targets(train.counts(), profile, classes, keep, ratio), thin_seed)
+    if validation is None:
+        train, validation = validation_split(train, fraction, seed)
+    return train, validation
 
 
 def validation_split(data: LabelledData | TableData, fraction: float, seed: int

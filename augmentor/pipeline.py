@@ -20,15 +20,7 @@ from pathlib import Path
 
 from .arms import Dataset
 from .checkpoint import list_checkpoints
-from .data import (
-    LabelledData,
-    balanced_validation_split,
-    imbalance_targets,
-    load_dataset,
-    stratified_split,
-    thin_classes,
-    validation_split,
-)
+from .data import LabelledData, hold_out_and_thin, load_dataset, stratified_split
 from .devices import ort_device, torch_device
 from .errors import OutputExistsError
 from .export import export_onnx
@@ -57,12 +49,9 @@ def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
         train_data, test = stratified_split(full, d.test_fraction, d.split_seed)
     imb = d.imbalance
     validation = full.load_like(d.validation, **options) if d.validation else None
-    if validation is None and imb.profile != "none":  # simulated long tail: balanced validation, held out first
-        train_data, validation = balanced_validation_split(train_data, d.validation_fraction, d.split_seed)
-    targets = imbalance_targets(train_data.counts(), imb.profile, imb.classes, imb.keep, imb.ratio)
-    train_data = thin_classes(train_data, targets, imb.seed)
-    if validation is None:  # data as given: validation from the (possibly uneven) training split
-        train_data, validation = validation_split(train_data, d.validation_fraction, d.split_seed)
+    train_data, validation = hold_out_and_thin(train_data, validation, d.validation_fraction, d.split_seed,
+                                               profile=imb.profile, classes=imb.classes, keep=imb.keep,
+                                               ratio=imb.ratio, thin_seed=imb.seed)
     return train_data, validation, test
 
 

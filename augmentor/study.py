@@ -188,21 +188,18 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
                      device: str = "cpu", progress: bool = True) -> tuple[dict, LabelledData | None]:
     """`augmentor evaluate`: real splits and synthetic *folders* (one fixed draw each, so the
     report says the synthetic draw is not a covered source). Returns (results, sample grid data)."""
-    from .data import balanced_validation_split, imbalance_targets, load_dataset, thin_classes, validation_split
+    from .data import hold_out_and_thin, load_dataset
     from .pipeline import variance_sources
     from .synthesize import read_folder
 
     train_data = load_dataset(train, label=label)
     test_data = train_data.load_like(test)
     validation_data = train_data.load_like(validation) if validation else None
-    if imbalance:  # as in a recipe: a simulated long tail gets a balanced validation split, held out first
-        if validation_data is None and imbalance["profile"] != "none":
-            train_data, validation_data = balanced_validation_split(train_data, validation_fraction, 0)
-        train_data = thin_classes(train_data, imbalance_targets(
-            train_data.counts(), imbalance["profile"], imbalance["classes"], imbalance["keep"], imbalance["ratio"]),
-            imbalance["seed"])
-    if validation_data is None:
-        train_data, validation_data = validation_split(train_data, validation_fraction, 0)
+    imb = imbalance or {}
+    train_data, validation_data = hold_out_and_thin(
+        train_data, validation_data, validation_fraction, 0, profile=imb.get("profile", "none"),
+        classes=imb.get("classes", ()), keep=imb.get("keep", 1.0), ratio=imb.get("ratio", 1.0),
+        thin_seed=imb.get("seed", 0))
     if filter_threshold is not None and not EVALUATION[train_data.modality].classic:
         raise InvalidDataError("--filter is available for images only")
 

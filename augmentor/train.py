@@ -50,7 +50,7 @@ from .distributed import barrier, gather, init_from_env, world
 from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
 from .models import ImageDiscriminator, ImageGenerator, TableGenerator, build_models
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
-from .recipe import Recipe, recipe_to_dict
+from .recipe import Recipe, TrainConfig, recipe_to_dict
 from .tables import TableData
 
 LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "seconds"]
@@ -269,7 +269,8 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
     return TrainResult(last, ema.eval(), {**state, "step": step})
 
 
-def guidance_classifier(data: LabelledData, cfg, dev: torch.device, stored: dict | None = None) -> nn.Module:
+def guidance_classifier(data: LabelledData, cfg: TrainConfig, dev: torch.device,
+                        stored: dict | None = None) -> nn.Module:
     """The frozen classifier of `train.class_guidance`: a SmallCNN fitted on the real training
     split with classic augmentation and the class-balanced loss (trained plainly on a long tail it
     would rarely predict a thin class), seeded by `train.seed`. On resume its stored weights are
@@ -287,7 +288,7 @@ def guidance_classifier(data: LabelledData, cfg, dev: torch.device, stored: dict
     return model.to(dev).eval().requires_grad_(False)
 
 
-def guidance_weight(cfg, step: int, total: int) -> float:
+def guidance_weight(cfg: TrainConfig, step: int, total: int) -> float:
     """`train.class_guidance` at `step` of `total`: 0 before `guidance_start` x total, then a linear
     ramp to full weight over a quarter of the steps."""
     if cfg.class_guidance <= 0:
