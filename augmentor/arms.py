@@ -37,8 +37,9 @@ class Arm:
     description: str
     make: Callable[[int], tuple]  # seed -> (x, y) training data
     kind: str = "baseline"  # reference | baseline | loss | gan
-    classic: bool = False
-    loss: str = "ce"  # ce | reweight | logit-adjust
+    classic: str = ""  # classic augmentation policy (classifiers.CLASSIC_POLICIES), "" for none
+    loss: str = "ce"  # ce | reweight | logit-adjust | drw
+    mixup: float = 0.0  # mixup alpha, 0 for none
     extra: dict = field(default_factory=dict)  # facts for the report (e.g. filter acceptance)
 
     @property
@@ -104,15 +105,28 @@ def top_up(train: Dataset, extra: Dataset, target: np.ndarray, seed: int) -> tup
     return out.x, out.y
 
 
+LOSS_WORDS = {"reweight": "reweighted", "logit-adjust": "logit-adjusted", "drw": "DRW"}
+
+
+def classic_candidate_arms(train: Dataset, candidates: Sequence[str]) -> list[Arm]:
+    """`real+classic (NAME)` for each declared candidate policy; evaluation keeps the best on validation."""
+    real = (train.x, train.y)
+    return [Arm(f"real+classic ({c})", f"classic augmentation candidate: {c} (real data, plain loss)",
+                lambda s: real, "baseline", classic=c) for c in candidates]
+
+
 def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = None,
                synthetic_only: Draws | None = None, doses: dict[float, Draws] | None = None,
                filtered: Callable[[int], Dataset] | None = None, online: Callable[[int], object] | None = None,
-               baselines: bool = True,
-               losses: Sequence[str] = ("reweight", "logit-adjust"), classic: bool = False) -> list[Arm]:
+               baselines: bool = True, losses: Sequence[str] = ("reweight", "logit-adjust"), classic: str = "",
+               mixup: Sequence[float] = ()) -> list[Arm]:
     """Every arm the inputs allow, in report order. `target` is the per-class count the
-    resampling baselines raise the classes to (the gap-filling plan's); `classic` adds the
-    classic-augmentation arms (images)."""
+    resampling baselines raise the classes to (the gap-filling plan's); `classic` is the classic
+    augmentation policy chosen on validation ("" when none or none helped): the baselines and GAN
+    arms named `+classic` use it; `mixup` lists the mixup alphas to try with over-sampling."""
     real = (train.x, train.y)
+    tag = "+classic" if classic else ""
+    what = f"classic augmentation ({classic}) + " if classic else ""
     arms = [Arm("real", "real training split as given", lambda s: real, "reference")]
     if baselines:
         arms += [Arm("real+oversampled", "random over-sampling to the target counts",
@@ -120,41 +134,47 @@ def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = 
                  Arm("real+SMOTE", "SMOTE (SMOTENC with categorical columns) to the target counts",
                      lambda s: oversample(train, target, s, "smote"))]
         if classic:
-            arms += [Arm("real+classic", "classic augmentation on the fly", lambda s: real, classic=True),
-                     Arm("real+classic+oversampled", "classic augmentation + random over-sampling",
-                         lambda s: oversample(train, target, s), classic=True)]
+            arms.append(Arm("real+classic+oversampled", f"{what}random over-sampling",
+                            lambda s: oversample(train, target, s), classic=classic))
         for loss in losses:
-            word = {"reweight": "reweighted", "logit-adjust": "logit-adjusted"}[loss]
-            text = {"reweight": "class-balanced re-weighting of the loss" if classic else
-                    "class_weight='balanced'", "logit-adjust": "logit-adjusted loss (Menon et al. 2021, tau 1)"}[loss]
-            arms.append(Arm(f"real+{word}", text, lambda s: real, "loss", loss=loss))
-            if classic:
-                arms.append(Arm(f"real+classic+{word}", f"classic augmentation + {text}", lambda s: real, "loss",
-                                classic=True, loss=loss))
+            text = {"reweight": "class-balanced re-weighting of the loss" if classic or mixup else
+                    "class_weight='balanced'", "logit-adjust": "logit-adjusted loss (Menon et al. 2021, tau 1)",
+                    "drw": "deferred re-weighting (plain loss, then effective-number class weights for the "
+                    "last half of the steps; Cao et al. 2019)"}[loss]
+            arms.append(Arm(f"real{tag}+{LOSS_WORDS[loss]}", what + text, lambda s: real, "loss",
+                            classic=classic, loss=loss))
+        for alpha in mixup:
+            arms.append(Arm(f"real{tag}+oversampled+mixup {alpha:g}", f"{what}random over-sampling + mixup "
+                            f"(alpha {alpha:g})", lambda s: oversample(train, target, s), classic=classic,
+                            mixup=alpha))
     if synthetic is not None:
         arms.append(Arm("real+synthetic", "real + GAN samples filling the gaps (drawn afresh each seed)",
                         lambda s: concat(train, synthetic(s)), "gan"))
         if baselines and classic:
-            arms.append(Arm("real+synthetic+classic", "GAN gap-filling + classic augmentation",
-                            lambda s: concat(train, synthetic(s)), "gan", classic=True))
+            arms.append(Arm("real+synthetic+classic", f"GAN gap-filling + classic augmentation ({classic})",
+                            lambda s: concat(train, synthetic(s)), "gan", classic=classic))
     for ratio, draws in sorted((doses or {}).items()):
         arms.append(Arm(f"real+synthetic x{ratio:g}", f"real + {ratio:.0%} more per class from the GAN",
                         lambda s, d=draws: concat(train, d(s)), "gan"))
     if filtered is not None:
         arms.append(Arm("real+synthetic (filtered)", "the gap-filling draw, keeping the samples the quality "
                         "filter accepts", lambda s: concat(train, filtered(s)), "gan"))
+        plus = f", + classic augmentation ({classic})" if classic else ""
+        top_up_arm = Arm(f"real+synthetic (filtered)+oversampled{tag}", "the filtered gap-filling draw, the rest "
+                         f"of each class's gap by random over-sampling of its real samples{plus}",
+                         lambda s: top_up(train, filtered(s), target, s), "gan", classic=classic)
         if baselines and classic:
             arms.append(Arm("real+synthetic (filtered)+classic", "the filtered gap-filling draw + classic "
-                            "augmentation", lambda s: concat(train, filtered(s)), "gan", classic=True))
-            arms.append(Arm("real+synthetic (filtered)+oversampled+classic", "the filtered gap-filling draw, the "
-                            "rest of each class's gap by random over-sampling of its real images, + classic "
-                            "augmentation", lambda s: top_up(train, filtered(s), target, s), "gan", classic=True))
+                            f"augmentation ({classic})", lambda s: concat(train, filtered(s)), "gan",
+                            classic=classic))
+        if baselines:
+            arms.append(top_up_arm)
     if online is not None:
         arms.append(Arm("real+online-synthetic", "real + fresh GAN gap-filling samples every epoch "
                         "(OnlineSynthetic)", online, "gan"))
         if baselines and classic:
             arms.append(Arm("real+online-synthetic+classic", "fresh GAN gap-filling samples every epoch "
-                            "+ classic augmentation", online, "gan", classic=True))
+                            f"+ classic augmentation ({classic})", online, "gan", classic=classic))
     if synthetic_only is not None:
         def only(s: int) -> tuple:
             d = align_classes(synthetic_only(s), train.classes)
@@ -164,33 +184,45 @@ def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = 
     return arms
 
 
+def mixup_on_top_of(best_mixup: Arm, train: Dataset, loss: str = "logit-adjust") -> Arm:
+    """Mixup at the alpha chosen on validation, with a loss-side fix instead of over-sampling."""
+    real = (train.x, train.y)
+    tag = "+classic" if best_mixup.classic else ""
+    return Arm(f"real{tag}+{LOSS_WORDS[loss]}+mixup {best_mixup.mixup:g}",
+               f"mixup (alpha {best_mixup.mixup:g}, chosen on validation) with the {LOSS_WORDS[loss]} loss"
+               + (f", classic augmentation ({best_mixup.classic})" if best_mixup.classic else ""),
+               lambda s: real, "loss", classic=best_mixup.classic, loss=loss, mixup=best_mixup.mixup)
+
+
 def on_top_of(best: Arm, train: Dataset, draws: Draws, ratio: float) -> Arm:
     """GAN data together with the loss-side fix chosen on validation: real + `ratio` x count
-    GAN samples per class (the real class mix kept), trained with `best`'s loss and augmentation."""
+    GAN samples per class (the real class mix kept), trained with `best`'s loss, augmentation and mixup."""
     return Arm(f"real+synthetic x{ratio:g}+{best.name.removeprefix('real+')}",
                f"real + {ratio:.0%} more per class from the GAN, with {best.description}",
-               lambda s: concat(train, draws(s)), "gan", classic=best.classic, loss=best.loss)
+               lambda s: concat(train, draws(s)), "gan", classic=best.classic, loss=best.loss, mixup=best.mixup)
 
 
 def online_on_top_of(best: Arm, online: Callable[[int], object]) -> Arm:
     """Fresh GAN samples every epoch together with the loss-side fix chosen on validation."""
     return Arm(f"real+online-synthetic+{best.name.removeprefix('real+')}",
                f"fresh GAN samples every epoch (OnlineSynthetic), with {best.description}",
-               online, "gan", classic=best.classic, loss=best.loss)
+               online, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup)
 
 
 class CnnLearner:
     """Images: a SmallCNN, the same step budget for every arm."""
 
-    def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str, augment) -> None:
+    def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str) -> None:
         self.name, self.n_classes, self.steps = "SmallCNN", n_classes, steps
-        self.batch_size, self.lr, self.device, self.augment = batch_size, lr, device, augment
+        self.batch_size, self.lr, self.device = batch_size, lr, device
 
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
-        from .classifiers import fit_cnn, predict_proba
+        from .classifiers import classic_augmentation, fit_cnn, predict_proba
 
         model = fit_cnn(x, y, self.n_classes, steps=self.steps, batch_size=self.batch_size, lr=self.lr,
-                        seed=seed, device=self.device, augment=self.augment if arm.classic else None, loss=arm.loss)
+                        seed=seed, device=self.device,
+                        augment=classic_augmentation(arm.classic) if arm.classic else None,
+                        loss=arm.loss, mixup=arm.mixup)
         return [predict_proba(model, e).argmax(1) for e in evals]
 
 

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+WIDTHS = (32, 64, 128)
+
 
 class SmallCNN(nn.Module):
     """Three 3x3 conv layers (32, 64, 128) with batch norm, global average pooling, dropout,
@@ -19,55 +21,102 @@ class SmallCNN(nn.Module):
     makes a step 3-4x cheaper (the second conv runs at 14x14, the third at 7x7); 8x8 images
     keep the original layout (pooling once)."""
 
-    def __init__(self, channels: int, n_classes: int, size: int = 8) -> None:
+    def __init__(self, channels: int, n_classes: int, size: int = 8, widths: tuple[int, int, int] = WIDTHS) -> None:
         super().__init__()
         early = [nn.MaxPool2d(2)] if size >= 16 else []
+        a, b, c = widths
         self.features = nn.Sequential(
-            nn.Conv2d(channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), *early,
-            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(),
+            nn.Conv2d(channels, a, 3, padding=1), nn.BatchNorm2d(a), nn.ReLU(), *early,
+            nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(b, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )
-        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(128, n_classes))
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(c, n_classes))
+        self.to(memory_format=torch.channels_last)  # 1.4x faster convolutions on CPU (oneDNN)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features((x - 0.5) / 0.5))
+        return self.head(self.embed(x))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features: the space fidelity metrics are computed in."""
-        return self.features((x - 0.5) / 0.5)
+        return self.features(((x - 0.5) / 0.5).contiguous(memory_format=torch.channels_last))
 
 
-def classic_augmentation(kind: str = "randaugment", flips: bool = False, group: int = 16):
-    """The augmentation a practitioner would use: small affine/crop, optional flips, and
-    TrivialAugment or RandAugment (torchvision transforms v2), on pixels in [0, 1].
+# The declared candidate policies, per kind of image; evaluation fits `real+classic (NAME)` for
+# each and keeps the one with the best validation balanced accuracy (or none, if none beats `real`).
+CLASSIC_CANDIDATES = {"grayscale": ("affine", "pad-crop"), "color": ("crop-flip", "randaugment")}
+CLASSIC_POLICIES = ("affine", "pad-crop", "crop-flip", "randaugment")
 
-    v2 transforms draw one set of parameters per call, so each call takes a `group` of
-    samples: a fresh draw every `group` samples (4 draws per batch of 64), at a fraction of
-    per-sample call overhead; 16 rather than 4 keeps `make demo` under 10 minutes now that six
-    arms use classic augmentation."""
+
+def classic_candidates(channels: int) -> tuple[str, ...]:
+    """The declared classic-augmentation candidates for images with `channels` channels."""
+    return CLASSIC_CANDIDATES["grayscale" if channels == 1 else "color"]
+
+
+def _shift_pixels(size: int) -> float:
+    # About 2 px on 28 px (what a practitioner uses on MNIST-like data), 1 px on 8x8 digits.
+    return max(1.0, size / 14)
+
+
+def _warp(batch: torch.Tensor, scale: torch.Tensor, shift_px: torch.Tensor, flip: torch.Tensor | None,
+          mode: str, padding: str) -> torch.Tensor:
+    """Per-sample scale, translation (pixels, [N, 2] as x, y) and optional horizontal flip."""
+    n, _, h, w = batch.shape
+    theta = torch.zeros(n, 2, 3)
+    sx = 1 / scale * (torch.where(flip, -1.0, 1.0) if flip is not None else 1.0)
+    theta[:, 0, 0], theta[:, 1, 1] = sx, 1 / scale
+    theta[:, 0, 2], theta[:, 1, 2] = -2 * shift_px[:, 0] / w, -2 * shift_px[:, 1] / h
+    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
+    return F.grid_sample(batch, grid, mode=mode, padding_mode=padding, align_corners=False)
+
+
+def classic_augmentation(kind: str = "affine"):
+    """A classic augmentation policy: a function from a CPU batch of pixels in [0, 1] to an
+    augmented batch, with fresh parameters per sample drawn from torch's global RNG (seeded
+    by the caller).
+
+    - affine: random translation (±size/14 px, about ±2 px on 28 px) and scale (±10 %), bilinear;
+    - pad-crop: zero padding of size/10 px (at least 1) and a random crop back to size;
+    - crop-flip: pad-crop + random horizontal flip (natural RGB images);
+    - randaugment: crop-flip + RandAugment (2 ops, magnitude 9, torchvision v2), for RGB images.
+    """
+    if kind not in CLASSIC_POLICIES:
+        raise ValueError(f"unknown classic augmentation '{kind}'; use one of {', '.join(CLASSIC_POLICIES)}")
+
+    def affine(batch: torch.Tensor) -> torch.Tensor:
+        n, size = len(batch), min(batch.shape[2:])
+        shift = (torch.rand(n, 2) * 2 - 1) * _shift_pixels(size)
+        scale = 1 + (torch.rand(n) * 2 - 1) * 0.1
+        return _warp(batch, scale, shift, None, "bilinear", "zeros")
+
+    def pad_crop(batch: torch.Tensor, flip: bool = False) -> torch.Tensor:
+        n, size = len(batch), min(batch.shape[2:])
+        pad = max(1, size // 10)
+        shift = torch.randint(-pad, pad + 1, (n, 2)).float()
+        flips = torch.rand(n) < 0.5 if flip else None
+        return _warp(batch, torch.ones(n), shift, flips, "nearest", "zeros")
+
+    if kind == "affine":
+        return affine
+    if kind == "pad-crop":
+        return pad_crop
+    if kind == "crop-flip":
+        return lambda batch: pad_crop(batch, flip=True)
     from torchvision.transforms import v2
 
-    # RandAugment at 1 op of magnitude 5: on 8x8 digits with a fixed step budget the default
-    # (2 ops, magnitude 9) and TrivialAugmentWide destroyed too much (see the issue note).
-    policy = {"trivialaugment": v2.TrivialAugmentWide(),
-              "randaugment": v2.RandAugment(num_ops=1, magnitude=5)}
-    if kind not in policy:
-        raise ValueError(f"unknown classic augmentation '{kind}'; use {sorted(policy)}")
-    steps = [v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1))]
-    if flips:
-        steps.append(v2.RandomHorizontalFlip())
-    steps.append(policy[kind])
-    transform = v2.Compose(steps)
+    policy = v2.RandAugment(num_ops=2, magnitude=9)
 
-    def apply(batch: torch.Tensor) -> torch.Tensor:
-        u8 = (batch * 255).round().to(torch.uint8)
-        return torch.cat([transform(u8[i:i + group]) for i in range(0, len(u8), group)]).float() / 255
+    def randaugment(batch: torch.Tensor, group: int = 8) -> torch.Tensor:
+        # v2 draws one set of parameters per call: a fresh draw every `group` samples.
+        u8 = (pad_crop(batch, flip=True) * 255).round().to(torch.uint8)
+        return torch.cat([policy(u8[i:i + group]) for i in range(0, len(u8), group)]).float() / 255
 
-    return apply
+    return randaugment
 
 
-LOSSES = ("ce", "reweight", "logit-adjust")
+LOSSES = ("ce", "reweight", "logit-adjust", "drw")
+DRW_SHARE = 0.5  # deferred re-weighting: class-balanced weights for the last half of the steps (pilot)
+DRW_BETA = 0.9999  # effective-number weights (Cui et al. 2019), as in LDAM-DRW (Cao et al. 2019)
 
 
 def loss_terms(y: np.ndarray, n_classes: int, loss: str) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -75,12 +124,17 @@ def loss_terms(y: np.ndarray, n_classes: int, loss: str) -> tuple[np.ndarray | N
 
     "reweight": class-balanced cross-entropy, weight 1 / n_c scaled to mean 1 over classes.
     "logit-adjust": the logit-adjusted loss of Menon et al. (ICLR 2021) with tau = 1: log
-    prior added to the logits in training only, so plain argmax at test is prior-corrected."""
+    prior added to the logits in training only, so plain argmax at test is prior-corrected.
+    "drw": the effective-number class weights (1 - beta) / (1 - beta^n_c), mean 1 over classes;
+    `fit_cnn` applies them only in the last `DRW_SHARE` of the steps (deferred re-weighting)."""
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     if loss == "ce":
         return None, None
     if loss == "reweight":
         w = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+        return (w * (counts > 0).sum() / w.sum()).astype(np.float32), None
+    if loss == "drw":
+        w = np.where(counts > 0, (1 - DRW_BETA) / (1 - DRW_BETA ** np.maximum(counts, 1)), 0.0)
         return (w * (counts > 0).sum() / w.sum()).astype(np.float32), None
     if loss == "logit-adjust":
         prior = np.maximum(counts, 1e-3) / counts.sum()
@@ -89,17 +143,21 @@ def loss_terms(y: np.ndarray, n_classes: int, loss: str) -> tuple[np.ndarray | N
 
 
 def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: int = 64,
-            lr: float = 1e-3, seed: int = 0, device: str = "cpu", augment=None, loss: str = "ce") -> SmallCNN:
+            lr: float = 1e-3, seed: int = 0, device: str = "cpu", augment=None, loss: str = "ce",
+            mixup: float = 0.0) -> SmallCNN:
     """Train a SmallCNN on pixels in [0, 1] for exactly `steps` Adam steps (seeded).
 
     `x` is an array of images (with labels `y`), or an `OnlineSynthetic` (y None): then every
     pass over the data is a new epoch of it, with fresh synthetic samples and their loss weight.
     `augment`, if given, maps a CPU batch of pixels to an augmented batch each step; `loss`
-    is plain cross-entropy or a long-tail loss (see `loss_terms`)."""
+    is plain cross-entropy or a long-tail loss (see `loss_terms`); `mixup` > 0 mixes each batch
+    with a shuffled copy of itself, lambda ~ Beta(mixup, mixup) per batch (Zhang et al. 2018)."""
     online = hasattr(x, "epoch_arrays")
     weight, offset = loss_terms(x.labels() if online else y, n_classes, loss)
     gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG: seed it, restore it
+    lambdas = np.random.default_rng(seed).beta(mixup, mixup, steps) if mixup > 0 else None
+    drw_from = int(steps * (1 - DRW_SHARE)) if loss == "drw" else 0
+    with torch.random.fork_rng(devices=[]):  # dropout and augmentation draw from the global RNG
         torch.manual_seed(seed)
         first = x.x if online else x
         model = SmallCNN(first.shape[1], n_classes, min(first.shape[2:])).to(device)
@@ -115,11 +173,11 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
             return torch.from_numpy(ex).to(device), torch.from_numpy(ey).to(device), ew
 
         xt, yt, ws = load(epoch)
-        w = torch.from_numpy(weight).to(device) if weight is not None else None
+        w_all = torch.from_numpy(weight).to(device) if weight is not None else None
         off = torch.from_numpy(offset).to(device) if offset is not None else 0.0
         model.train()
         order, pos = torch.randperm(len(xt), generator=gen), 0
-        for _ in range(steps):
+        for step in range(steps):
             if pos + batch_size > len(order):
                 if online:
                     epoch += 1
@@ -127,18 +185,31 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
                 order, pos = torch.randperm(len(xt), generator=gen), 0
             idx = order[pos:pos + batch_size]
             pos += batch_size
+            w = w_all if step >= drw_from else None
             xb = augment(xt[idx].cpu()).to(device) if augment else xt[idx.to(device)]
-            logits, yb = model(xb) + off, yt[idx.to(device)]
-            if ws is None:
-                step_loss = F.cross_entropy(logits, yb, weight=w)
-            else:  # per-sample weights (synthetic samples), normalised like a class-weighted mean
-                sw = ws[idx.to(device)] * (w[yb] if w is not None else 1.0)
-                step_loss = (F.cross_entropy(logits, yb, reduction="none") * sw).sum() / sw.sum()
+            yb = yt[idx.to(device)]
+            sw = ws[idx.to(device)] if ws is not None else None
+            if lambdas is None:
+                step_loss = _weighted_ce(model(xb) + off, yb, w, sw)
+            else:
+                lam, perm = float(lambdas[step]), torch.randperm(len(xb), generator=gen).to(device)
+                logits = model(lam * xb + (1 - lam) * xb[perm]) + off
+                step_loss = (lam * _weighted_ce(logits, yb, w, sw)
+                             + (1 - lam) * _weighted_ce(logits, yb[perm], w, sw[perm] if sw is not None else None))
             opt.zero_grad(set_to_none=True)
             step_loss.backward()
             opt.step()
             sched.step()
     return model.eval()
+
+
+def _weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
+                 sample_w: torch.Tensor | None) -> torch.Tensor:
+    if sample_w is None:
+        return F.cross_entropy(logits, y, weight=w)
+    # per-sample weights (synthetic samples), normalised like a class-weighted mean
+    sw = sample_w * (w[y] if w is not None else 1.0)
+    return (F.cross_entropy(logits, y, reduction="none") * sw).sum() / sw.sum()
 
 
 @torch.no_grad()

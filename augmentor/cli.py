@@ -11,6 +11,7 @@ from .cli_options import (
     AugmentorGroup,
     ImageSize,
     UserError,
+    check_engine,
     common,
     device_option,
     engine_options,
@@ -109,7 +110,13 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
 
     check_outputs({"--out": out}, [data, *([recipe] if recipe else [])])
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from .devices import torch_device
         from .distributed import launch
+
+        cores = os.cpu_count() or 1
+        if not torch_device(device).startswith("cuda") and nproc > cores:
+            raise UserError(f"--nproc {nproc} is more processes than this machine's {cores} cores for CPU "
+                            f"training; use --nproc {cores} or fewer")
 
         argv = ["train", data, "--out", str(out), "--device", device]
         for flag, value in (("--recipe", recipe), ("--epochs", epochs), ("--image-size", image_size),
@@ -197,6 +204,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
         raise UserError(f"{sum(wanted.values())} samples requested, more than --max-samples "
                         f"{max_samples}; raise --max-samples if you mean it")
     config = synthesis_config(seed=seed, batch_size=batch_size, format=fmt, workers=workers, max_samples=max_samples)
+    check_engine(engine, address, num_workers)
     if engine == "ray":
         from .ray_engine import generate_with_ray
 
@@ -254,6 +262,7 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
     config = synthesis_config(seed=seed, batch_size=batch_size, format=fmt, workers=workers, max_samples=max_samples)
     gen = OnnxGenerator(model, device, spinning=False)  # opened and checked once, then passed on
     d = load_dataset(data, label=label, **gen.info.codec.load_options(gen.info.shape))  # at the model's size
+    check_engine(engine, address, num_workers)
     if engine == "ray":
         if include_real or filter_threshold is not None:
             raise UserError("--engine ray writes generated samples only: drop --include-real and --filter, "
@@ -297,14 +306,17 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @click.option("--reference", default="", help="Compare with this arm (e.g. real+logit-adjusted) instead of "
               "the best non-GAN arm on validation.")
 @click.option("--report", required=True, type=click.Path(path_type=Path), help="Report folder.")
-@click.option("--seeds", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option("--seeds", type=click.IntRange(1, 1000), default=3, show_default=True,
+              help="Seeds for every arm (validation choices, exploratory estimates).")
+@click.option("--confirm-seeds", type=click.IntRange(0, 1000), default=8, show_default=True,
+              help="Seeds for the confirmatory family's arms (headline GAN arm, best non-GAN arm, real).")
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=30, show_default=True)
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Thin --train first: exponential:RATIO (long tail) or step:CLASS,CLASS:KEEP.")
 @click.option("--no-baselines", is_flag=True, help="Skip the resampling, classic and loss-side arms.")
-@click.option("--classic", type=click.Choice(["randaugment", "trivialaugment"]), default="randaugment",
-              show_default=True)
-@click.option("--flips", is_flag=True, help="Allow horizontal flips in classic augmentation.")
+@click.option("--classic", multiple=True, type=click.Choice(["affine", "pad-crop", "crop-flip", "randaugment"]),
+              help="Images: a classic augmentation candidate (repeat for several; the best on validation is kept). "
+              "Default: affine and pad-crop for grayscale, crop-flip and randaugment for RGB.")
 @click.option("--classifier", "classifiers", multiple=True, type=click.Choice(["logreg", "hgb", "rf"]),
               help="Tables: scikit-learn classifier(s) to evaluate with (default: all three).")
 @label_option
@@ -313,8 +325,8 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @common
 def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, validation_fraction: float,
                  synthetic: Path | None, synthetic_only: Path | None, filter_threshold: float | None,
-                 dose: tuple[str, ...], reference: str, report: Path, seeds: int, epochs: int,
-                 imbalance: str | None, no_baselines: bool, classic: str, flips: bool,
+                 dose: tuple[str, ...], reference: str, report: Path, seeds: int, confirm_seeds: int, epochs: int,
+                 imbalance: str | None, no_baselines: bool, classic: tuple[str, ...],
                  classifiers: tuple[str, ...], label: str, overwrite: bool, device: str, progress: bool) -> None:
     """Train a classifier on each arm over several seeds; choose on validation; report on test.
 
@@ -345,8 +357,9 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
     inputs = [train_spec, test_spec, *(p for p in (validation_spec, synthetic, synthetic_only) if p), *doses.values()]
     check_outputs({"--report": report}, inputs)
     check_report_dir(report, overwrite)
-    ev = with_overrides(Recipe(), {"evaluate.seeds": seeds, "evaluate.epochs": epochs, "evaluate.classic": classic,
-                                   "evaluate.flips": flips, "evaluate.baselines": not no_baselines,
+    ev = with_overrides(Recipe(), {"evaluate.seeds": seeds, "evaluate.confirm_seeds": confirm_seeds,
+                                   "evaluate.epochs": epochs, "evaluate.classic": list(classic) or None,
+                                   "evaluate.baselines": not no_baselines,
                                    "evaluate.reference": reference,
                                    "evaluate.classifiers": list(classifiers) or None}).evaluate
     results, samples = evaluate_folders(
@@ -406,10 +419,13 @@ def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
               help="Longest a request's rows wait for others to share a run.")
 @click.option("--max-samples", "max_samples", type=click.IntRange(1, 10**9), default=100_000, show_default=True,
               help="Most samples one request may ask for (413 beyond).")
+@click.option("--max-in-flight", type=click.IntRange(1, 10**10), default=None,
+              help="Most samples admitted across concurrent requests (503 + Retry-After beyond) "
+              "[default: 4 x --max-samples].")
 @ort_device_option
 @common
 def serve(models: tuple[Path, ...], host: str, port: int, max_batch: int, max_wait_ms: float, max_samples: int,
-          device: str, progress: bool) -> None:
+          max_in_flight: int | None, device: str, progress: bool) -> None:
     """Serve exported generators over HTTP (FastAPI + uvicorn), batching concurrent requests.
 
     Each model is named by its file's stem. POST /v1/models/NAME/generate with
@@ -434,7 +450,7 @@ def serve(models: tuple[Path, ...], host: str, port: int, max_batch: int, max_wa
         raise UserError(f"augmentor serve needs FastAPI and uvicorn ({e}); install them with "
                         "pip install 'augmentor[serve]'") from None
     run_server(models, host=host, port=port, device=device, max_batch=max_batch, max_wait_ms=max_wait_ms,
-               max_samples=max_samples, quiet=not progress)
+               max_samples=max_samples, max_in_flight=max_in_flight, quiet=not progress)
 
 
 def main() -> None:

@@ -113,6 +113,16 @@ def synthesis_config(**values):
     return with_overrides(Recipe(), {f"synthesize.{k}": v for k, v in values.items()}).synthesize
 
 
+def check_engine(engine: str, address: str | None, num_workers: int) -> None:
+    """A local Ray cluster gets as many CPUs as --num-workers: no more than this machine has."""
+    import os
+
+    cores = os.cpu_count() or 1
+    if engine == "ray" and address is None and num_workers > cores:
+        raise UserError(f"--num-workers {num_workers} is more than this machine's {cores} cores for a local Ray "
+                        f"cluster; use --num-workers {cores} or fewer, or --address to join a larger cluster")
+
+
 def engine_options(func):
     """--engine local|ray and Ray's cluster options (generate, synthesize)."""
     func = click.option("--gpus-per-worker", type=click.FloatRange(0, 64), default=0.0, show_default=True,

@@ -13,8 +13,10 @@ so `OnlineSynthetic` can draw its fresh samples from a server instead of a local
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -23,7 +25,17 @@ from urllib.parse import quote
 import numpy as np
 
 
-class ServerError(RuntimeError):
+class ClientError(RuntimeError):
+    """Any fault between this client and the server: unreachable, timed out, cut off, or not an
+    augmentor server's answer. `ServerError` (the server answered with an error) is one kind."""
+
+
+# what urllib and http.client raise for transport faults and truncated or malformed answers
+TRANSPORT = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, socket.timeout,
+             OSError, ValueError, KeyError, TypeError)
+
+
+class ServerError(ClientError):
     """The server answered with an error: `status`, `field` and `message` from its JSON body."""
 
     def __init__(self, status: int, field: str, message: str) -> None:
@@ -34,7 +46,10 @@ class ServerError(RuntimeError):
 class Client:
     def __init__(self, url: str, model: str | None = None, timeout: float = 300.0) -> None:
         self.url, self.timeout = url.rstrip("/"), timeout
-        models = {m["name"]: m for m in self._get("/v1/models")["models"]}
+        try:
+            models = {m["name"]: m for m in self._get("/v1/models")["models"]}
+        except (KeyError, TypeError) as e:
+            raise ClientError(f"{self.url} did not answer like an augmentor server ({e!r})") from None
         if model is None:
             if len(models) != 1:
                 raise ValueError(f"the server has {len(models)} models {sorted(models)}; pass model=NAME")
@@ -46,8 +61,13 @@ class Client:
         self.modality: str = self.info["modality"]
 
     def _get(self, path: str) -> dict:
-        with urllib.request.urlopen(self.url + path, timeout=self.timeout) as r:
-            return json.loads(r.read())
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=self.timeout) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            raise _server_error(e) from None
+        except TRANSPORT as e:
+            raise ClientError(f"{self.url}{path}: {type(e).__name__}: {e}") from e
 
     def request(self, counts: Mapping[str, int], seed: int = 0, fmt: str | None = None) -> bytes:
         """The raw body for `counts` (a dict of class name -> n) in `fmt` (the modality's default)."""
@@ -60,16 +80,18 @@ class Client:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 return r.read()
         except urllib.error.HTTPError as e:
-            try:
-                err = json.loads(e.read())["error"]
-            except (ValueError, KeyError, TypeError):
-                err = {"field": "?", "message": str(e)}
-            raise ServerError(e.code, err.get("field", "?"), err.get("message", "")) from None
+            raise _server_error(e) from None
+        except TRANSPORT as e:
+            raise ClientError(f"{req.full_url}: {type(e).__name__}: {e}") from e
 
     def generate_raw(self, counts: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
         """Images: the npz arrays as sent (x uint8 N x C x H x W, y, classes)."""
-        with np.load(io.BytesIO(self.request(counts, seed, "npz"))) as z:
-            return {k: z[k] for k in z.files}
+        body = self.request(counts, seed, "npz")
+        try:
+            with np.load(io.BytesIO(body), allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (ValueError, OSError, EOFError) as e:
+            raise ClientError(f"the server's npz body ({len(body)} bytes) is not readable: {e}") from None
 
     def generate(self, counts: Mapping[str, int], seed: int = 0, stored: bool = True):
         """(x, y): images as float pixels in [0, 1] (8-bit values, as stored), or a DataFrame of
@@ -80,7 +102,19 @@ class Client:
             return arrays["x"].astype(np.float32) / 255.0, arrays["y"].astype(np.int64)
         import pandas as pd
 
-        frame = pd.read_parquet(io.BytesIO(self.request(counts, seed, "parquet")))
+        try:
+            frame = pd.read_parquet(io.BytesIO(self.request(counts, seed, "parquet")))
+        except (ValueError, OSError) as e:
+            raise ClientError(f"the server's parquet body is not readable: {e}") from None
         label = frame.columns[-2]  # rows end with the label and source columns
         y = np.array([self.classes.index(str(v)) for v in frame[label]], np.int64)
         return frame.drop(columns=list(frame.columns[-2:])), y
+
+
+def _server_error(e: urllib.error.HTTPError) -> ServerError:
+    try:
+        err = json.loads(e.read())["error"]
+        field, message = str(err.get("field", "?")), str(err.get("message", ""))
+    except (*TRANSPORT, AttributeError):
+        field, message = "?", str(e)
+    return ServerError(e.code, field, message)

@@ -1,13 +1,15 @@
 """Did the synthetic data help? Every arm x classifier x seed, chosen on validation, read once on test.
 
-Protocol, the same for images and tables:
+Protocol, the same for every modality:
 - each arm (arms.py) is fitted for seeds 0..n-1 (seed s seeds the classifier, the resampling
   and the GAN draw used by that arm), and predicts the validation and test splits once;
-- every choice made from data is made on the validation split: the reference (the best
-  non-GAN arm other than `real`, unless the recipe declares `[evaluate].reference`) and the
-  loss-side fix the GAN data is combined with;
-- on the test split each arm is compared with `real` and with the reference by paired
-  differences across seeds (stats.py); all comparisons of a report form one Holm family.
+- every choice made from data is made on the validation split, in this order: the classic
+  augmentation policy among the declared candidates (none, if none beats `real`); the mixup
+  alpha; the loss-side fix the GAN data and mixup are combined with; the reference (the best
+  non-GAN arm other than `real`, unless declared); the headline's GAN and non-GAN arms;
+- the confirmatory family (stats.py) — headline GAN arm vs best non-GAN arm, and vs `real` —
+  is fitted for `confirm_seeds` seeds and Holm-judged; every arm's comparisons with `real` and
+  the reference, over the first n seeds, are exploratory estimates.
 
 The result is one shape for every modality: `results["classifiers"][name]["arms"][arm]`.
 """
@@ -16,16 +18,24 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from tqdm import tqdm
 
-from .arms import Arm, Dataset, Draws, on_top_of, online_on_top_of
+from .arms import Arm, Dataset, Draws, mixup_on_top_of, on_top_of, online_on_top_of
 from .data import align_classes
 from .errors import RecipeError
-from .stats import CONFIDENCE, MIN_SEEDS, judge_family, method_text, paired_difference
+from .stats import (
+    CONFIDENCE,
+    MIN_SEEDS,
+    judge_family,
+    mark_exploratory,
+    method_text,
+    paired_difference,
+    test_sampling_variance,
+)
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 
@@ -57,107 +67,181 @@ def summarize(runs: list[dict], split: str = "test") -> dict:
     return out
 
 
-def evaluate(train: Dataset, validation: Dataset, test: Dataset, arms: Sequence[Arm], learners: Sequence, *,
-             seeds: int, combine: tuple[Draws, float] | None = None, online=None, reference: str = "",
+class _Fits:
+    """Runs and test predictions of one learner, arm by arm; an arm is fitted once per seed."""
+
+    def __init__(self, learner, validation: Dataset, test: Dataset, k: int, bar) -> None:
+        self.learner, self.validation, self.test, self.k, self.bar = learner, validation, test, k, bar
+        self.runs: dict[str, list[dict]] = {}
+        self.test_pred: dict[str, list[np.ndarray]] = {}
+        self.arms: dict[str, Arm] = {}
+
+    def fit(self, arms: Sequence[Arm], seeds: int) -> None:
+        for seed in range(seeds):
+            for arm in arms:
+                self.arms.setdefault(arm.name, arm)
+                runs = self.runs.setdefault(arm.name, [])
+                if len(runs) > seed:
+                    continue
+                made = arm.make(seed)
+                x, y = (made, made.labels()) if hasattr(made, "epoch_arrays") else made  # online: epoch 0's labels
+                val_pred, test_pred = self.learner.fit_predict(arm, x, y, seed, [self.validation.x, self.test.x])
+                runs.append({"seed": seed, "n_train": int(len(y)),
+                             "train_counts": np.bincount(y, minlength=self.k).tolist(),
+                             "validation": score(self.validation.y, val_pred, self.k),
+                             "test": score(self.test.y, test_pred, self.k)})
+                self.test_pred.setdefault(arm.name, []).append(np.asarray(test_pred))
+                if self.bar is not None:
+                    self.bar.update(1)
+
+    def val(self, name: str, seeds: int | None = None) -> float:
+        return _val_mean(self.runs[name][:seeds])
+
+    def best(self, names: Sequence[str], seeds: int) -> str:
+        """Highest validation mean over the first `seeds` seeds; a tie never goes to `real`."""
+        return max(names, key=lambda n: (self.val(n, seeds), n != "real"))
+
+    def compare(self, name: str, ref: str, seeds: int | None = None) -> dict:
+        a, b = self.runs[name][:seeds], self.runs[ref][:seeds]
+        n = min(len(a), len(b))
+        var = test_sampling_variance(np.stack(self.test_pred[name][:n]), np.stack(self.test_pred[ref][:n]),
+                                     self.test.y)
+        d = paired_difference(np.array([r["test"]["balanced_accuracy"] for r in a[:n]]),
+                              np.array([r["test"]["balanced_accuracy"] for r in b[:n]]), test_var=var)
+        return {**d, "metric": "balanced_accuracy"}
+
+
+def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable[[str], Sequence[Arm]],
+             learners: Sequence, *, seeds: int, confirm_seeds: int = 0, candidates: Sequence[Arm] = (),
+             combine: tuple[Draws, float] | None = None, online=None, reference: str = "",
              progress: bool = True, protocol: dict | None = None, sources: dict | None = None) -> dict:
     """Fit every arm with every learner for `seeds` seeds; compare on test; return the results.
 
-    `combine` = (draws, ratio) adds, per learner, GAN data on top of the loss-side arm that
-    scores best on validation; `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on
-    top of it too. `sources` says which variance sources the seeds cover. `headline`: the GAN
-    arm and the non-GAN arm with the highest validation mean, and the test verdict between them."""
+    `build(classic)` returns the arms given the classic policy chosen on validation among the
+    `candidates` arms ("" when there are none or none beats `real`). `combine` = (draws, ratio)
+    adds, per learner, GAN data on top of the loss-side arm that scores best on validation;
+    `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on top of it too. The headline's
+    arms (best GAN, best non-GAN, real) are fitted for max(seeds, confirm_seeds) seeds and form
+    the confirmatory family. `sources` says which variance sources the intervals cover."""
     if seeds < 1:
         raise RecipeError(f"seeds must be >= 1, got {seeds}")
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
     k = len(train.classes)
-    names = [a.name for a in arms]
-    if reference and (reference not in names or reference == "real"):
+    names = [a.name for a in build("")]
+    if reference and (reference == "real" or reference not in names + [a.name for a in build("x")]):
         raise RecipeError(f"evaluate.reference '{reference}' is not one of the arms: {', '.join(names[1:])}")
-    cache: dict[tuple[str, int], tuple] = {}
-    total = len(learners) * seeds * (len(arms) + (combine is not None) + (online is not None))
-    bar = tqdm(total=total, desc="evaluate", unit="fit", disable=not progress)
-    by_clf = {}
+    bar = tqdm(desc="evaluate", unit="fit", disable=not progress)
+    by_clf, fits_of = {}, {}
     for learner in learners:
-        runs = _fit_all(arms, learner, seeds, validation, test, cache, bar, k)
-        extra_arms = list(arms)
-        loss_arms = [a for a in arms if a.kind == "loss"]
-        if loss_arms:  # GAN data on top of the loss-side fix chosen on validation: stored and fresh draws
-            best = max(loss_arms, key=lambda a: _val_mean(runs[a.name]))
-            combos = ([on_top_of(best, train, combine[0], combine[1])] if combine is not None else []) + \
-                ([online_on_top_of(best, online)] if online is not None else [])
-            for combo in combos:
-                runs.update(_fit_all([combo], learner, seeds, validation, test, {}, bar, k))
-                extra_arms.append(combo)
-        ref = reference or max((a for a in arms if a.kind in ("baseline", "loss")),
-                               key=lambda a: _val_mean(runs[a.name]), default=None)
-        ref_name = ref if isinstance(ref, str) else (ref.name if ref else None)
-        by_clf[learner.name] = {
-            "arms": {a.name: _arm_entry(a, runs[a.name]) for a in extra_arms},
-            "reference": {"name": ref_name, "chosen_by": "recipe" if reference else
-                          "highest mean balanced accuracy on the validation split among non-GAN arms"},
-        }
+        fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
+        by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference)
     bar.close()
-    family = _compare(by_clf)
-    headline = _headline(by_clf)
+    headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds))
+    exploratory = _explore(by_clf, fits_of, seeds)
     return {
         "modality": train.modality,
         "classes": list(train.classes),
         "train_counts": np.bincount(train.y, minlength=k).tolist(),
         "validation_counts": np.bincount(validation.y, minlength=k).tolist(),
         "test_counts": np.bincount(test.y, minlength=k).tolist(),
-        "protocol": {"seeds": seeds, "classifiers": [lr.name for lr in learners], **(protocol or {})},
+        "protocol": {"seeds": seeds, "confirm_seeds": max(seeds, confirm_seeds),
+                     "classifiers": [lr.name for lr in learners], **(protocol or {})},
         "statistics": {"method": method_text(len(family)), "confidence": CONFIDENCE, "min_seeds": MIN_SEEDS,
-                       "metric": "balanced_accuracy", "family_size": len(family), "family": family},
+                       "metric": "balanced_accuracy", "family_size": len(family), "family": family,
+                       "exploratory_size": exploratory},
         "variance_sources": sources or {},
         "classifiers": by_clf,
         **({"headline": headline} if headline else {}),
     }
 
 
-def _fit_all(arms: Sequence[Arm], learner, seeds: int, validation: Dataset, test: Dataset,
-             cache: dict, bar, k: int) -> dict[str, list[dict]]:
-    runs: dict[str, list[dict]] = {a.name: [] for a in arms}
-    for seed in range(seeds):
-        for arm in arms:
-            if (arm.name, seed) not in cache:
-                cache[arm.name, seed] = arm.make(seed)
-            made = cache[arm.name, seed]
-            x, y = (made, made.labels()) if hasattr(made, "epoch_arrays") else made  # online: one epoch's labels
-            val_pred, test_pred = learner.fit_predict(arm, x, y, seed, [validation.x, test.x])
-            runs[arm.name].append({"seed": seed, "n_train": int(len(y)),
-                                   "train_counts": np.bincount(y, minlength=k).tolist(),
-                                   "validation": score(validation.y, val_pred, k),
-                                   "test": score(test.y, test_pred, k)})
-            bar.update(1)
-    return runs
+def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidates: Sequence[Arm], train: Dataset,
+                    seeds: int, combine, online, reference: str) -> dict:
+    """The validation choices of one learner, in order, fitting what each needs."""
+    real = build("")[0]
+    fits.fit([real, *candidates], seeds)
+    classic = {"candidates": [c.classic for c in candidates], "chosen": "", "chosen_by":
+               "highest mean balanced accuracy on the validation split; kept only if not below real"}
+    if candidates:
+        best = fits.best([c.name for c in candidates], seeds)
+        if fits.val(best) >= fits.val("real"):
+            classic["chosen"] = fits.arms[best].classic
+        else:
+            classic["reason"] = (f"every candidate scored below real on validation (best {best}: "
+                                 f"{fits.val(best) * 100:.1f} vs {fits.val('real') * 100:.1f}); classic "
+                                 "augmentation is left out of every other arm and of the reference search")
+    arms = [a for a in build(classic["chosen"]) if a.name != "real"]
+    fits.fit(arms, seeds)
+    extra: list[Arm] = []
+    mixups = [a for a in arms if a.mixup > 0 and a.kind == "baseline"]
+    loss_arms = [a for a in arms if a.kind == "loss"]
+    if mixups and any(a.loss == "logit-adjust" for a in loss_arms):
+        extra.append(mixup_on_top_of(fits.arms[fits.best([a.name for a in mixups], seeds)], train))
+        fits.fit(extra, seeds)
+    loss_arms += extra
+    if loss_arms:  # GAN data on top of the loss-side fix chosen on validation: stored and fresh draws
+        best = fits.arms[fits.best([a.name for a in loss_arms], seeds)]
+        combos = ([on_top_of(best, train, combine[0], combine[1])] if combine is not None else []) + \
+            ([online_on_top_of(best, online)] if online is not None else [])
+        fits.fit(combos, seeds)
+        extra += combos
+    every = [real, *candidates, *arms, *extra]
+    left_out = [] if classic["chosen"] else [c.name for c in candidates]
+    non_gan = [a.name for a in every if a.kind in ("baseline", "loss") and a.name not in left_out]
+    ref = reference or (fits.best(non_gan, seeds) if non_gan else None)
+    return {"arms": {a.name: a for a in every},  # replaced by entries in _explore
+            "classic_augmentation": classic, "left_out_of_search": left_out,
+            "reference": {"name": ref, "chosen_by": "recipe" if reference else
+                          "highest mean balanced accuracy on the validation split among non-GAN arms"}}
 
 
-def _headline(by_clf: dict) -> dict | None:
-    """The best GAN arm against the best non-GAN arm, both chosen on validation (first classifier).
-    The verdict is the Holm-adjusted test comparison already in the family when the best non-GAN
-    arm is the reference (it is, unless the recipe declares a different reference)."""
-    clf, res = next(iter(by_clf.items()))
-    arms = res["arms"]
-
-    def val(name: str) -> float:
-        return _val_mean(arms[name]["runs"])
-
-    gan = [n for n, a in arms.items() if a["uses_gan"] and n != "synthetic-only"]
-    non_gan = [n for n, a in arms.items() if not a["uses_gan"]]
+def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int) -> tuple[dict | None, list[str]]:
+    """The headline (first classifier): the best GAN arm and the best non-GAN arm on validation,
+    refitted to `confirm_seeds` seeds with `real`, and the confirmatory family judged with Holm."""
+    clf = next(iter(by_clf))
+    fits, arms = fits_of[clf], by_clf[clf]["arms"]
+    gan = [n for n, a in arms.items() if a.uses_gan and n != "synthetic-only"]
+    non_gan = [n for n, a in arms.items() if not a.uses_gan and n not in by_clf[clf]["left_out_of_search"]]
     if not gan or not non_gan:
-        return None
-    # A tie on validation goes to the stronger-by-design arm, never to `real`: the headline must not
-    # claim a win over plain data when a baseline did as well on validation (as the reference does).
-    g, b = max(gan, key=val), max(non_gan, key=lambda n: (val(n), n != "real"))
-    cmp = arms[g].get("vs_reference") if arms[g].get("vs_reference", {}).get("reference") == b else None
-    if b == "real":
-        cmp = arms[g].get("vs_real")
-    return {"classifier": clf, "chosen_by": "highest mean balanced accuracy on the validation split",
-            "gan_arm": g, "best_non_gan_arm": b,
-            "balanced_accuracy": {g: arms[g]["summary"]["balanced_accuracy"]["mean"],
-                                  b: arms[b]["summary"]["balanced_accuracy"]["mean"]},
-            "verdict": cmp["verdict"] if cmp else "not compared (the declared reference differs)",
-            "difference": cmp}
+        return None, []
+    g, b = fits.best(gan, seeds), fits.best(non_gan, seeds)
+    fits.fit([arms[n] for n in dict.fromkeys([g, b, "real"])], confirm_seeds)
+    comparisons, labels = [], []
+    if b != "real":
+        comparisons.append({**fits.compare(g, b), "arm": g, "reference": b})
+        labels.append(f"{clf}: {g} vs {b}")
+    comparisons.append({**fits.compare(g, "real"), "arm": g, "reference": "real"})
+    labels.append(f"{clf}: {g} vs real")
+    judge_family(comparisons)
+
+    def ba(n: str) -> float:
+        return float(np.mean([r["test"]["balanced_accuracy"] for r in fits.runs[n]]))
+
+    return {"classifier": clf, "chosen_by": "highest mean balanced accuracy on the validation split "
+            f"(first {seeds} seeds; a tie never goes to real)", "gan_arm": g, "best_non_gan_arm": b,
+            "seeds": confirm_seeds, "balanced_accuracy": {g: ba(g), b: ba(b), "real": ba("real")},
+            "verdict": comparisons[0]["verdict"], "difference": comparisons[0],
+            "vs_real": comparisons[-1], "family": labels}, labels
+
+
+def _explore(by_clf: dict, fits_of: dict, seeds: int) -> int:
+    """Every arm vs `real` and vs the reference over the first `seeds` seeds: exploratory."""
+    comparisons = []
+    for clf, res in by_clf.items():
+        fits, ref = fits_of[clf], res["reference"]["name"]
+        entries = {}
+        for name, arm in res["arms"].items():
+            entry = _arm_entry(arm, fits.runs[name])
+            if name != "real":
+                entry["vs_real"] = fits.compare(name, "real", seeds)
+                comparisons.append(entry["vs_real"])
+            if ref and name not in ("real", ref):
+                entry["vs_reference"] = {**fits.compare(name, ref, seeds), "reference": ref}
+                comparisons.append(entry["vs_reference"])
+            entries[name] = entry
+        res["arms"] = entries
+    mark_exploratory(comparisons)
+    return len(comparisons)
 
 
 def _val_mean(runs: list[dict]) -> float:
@@ -167,29 +251,6 @@ def _val_mean(runs: list[dict]) -> float:
 def _arm_entry(arm: Arm, runs: list[dict]) -> dict:
     first = runs[0]
     return {"description": arm.description, "kind": arm.kind, "uses_gan": arm.uses_gan,
-            "classic_augmentation": arm.classic, "loss": arm.loss, "n_train": first["n_train"],
-            "train_counts": first["train_counts"], **arm.extra, "runs": runs,
+            "classic_augmentation": arm.classic, "loss": arm.loss, "mixup": arm.mixup, "seeds": len(runs),
+            "n_train": first["n_train"], "train_counts": first["train_counts"], **arm.extra, "runs": runs,
             "summary": summarize(runs), "validation_summary": summarize(runs, "validation")}
-
-
-def _compare(by_clf: dict, metric: str = "balanced_accuracy") -> list[str]:
-    """Each arm vs `real` and vs the reference, on test; one Holm family for the report."""
-    comparisons, labels = [], []
-    for clf, res in by_clf.items():
-        arms, ref = res["arms"], res["reference"]["name"]
-
-        def values(name: str, arms: dict = arms) -> np.ndarray:
-            return np.array([r["test"][metric] for r in arms[name]["runs"]])
-
-        for name, arm in arms.items():
-            if name != "real":
-                arm["vs_real"] = {**paired_difference(values(name), values("real")), "metric": metric}
-                comparisons.append(arm["vs_real"])
-                labels.append(f"{clf}: {name} vs real")
-            if ref and name not in ("real", ref):
-                arm["vs_reference"] = {**paired_difference(values(name), values(ref)), "reference": ref,
-                                       "metric": metric}
-                comparisons.append(arm["vs_reference"])
-                labels.append(f"{clf}: {name} vs {ref}")
-    judge_family(comparisons)
-    return labels

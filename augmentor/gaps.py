@@ -120,12 +120,15 @@ def _targets(counts: dict[str, int], targets: Mapping[str, int]) -> dict[str, in
 
 def parse_strategy(text: str) -> Strategy:
     """Parse a command-line strategy: a name, `N`, a float ratio, or `CLASS=N,CLASS=N`."""
-    text = text.strip()
+    text = text.strip(" ") if "=" in text else text.strip()
     if "=" in text:
         out: dict[str, int] = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
+        for part in filter(None, (p.strip(" ") for p in text.split(","))):
             name, _, value = part.rpartition("=")
-            name = name.strip()
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+                raise GapPlanError(f"class name {name!r} in '{text!r}' holds a control character (a newline or "
+                                   "tab?); class names are given as they are, without them")
+            name = name.strip(" ")
             if name in out:
                 raise GapPlanError(f"class '{name}' is given twice ('{text}'); give each class once")
             try:

@@ -41,8 +41,9 @@ from .errors import InvalidDataError
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
-    """The generation seed of epoch `epoch` (a 63-bit integer from numpy's SeedSequence)."""
-    return int(np.random.SeedSequence([seed, epoch, 0x5EED]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+    """The generation seed of epoch `epoch`: a 32-bit integer from numpy's SeedSequence, inside the
+    range `augmentor generate --seed` and the server accept, so a server can be the source."""
+    return int(np.random.SeedSequence([seed, epoch, 0x5EED]).generate_state(1, np.uint32)[0])
 
 
 class OnlineSynthetic(torch.utils.data.Dataset):

@@ -139,7 +139,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     times["synthesize"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    sources = variance_sources(ev.seeds, fresh_draws=True, gan_seeds=ev.gan_seeds)
+    sources = variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
                              online=online, device=torch_device(device), progress=progress, sources=sources)
     times["evaluate"] = time.perf_counter() - t
@@ -169,5 +169,5 @@ def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[s
     """Which sources of variation the seed-to-seed intervals cover, and which they do not."""
     return {"classifier seed (initialisation, batch order, resampling)": seeds > 1,
             "synthetic draw (fresh GAN samples each seed)": fresh_draws and seeds > 1,
-            "GAN training (one GAN per seed)": gan_seeds > 1 and gan_seeds == seeds,
-            "test-set sampling": False}
+            "GAN training (one GAN per seed)": gan_seeds > 1 and gan_seeds >= seeds,
+            "test-set sampling": True}

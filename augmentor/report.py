@@ -1,9 +1,9 @@
 """Write an evaluation as report.md + results.json + per_class.csv + PNG plots.
 
-One layout for every modality (the results shape of evaluate.py): the verdict first, then
-per classifier a headline table, then splits, fidelity, filter, validity, arms and
-protocol. Every number in report.md is also in results.json. The folder is written to a
-temporary name and renamed.
+One layout for every modality, read from the typed results (results.py): the answer first
+(the confirmatory family), then per classifier the estimates table, then splits, fidelity,
+filter, validity, arms and protocol. Every number in report.md is also in results.json. The
+folder is written to a temporary name and renamed.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from PIL import Image
 from .atomic import atomic_dir
 from .data import LabelledData
 from .outputs import output_lock, prepare_output, write_marker
-
-BA_TARGET_CAS = 0.85
+from .results import ArmResult, Comparison, Headline, LearnerResult, Results
 
 
 def write_report(report_dir: str | Path, results: dict, *, samples: LabelledData | None = None,
@@ -29,12 +28,12 @@ def write_report(report_dir: str | Path, results: dict, *, samples: LabelledData
                  extra: dict | None = None, overwrite: bool = False) -> Path:
     """Write the report folder atomically; return the path of report.md."""
     report_dir = Path(report_dir)
-    results = {**results, **(extra or {})}
     with output_lock(report_dir, "--report"):
         check_report_dir(report_dir, overwrite)
+        results = Results.from_dict({**results, **(extra or {})})
         with atomic_dir(report_dir) as tmp:
             write_marker(tmp, "report")
-            (tmp / "results.json").write_text(json.dumps(_jsonable(results), indent=2) + "\n")
+            (tmp / "results.json").write_text(json.dumps(_jsonable(results.to_dict()), indent=2) + "\n")
             _per_class_csv(tmp / "per_class.csv", results)
             plots = _plots(tmp, results, samples)
             (tmp / "report.md").write_text(markdown(results, title, plots, recipe_text))
@@ -59,132 +58,113 @@ def _jsonable(v):
 
 # --- words --------------------------------------------------------------------------------------
 
-def _pts(d: dict) -> str:
-    if d.get("low") is None or math.isnan(d["low"]):
-        return f"{d['mean'] * 100:+.1f} points (no interval: {d['n']} seed(s), spread {d['sd'] * 100:.2f})"
-    return (f"{d['mean'] * 100:+.1f} points [95 % CI {d['low'] * 100:+.1f}, {d['high'] * 100:+.1f}], "
-            f"Holm p = {_p(d.get('p_holm'))}")
-
-
 def _p(p: float | None) -> str:
     return "—" if p is None or math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else "< 0.001")
 
 
-def _against(v: dict) -> str:
-    word = {"helps": "beats", "hurts": "loses to", "no detectable change": "is not distinguishable from"}
-    return f"GAN gap-filling {word[v['verdict']]} it" if v["verdict"] in word else f"{v['verdict']}"
+def _ci(v: Comparison | None) -> str:
+    if not v:
+        return "—"
+    if not v.has_interval:
+        return f"{v.mean * 100:+.1f} [—]"
+    return f"{v.mean * 100:+.1f} [{v.low * 100:+.1f}, {v.high * 100:+.1f}]"
 
 
-def verdict_lines(res: dict) -> list[str]:
-    """Plain-language findings for one classifier, each backed by a number in results.json."""
-    arms, ref = res["arms"], res["reference"]["name"]
-    ba = {n: a["summary"]["balanced_accuracy"]["mean"] for n, a in arms.items()}
-    lines = []
-    if "real+synthetic" in arms:
-        v = arms["real+synthetic"]["vs_real"]
-        lines.append(f"**GAN gap-filling vs real data alone: {v['verdict']}** — balanced accuracy "
-                     f"{ba['real+synthetic']:.3f} vs {ba['real']:.3f}, {_pts(v)}.")
-        if "vs_reference" in arms["real+synthetic"]:
-            v = arms["real+synthetic"]["vs_reference"]
-            lines.append(f"**Against the reference ({ref}, {ba[ref]:.3f}; chosen on validation): {_against(v)}**: "
-                         f"{_pts(v)}.")
-    for name, a in arms.items():
-        if a["uses_gan"] and name != "real+synthetic":
-            v = a["vs_real"]
-            text = f"{name}: {ba[name]:.3f}, vs real {_pts(v)} — {v['verdict']}"
-            if "vs_reference" in a:
-                text += f"; vs {ref}: {a['vs_reference']['mean'] * 100:+.1f} — {a['vs_reference']['verdict']}"
-            lines.append(text + ".")
-    if "real+oversampled" in ba and "real+synthetic" in ba:
-        d = ba["real+synthetic"] - ba["real+oversampled"]
-        lines.append(f"Target real+synthetic ≥ real+oversampled (mean balanced accuracy): "
-                     f"**{'met' if d >= 0 else 'not met'}** ({d * 100:+.1f} points).")
-    if "synthetic-only" in ba:
-        cas = ba["synthetic-only"]
-        lines.append(f"Target synthetic-only (Classification Accuracy Score) ≥ {BA_TARGET_CAS}: "
-                     f"**{'met' if cas >= BA_TARGET_CAS else 'not met'}** ({cas:.3f}).")
-    return lines
+def _pm(s) -> str:
+    return f"{s.mean * 100:.1f} ± {s.std * 100:.1f}"
 
 
-def markdown(results: dict, title: str, plots: list[str], recipe_text: str | None) -> str:
-    by_clf, classes = results["classifiers"], results["classes"]
-    out = [f"# {title}", "", "## Verdict", ""]
-    for clf, res in by_clf.items():
-        if len(by_clf) > 1:
-            out += [f"**{clf}**", ""]
-        out += [f"- {line}" for line in verdict_lines(res)] + [""]
-    out += _gan_vs_best(results.get("headline"))
-    out += _statistics(results)
-    for clf, res in by_clf.items():
-        out += ["", f"## Headline: {clf} (balanced accuracy, percent; validation for choices, test for verdicts)", ""]
-        out += _headline(res, classes, results)
+def _answer(h: Headline | None, first: LearnerResult) -> list[str]:
+    out = ["## The answer", ""]
+    if h is None:
+        return out + ["No GAN arm took part in this evaluation, so there is no confirmatory family: every "
+                      "comparison below is an exploratory estimate.", ""]
+    g, b, ba = h.gan_arm, h.best_non_gan_arm, h.balanced_accuracy
+    word = {"helps": "beats", "hurts": "loses to", "no detectable change": "is not distinguishable from",
+            "not enough evidence": "cannot yet be judged against"}
+    out.append(f"**Did the GAN data beat the best you can do without it? {h.verdict}.** The best GAN arm on "
+               f"validation, **{g}** ({ba[g] * 100:.1f} % balanced accuracy on test), {word[h.verdict]} the best "
+               f"arm without a GAN on validation, **{b}** ({ba[b] * 100:.1f} %): {_ci(h.difference)} points "
+               f"(95 % interval), Holm p = {_p(h.difference.p_holm)}, {h.seeds} seeds ({h.classifier}).")
+    if b != "real":
+        out.append("")
+        out.append(f"Against real data alone ({ba['real'] * 100:.1f} %): **{h.vs_real.verdict}**, "
+                   f"{_ci(h.vs_real)} points, Holm p = {_p(h.vs_real.p_holm)}.")
+    if h.verdict == "hurts":
+        out += ["", "The synthetic data did not help here: use the best arm without a GAN."]
+    elif h.verdict == "no detectable change":
+        out += ["", "No detectable gain from the synthetic data at this data set's size and these seeds."]
+    c = first.classic
+    if c.candidates:
+        chosen = (f"**{c.chosen}** chosen on validation among {', '.join(c.candidates)}" if c.chosen else
+                  f"**left out**: {c.reason}")
+        out += ["", f"Classic augmentation: {chosen}."]
+    return out + [""]
+
+
+def _statistics(results: Results) -> list[str]:
+    s, src = results.statistics, results.variance_sources
+    covered = [k for k, v in src.items() if v]
+    missing = [k for k, v in src.items() if not v]
+    family = "; ".join(s["family"]) or "none (no GAN arm)"
+    return ["How to read the numbers: " + s["method"] + f". The confirmatory family: {family}. Exploratory "
+            f"comparisons: {s.get('exploratory_size', 0)}.", "",
+            f"The intervals cover: {', '.join(covered) or 'nothing (one seed)'}. They do **not** cover: "
+            f"{', '.join(missing) or '—'}. The level and power of this method, as used here, are measured by "
+            "simulation in reports/verdict-calibration.md."]
+
+
+def markdown(results: Results, title: str, plots: list[str], recipe_text: str | None) -> str:
+    first = next(iter(results.learners.values()))
+    out = [f"# {title}", ""] + _answer(results.headline, first) + _statistics(results)
+    for clf, res in results.learners.items():
+        out += ["", f"## Estimates: {clf} (balanced accuracy, percent; validation for choices, test for "
+                "estimates; exploratory)", ""]
+        out += _estimates(res, results)
     out += _splits(results)
-    out += _fidelity_md(results.get("fidelity") or {})
-    out += _filter_md(results.get("quality_filter"))
-    out += _memorisation_md(results.get("memorisation"))
-    out += _validity_md(results.get("validity"))
-    first = next(iter(by_clf.values()))
-    out += ["", "## Arms", ""] + [f"- **{n}** ({a['kind']}): {a['description']}" for n, a in first["arms"].items()]
+    out += _fidelity_md(results.section("fidelity") or {})
+    out += _filter_md(results.section("quality_filter"))
+    out += _memorisation_md(results.section("memorisation"))
+    out += _validity_md(results.section("validity"))
+    out += ["", "## Arms", ""] + [f"- **{n}** ({a.kind}): {a.description}" for n, a in first.arms.items()]
     out += ["", "## Protocol", ""] + _protocol(results)
     return "\n".join(out + _closing(results, plots, recipe_text)) + "\n"
 
 
-def _statistics(results: dict) -> list[str]:
-    s, src = results["statistics"], results.get("variance_sources") or {}
-    covered = [k for k, v in src.items() if v]
-    missing = [k for k, v in src.items() if not v]
-    return ["How to read the verdicts: " + s["method"] + ". The family: "
-            + "; ".join(s["family"]) + ".",
-            "",
-            f"The intervals cover: {', '.join(covered) or 'nothing (one seed)'}. They do **not** cover: "
-            f"{', '.join(missing) or '—'}. The level of this method is checked by simulation in "
-            "reports/verdict-calibration.md."]
-
-
-def _ci(v: dict | None) -> str:
-    if not v:
-        return "—"
-    if v.get("low") is None or math.isnan(v["low"]):
-        return f"{v['mean'] * 100:+.1f} [—]"
-    return f"{v['mean'] * 100:+.1f} [{v['low'] * 100:+.1f}, {v['high'] * 100:+.1f}]"
-
-
-def _pm(s: dict) -> str:
-    return f"{s['mean'] * 100:.1f} ± {s['std'] * 100:.1f}"
-
-
-def _headline(res: dict, classes: list[str], results: dict) -> list[str]:
-    arms, ref = res["arms"], res["reference"]["name"]
-    out = [f"Reference: **{ref}** ({res['reference']['chosen_by']}).", "",
-           "| arm | kind | train samples | validation | test | Δ vs real [95 % CI] | Holm p | verdict | "
-           f"Δ vs {ref} [95 % CI] | Holm p | verdict |", "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+def _estimates(res: LearnerResult, results: Results) -> list[str]:
+    arms, ref = res.arms, res.reference
+    out = [f"Reference: **{ref}** ({res.reference_chosen_by})."]
+    if res.left_out_of_search:
+        out.append(f"Left out of the reference search: {', '.join(res.left_out_of_search)} ({res.classic.reason}).")
+    out += ["", "Differences are over the first " f"{results.protocol['seeds']} seeds with a 95 % interval and a "
+            "Benjamini-Hochberg q-value; no verdict word (see The answer for the confirmatory verdicts).", "",
+            f"| arm | kind | seeds | train samples | validation | test | Δ vs real [95 % CI] | q | Δ vs {ref} "
+            "[95 % CI] | q |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, a in arms.items():
-        vr, vb = a.get("vs_real"), a.get("vs_reference")
-        val = a["validation_summary"]["balanced_accuracy"]["mean"] * 100
-        out.append(f"| {name} | {a['kind']} | {a['n_train']} | {val:.1f} | "
-                   f"{_pm(a['summary']['balanced_accuracy'])} | {_ci(vr)} | {_p(vr and vr.get('p_holm'))} | "
-                   f"{vr['verdict'] if vr else '—'} | {_ci(vb)} | {_p(vb and vb.get('p_holm'))} | "
-                   f"{vb['verdict'] if vb else '—'} |")
+        vr, vb = a.vs_real, a.vs_reference
+        val = a.validation_summary.balanced_accuracy.mean * 100
+        out.append(f"| {name} | {a.kind} | {a.seeds} | {a.n_train} | {val:.1f} | "
+                   f"{_pm(a.summary.balanced_accuracy)} | {_ci(vr)} | {_p(vr.q_bh if vr else None)} | {_ci(vb)} | "
+                   f"{_p(vb.q_bh if vb else None)} |")
     out += ["", "Accuracy and macro-F1 on test (percent, mean ± std):", "", "| arm | accuracy | macro-F1 |",
             "|---|---:|---:|"]
-    out += [f"| {n} | {_pm(a['summary']['accuracy'])} | {_pm(a['summary']['macro_f1'])} |" for n, a in arms.items()]
+    out += [f"| {n} | {_pm(a.summary.accuracy)} | {_pm(a.summary.macro_f1)} |" for n, a in arms.items()]
     out += ["", "Per-class recall on test (percent, mean over seeds):", "",
             "| class | train | test | " + " | ".join(arms) + " |", "|---|---:|---:|" + "---:|" * len(arms)]
-    for i, c in enumerate(classes):
-        cells = [f"{a['summary']['per_class_recall']['mean'][i] * 100:.1f}" for a in arms.values()]
-        out.append(f"| {c} | {results['train_counts'][i]} | {results['test_counts'][i]} | "
-                   + " | ".join(cells) + " |")
+    for i, c in enumerate(results.classes):
+        cells = [f"{a.summary.recall_mean[i] * 100:.1f}" for a in arms.values()]
+        out.append(f"| {c} | {results.train_counts[i]} | {results.test_counts[i]} | " + " | ".join(cells) + " |")
     return out
 
 
-def _splits(results: dict) -> list[str]:
+def _splits(results: Results) -> list[str]:
     out = ["", "## Splits (real samples per class)", "",
            "| class | train | validation | test |", "|---|---:|---:|---:|"]
-    for i, c in enumerate(results["classes"]):
-        out.append(f"| {c} | {results['train_counts'][i]} | {results['validation_counts'][i]} | "
-                   f"{results['test_counts'][i]} |")
-    out.append(f"| total | {sum(results['train_counts'])} | {sum(results['validation_counts'])} | "
-               f"{sum(results['test_counts'])} |")
+    for i, c in enumerate(results.classes):
+        out.append(f"| {c} | {results.train_counts[i]} | {results.validation_counts[i]} | "
+                   f"{results.test_counts[i]} |")
+    out.append(f"| total | {sum(results.train_counts)} | {sum(results.validation_counts)} | "
+               f"{sum(results.test_counts)} |")
     return out
 
 
@@ -195,8 +175,8 @@ def _kid(m: dict) -> str:
 def _fidelity_md(fid: dict) -> list[str]:
     if not fid:
         return []
-    out = ["", "## Fidelity (seed-0 draw; features learnt from the real training split; reference: the real test "
-           "split restricted to the same classes)", "",
+    out = ["", "## Fidelity (seed-0 draw; features learnt from the real training split; reference: the real "
+           "validation split restricted to the same classes, so fidelity may inform choices)", "",
            "KID is the unbiased kernel distance (lower is closer; interval from half-size subsamples); the Fréchet "
            "distance is shown only where both sides hold at least twice as many samples as the features have "
            "dimensions.", "",
@@ -216,18 +196,6 @@ def _fidelity_md(fid: dict) -> list[str]:
                     f"{m['recall']:.3f} | {m['density']:.3f} | {m['coverage']:.3f} |"
                     for c, m in f["per_class"].items()]
     return out
-
-
-def _gan_vs_best(h: dict | None) -> list[str]:
-    if not h:
-        return []
-    g, b = h["gan_arm"], h["best_non_gan_arm"]
-    ba = h["balanced_accuracy"]
-    d = h.get("difference") or {}
-    ci = f" (difference {_ci(d)} points)" if d else ""
-    return ["## GAN arm against the best arm without a GAN", "",
-            f"Both chosen on validation ({h['chosen_by']}; {h['classifier']}). On test: **{g}** "
-            f"{ba[g]:.3f} vs **{b}** {ba[b]:.3f} balanced accuracy; verdict: **{h['verdict']}**{ci}.", ""]
 
 
 def _memorisation_md(mem: dict | None) -> list[str]:
@@ -270,69 +238,73 @@ def _validity_md(validity: dict | None) -> list[str]:
     return out
 
 
-def _protocol(results: dict) -> list[str]:
-    p = results["protocol"]
-    lines = [f"- Seeds 0..{p['seeds'] - 1}; classifier(s): {', '.join(p['classifiers'])}."]
+def _protocol(results: Results) -> list[str]:
+    p = results.protocol
+    lines = [f"- Seeds 0..{p['seeds'] - 1} for every arm; the confirmatory family's arms "
+             f"0..{p.get('confirm_seeds', p['seeds']) - 1}; classifier(s): {', '.join(p['classifiers'])}."]
     if "steps_per_arm" in p:
         lines.append(f"- SmallCNN: {p['steps_per_arm']} Adam steps for every arm (batch {p['batch_size']}, "
-                     f"lr {p['lr']}), "
-                     f"device {p['device']}; classic augmentation: random affine + {p['classic_augmentation']} "
-                     f"(torchvision v2), flips {'on' if p['flips'] else 'off'}.")
-    lines += ["- Choices made from data, all on the validation split: the reference arm; the loss-side fix the "
-              "GAN data is combined with (the loss arm with the highest validation balanced accuracy). Declared "
-              "before the run: the classic policy, the dose ratios, the filter threshold, the GAN's last checkpoint.",
+                     f"lr {p['lr']}, one-cycle schedule), device {p['device']}; classic augmentation candidates: "
+                     f"{', '.join(p.get('classic_candidates', [])) or 'none'}; mixup alphas: "
+                     f"{', '.join(f'{a:g}' for a in p.get('mixup_alphas', [])) or 'none'}.")
+    lines += ["- Choices made from data, all on the validation split, in order: the classic augmentation policy "
+              "(kept only if not below real); the mixup alpha (with over-sampling, then reused with logit "
+              "adjustment); the loss-side fix the GAN data is combined with; the reference arm; the headline's "
+              "GAN and non-GAN arms. Declared before the run: the candidate sets, the dose ratios, the filter "
+              "threshold, the GAN's last checkpoint, the classifier's budget and learning rate.",
               "- The test split is real held-out data, read once per arm and seed after the fit; no synthetic "
               "sample is ever tested on.", _test_size_note(results)]
     return lines
 
 
-def _test_size_note(results: dict) -> str:
-    n, smallest = sum(results["test_counts"]), min(results["test_counts"])
+def _test_size_note(results: Results) -> str:
+    n, smallest = sum(results.test_counts), min(results.test_counts)
     return (f"- The test split has {n} samples (smallest class {smallest}): one test sample of the smallest class "
             f"moves its recall by {100 / smallest:.1f} points and balanced accuracy by "
-            f"{100 / smallest / len(results['test_counts']):.1f}.")
+            f"{100 / smallest / len(results.test_counts):.1f}.")
 
 
-def _closing(results: dict, plots: list[str], recipe_text: str | None) -> list[str]:
+def _closing(results: Results, plots: list[str], recipe_text: str | None) -> list[str]:
     out = []
-    if "versions" in results:
-        out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()))
-    if "timings_s" in results:
-        out.append("- Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results["timings_s"].items()))
+    if results.section("versions"):
+        out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results.section("versions").items()))
+    if results.section("timings_s"):
+        out.append("- Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.section("timings_s").items()))
     out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     if recipe_text:
         out += ["", "## Recipe", "", "```toml", recipe_text.strip(), "```"]
     return out
 
 
-def _per_class_csv(path: Path, results: dict) -> None:
+def _per_class_csv(path: Path, results: Results) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["classifier", "arm", "class", "train_count", "validation_count", "test_count",
                     "recall_mean", "recall_std"])
-        for clf, res in results["classifiers"].items():
-            for name, arm in res["arms"].items():
-                rec = arm["summary"]["per_class_recall"]
-                for i, c in enumerate(results["classes"]):
-                    w.writerow([clf, name, c, arm["train_counts"][i], results["validation_counts"][i],
-                                results["test_counts"][i], f"{rec['mean'][i]:.4f}", f"{rec['std'][i]:.4f}"])
+        for clf, res in results.learners.items():
+            for name, arm in res.arms.items():
+                for i, c in enumerate(results.classes):
+                    w.writerow([clf, name, c, arm.train_counts[i], results.validation_counts[i],
+                                results.test_counts[i], f"{arm.summary.recall_mean[i]:.4f}",
+                                f"{arm.summary.recall_std[i]:.4f}"])
 
 
-def _plots(root: Path, results: dict, samples: LabelledData | None) -> list[str]:
+def _plots(root: Path, results: Results, samples: LabelledData | None) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_clf = results["classifiers"]
-    names = list(next(iter(by_clf.values()))["arms"])
+    learners = results.learners
+    names = list(next(iter(learners.values())).arms)
     fig, ax = plt.subplots(figsize=(max(7, 0.55 * len(names)), 4))
-    width = 0.8 / len(by_clf)
+    width = 0.8 / len(learners)
     xs = np.arange(len(names))
     lows = []
-    for i, (clf, r) in enumerate(by_clf.items()):
-        means = [r["arms"][n]["summary"]["balanced_accuracy"]["mean"] if n in r["arms"] else 0 for n in names]
-        stds = [r["arms"][n]["summary"]["balanced_accuracy"]["std"] if n in r["arms"] else 0 for n in names]
+    for i, (clf, r) in enumerate(learners.items()):
+        arms: dict[str, ArmResult] = r.arms
+        means = [arms[n].summary.balanced_accuracy.mean if n in arms else 0 for n in names]
+        stds = [arms[n].summary.balanced_accuracy.std if n in arms else 0 for n in names]
         lows.append(min(m for m in means if m) if any(means) else 0)
         ax.bar(xs + i * width - 0.4 + width / 2, means, width, yerr=stds, capsize=3, label=clf)
     ax.set_xticks(xs, names)

@@ -45,6 +45,9 @@ FORMATS = {"image": ("npz", "png-zip"), "table": ("csv", "parquet")}
 MEDIA = {"npz": "application/octet-stream", "png-zip": "application/zip", "csv": "text/csv",
          "parquet": "application/vnd.apache.parquet"}
 CHUNK = 256  # rows per piece of a request handed to the batcher
+MAX_BODY = 1 << 20  # bytes: a request is counts, seed and format (10,000 class names fit)
+MAX_DEPTH = 4  # JSON nesting: {"counts": {...}} needs 2
+SEED_LIMIT = 2**32  # the CLI's range (recipe.SEED_MAX + 1): the same seed gives the same bytes as `generate`
 
 
 @dataclass
@@ -124,6 +127,49 @@ class ServeError(Exception):
         self.status, self.where, self.message = status, where, message
 
 
+def json_depth(raw: bytes, limit: int) -> int:
+    """The nesting depth of JSON text, counted without parsing (stops once past `limit`)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == 0x5C:  # backslash
+                escaped = True
+            elif ch == 0x22:  # quote
+                in_string = False
+        elif ch == 0x22:
+            in_string = True
+        elif ch in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+        elif ch in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def parse_body(raw: bytes) -> object:
+    """A request body as JSON: bounded depth, no key named twice (the CLI refuses a class twice too)."""
+    if json_depth(raw, MAX_DEPTH) > MAX_DEPTH:
+        raise ServeError(422, "body", f"the body nests JSON deeper than {MAX_DEPTH} levels")
+
+    def pairs(items: list) -> dict:
+        out = {}
+        for key, value in items:
+            if key in out:
+                raise ServeError(422, str(key)[:100], f"key {str(key)[:100]!r} is given twice")
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(raw, object_pairs_hook=pairs)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ServeError(400, "body", f"the body is not valid JSON ({e})") from None
+
+
 def check_request(body: object, gen: OnnxGenerator, max_samples: int) -> tuple[dict[str, int], int, str]:
     """(counts in request order, seed, format) from a decoded JSON body, or a ServeError naming the field."""
     if not isinstance(body, dict):
@@ -146,8 +192,8 @@ def check_request(body: object, gen: OnnxGenerator, max_samples: int) -> tuple[d
         raise ServeError(413, "counts", f"{total} samples requested; this server allows at most {max_samples} "
                          "per request (--max-samples): split the request")
     seed = body.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ServeError(422, "seed", f"seed must be an integer in [0, 2^63), got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ServeError(422, "seed", f"seed must be an integer in [0, 2^32), as for `generate --seed`, got {seed!r}")
     fmt = body.get("format", FORMATS[gen.info.modality][0])
     if fmt not in FORMATS[gen.info.modality]:
         raise ServeError(422, "format", f"format {fmt!r} is not available for {gen.info.modality} models; "
@@ -251,9 +297,42 @@ def model_names(paths: Sequence[str | Path]) -> dict[str, Path]:
     return names
 
 
+class InFlight:
+    """Samples admitted and not yet sent, across requests: a request that would pass `limit`
+    is answered 503 with Retry-After instead of queueing without bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.now = limit, 0
+
+    def admit(self, n: int) -> bool:
+        if self.now and self.now + n > self.limit:  # one request alone (<= max_samples) is always admitted
+            return False
+        self.now += n
+        return True
+
+    def release(self, n: int) -> None:
+        self.now -= n
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes `limit` bytes: never read whole first."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ServeError(413, "body", f"the body has {declared} bytes; this server reads at most {limit}")
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ServeError(413, "body", f"the body passes {limit} bytes; this server reads at most {limit}")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: int = 1024,
-               max_wait_ms: float = 5.0, max_samples: int = 100_000, threads: int = 0):
-    """The FastAPI app serving `models` (ONNX files exported by augmentor)."""
+               max_wait_ms: float = 5.0, max_samples: int = 100_000, threads: int = 0,
+               max_in_flight: int | None = None, max_body: int = MAX_BODY):
+    """The FastAPI app serving `models` (ONNX files exported by augmentor). At most
+    `max_in_flight` samples (default 4 x `max_samples`) are admitted across requests at once."""
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI
@@ -272,6 +351,7 @@ def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: 
     latency = Histogram("augmentor_request_seconds", "time from request to last byte", ["model"], registry=registry,
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
     batchers = {name: Batcher(g, max_batch, max_wait_ms, batch_rows.labels(name).observe) for name, g in gens.items()}
+    in_flight = InFlight(max_in_flight or 4 * max_samples)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -308,15 +388,17 @@ def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: 
             return error(404, "model", f"unknown model {name!r}; models: {sorted(gens)}")
         gen = gens[name]
         try:
-            body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            requests.labels(name, "400").inc()
-            return error(400, "body", f"the body is not valid JSON ({e})")
-        try:
-            counts, seed, fmt = check_request(body, gen, max_samples)
+            counts, seed, fmt = check_request(parse_body(await read_body(request, max_body)), gen, max_samples)
         except ServeError as e:
             requests.labels(name, str(e.status)).inc()
             return error(e.status, e.where, e.message)
+        total = sum(counts.values())
+        if not in_flight.admit(total):
+            requests.labels(name, "503").inc()
+            response = error(503, "counts", f"{in_flight.now} samples are in flight (limit {in_flight.limit}); "
+                             "retry shortly")
+            response.headers["Retry-After"] = "1"
+            return response
 
         async def body_iter() -> AsyncIterator[bytes]:
             sent = 0
@@ -331,15 +413,18 @@ def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: 
                 async for piece in encode(fmt, counted(), gen, counts, seed):
                     if piece:
                         yield piece
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, GeneratorExit):
                 cancelled.labels(name).inc()
-                log.info("client left; request stopped after %d of %d samples", sent, sum(counts.values()))
+                requests.labels(name, "cancelled").inc()
+                log.info("client left; request stopped after %d of %d samples", sent, total)
                 raise
+            else:
+                requests.labels(name, "200").inc()
             finally:
+                in_flight.release(total)
                 samples.labels(name).inc(sent)
             latency.labels(name).observe(time.perf_counter() - t0)
 
-        requests.labels(name, "200").inc()
         ext = {"npz": "npz", "png-zip": "zip", "csv": "csv", "parquet": "parquet"}[fmt]
         return StreamingResponse(body_iter(), media_type=MEDIA[fmt],
                                  headers={"Content-Disposition": f'attachment; filename="samples.{ext}"',

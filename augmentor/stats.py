@@ -1,16 +1,26 @@
-"""Paired comparisons across seeds whose stated level is checked, not assumed.
+"""Paired comparisons across seeds and test examples, whose stated level is checked, not assumed.
 
-Method: the paired difference d_s = metric(arm, seed s) - metric(reference, seed s) over
-n seeds, a two-sided Student t-interval for its mean (n - 1 degrees of freedom), and the
-matching t-test p-value. Within one report every comparison belongs to one family and
-the p-values are Holm-adjusted across it; a verdict is "helps" / "hurts" only when the
-adjusted p-value is below 1 - confidence. With fewer than `MIN_SEEDS` seeds, or with no
-spread at all among the differences (a zero-width interval says nothing about the next
-seed), the verdict is "not enough evidence".
+Method: d_s = metric(arm, seed s) - metric(reference, seed s) over n seeds. Two sources of
+variation are combined in one two-level model: the seed-to-seed variance of d (classifier
+initialisation, batch order, resampling, synthetic draws) over n, plus the test-set sampling
+variance of the seed-averaged difference. Balanced accuracy is a mean of per-class means over
+test examples, so under class-stratified resampling of the test set that variance is exact:
+sum_c var_i(e_i) / (n_c K^2), e_i the seed-averaged correctness difference of test example i
+of class c. The interval is Student t with Welch-Satterthwaite degrees of freedom (at least
+n - 1); the p-value is the matching t-test. With no test-set term it is the paired t-test
+(scipy.stats.ttest_rel; tested).
 
-`benchmarks/calibrate_verdicts.py` simulates null comparisons (two arms that differ only
-by seed) and comparisons with a known effect, and commits the false-verdict rate and the
-power by seed count to `reports/verdict-calibration.json`.
+Families: a report declares before the run a small confirmatory family — the user's question:
+(a) the best GAN arm vs the best non-GAN arm, (b) the best GAN arm vs `real`, both arms chosen
+on validation — Holm-adjusted, and only those comparisons get a verdict word ("helps" / "hurts"
+/ "no detectable change"). Every other comparison is exploratory: an estimate with its interval
+and a Benjamini-Hochberg q-value across the exploratory set, no verdict word. With fewer than
+`MIN_SEEDS` seeds, or no spread at all, the verdict is "not enough evidence".
+
+`benchmarks/calibrate_verdicts.py` simulates, with the report's SmallCNN on long-tailed MNIST
+and the confirmatory family's size, null comparisons (arms that differ only in seed) and a
+handicap of measured size, and commits the false-verdict rate and the power by seed count to
+`reports/verdict-calibration.json`.
 """
 
 from __future__ import annotations
@@ -25,19 +35,40 @@ CONFIDENCE = 0.95
 HELPS, HURTS, NO_CHANGE, NOT_ENOUGH = "helps", "hurts", "no detectable change", "not enough evidence"
 
 
-def paired_difference(arm: np.ndarray, reference: np.ndarray, confidence: float = CONFIDENCE) -> dict:
-    """Mean paired difference with its t-interval and p-value (NaN when undefined)."""
+def paired_difference(arm: np.ndarray, reference: np.ndarray, confidence: float = CONFIDENCE,
+                      test_var: float = 0.0) -> dict:
+    """Mean paired difference with its interval and p-value (NaN when undefined). `test_var`:
+    the test-set sampling variance of the seed-averaged difference (`test_sampling_variance`)."""
     diff = np.asarray(arm, float) - np.asarray(reference, float)
     n = len(diff)
     mean = float(diff.mean()) if n else math.nan
     sd = float(diff.std(ddof=1)) if n > 1 else 0.0
-    out = {"mean": mean, "low": math.nan, "high": math.nan, "p": math.nan, "n": n, "sd": sd}
-    if n < 2 or sd == 0.0:
+    out = {"mean": mean, "low": math.nan, "high": math.nan, "p": math.nan, "n": n, "sd": sd,
+           "se_seeds": sd / math.sqrt(n) if n else math.nan, "se_test": math.sqrt(test_var), "df": math.nan}
+    seed_var = sd * sd / n if n > 1 else 0.0
+    var = seed_var + test_var
+    if n < 2 or var == 0.0:
         return out
-    se = sd / math.sqrt(n)
-    half = float(st.t.ppf(0.5 + confidence / 2, n - 1)) * se
-    p = float(2 * st.t.sf(abs(mean) / se, n - 1))
-    return {**out, "low": mean - half, "high": mean + half, "p": p}
+    se = math.sqrt(var)
+    # Welch-Satterthwaite: only the seed term is estimated from few values
+    df = var * var / (seed_var * seed_var / (n - 1)) if seed_var > 0 else math.inf
+    half = float(st.t.ppf(0.5 + confidence / 2, df)) * se
+    p = float(2 * st.t.sf(abs(mean) / se, df))
+    return {**out, "low": mean - half, "high": mean + half, "p": p, "df": df}
+
+
+def test_sampling_variance(arm_pred: np.ndarray, ref_pred: np.ndarray, y_true: np.ndarray) -> float:
+    """Variance, under class-stratified resampling of the test set, of the seed-averaged
+    difference in balanced accuracy. `arm_pred`, `ref_pred`: [seeds, N] predicted labels."""
+    y = np.asarray(y_true)
+    e = ((np.asarray(arm_pred) == y).mean(0) - (np.asarray(ref_pred) == y).mean(0)).astype(np.float64)
+    classes = np.unique(y)
+    var = 0.0
+    for c in classes:
+        ec = e[y == c]
+        if len(ec) > 1:
+            var += float(ec.var(ddof=1)) / len(ec)
+    return var / len(classes) ** 2
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -64,14 +95,39 @@ def verdict(d: dict, p_adjusted: float | None = None, confidence: float = CONFID
 
 
 def judge_family(comparisons: list[dict], confidence: float = CONFIDENCE) -> None:
-    """Holm-adjust every comparison of one report together and set its verdict, in place."""
+    """Holm-adjust a confirmatory family together and set each verdict, in place."""
     adjusted = holm([c["p"] for c in comparisons])
     for c, p in zip(comparisons, adjusted):
         c["p_holm"] = p
+        c["role"] = "confirmatory"
         c["verdict"] = verdict(c, p, confidence)
 
 
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg q-values (NaN stays NaN and does not count)."""
+    idx = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    m = len(idx)
+    q = [math.nan] * len(p_values)
+    order = sorted(idx, key=lambda i: p_values[i])
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        q[i] = running
+    return q
+
+
+def mark_exploratory(comparisons: list[dict]) -> None:
+    """Estimates with intervals and BH q-values; no verdict word, in place."""
+    for c, q in zip(comparisons, benjamini_hochberg([c["p"] for c in comparisons])):
+        c["q_bh"] = q
+        c["role"] = "exploratory"
+
+
 def method_text(family_size: int, confidence: float = CONFIDENCE) -> str:
-    return (f"paired differences across seeds; {confidence:.0%} Student t-interval (n - 1 degrees of "
-            f"freedom); verdicts from t-test p-values Holm-adjusted across the report's family of "
-            f"{family_size} comparisons; fewer than {MIN_SEEDS} seeds or zero spread: 'not enough evidence'")
+    return (f"paired differences across seeds plus class-stratified test-set sampling (two-level model; "
+            f"{confidence:.0%} Student t-interval, Welch-Satterthwaite degrees of freedom); verdicts only for "
+            f"the confirmatory family of {family_size} comparison(s) declared before the run (best GAN arm vs "
+            f"best non-GAN arm, best GAN arm vs real; both chosen on validation), Holm-adjusted; every other "
+            f"comparison is exploratory: its interval and a Benjamini-Hochberg q-value, no verdict word; "
+            f"fewer than {MIN_SEEDS} seeds or no spread: 'not enough evidence'")

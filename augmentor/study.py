@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .arms import CnnLearner, Dataset, Draws, TableLearner, build_arms, steps_for
+from .arms import CnnLearner, Dataset, Draws, TableLearner, build_arms, classic_candidate_arms, steps_for
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, RecipeError
 from .evaluate import evaluate
@@ -87,57 +87,71 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     counts = np.bincount(train.y, minlength=k)
     target = counts + np.bincount(synthetic(0).y, minlength=k) if synthetic else np.full(k, counts.max())
     filtered = FilteredDraws(synthetic, quality_filter, train.classes) if synthetic and quality_filter else None
-    arms = build_arms(train, target=target, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
-                      filtered=filtered, online=online if ev.online else None, baselines=ev.baselines,
-                      losses=kind.losses, classic=kind.classic)
-    unknown = [n for n in ev.exclude if n not in {a.name for a in arms}]
+    candidates = kind.classic_candidates(train, ev) if ev.baselines else ()
+
+    def build(classic: str) -> list:
+        return build_arms(train, target=target, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
+                          filtered=filtered, online=online if ev.online else None, baselines=ev.baselines,
+                          losses=kind.losses, classic=classic, mixup=kind.mixup(ev))
+
+    every = {a.name for a in build("") + build(candidates[0] if candidates else "")}
+    every |= {a.name for a in classic_candidate_arms(train, candidates)}
+    unknown = [n for n in ev.exclude if n not in every]
     if unknown or "real" in ev.exclude:
         raise RecipeError(f"evaluate.exclude: {unknown or ['real']} cannot be excluded; arms are "
-                          f"{', '.join(a.name for a in arms[1:])}")
-    arms = [a for a in arms if a.name not in ev.exclude]
+                          f"{', '.join(sorted(every - {'real'}))}")
     learners, protocol = kind.learners(train, ev, device)
     combine = None
     if doses and ev.baselines:
         ratio = max(doses)
         combine = (doses[ratio], ratio)
-    results = evaluate(train, validation, test, arms, learners, seeds=ev.seeds, combine=combine,
-                       online=online if ev.online and ev.baselines else None, reference=ev.reference,
-                       progress=progress, protocol=protocol, sources=sources)
+    results = evaluate(train, validation, test, lambda c: [a for a in build(c) if a.name not in ev.exclude],
+                       learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
+                       candidates=[a for a in classic_candidate_arms(train, candidates) if a.name not in ev.exclude],
+                       combine=combine, online=online if ev.online and ev.baselines else None,
+                       reference=ev.reference, progress=progress, protocol=protocol, sources=sources)
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
-    results["fidelity"] = _fidelity(train, test, sets, kind.features(train, ev, device), ev.fidelity_k)
+    # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test
+    results["fidelity"] = _fidelity(train, validation, sets, kind.features(train, ev, device), ev.fidelity_k)
     if filtered is not None:
         results["quality_filter"] = filtered.stats()
     results.update(kind.extra_sections(train, sets, validation))
     return results
 
 
-def _fidelity(train: Dataset, test: Dataset, sets: dict[str, Dataset], embed, k: int) -> dict:
-    """Each set against the real test split, in a feature space learnt from the training split only."""
+def _fidelity(train: Dataset, real: Dataset, sets: dict[str, Dataset], embed, k: int) -> dict:
+    """Each set against the real validation split, in a feature space learnt from the training split only."""
     from .fidelity import fidelity
 
     sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}
     if not sets:
         return {}
-    test = align_classes(test, train.classes)
-    real = embed(test.x)
-    return {name: fidelity(real, test.y, embed(s.x), s.y, train.classes, k) for name, s in sets.items()}
+    real = align_classes(real, train.classes)
+    feats = embed(real.x)
+    return {name: fidelity(feats, real.y, embed(s.x), s.y, train.classes, k) for name, s in sets.items()}
 
 
 class ImageEvaluation:
     """Images: the SmallCNN (same step budget every arm), classic-augmentation arms, both loss
     fixes; fidelity in the penultimate layer of a SmallCNN trained on the training split."""
 
-    losses, classic = ("reweight", "logit-adjust"), True
+    losses, classic = ("reweight", "logit-adjust", "drw"), True
+
+    def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:
+        from .classifiers import classic_candidates
+
+        return ev.classic or classic_candidates(train.shape[0])
+
+    def mixup(self, ev: EvaluateConfig) -> tuple[float, ...]:
+        return ev.mixup
 
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
-        from .classifiers import classic_augmentation
-
         steps = steps_for(len(train), ev.epochs, ev.batch_size)
-        learner = CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device,
-                             classic_augmentation(ev.classic, ev.flips))
+        learner = CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device)
         return [learner], {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
-                           "classic_augmentation": ev.classic, "flips": ev.flips, "device": device}
+                           "classic_candidates": list(self.classic_candidates(train, ev)),
+                           "mixup_alphas": list(ev.mixup), "device": device}
 
     def features(self, train: Dataset, ev: EvaluateConfig, device: str):
         from .classifiers import embed, fit_cnn
@@ -161,6 +175,12 @@ class TableEvaluation:
 
     losses, classic = ("reweight",), False
 
+    def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:
+        return ()  # no classic augmentation for tables
+
+    def mixup(self, ev: EvaluateConfig) -> tuple[float, ...]:
+        return ()  # the scikit-learn learners take hard labels
+
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         numeric = [c for c in train.x.columns if c not in train.categorical]
         return ([TableLearner(c, list(train.categorical), numeric) for c in ev.classifiers],
@@ -181,6 +201,23 @@ class TableEvaluation:
 EVALUATION = {"image": ImageEvaluation(), "table": TableEvaluation()}
 
 
+def _refuse_carving_from_gan_data(spec: str, train_data: Dataset, folders: list) -> None:
+    """Validation carved out of the data the GAN was trained on would judge the GAN on its own
+    training samples: refuse, naming --validation."""
+    from .data import fingerprint
+    from .synthesize import model_record
+
+    mine = None
+    for folder in folders:
+        if folder is None:
+            continue
+        theirs = model_record(folder).get("data_fingerprint")
+        if theirs and theirs == (mine := mine or fingerprint(train_data)):
+            raise InvalidDataError(f"{spec} is the data the GAN behind {folder} was trained on: a validation split "
+                                   "held out of it would score GAN choices on the GAN's own training samples; "
+                                   "pass --validation with real data the GAN never saw")
+
+
 def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: str | None = None,
                      validation_fraction: float = 0.2, synthetic: Path | None = None,
                      synthetic_only: Path | None = None, doses: Mapping[float, Path] | None = None,
@@ -193,6 +230,8 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
     from .synthesize import read_folder
 
     train_data = load_dataset(train, label=label)
+    if not validation:
+        _refuse_carving_from_gan_data(train, train_data, [synthetic, synthetic_only, *(doses or {}).values()])
     test_data = train_data.load_like(test)
     validation_data = train_data.load_like(validation) if validation else None
     imb = imbalance or {}
@@ -215,7 +254,7 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
         train_data, validation_data, test_data, ev, synthetic=read(synthetic) if synthetic else None,
         synthetic_only=read(synthetic_only) if synthetic_only else None,
         doses={r: read(f) for r, f in (doses or {}).items()}, quality_filter=quality_filter, device=device,
-        progress=progress, sources=variance_sources(ev.seeds, fresh_draws=False, gan_seeds=1))
+        progress=progress, sources=variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=False, gan_seeds=1))
     folder = synthetic_only or synthetic
     samples = read_folder(folder, train_data, "synthetic") if folder else None
     return results, samples if isinstance(samples, LabelledData) else None

@@ -164,6 +164,7 @@ def _images_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, 
            "filter": quality_filter.threshold if quality_filter is not None else None}
     with partial_dir(out, job, resumable=quality_filter is None) as (tmp, kept), \
             (tmp / "manifest.csv").open("a", newline="") as manifest:
+        write_model_record(tmp, gen)
         rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
         done = Counter(r["class"] for r in kept if r["source"] == "synthetic")
         done_real = sum(r["source"] == "real" for r in kept)
@@ -214,6 +215,7 @@ def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *
     codec, sha, file = gen.info.codec, gen.info.sha256, f"samples.{fmt}"
     label, source_col = codec.label, source_column(codec)
     with atomic_dir(out) as tmp, (tmp / "manifest.csv").open("w", newline="") as manifest:
+        write_model_record(tmp, gen)
         rows = csv.DictWriter(manifest, MANIFEST_FIELDS)
         rows.writeheader()
         sink = TableSink(tmp / file, fmt)
@@ -337,6 +339,26 @@ def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None =
         raise InvalidDataError(f"{out}: manifest lists no samples")
     return LabelledData(np.stack(xs).astype(np.float32) / 255.0, np.asarray(ys, np.int64),
                         classes, str(out))
+
+
+MODEL_RECORD = "model.json"
+
+
+def write_model_record(folder: Path, gen: OnnxGenerator) -> None:
+    """Which model wrote this folder and which data it was trained on (its fingerprint)."""
+    record = {"model_sha256": gen.info.sha256, "data_fingerprint": gen.info.data_fingerprint,
+              "modality": gen.info.codec.kind}
+    (folder / MODEL_RECORD).write_text(json.dumps(record, sort_keys=True) + "\n")
+
+
+def model_record(folder: str | Path) -> dict:
+    """The model record of an output folder ({} for folders written before it existed)."""
+    path = Path(folder) / MODEL_RECORD
+    try:
+        record = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def read_folder(out: str | Path, like: LabelledData | TableData, source: str | None = None) -> LabelledData | TableData:

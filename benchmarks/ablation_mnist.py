@@ -41,6 +41,11 @@ def main() -> None:
     ra = json.loads(A.read_text())
     variants = [(json.loads((v / "variant.json").read_text()), json.loads((v / "results.json").read_text()),
                  v / "results.json") for v in sorted(VARIANTS.glob("*")) if (v / "variant.json").is_file()]
+    mixed = [str(p.relative_to(ROOT)) for _, r, p in variants
+             if ("confirm_seeds" in r["protocol"]) != ("confirm_seeds" in ra["protocol"])]
+    if mixed:
+        raise SystemExit(f"{', '.join(mixed)} and {A.relative_to(ROOT)} were made by different report instruments "
+                         "(baselines, fidelity split, verdicts); re-run the variants with this version first")
     a = arms(ra)
     online_combo = combo_name(a, "real+online-synthetic+")
     # (step, the arm it changes, the arm with the change, the change)

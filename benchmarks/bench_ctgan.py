@@ -117,9 +117,9 @@ def main() -> None:
                             lambda s, sets=sets, data=train_data: concat(data, sets[s % len(sets)]), "gan"))
             entry["methods"][method] = {**timing, "validity": synthetic_validity(train_data, sets[0])}
         numeric = [c for c in train_data.x.columns if c not in train_data.categorical]
-        ev = evaluate(train_data, validation, test, arms, [TableLearner(c, list(train_data.categorical), numeric)
-                                                           for c in clfs], seeds=seeds, progress=False,
-                      sources=variance_sources(seeds, fresh_draws=True, gan_seeds=1))
+        learners = [TableLearner(c, list(train_data.categorical), numeric) for c in clfs]
+        ev = evaluate(train_data, validation, test, lambda classic, arms=arms: arms, learners, seeds=seeds,
+                      progress=False, sources=variance_sources(seeds, fresh_draws=True, gan_seeds=1))
         for method in entry["methods"]:
             arm = {c: ev["classifiers"][c]["arms"][f"real+{method}"] for c in clfs}
             entry["methods"][method].update({
@@ -142,6 +142,11 @@ def main() -> None:
 def render(results: dict) -> str:
     def pm(s: dict) -> str:
         return f"{s['mean'] * 100:.1f} ± {s['std'] * 100:.1f}"
+
+    def ci(d: dict) -> str:
+        if d.get("low") is None:
+            return f"{d['mean'] * 100:+.1f}"
+        return f"{d['mean'] * 100:+.1f} [{d['low'] * 100:+.1f}, {d['high'] * 100:+.1f}]"
 
     def valid(v: dict) -> str:
         if v["valid"]:
@@ -171,12 +176,13 @@ def render(results: dict) -> str:
         for c in e["classifiers"]:
             va, vc = m["augmentor"]["vs_real"][c], m["ctgan"]["vs_real"][c]
             lines.append(f"| {c}: real + synthetic (real alone {pm(e['real'][c])}) | "
-                         f"{pm(m['augmentor']['balanced_accuracy'][c])} ({va['verdict']}) | "
-                         f"{pm(m['ctgan']['balanced_accuracy'][c])} ({vc['verdict']}) |")
+                         f"{pm(m['augmentor']['balanced_accuracy'][c])} ({ci(va)}) | "
+                         f"{pm(m['ctgan']['balanced_accuracy'][c])} ({ci(vc)}) |")
         lines += ["", "Reference (the best non-GAN arm on the validation split) per classifier: " + "; ".join(
             f"{c} {b['arm']} {b['mean'] * 100:.1f}" for c, b in e["reference"].items()), "",
-            f"Verdicts: {e['statistics']}.", ""]
-    lines += ["Verdicts in the table compare with real data alone. CTGAN's conditional sampling only makes "
+            f"Intervals: {e['statistics']}.", ""]
+    lines += ["Differences in the table (points, 95 % interval; exploratory) compare with real data alone. "
+              "CTGAN's conditional sampling only makes "
               "the requested class likely; its rows keep the class it generated, so its class counts are not "
               "exactly the plan (the baselines' targets come from the plan).", "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items())]

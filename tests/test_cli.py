@@ -42,7 +42,8 @@ epochs = 1
 batch_size = 64
 [evaluate]
 seeds = 2
-gan_seeds = 2           # each seed its own GAN: GAN training becomes a covered source
+gan_seeds = 2           # two GANs: the confirmatory arms' 3 seeds share them, so GAN training is not covered
+confirm_seeds = 3
 epochs = 1
 doses = [0.5]
 filter_threshold = 0.000001  # any p > 0 passes: checks the plumbing, not the model
@@ -61,20 +62,25 @@ def test_run_whole_pipeline(tmp_path):
         assert (report / name).is_file(), name
     results = json.loads((report / "results.json").read_text())
     arms = results["classifiers"]["SmallCNN"]["arms"]
-    assert list(arms)[:-2] == [
-        "real", "real+oversampled", "real+SMOTE", "real+classic", "real+classic+oversampled",
-        "real+reweighted", "real+classic+reweighted", "real+logit-adjusted", "real+classic+logit-adjusted",
-        "real+synthetic", "real+synthetic+classic", "real+synthetic x0.5", "real+synthetic (filtered)",
-        "real+synthetic (filtered)+classic", "real+synthetic (filtered)+oversampled+classic", "real+online-synthetic",
-        "real+online-synthetic+classic", "synthetic-only"]
+    names = list(arms)
+    assert names[:3] == ["real", "real+classic (affine)", "real+classic (pad-crop)"]
+    tag = "+classic" if results["classifiers"]["SmallCNN"]["classic_augmentation"]["chosen"] else ""
+    for name in ("real+oversampled", "real+SMOTE", f"real{tag}+reweighted", f"real{tag}+logit-adjusted",
+                 f"real{tag}+DRW", f"real{tag}+oversampled+mixup 0.2", f"real{tag}+oversampled+mixup 0.4",
+                 "real+synthetic", "real+synthetic x0.5", "real+synthetic (filtered)",
+                 f"real+synthetic (filtered)+oversampled{tag}", "real+online-synthetic", "synthetic-only"):
+        assert name in arms, name
+    assert any(n.startswith(f"real{tag}+logit-adjusted+mixup ") for n in names)
     # on top of the loss fix chosen on validation: stored GAN samples, and fresh ones every epoch
-    assert list(arms)[-2].startswith("real+synthetic x0.5+")
-    assert list(arms)[-1].startswith("real+online-synthetic+")
-    assert all(len(a["runs"]) == 2 for a in arms.values())
-    # two seeds are below the minimum: no helps/hurts anywhere
-    assert {a["vs_real"]["verdict"] for n, a in arms.items() if n != "real"} == {"not enough evidence"}
-    assert sum(results["validation_counts"]) > 0 and results["variance_sources"]["test-set sampling"] is False
-    assert results["variance_sources"]["GAN training (one GAN per seed)"] is True
+    assert names[-2].startswith("real+synthetic x0.5+")
+    assert names[-1].startswith("real+online-synthetic+")
+    h = results["headline"]
+    confirmatory = {h["gan_arm"], h["best_non_gan_arm"], "real"}
+    assert all(a["seeds"] == (3 if n in confirmatory else 2) for n, a in arms.items())
+    assert h["difference"]["n"] == 3 and h["difference"]["role"] == "confirmatory"
+    assert all("verdict" not in a["vs_real"] for n, a in arms.items() if n != "real")  # exploratory: no word
+    assert sum(results["validation_counts"]) > 0 and results["variance_sources"]["test-set sampling"] is True
+    assert results["variance_sources"]["GAN training (one GAN per seed)"] is False
     assert (tmp_path / "run" / "gan-1" / "generator.onnx").is_file()
     ref = results["classifiers"]["SmallCNN"]["reference"]["name"]
     assert arms["real+synthetic"]["vs_reference"]["reference"] == ref
@@ -84,9 +90,9 @@ def test_run_whole_pipeline(tmp_path):
     assert arms["real+synthetic"]["train_counts"] == arms["real+oversampled"]["train_counts"]
     assert len(set(arms["real+synthetic"]["train_counts"])) == 1
     md = (report / "report.md").read_text()
-    assert md.splitlines()[2] == "## Verdict" and "real+oversampled" in md
+    assert md.splitlines()[2] == "## The answer" and "real+oversampled" in md and "Target" not in md
     assert "## Fidelity" in md and "## Quality filter" in md and "## Splits" in md and "Holm" in md
-    assert "## Memorisation" in md and "## GAN arm against the best arm without a GAN" in md
+    assert "## Memorisation" in md and "## Estimates: SmallCNN" in md
     assert results["headline"]["best_non_gan_arm"] == ref and set(results["memorisation"]) == set(results["fidelity"])
     # re-running over an existing run is refused, not silently overwritten
     r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
@@ -129,9 +135,13 @@ def test_stages_one_by_one(tmp_path, image_folder):
     r = invoke("synthesize", model, "--data", image_folder, "--out", image_folder / "cat" / "x", "-q")
     assert r.exit_code == 2 and "overlaps the input" in r.output
 
-    r = invoke("evaluate", "--train", image_folder, "--test", image_folder, "--synthetic", tmp_path / "syn",
-               "--synthetic-only", tmp_path / "gen", "--report", tmp_path / "rep", "--seeds", 2,
-               "--epochs", 1, "-q")
+    # the GAN was trained on image_folder: validation carved out of it would judge the GAN on its own data
+    args = ("evaluate", "--train", image_folder, "--test", image_folder, "--synthetic", tmp_path / "syn",
+            "--synthetic-only", tmp_path / "gen", "--report", tmp_path / "rep", "--seeds", 2, "--epochs", 1, "-q")
+    r = invoke(*args)
+    assert r.exit_code == 2 and "--validation" in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "rep").exists()
+    r = invoke(*args, "--validation", image_folder, "--confirm-seeds", 3)
     assert r.exit_code == 0, r.output
     assert (tmp_path / "rep" / "report.md").is_file()
     assert tree_hash(image_folder) == before

@@ -36,7 +36,8 @@ def test_oversampling_and_smote_reach_the_planned_counts(thin_digits):
     synthetic = LabelledData(rng.random((len(syn_y), 1, 8, 8), dtype=np.float32), syn_y,
                              thin_digits.classes)
     arms = {a.name: a for a in build_arms(thin_digits, target=counts + gap, synthetic=fixed_draw(synthetic),
-                                          classic=True)}
+                                          classic="affine", losses=("reweight", "logit-adjust", "drw"),
+                                          mixup=(0.2,))}
     planned = (counts + gap).tolist()
     for name in ("real+oversampled", "real+SMOTE", "real+classic+oversampled", "real+synthetic"):
         x, y = arms[name].make(3)
@@ -44,8 +45,10 @@ def test_oversampling_and_smote_reach_the_planned_counts(thin_digits):
         assert x.shape == (sum(planned), 1, 8, 8) and x.dtype == np.float32
     x, _ = arms["real+SMOTE"].make(3)
     assert 0 <= x.min() and x.max() <= 1
-    assert arms["real+classic"].classic and not arms["real+oversampled"].classic
-    assert {a.loss for a in arms.values() if a.kind == "loss"} == {"reweight", "logit-adjust"}
+    assert arms["real+classic+oversampled"].classic == "affine" and not arms["real+oversampled"].classic
+    assert {a.loss for a in arms.values() if a.kind == "loss"} == {"reweight", "logit-adjust", "drw"}
+    assert arms["real+classic+oversampled+mixup 0.2"].mixup == 0.2
+    assert np.bincount(arms["real+classic+oversampled+mixup 0.2"].make(3)[1], minlength=10).tolist() == planned
 
 
 def test_filtered_arm_topped_up_by_oversampling_reaches_the_target_with_every_accepted_sample(thin_digits):
@@ -101,6 +104,62 @@ def test_small_n_and_zero_variance_are_never_helps_or_hurts():
     assert verdict(one) == "not enough evidence"
     three = paired_difference(np.array([0.9, 0.92, 0.95]), np.array([0.5, 0.51, 0.53]))
     assert verdict(three) == "helps"
+
+
+def test_paired_difference_without_test_variance_is_scipys_paired_t_test():
+    from scipy import stats as st
+
+    rng = np.random.default_rng(7)
+    for n in (3, 5, 12):
+        a, b = rng.uniform(0.7, 0.9, n), rng.uniform(0.7, 0.9, n)
+        d, ref = paired_difference(a, b), st.ttest_rel(a, b)
+        assert d["p"] == pytest.approx(ref.pvalue, rel=1e-9)
+        low, high = ref.confidence_interval(0.95)
+        assert (d["low"], d["high"]) == (pytest.approx(low, rel=1e-9), pytest.approx(high, rel=1e-9))
+
+
+def test_test_sampling_variance_matches_a_stratified_bootstrap():
+    from augmentor.stats import test_sampling_variance
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(4), [50, 100, 200, 400])
+    arm = np.where(rng.random((3, len(y))) < 0.85, y, (y + 1) % 4)
+    ref = np.where(rng.random((3, len(y))) < 0.80, y, (y + 1) % 4)
+    var = test_sampling_variance(arm, ref, y)
+
+    def ba_diff(idx: np.ndarray) -> float:
+        yy = y[idx]
+        ba = [np.mean([(p[idx][yy == c] == c).mean() for c in range(4)]) for p in (arm, ref)]
+        return float(np.mean([ba[0]]) - np.mean([ba[1]]))
+
+    def seed_mean(idx: np.ndarray) -> float:
+        yy = y[idx]
+        return np.mean([np.mean([(arm[s][idx][yy == c] == c).mean() - (ref[s][idx][yy == c] == c).mean()
+                                 for c in range(4)]) for s in range(3)])
+
+    boot = [seed_mean(np.concatenate([rng.choice(np.flatnonzero(y == c), (y == c).sum()) for c in range(4)]))
+            for _ in range(1500)]
+    assert var == pytest.approx(np.var(boot), rel=0.15)
+    ba = lambda p: np.array([np.mean([(s[y == c] == c).mean() for c in range(4)]) for s in p])  # noqa: E731
+    narrow, wide = paired_difference(ba(arm), ba(ref)), paired_difference(ba(arm), ba(ref), test_var=var)
+    # the standard error grows; the degrees of freedom grow too (Welch-Satterthwaite: only the seed
+    # term is estimated from 3 values), so the interval is not always wider: its level is simulated
+    # in benchmarks/calibrate_verdicts.py
+    assert wide["se_test"] ** 2 == pytest.approx(var) and narrow["se_test"] == 0
+    assert wide["df"] > narrow["df"] == 2
+
+
+def test_zero_seed_spread_is_judged_on_test_sampling_alone():
+    flat = paired_difference(np.array([0.9, 0.9, 0.9]), np.array([0.8, 0.8, 0.8]), test_var=0.01 ** 2)
+    assert flat["df"] == np.inf and flat["low"] == pytest.approx(0.1 - 1.959964 * 0.01, rel=1e-5)
+    assert verdict(flat) == "helps"
+
+
+def test_benjamini_hochberg_q_values():
+    from augmentor.stats import benjamini_hochberg
+
+    q = benjamini_hochberg([0.01, 0.04, 0.03, float("nan"), 0.5])
+    assert q[:3] == pytest.approx([0.04, 0.0533333, 0.0533333], rel=1e-5) and np.isnan(q[3]) and q[4] == 0.5
 
 
 def test_holm_adjusts_across_the_family():
@@ -221,11 +280,13 @@ def test_fidelity_overall_compares_the_same_classes():
 @pytest.mark.slow
 def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     """Fresh draws per seed; no test array reaches any fit; every CNN fit has the same step
-    budget; choices come from validation; verdicts below 3 seeds are never helps/hurts."""
+    budget; every choice comes from validation in its declared order; the confirmatory family
+    gets more seeds and Holm verdicts; everything else is exploratory."""
     import augmentor.classifiers as classifiers
     from augmentor.data import validation_split
     from augmentor.recipe import EvaluateConfig
     from augmentor.runtime import OnnxGenerator
+    from augmentor.stats import holm
 
     train, validation = validation_split(load_dataset(digits_splits[0]), 0.2, 0)
     test = load_dataset(digits_splits[1])
@@ -241,8 +302,10 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     gen = OnnxGenerator(tiny_model[1])
     plan = {c: 20 for c in train.classes}
     draws = gan_draws([gen], plan, 0, train)
-    assert not np.array_equal(draws(0).x, draws(1).x) and np.array_equal(draws(1).x, draws(1).x)
-    ev = EvaluateConfig(seeds=2, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5)
+    again = gan_draws([OnnxGenerator(tiny_model[1])], plan, 0, train)  # a new cache: drawn again, not looked up
+    assert not np.array_equal(draws(0).x, draws(1).x) and np.array_equal(draws(1).x, again(1).x)
+    ev = EvaluateConfig(seeds=2, confirm_seeds=3, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5,
+                        mixup=(0.2, 0.4))
     from augmentor.pipeline import online_factory
 
     counts = train.counts()
@@ -252,51 +315,82 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
                              quality_filter=classifiers.QualityFilter.fit(train.x, train.y, 10, 0.5, steps=5),
                              progress=False)
     res = results["classifiers"]["SmallCNN"]
+    arms = res["arms"]
     arm_fits = [f for f in fits if f[0] == results["protocol"]["steps_per_arm"]]
-    assert len(arm_fits) == 2 * len(res["arms"]) + 1  # every arm x seed, plus the fidelity embedding
+    assert len(arm_fits) == sum(a["seeds"] for a in arms.values()) + 1  # every arm x its seeds + fidelity embedding
     for _, x in fits:
         assert not any(row.tobytes() in test_rows for row in x)
-    syn = res["arms"]["real+synthetic"]["runs"]
+    syn = arms["real+synthetic"]["runs"]
     assert syn[0]["train_counts"] == syn[1]["train_counts"]
+
+    def val(name: str) -> float:
+        return float(np.mean([r["validation"]["balanced_accuracy"] for r in arms[name]["runs"][:2]]))
+
+    # classic augmentation: each declared candidate fitted; the chosen one is the best on validation, not below real
+    classic = res["classic_augmentation"]
+    cands = {f"real+classic ({c})": c for c in classic["candidates"]}
+    assert classic["candidates"] == ["affine", "pad-crop"] and set(cands) <= set(arms)
+    best = max(cands, key=val)
+    if classic["chosen"]:
+        assert classic["chosen"] == cands[best] and val(best) >= val("real")
+        assert arms["real+classic+oversampled"]["classic_augmentation"] == classic["chosen"]
+    else:
+        assert val(best) < val("real") and "below real" in classic["reason"] and res["left_out_of_search"]
+    # mixup: alpha chosen on validation with over-sampling, then used with logit adjustment
+    tag = "+classic" if classic["chosen"] else ""
+    mix = {n: a for n, a in arms.items() if a["mixup"] and a["kind"] == "baseline"}
+    alpha = arms[max(mix, key=val)]["mixup"]
+    assert len(mix) == 2 and arms[f"real{tag}+logit-adjusted+mixup {alpha:g}"]["loss"] == "logit-adjust"
+    assert arms[f"real{tag}+DRW"]["loss"] == "drw"
     ref = res["reference"]["name"]
-    val = {n: a["validation_summary"]["balanced_accuracy"]["mean"] for n, a in res["arms"].items()
-           if a["kind"] in ("baseline", "loss")}
-    assert ref == max(val, key=val.get)
-    assert any(n.startswith("real+synthetic x1+") for n in res["arms"])
-    verdicts = {c["verdict"] for a in res["arms"].values() for c in (a.get("vs_real"), a.get("vs_reference")) if c}
-    assert verdicts == {"not enough evidence"}
-    assert results["quality_filter"]["per_class"]["0"]["drawn"] == 40  # both seeds' draws, per sample
-    # fresh-draw arms, alone, with classic augmentation, and with the validation-chosen loss fix
-    assert {"real+online-synthetic", "real+online-synthetic+classic"} <= set(res["arms"])
-    assert any(n.startswith("real+online-synthetic+") and n != "real+online-synthetic+classic" for n in res["arms"])
-    online_runs = res["arms"]["real+online-synthetic"]["runs"]
+    non_gan = {n: val(n) for n, a in arms.items() if a["kind"] in ("baseline", "loss")
+               and n not in res["left_out_of_search"]}
+    assert ref == max(non_gan, key=non_gan.get)
+    assert any(n.startswith("real+synthetic x1+") for n in arms)
+    # exploratory comparisons: interval and q-value, never a verdict word
+    exploratory = [c for a in arms.values() for c in (a.get("vs_real"), a.get("vs_reference")) if c]
+    assert exploratory and all(c["role"] == "exploratory" and "verdict" not in c and "q_bh" in c
+                               for c in exploratory)
+    filtered_seeds = max(a["seeds"] for n, a in arms.items() if "(filtered)" in n)
+    assert results["quality_filter"]["per_class"]["0"]["drawn"] == 20 * filtered_seeds  # every seed's draw, per sample
+    assert {"real+online-synthetic", "real+online-synthetic+classic"} <= set(arms) or not classic["chosen"]
+    online_runs = arms["real+online-synthetic"]["runs"]
     assert online_runs[0]["n_train"] == len(train) + sum(plan.values())
-    # the headline: GAN arm vs non-GAN arm, both the best on validation
+    # the headline: the best GAN and non-GAN arms on validation, refitted to confirm_seeds, judged with Holm
     h = results["headline"]
-    gan_val = {n: a["validation_summary"]["balanced_accuracy"]["mean"] for n, a in res["arms"].items()
-               if a["uses_gan"] and n != "synthetic-only"}
-    assert h["gan_arm"] == max(gan_val, key=gan_val.get) and h["best_non_gan_arm"] == ref
-    assert set(h["balanced_accuracy"]) == {h["gan_arm"], ref} and h["verdict"] == "not enough evidence"
+    gan_val = {n: val(n) for n, a in arms.items() if a["uses_gan"] and n != "synthetic-only"}
+    every_non_gan = {n: val(n) for n, a in arms.items() if not a["uses_gan"] and n not in res["left_out_of_search"]}
+    assert h["gan_arm"] == max(gan_val, key=gan_val.get)
+    assert h["best_non_gan_arm"] == max(every_non_gan, key=lambda n: (every_non_gan[n], n != "real"))
+    for name in {h["gan_arm"], h["best_non_gan_arm"], "real"}:
+        assert arms[name]["seeds"] == 3
+    family = [h["difference"], h["vs_real"]] if h["best_non_gan_arm"] != "real" else [h["vs_real"]]
+    assert results["statistics"]["family_size"] == len(family) and all(c["n"] == 3 for c in family)
+    for c, p in zip(family, holm([c["p"] for c in family])):
+        assert c["p_holm"] == pytest.approx(p)
+        assert c["verdict"] == ("not enough evidence" if np.isnan(p) else
+                                ("helps" if c["mean"] > 0 else "hurts") if p < 0.05 else "no detectable change")
+    # typed results: the report reads these attributes; results.json is written from them
+    from augmentor.results import Results
+
+    typed = Results.from_dict(results)
+    assert typed.headline.gan_arm == h["gan_arm"] and typed.headline.difference.role == "confirmatory"
+    assert typed.learners["SmallCNN"].arms[h["gan_arm"]].seeds == 3
+    assert typed.learners["SmallCNN"].classic.chosen == classic["chosen"]
+    back = typed.to_dict()
+    assert back["headline"]["difference"]["p_holm"] == pytest.approx(h["difference"]["p_holm"], nan_ok=True)
+    assert set(back["classifiers"]["SmallCNN"]["arms"]) == set(arms)
     # memorisation figures for every synthetic set
     mem = results["memorisation"]["synthetic (gap-filling)"]
     assert set(mem) == set(plan) and all(0 <= v["near_copy_rate"] <= 1 for v in mem.values())
 
 
-def test_headline_breaks_a_validation_tie_against_real_in_favour_of_the_baseline():
-    from augmentor.evaluate import _headline
+def test_a_validation_tie_never_goes_to_real():
+    from augmentor.evaluate import _Fits
 
-    def arm(val: float, test: float, gan: bool, **cmp) -> dict:
-        runs = [{"validation": {"balanced_accuracy": val}} for _ in range(3)]
-        return {"uses_gan": gan, "runs": runs, "summary": {"balanced_accuracy": {"mean": test}}, **cmp}
-
-    vs = {"verdict": "no detectable change", "reference": "real+logit-adjusted"}
-    by_clf = {"SmallCNN": {"arms": {
-        "real": arm(0.875, 0.746, False),
-        "real+logit-adjusted": arm(0.875, 0.921, False),
-        "real+synthetic+logit-adjusted": arm(0.87, 0.924, True, vs_real={"verdict": "helps"}, vs_reference=vs),
-    }}}
-    h = _headline(by_clf)
-    assert h["best_non_gan_arm"] == "real+logit-adjusted" and h["verdict"] == "no detectable change"
-    by_clf["SmallCNN"]["arms"]["real"]["runs"][0]["validation"]["balanced_accuracy"] = 0.9  # strictly better
-    h = _headline(by_clf)
-    assert h["best_non_gan_arm"] == "real" and h["verdict"] == "helps"
+    fits = _Fits(None, None, None, 2, None)
+    fits.runs = {n: [{"validation": {"balanced_accuracy": v}}] for n, v in
+                 (("real", 0.875), ("real+logit-adjusted", 0.875), ("real+DRW", 0.8))}
+    assert fits.best(["real", "real+logit-adjusted", "real+DRW"], 1) == "real+logit-adjusted"
+    fits.runs["real"][0]["validation"]["balanced_accuracy"] = 0.9
+    assert fits.best(["real", "real+logit-adjusted", "real+DRW"], 1) == "real"

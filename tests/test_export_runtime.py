@@ -1,4 +1,5 @@
 import hashlib
+import json
 
 import numpy as np
 import onnx
@@ -70,7 +71,9 @@ def test_same_seed_byte_identical_files(tiny_model, tmp_path):
     assert len(rows) == 23 and {r["source"] for r in rows} == {"synthetic"}
     sha = hashlib.sha256(tiny_model[1].read_bytes()).hexdigest()
     assert {r["model_sha256"] for r in rows} == {sha}
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".augmentor-output", "0", "4", "manifest.csv"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".augmentor-output", "0", "4", "manifest.csv",
+                                                             "model.json"]
+    assert json.loads((tmp_path / "a" / "model.json").read_text())["model_sha256"] == sha
 
 
 def _tampered(src, dst, edit):

@@ -378,6 +378,24 @@ def test_counts_naming_a_class_twice_are_refused(tiny_model, tmp_path):
     assert_user_error(run_cli("generate", tiny_model[1], "--counts", "1=2,1=3", "--out", tmp_path / "o"), "twice")
 
 
+def test_counts_with_a_control_character_in_a_class_name_are_refused_not_trimmed(tiny_model, tmp_path):
+    for counts in ("0\n=3", "\t1=2", "1=2,2\r=1"):
+        assert_user_error(run_cli("generate", tiny_model[1], "--counts", counts, "--out", tmp_path / "o"),
+                          "control character")
+    assert not (tmp_path / "o").exists()
+
+
+def test_more_training_processes_than_cores_is_one_line_naming_the_cause(tmp_path):
+    assert_user_error(run_cli("train", "builtin:digits", "--nproc", "1024", "--epochs", "1", "--out", tmp_path / "d"),
+                      "--nproc 1024", "cores")
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_local_ray_cluster_gets_no_more_workers_than_cores(tiny_model, tmp_path):
+    assert_user_error(run_cli("generate", tiny_model[1], "--counts", "1=2", "--engine", "ray", "--num-workers",
+                              "100000", "--out", tmp_path / "o"), "cores", "--address")
+
+
 # --- every value checked before any work ------------------------------------------------------
 
 @pytest.mark.parametrize("args", [

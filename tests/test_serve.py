@@ -149,6 +149,11 @@ def test_models_health_metrics(server, model):
     ({"counts": {"0": 1}, "seed": -1}, 422, "seed"),
     ({"counts": {"0": 1}, "format": "csv"}, 422, "format"),
     ({"counts": {"0": 1}, "path": "/etc/passwd"}, 422, "path"),
+    ({"counts": {"0": 1}, "seed": 2**32}, 422, "seed"),  # the CLI's range: same seed, same bytes as generate
+    ({"counts": {"0": 1}, "seed": 2**63 - 1}, 422, "seed"),
+    (b'{"counts": {"0": 1, "0": 2000, "0": 5}}', 422, "0"),  # a class named twice, as the CLI refuses
+    (b"[" * 100_000, 422, "body"),  # deep nesting: refused before parsing, no RecursionError
+    (b'{"counts": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001, 422, "body"),
 ])
 def test_bad_requests_are_4xx_json_naming_the_field(server, body, status, field):
     got, raw = server.post("/v1/models/digits/generate", body)
@@ -156,6 +161,99 @@ def test_bad_requests_are_4xx_json_naming_the_field(server, body, status, field)
     assert json.loads(raw)["error"]["field"] == field
     ok, _ = server.post("/v1/models/digits/generate", {"counts": {"0": 2}})
     assert ok == 200  # and the server keeps serving
+
+
+def test_seed_at_the_top_of_the_cli_range_is_served(server):
+    status, _ = server.post("/v1/models/digits/generate", {"counts": {"0": 1}, "seed": 2**32 - 1})
+    assert status == 200
+
+
+def test_an_oversized_body_is_refused_before_it_is_read_whole(server):
+    status, raw = server.post("/v1/models/digits/generate", b" " * (2 << 20) + b'{"counts": {"0": 1}}')
+    assert status == 413 and json.loads(raw)["error"]["field"] == "body"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)  # a 50 MB promise, 1 byte sent
+    conn.putrequest("POST", "/v1/models/digits/generate")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(50 << 20))
+    conn.endheaders()
+    conn.send(b"{")
+    resp = conn.getresponse()
+    assert resp.status == 413
+    conn.close()
+
+
+def test_in_flight_samples_are_capped_with_503_and_retry_after(model):
+    s = Server([model], max_samples=3000, max_in_flight=3000)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)  # a slow reader holds 3000 samples
+        conn.request("POST", "/v1/models/digits/generate", json.dumps({"counts": {"0": 3000}, "format": "png-zip"}),
+                     {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        resp.read(100)
+        req = urllib.request.Request(s.url + "/v1/models/digits/generate", data=b'{"counts": {"1": 10}}',
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=30)
+        assert e.value.code == 503 and e.value.headers["Retry-After"] == "1"
+        assert json.loads(e.value.read())["error"]["field"] == "counts"
+        resp.read()  # the first request completes and releases its samples
+        conn.close()
+        deadline = time.time() + 10
+        while s.post("/v1/models/digits/generate", {"counts": {"1": 10}})[0] != 200:
+            assert time.time() < deadline, "the finished request's samples were never released"
+            time.sleep(0.1)
+    finally:
+        s.stop()
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")
+def test_memory_stays_bounded_under_rounds_of_32_concurrent_requests_at_the_cap(server):
+    """docs/reliability.md states the bound: RSS grows by less than 250 MB over 3 rounds of 32
+    concurrent requests of --max-samples each (the in-flight cap answers the excess 503)."""
+    cap = 20_000
+    rss, refused = [_rss_mb()], []
+
+    def one(i: int) -> None:
+        body = json.dumps({"counts": {str(i % 10): cap}, "seed": i, "format": "npz"}).encode()
+        for _ in range(600):
+            req = urllib.request.Request(server.url + "/v1/models/digits/generate", data=body,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    assert len(r.read()) > cap * 64
+                return
+            except urllib.error.HTTPError as e:
+                assert e.code == 503
+                refused.append(i)
+                time.sleep(0.05)
+        raise AssertionError("never admitted")
+
+    for _ in range(3):
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        rss.append(_rss_mb())
+    assert refused, "the in-flight cap never answered 503"
+    assert max(rss) - rss[0] < 250, rss
+
+
+def test_client_raises_its_own_error_for_transport_faults():
+    from augmentor.client import ClientError
+
+    with pytest.raises(ClientError):
+        Client(f"http://127.0.0.1:{_free_port()}", timeout=5)  # nobody listening
+    assert issubclass(ServerError, ClientError)
 
 
 def test_unknown_model_and_no_paths(server):
@@ -220,8 +318,11 @@ def test_disconnect_mid_stream_stops_the_work(server):
         assert time.time() < deadline, "the server did not notice the disconnect"
         time.sleep(0.1)
     assert server.metric("augmentor_samples_total", model="digits") - sent_before < n
+    assert server.metric("augmentor_requests_total", model="digits", status="cancelled") >= 1
+    ok_before = server.metric("augmentor_requests_total", model="digits", status="200")
     ok, _ = server.post("/v1/models/digits/generate", {"counts": {"1": 3}})
     assert ok == 200
+    assert server.metric("augmentor_requests_total", model="digits", status="200") == ok_before + 1
 
 
 @pytest.fixture(scope="module")

@@ -327,7 +327,8 @@ def test_table_stages_through_the_cli(table_model, tmp_path):
     r = runner.invoke(cli, ["synthesize", str(model), "--data", str(src), "--label-column", "target",
                             "--out", str(tmp_path / "syn"), "-q"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli, ["evaluate", "--train", str(src), "--test", str(src), "--label-column", "target",
+    r = runner.invoke(cli, ["evaluate", "--train", str(src), "--test", str(src), "--validation", str(src),
+                            "--label-column", "target",
                             "--synthetic", str(tmp_path / "syn"), "--classifier", "logreg", "--seeds", "2",
                             "--report", str(tmp_path / "report"), "-q"])
     assert r.exit_code == 0, r.output

@@ -1,0 +1,192 @@
+"""Typed results of an evaluation: comparisons, arms, learners, the headline; results.json from them.
+
+evaluate.py builds a plain dict (its wire shape); `Results.from_dict` types it, `to_dict`
+writes the same shape back, so a committed results.json can be read again and re-rendered
+(report.py reads only attributes of these classes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One paired difference in balanced accuracy (points as fractions), arm minus reference."""
+
+    mean: float
+    low: float
+    high: float
+    p: float
+    n: int
+    sd: float
+    se_seeds: float = math.nan
+    se_test: float = 0.0
+    df: float = math.nan
+    role: str = "exploratory"  # confirmatory | exploratory
+    verdict: str = ""  # confirmatory only: helps | hurts | no detectable change | not enough evidence
+    p_holm: float = math.nan
+    q_bh: float = math.nan
+    arm: str = ""
+    reference: str = ""
+    metric: str = "balanced_accuracy"
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Comparison | None:
+        if not d:
+            return None
+        names = {f.name for f in dataclasses.fields(cls)}
+        floats = {"mean", "low", "high", "p", "sd", "se_seeds", "se_test", "df", "p_holm", "q_bh"}
+        return cls(**{k: (_num(v) if k in floats else v) for k, v in d.items() if k in names})
+
+    @property
+    def has_interval(self) -> bool:
+        return not math.isnan(self.low)
+
+
+@dataclass(frozen=True)
+class Summary:
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    accuracy: Summary
+    balanced_accuracy: Summary
+    macro_f1: Summary
+    recall_mean: list[float]
+    recall_std: list[float]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ArmSummary:
+        return cls(*(Summary(d[m]["mean"], d[m]["std"]) for m in ("accuracy", "balanced_accuracy", "macro_f1")),
+                   [_num(v) for v in d["per_class_recall"]["mean"]], [_num(v) for v in d["per_class_recall"]["std"]])
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    name: str
+    description: str
+    kind: str  # reference | baseline | loss | gan
+    uses_gan: bool
+    classic_augmentation: str
+    loss: str
+    mixup: float
+    seeds: int
+    n_train: int
+    train_counts: list[int]
+    summary: ArmSummary
+    validation_summary: ArmSummary
+    vs_real: Comparison | None
+    vs_reference: Comparison | None
+    raw: dict = field(repr=False, default_factory=dict)  # the wire entry, runs included
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict) -> ArmResult:
+        return cls(name, d["description"], d["kind"], d["uses_gan"], d.get("classic_augmentation") or "",
+                   d.get("loss", "ce"), float(d.get("mixup", 0.0)), int(d.get("seeds", len(d["runs"]))),
+                   d["n_train"], d["train_counts"], ArmSummary.from_dict(d["summary"]),
+                   ArmSummary.from_dict(d["validation_summary"]), Comparison.from_dict(d.get("vs_real")),
+                   Comparison.from_dict(d.get("vs_reference")), d)
+
+
+@dataclass(frozen=True)
+class ClassicChoice:
+    candidates: list[str]
+    chosen: str
+    chosen_by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LearnerResult:
+    name: str
+    arms: dict[str, ArmResult]
+    reference: str | None
+    reference_chosen_by: str
+    classic: ClassicChoice
+    left_out_of_search: list[str]
+    raw: dict = field(repr=False, default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict) -> LearnerResult:
+        c = d.get("classic_augmentation") or {"candidates": [], "chosen": "", "chosen_by": ""}
+        return cls(name, {n: ArmResult.from_dict(n, a) for n, a in d["arms"].items()}, d["reference"]["name"],
+                   d["reference"]["chosen_by"], ClassicChoice(c["candidates"], c["chosen"], c["chosen_by"],
+                                                              c.get("reason", "")),
+                   d.get("left_out_of_search", []), d)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The user's question: the best GAN arm against the best arm without a GAN, and against real."""
+
+    classifier: str
+    gan_arm: str
+    best_non_gan_arm: str
+    seeds: int
+    balanced_accuracy: dict[str, float]
+    verdict: str
+    difference: Comparison
+    vs_real: Comparison
+    chosen_by: str
+    family: list[str]
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Headline | None:
+        if not d:
+            return None
+        return cls(d["classifier"], d["gan_arm"], d["best_non_gan_arm"], int(d.get("seeds", 0)),
+                   d["balanced_accuracy"], d["verdict"], Comparison.from_dict(d["difference"]),
+                   Comparison.from_dict(d.get("vs_real") or d["difference"]), d["chosen_by"], d.get("family", []))
+
+
+@dataclass(frozen=True)
+class Results:
+    modality: str
+    classes: list[str]
+    train_counts: list[int]
+    validation_counts: list[int]
+    test_counts: list[int]
+    protocol: dict
+    statistics: dict
+    variance_sources: dict[str, bool]
+    learners: dict[str, LearnerResult]
+    headline: Headline | None
+    raw: dict = field(repr=False, default_factory=dict)  # every section, for results.json
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Results:
+        return cls(d["modality"], d["classes"], d["train_counts"], d["validation_counts"], d["test_counts"],
+                   d["protocol"], d["statistics"], d.get("variance_sources") or {},
+                   {n: LearnerResult.from_dict(n, r) for n, r in d["classifiers"].items()},
+                   Headline.from_dict(d.get("headline")), d)
+
+    def section(self, name: str) -> Any:
+        """An optional section (fidelity, memorisation, quality_filter, validity, versions, timings_s)."""
+        return self.raw.get(name)
+
+    def to_dict(self) -> dict:
+        """results.json: the typed parts written from their fields, the other sections as read."""
+        def comparison(c: Comparison | None) -> dict | None:
+            return dataclasses.asdict(c) if c else None
+
+        learners = {n: {**lr.raw, "arms": {a: {**arm.raw, "vs_real": comparison(arm.vs_real),
+                                                "vs_reference": comparison(arm.vs_reference)}
+                                            for a, arm in lr.arms.items()}}
+                    for n, lr in self.learners.items()}
+        out = {**self.raw, "modality": self.modality, "classes": self.classes, "train_counts": self.train_counts,
+               "validation_counts": self.validation_counts, "test_counts": self.test_counts,
+               "protocol": self.protocol, "statistics": self.statistics, "variance_sources": self.variance_sources,
+               "classifiers": learners}
+        if self.headline:
+            out["headline"] = dataclasses.asdict(self.headline)
+        return {k: v for k, v in out.items() if v is not None}
