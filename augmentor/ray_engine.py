@@ -117,6 +117,31 @@ def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: 
     return n
 
 
+def check_address(address: str, timeout: float = 5.0) -> None:
+    """A Ray cluster address must be HOST:PORT (or ray://HOST:PORT, or 'auto') and answer a TCP
+    connect within `timeout` seconds: otherwise one clear error instead of Ray's endless retries."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address == "auto":
+        return
+    try:
+        parts = urlsplit(address if "://" in address else f"ray://{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError as e:
+        raise InvalidDataError(f"--address {address!r} is not HOST:PORT ({e}); e.g. --address 10.0.0.5:6379") from None
+    if parts.scheme not in ("ray", "") or not host or port is None or parts.path not in ("", "/"):
+        raise InvalidDataError(f"--address {address!r} is not HOST:PORT or ray://HOST:PORT; "
+                               "e.g. --address 10.0.0.5:6379")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as e:
+        raise InvalidDataError(f"--address {address}: no Ray cluster answers at {host}:{port} within {timeout:g} s "
+                               f"({e.strerror or e}); start one with `ray start --head` or drop --address to "
+                               "start a local one") from None
+
+
 def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | Path,
                       config: SynthesizeConfig, *, address: str | None = None, num_workers: int = 2,
                       gpus_per_worker: float = 0.0, device: str = "cpu", overwrite: bool = False,
@@ -131,6 +156,8 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
 
     from .synthesize import SynthesisResult, _check_counts, check_sample_budget
 
+    if address is not None:
+        check_address(address)
     gen = OnnxGenerator(model, "cpu")
     out, codec = Path(out), gen.info.codec
     _check_counts(gen, counts)

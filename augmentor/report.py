@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .atomic import atomic_dir
+from .atomic import atomic_dir, write_bytes
 from .data import LabelledData
 from .outputs import output_lock, prepare_output, write_marker
 from .results import ArmResult, Comparison, Headline, LearnerResult, Results
@@ -37,6 +37,24 @@ def write_report(report_dir: str | Path, results: dict, *, samples: LabelledData
             _per_class_csv(tmp / "per_class.csv", results)
             plots = _plots(tmp, results, samples)
             (tmp / "report.md").write_text(markdown(results, title, plots, recipe_text))
+    return report_dir / "report.md"
+
+
+def rerender(report_dir: str | Path, title: str | None = None) -> Path:
+    """Rewrite report.md, per_class.csv and results.json of an existing report from its results.json
+    (e.g. after the wording changed): the numbers are read back through the typed results and
+    written from them; nothing is re-run. Each file is replaced atomically."""
+    report_dir = Path(report_dir)
+    raw = json.loads((report_dir / "results.json").read_text())
+    results = Results.from_dict(raw)
+    old = (report_dir / "report.md").read_text()
+    title = title or old.splitlines()[0].removeprefix("# ")
+    recipe = old.split("```toml\n", 1)[1].rsplit("\n```", 1)[0] if "```toml\n" in old else None
+    plots = [p for p in ("balanced_accuracy.png", "samples.png") if (report_dir / p).is_file()]
+    with output_lock(report_dir, "--report"):
+        write_bytes(report_dir / "results.json", (json.dumps(_jsonable(results.to_dict()), indent=2) + "\n").encode())
+        _per_class_csv(report_dir / "per_class.csv", results)
+        write_bytes(report_dir / "report.md", markdown(results, title, plots, recipe).encode())
     return report_dir / "report.md"
 
 
@@ -90,10 +108,14 @@ def _answer(h: Headline | None, first: LearnerResult) -> list[str]:
         out.append("")
         out.append(f"Against real data alone ({ba['real'] * 100:.1f} %): **{h.vs_real.verdict}**, "
                    f"{_ci(h.vs_real)} points, Holm p = {_p(h.vs_real.p_holm)}.")
+    d = h.difference
     if h.verdict == "hurts":
-        out += ["", "The synthetic data did not help here: use the best arm without a GAN."]
-    elif h.verdict == "no detectable change":
-        out += ["", "No detectable gain from the synthetic data at this data set's size and these seeds."]
+        out += ["", "**The synthetic data did not help here**: the best arm without a GAN did better; use it."]
+    elif h.verdict == "no detectable change" and d.has_interval:
+        out += ["", f"**No evidence that the synthetic data helps**: the data are consistent with anything from "
+                f"{d.low * 100:+.1f} to {d.high * 100:+.1f} points against {b}, at {h.seeds} seeds."]
+    elif h.verdict == "helps":
+        out += ["", f"**The synthetic data helped**: {g} beats the best arm without a GAN."]
     c = first.classic
     if c.candidates:
         chosen = (f"**{c.chosen}** chosen on validation among {', '.join(c.candidates)}" if c.chosen else

@@ -177,7 +177,12 @@ class Results:
     def to_dict(self) -> dict:
         """results.json: the typed parts written from their fields, the other sections as read."""
         def comparison(c: Comparison | None) -> dict | None:
-            return dataclasses.asdict(c) if c else None
+            if not c:
+                return None
+            d = dataclasses.asdict(c)
+            for key in ("verdict", "p_holm") if c.role == "exploratory" else ("q_bh",):
+                d.pop(key)  # an exploratory estimate has no verdict; a confirmatory one no q-value
+            return d
 
         learners = {n: {**lr.raw, "arms": {a: {**arm.raw, "vs_real": comparison(arm.vs_real),
                                                 "vs_reference": comparison(arm.vs_reference)}
@@ -188,5 +193,6 @@ class Results:
                "protocol": self.protocol, "statistics": self.statistics, "variance_sources": self.variance_sources,
                "classifiers": learners}
         if self.headline:
-            out["headline"] = dataclasses.asdict(self.headline)
+            out["headline"] = {**dataclasses.asdict(self.headline), "difference": comparison(self.headline.difference),
+                               "vs_real": comparison(self.headline.vs_real)}
         return {k: v for k, v in out.items() if v is not None}

@@ -207,6 +207,11 @@ class OnnxGenerator:
         except Exception as e:  # ORT raises its own Fail / InvalidGraph / RuntimeException types
             raise UnsafeArtifactError(f"{self.info.path}: ONNX Runtime cannot load the model "
                                       f"({type(e).__name__}: {str(e)[:300]})") from None
+        outputs = [o.name for o in self.session.get_outputs()]
+        if outputs != ["x"] or [i.name for i in self.session.get_inputs()] != ["z", "label"]:
+            raise UnsafeArtifactError(f"{self.info.path}: the graph has inputs "
+                                      f"{[i.name for i in self.session.get_inputs()][:5]} and outputs {outputs[:5]}; "
+                                      "an augmentor generator has inputs z, label and the one output x")
         self.provider = self.session.get_providers()[0]
         wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}.get(device)
         if wanted and self.provider != wanted:
@@ -264,15 +269,22 @@ class OnnxGenerator:
         z = np.ascontiguousarray(z, np.float32)
         label = np.ascontiguousarray(label, np.int64)
         if not self._on_gpu:
-            return self.session.run(["x"], {"z": z, "label": label})[0]
-        # On a GPU, bind inputs/outputs so ORT allocates the output on the device and
-        # copies it back once, instead of staging through its own host buffers.
-        binding = self.session.io_binding()
-        binding.bind_cpu_input("z", z)
-        binding.bind_cpu_input("label", label)
-        binding.bind_output("x", "cuda")
-        self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
+            x = self.session.run(["x"], {"z": z, "label": label})[0]
+        else:
+            # On a GPU, bind inputs/outputs so ORT allocates the output on the device and
+            # copies it back once, instead of staging through its own host buffers.
+            binding = self.session.io_binding()
+            binding.bind_cpu_input("z", z)
+            binding.bind_cpu_input("label", label)
+            binding.bind_output("x", "cuda")
+            self.session.run_with_iobinding(binding)
+            x = binding.copy_outputs_to_cpu()[0]
+        if x.dtype.kind == "f" and not np.isfinite(x).all():  # NaN would quantize to arbitrary pixels or rows
+            bad = np.unique(label[~np.isfinite(x).reshape(len(x), -1).all(1)])
+            names = [self.info.classes[i] for i in bad[:10] if 0 <= i < len(self.info.classes)]
+            raise UnsafeArtifactError(f"{self.info.path}: the graph returned NaN or infinite values for classes "
+                                      f"{names}; the model is broken (re-export it from a healthy checkpoint)")
+        return x
 
     def class_index(self, name: str) -> int:
         try:

@@ -48,6 +48,8 @@ def paired_difference(arm: np.ndarray, reference: np.ndarray, confidence: float 
            "se_seeds": sd / math.sqrt(n) if n else math.nan, "se_test": math.sqrt(test_var), "df": math.nan}
     seed_var = sd * sd / n if n > 1 else 0.0
     var = seed_var + test_var
+    if n > 1 and var == 0.0 and mean == 0.0:  # the same predictions on every test example and seed
+        return {**out, "low": 0.0, "high": 0.0, "p": 1.0}
     if n < 2 or var == 0.0:
         return out
     se = math.sqrt(var)

@@ -94,6 +94,11 @@ def test_run_whole_pipeline(tmp_path):
     assert "## Fidelity" in md and "## Quality filter" in md and "## Splits" in md and "Holm" in md
     assert "## Memorisation" in md and "## Estimates: SmallCNN" in md
     assert results["headline"]["best_non_gan_arm"] == ref and set(results["memorisation"]) == set(results["fidelity"])
+    # report.md is made from the typed results alone: re-rendering from results.json gives the same text
+    from augmentor.report import rerender
+
+    rerender(report)
+    assert (report / "report.md").read_text() == md
     # re-running over an existing run is refused, not silently overwritten
     r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
     assert r.exit_code == 2 and "--overwrite" in r.output

@@ -100,6 +100,9 @@ def test_small_n_and_zero_variance_are_never_helps_or_hurts():
     assert verdict(two) == "not enough evidence"
     flat = paired_difference(np.array([0.9, 0.9, 0.9]), np.array([0.8, 0.8, 0.8]))  # zero spread
     assert np.isnan(flat["low"]) and verdict(flat) == "not enough evidence"
+    same = paired_difference(np.array([0.9, 0.8, 0.85]), np.array([0.9, 0.8, 0.85]))  # identical predictions
+    assert (same["low"], same["high"], same["p"]) == (0.0, 0.0, 1.0) and verdict(same) == "no detectable change"
+    assert verdict(paired_difference(np.array([0.9, 0.8]), np.array([0.9, 0.8]))) == "not enough evidence"
     one = paired_difference(np.array([0.9]), np.array([0.1]))
     assert verdict(one) == "not enough evidence"
     three = paired_difference(np.array([0.9, 0.92, 0.95]), np.array([0.5, 0.51, 0.53]))

@@ -110,6 +110,27 @@ def test_bad_models_are_refused(tiny_model, tmp_path):
         OnnxGenerator(tmp_path / "d.onnx")
 
 
+def test_models_with_an_extra_output_or_nan_output_are_refused(tiny_model, tmp_path):
+    from onnx import TensorProto, helper
+
+    src = tiny_model[1]
+
+    def extra_output(m):
+        m.graph.output.append(helper.make_tensor_value_info("z_copy", TensorProto.FLOAT, None))
+        m.graph.node.append(helper.make_node("Identity", ["z"], ["z_copy"]))
+
+    def nan_output(m):
+        for node in m.graph.node:
+            node.output[:] = ["x_raw" if o == "x" else o for o in node.output]
+        m.graph.initializer.append(helper.make_tensor("nan", TensorProto.FLOAT, [], [float("nan")]))
+        m.graph.node.append(helper.make_node("Mul", ["x_raw", "nan"], ["x"]))
+
+    with pytest.raises(UnsafeArtifactError, match="one output x"):
+        OnnxGenerator(_tampered(src, tmp_path / "extra.onnx", extra_output))
+    with pytest.raises(UnsafeArtifactError, match="NaN"):
+        OnnxGenerator(_tampered(src, tmp_path / "nan.onnx", nan_output))
+
+
 def test_cuda_request_never_falls_back_silently(tiny_model):
     try:
         gen = OnnxGenerator(tiny_model[1], device="cuda")

@@ -391,6 +391,20 @@ def test_more_training_processes_than_cores_is_one_line_naming_the_cause(tmp_pat
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.parametrize("address, words", [
+    ("127.0.0.1:1", ["no Ray cluster answers", "ray start --head"]),  # unreachable: refused fast, no retries
+    ("http://[::1", ["is not HOST:PORT"]),  # malformed: one line, no ValueError traceback
+    ("10.0.0.5", ["is not HOST:PORT"]),
+])
+def test_ray_addresses_that_cannot_work_are_one_line_errors(tiny_model, tmp_path, address, words):
+    pytest.importorskip("ray", reason="augmentor[ray] is installed by make test")
+    t = time.perf_counter()
+    result = run_cli("generate", tiny_model[1], "--counts", "0=50", "--format", "npz", "--engine", "ray",
+                     "--address", address, "--out", tmp_path / "x")
+    assert_user_error(result, *words)
+    assert time.perf_counter() - t < 30 and not (tmp_path / "x").exists()
+
+
 def test_a_local_ray_cluster_gets_no_more_workers_than_cores(tiny_model, tmp_path):
     assert_user_error(run_cli("generate", tiny_model[1], "--counts", "1=2", "--engine", "ray", "--num-workers",
                               "100000", "--out", tmp_path / "o"), "cores", "--address")

@@ -216,10 +216,11 @@ def _rss_mb() -> float:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")
-def test_memory_stays_bounded_under_rounds_of_32_concurrent_requests_at_the_cap(server):
+def test_memory_stays_bounded_under_rounds_of_32_concurrent_requests_at_the_cap(model):
     """docs/reliability.md states the bound: RSS grows by less than 250 MB over 3 rounds of 32
     concurrent requests of --max-samples each (the in-flight cap answers the excess 503)."""
-    cap = 20_000
+    cap = 5_000
+    server = Server([model], max_samples=cap)
     rss, refused = [_rss_mb()], []
 
     def one(i: int) -> None:
@@ -244,6 +245,7 @@ def test_memory_stays_bounded_under_rounds_of_32_concurrent_requests_at_the_cap(
         for t in threads:
             t.join(300)
         rss.append(_rss_mb())
+    server.stop()
     assert refused, "the in-flight cap never answered 503"
     assert max(rss) - rss[0] < 250, rss
 

@@ -243,7 +243,7 @@ classifiers = ["logreg", "rf"]
             "synthetic-only"} <= set(arms)
     assert all(len(a["runs"]) == 2 for a in arms.values())
     assert results["validity"]["synthetic (gap-filling)"]["valid"] is True
-    assert "## Verdict" in (tmp_path / "report" / "report.md").read_text()
+    assert "## The answer" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_gan_resampler_in_an_imblearn_pipeline():
