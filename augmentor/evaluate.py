@@ -135,8 +135,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
     for learner in learners:
         fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
         by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference)
-    bar.close()
     headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds))
+    bar.close()
     exploratory = _explore(by_clf, fits_of, seeds)
     return {
         "modality": train.modality,

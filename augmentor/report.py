@@ -80,6 +80,11 @@ def _p(p: float | None) -> str:
     return "—" if p is None or math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else "< 0.001")
 
 
+def _holm(p: float) -> str:
+    text = _p(p)
+    return f"Holm p {text}" if text.startswith("<") else f"Holm p = {text}"
+
+
 def _ci(v: Comparison | None) -> str:
     if not v:
         return "—"
@@ -103,11 +108,11 @@ def _answer(h: Headline | None, first: LearnerResult) -> list[str]:
     out.append(f"**Did the GAN data beat the best you can do without it? {h.verdict}.** The best GAN arm on "
                f"validation, **{g}** ({ba[g] * 100:.1f} % balanced accuracy on test), {word[h.verdict]} the best "
                f"arm without a GAN on validation, **{b}** ({ba[b] * 100:.1f} %): {_ci(h.difference)} points "
-               f"(95 % interval), Holm p = {_p(h.difference.p_holm)}, {h.seeds} seeds ({h.classifier}).")
+               f"(95 % interval), {_holm(h.difference.p_holm)}, {h.seeds} seeds ({h.classifier}).")
     if b != "real":
         out.append("")
         out.append(f"Against real data alone ({ba['real'] * 100:.1f} %): **{h.vs_real.verdict}**, "
-                   f"{_ci(h.vs_real)} points, Holm p = {_p(h.vs_real.p_holm)}.")
+                   f"{_ci(h.vs_real)} points, {_holm(h.vs_real.p_holm)}.")
     d = h.difference
     if h.verdict == "hurts":
         out += ["", "**The synthetic data did not help here**: the best arm without a GAN did better; use it."]
