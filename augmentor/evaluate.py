@@ -127,8 +127,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
         raise RecipeError(f"seeds must be >= 1, got {seeds}")
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
     k = len(train.classes)
-    names = [a.name for a in build("")]
-    if reference and (reference == "real" or reference not in names + [a.name for a in build("x")]):
+    names = [a.name for policy in ("", *(c.classic for c in candidates[:1])) for a in build(policy)]
+    if reference and (reference == "real" or reference not in names):
         raise RecipeError(f"evaluate.reference '{reference}' is not one of the arms: {', '.join(names[1:])}")
     bar = tqdm(desc="evaluate", unit="fit", disable=not progress)
     by_clf, fits_of = {}, {}
