@@ -169,8 +169,11 @@ def test_seed_at_the_top_of_the_cli_range_is_served(server):
 
 
 def test_an_oversized_body_is_refused_before_it_is_read_whole(server):
-    status, raw = server.post("/v1/models/digits/generate", b" " * (2 << 20) + b'{"counts": {"0": 1}}')
-    assert status == 413 and json.loads(raw)["error"]["field"] == "body"
+    try:
+        status, raw = server.post("/v1/models/digits/generate", b" " * (2 << 20) + b'{"counts": {"0": 1}}')
+        assert status == 413 and json.loads(raw)["error"]["field"] == "body"
+    except urllib.error.URLError as e:  # the server answered 413 and closed before the client finished sending
+        assert isinstance(e.reason, (BrokenPipeError, ConnectionResetError)), e
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)  # a 50 MB promise, 1 byte sent
     conn.putrequest("POST", "/v1/models/digits/generate")
     conn.putheader("Content-Type", "application/json")
