@@ -125,13 +125,12 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
                 argv += [flag, str(value)]
         argv += [f for f, on in (("--resume", resume), ("--deterministic", deterministic),
                                  ("--overwrite", overwrite), ("-q", not progress)) if on]
-        code = launch(argv, nproc, device)
-        if code:
-            raise UserError(f"distributed training failed (exit code {code}); see the messages above")
+        launch(argv, nproc, device, out)
         return
-    from .distributed import shutdown, world
+    from .distributed import die_with_launcher, shutdown, world
     from .train import train
 
+    die_with_launcher()
     r = load_recipe(recipe) if recipe else Recipe(name=out.name)
     r = with_overrides(r, {"train.epochs": epochs, "train.seed": seed, "data.label": label,
                            "data.image_size": image_size, "data.channels": channels})

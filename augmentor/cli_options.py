@@ -25,6 +25,10 @@ class AugmentorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AugmentorError as e:
+            from .distributed import report_rank_error
+
+            if report_rank_error(str(e)):  # a rank of `--nproc N`: the launcher prints it, once
+                ctx.exit(2)
             raise UserError(str(e)) from e
 
 

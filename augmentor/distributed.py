@@ -24,8 +24,8 @@ What DDP changes in training (train.py), and what it does not:
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -91,12 +91,80 @@ def without_option(argv: list[str], name: str) -> list[str]:
     return out
 
 
-def launch(argv: list[str], nproc: int, device: str) -> int:
-    """Run `augmentor <argv>` in `nproc` processes under torch.distributed.run (one host);
-    on CPU each process gets cores // nproc threads so they do not oversubscribe the machine."""
-    env = dict(os.environ)
-    if device != "cuda":
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "augmentor.cli", *argv]
-    return subprocess.run(cmd, env=env).returncode
+LAUNCHER_PID = "AUGMENTOR_LAUNCHER_PID"  # set for ranks started by `launch`: they die with it
+LOCK_HELD = "AUGMENTOR_LOCK_HELD"  # the output folder whose lock the launcher holds for the whole job
+ERROR_DIR = "AUGMENTOR_RANK_ERRORS"  # where ranks leave their one-line error for the launcher
+
+
+def launch(argv: list[str], nproc: int, device: str, run_dir: str | os.PathLike) -> None:
+    """Run `augmentor <argv>` in `nproc` processes under torch's elastic launcher (one host,
+    in this process: no separate torchrun to orphan). On CPU each rank gets cores // nproc
+    threads so they do not oversubscribe the machine.
+
+    The launcher holds the run folder's lock for the whole job (rank 0 does not take it again)
+    and every rank dies with the launcher (`die_with_launcher`), so a killed job leaves no
+    process writing into the folder. A failure is one line: the first rank's own error
+    message, or the rank and exit code of a crash; never torch's ChildFailedError traceback."""
+    import logging
+    import tempfile
+    import uuid
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    from .errors import AugmentorError
+    from .outputs import output_lock
+
+    saved = dict(os.environ)
+    quiet = [logging.getLogger(n) for n in ("torch.distributed.elastic", "torch.distributed.launcher")]
+    levels = [lg.level for lg in quiet]
+    with output_lock(run_dir), tempfile.TemporaryDirectory(prefix="augmentor-ranks-") as errors:
+        os.environ.update({LAUNCHER_PID: str(os.getpid()), LOCK_HELD: str(Path(run_dir).resolve()),
+                           ERROR_DIR: errors})
+        if device != "cuda":
+            os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+        config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
+                              rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
+                              monitor_interval=0.2)
+        try:
+            for lg in quiet:
+                lg.setLevel(logging.CRITICAL)
+            elastic_launch(config, sys.executable)("-m", "augmentor.cli", *argv)
+        except ChildFailedError as e:
+            messages = sorted(Path(errors).glob("rank-*.txt"), key=lambda p: int(p.stem.split("-")[1]))
+            if messages:
+                raise AugmentorError(messages[0].read_text().strip()) from None
+            rank, failure = min(e.failures.items())
+            raise AugmentorError(f"distributed training failed: rank {rank} exited with code "
+                                 f"{failure.exitcode} (its messages are above)") from None
+        finally:
+            for lg, level in zip(quiet, levels):
+                lg.setLevel(level)
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def die_with_launcher() -> None:
+    """In a rank started by `launch`: ask the kernel to SIGKILL this process when its parent
+    (the launcher) dies, and exit at once if it already has (Linux; elsewhere a no-op)."""
+    pid = os.environ.get(LAUNCHER_PID)
+    if not pid:
+        return
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if str(os.getppid()) != pid:
+        os._exit(1)
+
+
+def report_rank_error(message: str) -> bool:
+    """In a rank started by `launch`: leave `message` for the launcher to print once.
+    True when it was left (the rank then exits quietly)."""
+    folder, rank = os.environ.get(ERROR_DIR), os.environ.get("RANK")
+    if not folder or rank is None or not os.path.isdir(folder):
+        return False
+    Path(folder, f"rank-{int(rank)}.txt").write_text(message + "\n")
+    return True

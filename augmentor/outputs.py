@@ -136,7 +136,9 @@ def output_lock(out: str | os.PathLike, option: str = "--out") -> Iterator[None]
     """Hold an exclusive lock on `out` for the job (re-entrant within one process)."""
     target = _resolve(out)
     if target not in _held:
-        _held[target] = [_acquire(target, out, option), 0]
+        # a rank of a distributed job: its launcher holds this lock for the whole job
+        inherited = os.environ.get("AUGMENTOR_LOCK_HELD") == str(target) and "RANK" in os.environ
+        _held[target] = [None if inherited else _acquire(target, out, option), 0]
     _held[target][1] += 1
     try:
         yield
@@ -160,11 +162,15 @@ def _acquire(target: Path, out: str | os.PathLike, option: str) -> int | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
             os.close(fd)
-            raise OutputExistsError(f"{option} {out} is being written by another augmentor process "
-                                    f"(lock {lock}); wait for it to finish or choose another path") from None
+            who = f"PID {holder}" if holder.isdigit() else "another augmentor process"
+            raise OutputExistsError(f"{option} {out} is being written by another augmentor process ({who}, "
+                                    f"lock {lock}); wait for it to finish or choose another path") from None
         try:  # the previous holder may have unlinked the file we opened: lock the live one
             if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
                 return fd
         except FileNotFoundError:
             pass

@@ -40,6 +40,7 @@ from .outputs import (
     replace_dir,
     write_marker,
 )
+from .reaper import Reaper
 from .recipe import SynthesizeConfig
 from .runtime import OnnxGenerator
 
@@ -182,6 +183,7 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
         if done:
             log.warning("%s: resuming; %d of %d units already complete", partial, len(done), len(units))
         started = not ray.is_initialized()
+        reaper = Reaper() if started and address is None else None  # a killed driver takes its cluster along
         if started:
             ray.init(address=address, num_cpus=None if address else num_workers, include_dashboard=False,
                      log_to_driver=False, configure_logging=False)
@@ -206,6 +208,8 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
         finally:
             if started:
                 ray.shutdown()
+            if reaper is not None:
+                reaper.stop()
         _merge(partial, units, fmt, codec)
         (partial / "job.json").unlink()
         write_marker(partial, "synthesis")

@@ -89,3 +89,81 @@ def test_nproc_train_resume_and_export(tmp_path):
     r = _cli("export", str(run))
     assert r.returncode == 0, r.stderr[-2000:]
     assert (run / "generator.onnx").is_file()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live descendant of `pid` (from /proc)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                parent[int(d)] = int(Path(f"/proc/{d}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parent.items() if pp in frontier and p not in out}
+        out |= frontier
+    return out
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for p in pids:
+        try:
+            if b") Z" not in Path(f"/proc/{p}/stat").read_bytes():
+                alive.add(p)
+        except OSError:
+            pass
+    return alive
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; parent-death signal is Linux's")
+def test_kill_9_of_nproc_train_leaves_no_rank_and_no_writer(tmp_path):
+    """#26 row 1: the ranks die with the launcher; a --resume meanwhile names the lock holder's PID."""
+    import time
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[model]\nz_dim = 8\ng_channels = 32\nd_channels = 16\n'
+                      '[train]\nbatch_size = 32\ncheckpoint_every = 5\n')
+    run = tmp_path / "R"
+    cmd = [sys.executable, "-m", "augmentor.cli", "train", "builtin:digits", "--recipe", str(recipe),
+           "--nproc", "2", "--epochs", "40", "--out", str(run), "-q"]
+    job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(run.glob("checkpoints/step-*")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert list(run.glob("checkpoints/step-*")), "the job wrote no checkpoint in 120 s"
+        ranks = _descendants(job.pid)
+        assert len(ranks) >= 2
+        # a --resume beside the live job is refused, naming the PID that holds the lock
+        r = _cli("train", "builtin:digits", "--recipe", str(recipe), "--nproc", "2", "--epochs", "40",
+                 "--out", str(run), "--resume", "-q")
+        assert r.returncode == 2 and f"PID {job.pid}" in r.stderr, r.stderr[-2000:]
+    finally:
+        job.kill()
+        job.wait()
+    time.sleep(10)
+    assert not _alive(ranks), f"ranks alive 10 s after kill -9 of the launcher: {_alive(ranks)}"
+    before = _snapshot(run)
+    time.sleep(3)
+    assert _snapshot(run) == before
+
+
+def test_nproc_resume_with_another_world_size_is_one_line(tmp_path):
+    """#26 row 3: one line naming the fix, exit 2, no torch traceback."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[model]\nz_dim = 8\ng_channels = 32\nd_channels = 16\n[train]\nbatch_size = 32\n')
+    run = tmp_path / "R"
+    r = _cli("train", "builtin:digits", "--recipe", str(recipe), "--epochs", "1", "--out", str(run), "-q")
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = _cli("train", "builtin:digits", "--recipe", str(recipe), "--nproc", "2", "--epochs", "2", "--out", str(run),
+             "--resume", "-q")
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "--nproc 1" in lines[0], r.stderr[-3000:]
+    assert "Traceback" not in r.stderr + r.stdout and "ChildFailedError" not in r.stderr + r.stdout

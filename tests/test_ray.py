@@ -111,3 +111,39 @@ def test_without_ray_the_error_says_how_to_install(tiny_model, tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InvalidDataError, match=r"augmentor\[ray\]"):
         generate_with_ray(tiny_model[1], {"0": 5}, tmp_path / "A", SynthesizeConfig(), progress=False)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_of_the_driver_takes_the_local_cluster_along(tiny_model, tmp_path):
+    """#26 row 6: after kill -9 of a Ray `generate`, no process of the job is alive 10 s later
+    and no file in the output folder's partial changes after that."""
+    import os
+    import subprocess
+    import time
+
+    from tests.test_distributed import _alive, _descendants, _snapshot
+
+    out = tmp_path / "X"
+    cmd = [sys.executable, "-m", "augmentor.cli", "generate", str(tiny_model[1]), "--counts", "0=300000",
+           "--format", "npz", "--engine", "ray", "--num-workers", "2", "--out", str(out), "-q"]
+    job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "RAY_ADDRESS": ""})
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (tmp_path / ".X.partial" / "job.json").is_file():
+            seen |= _descendants(job.pid)
+            time.sleep(0.2)
+        assert (tmp_path / ".X.partial" / "job.json").is_file(), "the job did not start in 180 s"
+        for _ in range(25):  # the workers start and generate
+            seen |= _descendants(job.pid)
+            time.sleep(0.2)
+        assert len(seen) >= 4, seen  # the cluster's processes and its workers
+    finally:
+        job.kill()
+        job.wait()
+    time.sleep(10)
+    assert not _alive(seen), f"alive 10 s after kill -9 of the driver: {_alive(seen)}"
+    before = _snapshot(tmp_path)
+    time.sleep(3)
+    assert _snapshot(tmp_path) == before
