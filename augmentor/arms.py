@@ -41,10 +41,28 @@ class Arm:
     loss: str = "ce"  # ce | reweight | logit-adjust | drw
     mixup: float = 0.0  # mixup alpha, 0 for none
     extra: dict = field(default_factory=dict)  # facts for the report (e.g. filter acceptance)
+    teacher: str = ""  # GAN samples chosen and soft-labelled by this arm's model of the same seed
+    soft: TeacherPlan | None = None
 
     @property
     def uses_gan(self) -> bool:
         return self.kind == "gan"
+
+
+@dataclass(frozen=True)
+class TeacherPlan:
+    """How a teacher-labelled arm uses GAN samples (images): from `pool(seed)` (a draw of several
+    times each class's gap) keep per class the `want[c]` samples its teacher rates most
+    class-like, target the teacher's distribution at `temperature`, weight each `weight` x a
+    real sample, let them join after `join_at` of the steps, with the logit-adjustment prior
+    of the effective mixture (classifiers.SoftSynthetic)."""
+
+    pool: Draws
+    want: np.ndarray
+    pool_factor: int = 3
+    temperature: float = 2.0
+    weight: float = 0.5
+    join_at: float = 0.75
 
 
 def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "random") -> tuple:
@@ -202,6 +220,18 @@ def on_top_of(best: Arm, train: Dataset, draws: Draws, ratio: float) -> Arm:
                lambda s: concat(train, draws(s)), "gan", classic=best.classic, loss=best.loss, mixup=best.mixup)
 
 
+def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
+    """GAN samples chosen and soft-labelled by `best`'s own model of the same seed (its teacher),
+    added late and down-weighted, with `best`'s loss and mixup (its loss must be ce or logit-adjust)."""
+    return Arm(f"real+synthetic (teacher)+{best.name.removeprefix('real+')}",
+               f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
+               f"(top-k up to the gap from a draw of {plan.pool_factor}x it), its soft labels at "
+               f"temperature {plan.temperature:g}, weight {plan.weight:g}, joining after {plan.join_at:.0%} of the "
+               "steps, logit-adjustment prior of the real + synthetic mixture",
+               lambda s: best.make(s), "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
+               teacher=best.name, soft=plan, extra={"teacher_selection": {}})
+
+
 def online_on_top_of(best: Arm, online: Callable[[int], object]) -> Arm:
     """Fresh GAN samples every epoch together with the loss-side fix chosen on validation."""
     return Arm(f"real+online-synthetic+{best.name.removeprefix('real+')}",
@@ -215,15 +245,35 @@ class CnnLearner:
     def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str) -> None:
         self.name, self.n_classes, self.steps = "SmallCNN", n_classes, steps
         self.batch_size, self.lr, self.device = batch_size, lr, device
+        self.models: dict[tuple[str, int], object] = {}  # (arm, seed) -> fitted SmallCNN, for teacher arms
 
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
         from .classifiers import classic_augmentation, fit_cnn, predict_proba
 
+        soft = self._teacher_samples(arm, seed) if arm.soft is not None else None
         model = fit_cnn(x, y, self.n_classes, steps=self.steps, batch_size=self.batch_size, lr=self.lr,
                         seed=seed, device=self.device,
                         augment=classic_augmentation(arm.classic) if arm.classic else None,
-                        loss=arm.loss, mixup=arm.mixup)
+                        loss=arm.loss, mixup=arm.mixup, soft=soft)
+        if arm.kind != "gan":
+            self.models[(arm.name, seed)] = model  # a later arm may use it as its teacher
         return [predict_proba(model, e).argmax(1) for e in evals]
+
+    def _teacher_samples(self, arm: Arm, seed: int):
+        from .classifiers import SoftSynthetic, predict_proba, select_by_teacher, teacher_targets
+
+        plan, teacher = arm.soft, self.models[(arm.teacher, seed)]
+        pool = plan.pool(seed)
+        probs = predict_proba(teacher, pool.x)
+        keep = select_by_teacher(probs, pool.y, plan.want)
+        k = self.n_classes
+        agree = probs.argmax(1) == pool.y
+        arm.extra["teacher_selection"][seed] = {
+            "drawn": np.bincount(pool.y, minlength=k).tolist(), "kept": np.bincount(pool.y[keep], minlength=k).tolist(),
+            "teacher_agrees_drawn": np.bincount(pool.y[agree], minlength=k).tolist(),
+            "teacher_agrees_kept": np.bincount(pool.y[keep][agree[keep]], minlength=k).tolist()}
+        return SoftSynthetic(pool.x[keep], teacher_targets(probs[keep], pool.y[keep], plan.temperature),
+                             plan.weight, plan.join_at)
 
 
 class TableLearner:

@@ -7,6 +7,8 @@ getting more compute.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -142,16 +144,37 @@ def loss_terms(y: np.ndarray, n_classes: int, loss: str) -> tuple[np.ndarray | N
     raise ValueError(f"unknown loss '{loss}'; use one of {LOSSES}")
 
 
+@dataclass(frozen=True)
+class SoftSynthetic:
+    """Synthetic samples that join a classifier's training softly: `x` with teacher target
+    distributions `targets` (rows sum to 1), a loss `weight` relative to a real sample, and
+    `join_at`, the share of the steps after which they enter the batches (0: from the start;
+    M2m injects generated samples only in the last fifth). `prior` "mixture" computes the
+    logit-adjustment prior on the effective mixture once they join (real counts + weight x
+    the synthetic target mass), "real" keeps the real counts."""
+
+    x: np.ndarray
+    targets: np.ndarray
+    weight: float = 1.0
+    join_at: float = 0.0
+    prior: str = "mixture"
+
+
 def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: int = 64,
             lr: float = 1e-3, seed: int = 0, device: str = "cpu", augment=None, loss: str = "ce",
-            mixup: float = 0.0) -> SmallCNN:
+            mixup: float = 0.0, soft: SoftSynthetic | None = None) -> SmallCNN:
     """Train a SmallCNN on pixels in [0, 1] for exactly `steps` Adam steps (seeded).
 
     `x` is an array of images (with labels `y`), or an `OnlineSynthetic` (y None): then every
     pass over the data is a new epoch of it, with fresh synthetic samples and their loss weight.
     `augment`, if given, maps a CPU batch of pixels to an augmented batch each step; `loss`
     is plain cross-entropy or a long-tail loss (see `loss_terms`); `mixup` > 0 mixes each batch
-    with a shuffled copy of itself, lambda ~ Beta(mixup, mixup) per batch (Zhang et al. 2018)."""
+    with a shuffled copy of itself, lambda ~ Beta(mixup, mixup) per batch (Zhang et al. 2018).
+    `soft` adds synthetic samples with soft teacher targets (see `SoftSynthetic`; losses "ce"
+    and "logit-adjust" only)."""
+    if soft is not None:
+        return _fit_soft(x, y, n_classes, soft, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                         device=device, augment=augment, loss=loss, mixup=mixup)
     online = hasattr(x, "epoch_arrays")
     weight, offset = loss_terms(x.labels() if online else y, n_classes, loss)
     gen = torch.Generator().manual_seed(seed)
@@ -201,6 +224,81 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
             opt.step()
             sched.step()
     return model.eval()
+
+
+def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic, *, steps: int, batch_size: int,
+              lr: float, seed: int, device: str, augment, loss: str, mixup: float) -> SmallCNN:
+    """`fit_cnn` with soft-labelled synthetic samples: soft cross-entropy on target rows
+    (one-hot for real samples), per-sample weights, a join step and the mixture prior."""
+    if loss not in ("ce", "logit-adjust"):
+        raise ValueError(f"soft synthetic targets support the ce and logit-adjust losses, not '{loss}'")
+    n_real, t_soft = len(x), np.asarray(soft.targets, np.float32)
+    if len(soft.x) != len(t_soft) or t_soft.shape[1:] != (n_classes,):
+        raise ValueError(f"soft targets must be {len(soft.x)} x {n_classes}, got {t_soft.shape}")
+    xs = np.concatenate([x, soft.x]).astype(np.float32)
+    targets = np.concatenate([np.eye(n_classes, dtype=np.float32)[y], t_soft])
+    sample_w = np.concatenate([np.ones(n_real, np.float32), np.full(len(t_soft), soft.weight, np.float32)])
+    join = int(steps * soft.join_at)
+    real_counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    mix_counts = real_counts + (soft.weight * t_soft.sum(0) if soft.prior == "mixture" else 0.0)
+
+    def offset(counts: np.ndarray) -> torch.Tensor | float:
+        if loss != "logit-adjust":
+            return 0.0
+        return torch.from_numpy(np.log(np.maximum(counts, 1e-3) / counts.sum()).astype(np.float32)).to(device)
+
+    gen = torch.Generator().manual_seed(seed)
+    lambdas = np.random.default_rng(seed).beta(mixup, mixup, steps) if mixup > 0 else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SmallCNN(x.shape[1], n_classes, min(x.shape[2:])).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+        xt, tt, wt = (torch.from_numpy(a).to(device) for a in (xs, targets, sample_w))
+        model.train()
+        pool = n_real if join > 0 else len(xs)
+        order, pos = torch.randperm(pool, generator=gen), 0
+        for step in range(steps):
+            if step == join and pool != len(xs):
+                pool, pos = len(xs), len(order)  # the synthetic samples join: a fresh pass over both
+            if pos + batch_size > len(order):
+                order, pos = torch.randperm(pool, generator=gen), 0
+            idx = order[pos:pos + batch_size].to(device)
+            pos += batch_size
+            xb = augment(xt[idx].cpu()).to(device) if augment else xt[idx]
+            tb, wb = tt[idx], wt[idx]
+            off = offset(mix_counts if step >= join else real_counts)
+            if lambdas is not None:
+                lam, perm = float(lambdas[step]), torch.randperm(len(xb), generator=gen).to(device)
+                xb, tb = lam * xb + (1 - lam) * xb[perm], lam * tb + (1 - lam) * tb[perm]
+                wb = lam * wb + (1 - lam) * wb[perm]
+            per = -(tb * F.log_softmax(model(xb) + off, dim=1)).sum(1)
+            step_loss = (per * wb).sum() / wb.sum()
+            opt.zero_grad(set_to_none=True)
+            step_loss.backward()
+            opt.step()
+            sched.step()
+    return model.eval()
+
+
+def teacher_targets(probs: np.ndarray, labels: np.ndarray, temperature: float = 2.0) -> np.ndarray:
+    """Soft targets from a teacher's class probabilities, sharpened or softened at `temperature`
+    (p^(1/T), renormalised): a head-shaped '5' conditioned as 5 teaches 'mostly 3, a little 5'."""
+    del labels  # the conditioning label only chooses which samples are kept (see `select_by_teacher`)
+    logp = np.log(np.clip(probs, 1e-8, 1.0)) / temperature
+    p = np.exp(logp - logp.max(1, keepdims=True))
+    return (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+
+def select_by_teacher(probs: np.ndarray, labels: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Per class c, the indices of the `want[c]` samples conditioned on c with the highest teacher
+    probability of c (top-k up to the gap): no class silently gets none."""
+    keep = []
+    for c, n in enumerate(np.asarray(want)):
+        idx = np.flatnonzero(labels == c)
+        if n > 0 and len(idx):
+            keep.append(idx[np.argsort(-probs[idx, c], kind="stable")[:int(n)]])
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
 
 
 def _weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,

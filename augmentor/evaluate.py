@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from tqdm import tqdm
 
-from .arms import Arm, Dataset, Draws, mixup_on_top_of, on_top_of, online_on_top_of
+from .arms import Arm, Dataset, Draws, TeacherPlan, mixup_on_top_of, on_top_of, online_on_top_of, teacher_on_top_of
 from .data import align_classes
 from .errors import RecipeError
 from .stats import (
@@ -83,11 +83,15 @@ class _Fits:
                 runs = self.runs.setdefault(arm.name, [])
                 if len(runs) > seed:
                     continue
+                if arm.teacher:  # its teacher is the teacher arm's model of the same seed
+                    self.fit([self.arms[arm.teacher]], seed + 1)
                 made = arm.make(seed)
                 x, y = (made, made.labels()) if hasattr(made, "epoch_arrays") else made  # online: epoch 0's labels
                 val_pred, test_pred = self.learner.fit_predict(arm, x, y, seed, [self.validation.x, self.test.x])
-                runs.append({"seed": seed, "n_train": int(len(y)),
-                             "train_counts": np.bincount(y, minlength=self.k).tolist(),
+                counts = np.bincount(y, minlength=self.k)
+                if arm.soft is not None:  # + the GAN samples its teacher kept
+                    counts = counts + np.asarray(arm.extra["teacher_selection"][seed]["kept"])
+                runs.append({"seed": seed, "n_train": int(counts.sum()), "train_counts": counts.tolist(),
                              "validation": score(self.validation.y, val_pred, self.k),
                              "test": score(self.test.y, test_pred, self.k)})
                 self.test_pred.setdefault(arm.name, []).append(np.asarray(test_pred))
@@ -114,13 +118,15 @@ class _Fits:
 def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable[[str], Sequence[Arm]],
              learners: Sequence, *, seeds: int, confirm_seeds: int = 0, candidates: Sequence[Arm] = (),
              combine: tuple[Draws, float] | None = None, online=None, reference: str = "",
+             teacher: TeacherPlan | None = None,
              progress: bool = True, protocol: dict | None = None, sources: dict | None = None) -> dict:
     """Fit every arm with every learner for `seeds` seeds; compare on test; return the results.
 
     `build(classic)` returns the arms given the classic policy chosen on validation among the
     `candidates` arms ("" when there are none or none beats `real`). `combine` = (draws, ratio)
     adds, per learner, GAN data on top of the loss-side arm that scores best on validation;
-    `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on top of it too. The headline's
+    `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on top of it too, and `teacher`
+    (images) GAN samples chosen and soft-labelled by that arm's own model (arms.teacher_on_top_of). The headline's
     arms (best GAN, best non-GAN, real) are fitted for max(seeds, confirm_seeds) seeds and form
     the confirmatory family. `sources` says which variance sources the intervals cover."""
     if seeds < 1:
@@ -134,7 +140,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
     by_clf, fits_of = {}, {}
     for learner in learners:
         fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
-        by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference)
+        by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference,
+                                               teacher if hasattr(learner, "models") else None)
     headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds))
     bar.close()
     exploratory = _explore(by_clf, fits_of, seeds)
@@ -156,7 +163,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
 
 
 def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidates: Sequence[Arm], train: Dataset,
-                    seeds: int, combine, online, reference: str) -> dict:
+                    seeds: int, combine, online, reference: str, teacher=None) -> dict:
     """The validation choices of one learner, in order, fitting what each needs."""
     real = build("")[0]
     fits.fit([real, *candidates], seeds)
@@ -183,6 +190,9 @@ def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidat
         best = fits.arms[fits.best([a.name for a in loss_arms], seeds)]
         combos = ([on_top_of(best, train, combine[0], combine[1])] if combine is not None else []) + \
             ([online_on_top_of(best, online)] if online is not None else [])
+        soft_ok = [a.name for a in loss_arms if a.loss in ("ce", "logit-adjust")]
+        if teacher is not None and soft_ok:  # its teacher: the best such arm's own model, same seed
+            combos.append(teacher_on_top_of(fits.arms[fits.best(soft_ok, seeds)], teacher))
         fits.fit(combos, seeds)
         extra += combos
     every = [real, *candidates, *arms, *extra]

@@ -49,9 +49,13 @@ class ConditionalBatchNorm2d(nn.Module):
         self.bias = nn.Embedding(n_classes, channels)
         nn.init.ones_(self.gain.weight)
         nn.init.zeros_(self.bias.weight)
+        self.cond = 1.0  # conditioning strength (train.condition_ramp); 1 outside training
 
     def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return self.bn(x) * self.gain(label)[:, :, None, None] + self.bias(label)[:, :, None, None]
+        gain, bias = self.gain(label), self.bias(label)
+        if self.cond != 1.0:  # a class's gain and bias blend in from the unconditional (1, 0)
+            gain, bias = 1 + self.cond * (gain - 1), self.cond * bias
+        return self.bn(x) * gain[:, :, None, None] + bias[:, :, None, None]
 
 
 class GeneratorBlock(nn.Module):
@@ -119,10 +123,21 @@ class ImageDiscriminator(nn.Module):
         # (buffers, so they are checkpointed and a resumed run continues exactly).
         self.register_buffer("ema_real", torch.zeros(()))
         self.register_buffer("ema_fake", torch.zeros(()))
+        self.cond = 1.0  # weight of the class projection (train.condition_ramp)
 
     def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         h = self.features(x).sum(dim=(2, 3))
-        return self.head(h).squeeze(1) + (self.embed(label) * h).sum(1)
+        return self.head(h).squeeze(1) + self.cond * (self.embed(label) * h).sum(1)
+
+
+def set_conditioning(strength: float, *modules: nn.Module) -> None:
+    """Transitional conditioning (Shahbazi et al., ICLR 2022): at strength 0 the image GAN is
+    unconditional (G's class gains and biases are (1, 0), D's projection term is off), at 1
+    fully conditional; thin classes start from structure learnt on every class."""
+    for m in modules:
+        for sub in m.modules():
+            if isinstance(sub, (ConditionalBatchNorm2d, ImageDiscriminator)):
+                sub.cond = float(strength)
 
 
 class Residual(nn.Module):

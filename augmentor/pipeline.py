@@ -126,6 +126,9 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
              "synthetic_only": gan_draws(gens, balanced, syn.seed + 1, train_data),
              "doses": {r: gan_draws(gens, {c: round(r * n) for c, n in counts.items()}, syn.seed + 2, train_data)
                        for r in ev.doses}}
+    if ev.teacher_pool > 0 and train_data.modality == "image" and sum(plan.values()):
+        draws["teacher_pool"] = gan_draws(gens, {c: ev.teacher_pool * n for c, n in plan.items()}, syn.seed + 4,
+                                          train_data)
     quality_filter = None
     if ev.filter_threshold > 0 and gens[0].info.codec.filterable:
         from .classifiers import QualityFilter

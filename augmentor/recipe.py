@@ -78,6 +78,8 @@ class TrainConfig:
     lecam: float = 0.0  # images: LeCam regulariser weight (Tseng et al. 2021); 0 = off
     # images: weight of a frozen class-balanced classifier's cross-entropy on G's samples (their
     # conditioned class as target) in G's loss; 0 = off. Counters head-class shapes leaking into thin labels.
+    # images: conditioning ramps linearly from off (unconditional GAN) to full over this share of the steps
+    condition_ramp: float = 0.0
     class_guidance: float = 0.0
     guidance_steps: int = 600  # the guidance classifier's training steps (classic augmentation, re-weighted)
     # guidance is off for this fraction of the steps, then ramps linearly to full weight over the next quarter:
@@ -120,6 +122,12 @@ class EvaluateConfig:
     online_weight: float = 1.0  # online arms: loss weight of a synthetic sample (real: 1)
     online_refresh: float = 1.0  # online arms: fraction of the synthetic samples drawn afresh each epoch
     online_filter: bool = False  # online arms: keep only samples the quality filter accepts
+    # images: the teacher arm (arms.teacher_on_top_of): GAN samples kept and soft-labelled by the best
+    # ce / logit-adjusted arm's own model; settings from reports/mnist-longtail-ablation.md (validation)
+    teacher_pool: int = 3  # draw this many times each class's gap and keep the top-k; 0: no teacher arm
+    teacher_temperature: float = 2.0
+    teacher_weight: float = 0.5  # loss weight of a synthetic sample (real: 1)
+    teacher_join: float = 0.75  # share of the steps before the synthetic samples join
 
 
 @dataclass(frozen=True)
@@ -277,11 +285,16 @@ RULES = {
     "train.log_every": _between(1, 10**12),
     "train.lecam": _between(0, 100),
     "train.class_guidance": _between(0, 100),
+    "train.condition_ramp": _between(0, 1),
     "train.guidance_steps": _between(1, 1_000_000),
     "train.guidance_start": _between(0, 1),
     "evaluate.online_ratio": _between(0, 100),
     "evaluate.online_weight": _between(0, 100, lo_open=True),
     "evaluate.online_refresh": _between(0, 1, lo_open=True),
+    "evaluate.teacher_pool": _between(0, 100),
+    "evaluate.teacher_temperature": _between(0, 100, lo_open=True),
+    "evaluate.teacher_weight": _between(0, 100, lo_open=True),
+    "evaluate.teacher_join": _between(0, 1, hi_open=True),
     "train.seed": _seed(),
     "synthesize.strategy": (_strategy, "auto|minority|not minority|not majority|all, a count N, a ratio "
                                        "in (0, 1] or CLASS=N,... with N >= 0"),

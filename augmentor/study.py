@@ -12,12 +12,22 @@ command line), and the report then says the synthetic draw is not a covered sour
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .arms import CnnLearner, Dataset, Draws, TableLearner, build_arms, classic_candidate_arms, steps_for
+from .arms import (
+    CnnLearner,
+    Dataset,
+    Draws,
+    TableLearner,
+    TeacherPlan,
+    build_arms,
+    classic_candidate_arms,
+    steps_for,
+)
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, RecipeError
 from .evaluate import evaluate
@@ -79,7 +89,8 @@ class FilteredDraws:
 def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: EvaluateConfig, *,
                    synthetic: Draws | None = None, synthetic_only: Draws | None = None,
                    doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
-                   device: str = "cpu", progress: bool = True, sources: dict | None = None) -> dict:
+                   teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
+                   sources: dict | None = None) -> dict:
     """Every arm x classifier x seed (evaluate.py), then fidelity, memorisation (images), filter
     and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arms."""
     kind = EVALUATION[train.modality]
@@ -100,6 +111,10 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     if unknown or "real" in ev.exclude:
         raise RecipeError(f"evaluate.exclude: {unknown or ['real']} cannot be excluded; arms are "
                           f"{', '.join(sorted(every - {'real'}))}")
+    teacher = None
+    if teacher_pool is not None and synthetic is not None and ev.baselines:
+        teacher = TeacherPlan(teacher_pool, target - counts, ev.teacher_pool, ev.teacher_temperature,
+                              ev.teacher_weight, ev.teacher_join)
     learners, protocol = kind.learners(train, ev, device)
     combine = None
     if doses and ev.baselines:
@@ -109,7 +124,8 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                        learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
                        candidates=[a for a in classic_candidate_arms(train, candidates) if a.name not in ev.exclude],
                        combine=combine, online=online if ev.online and ev.baselines else None,
-                       reference=ev.reference, progress=progress, protocol=protocol, sources=sources)
+                       reference=ev.reference, teacher=teacher, progress=progress, protocol=protocol,
+                       sources=sources)
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
     # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test
@@ -250,10 +266,13 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
         from .classifiers import QualityFilter
 
         quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes), filter_threshold)
+    ev = dataclasses.replace(ev, teacher_pool=min(ev.teacher_pool, 1))  # the folder is the teacher's pool
     results = run_evaluation(
         train_data, validation_data, test_data, ev, synthetic=read(synthetic) if synthetic else None,
         synthetic_only=read(synthetic_only) if synthetic_only else None,
         doses={r: read(f) for r, f in (doses or {}).items()}, quality_filter=quality_filter, device=device,
+        teacher_pool=read(synthetic) if synthetic and ev.teacher_pool and EVALUATION[train_data.modality].classic
+        else None,
         progress=progress, sources=variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=False, gan_seeds=1))
     folder = synthetic_only or synthetic
     samples = read_folder(folder, train_data, "synthetic") if folder else None

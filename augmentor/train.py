@@ -48,7 +48,7 @@ from .data import LabelledData, fingerprint
 from .devices import torch_device
 from .distributed import barrier, gather, init_from_env, world
 from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
-from .models import ImageDiscriminator, ImageGenerator, TableGenerator, build_models
+from .models import ImageDiscriminator, ImageGenerator, TableGenerator, build_models, set_conditioning
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
 from .recipe import Recipe, TrainConfig, recipe_to_dict
 from .tables import TableData
@@ -130,6 +130,8 @@ def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Re
     rank, world_size = world()
     if world_size > 1 and data.modality != "image":
         raise RecipeError("distributed training (--nproc / torchrun) is for images; tables train in one process")
+    if recipe.train.condition_ramp > 0 and data.modality != "image":
+        raise RecipeError("train.condition_ramp is for images; set it to 0 for tables")
     if recipe.train.class_guidance > 0 and data.modality != "image":
         raise RecipeError("train.class_guidance is for images; set it to 0 for tables")
     if deterministic:
@@ -237,6 +239,8 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
         idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen).to(dev)
         x_real, y_real = x_all[idx], y_all[idx]
         z = torch.randn(cfg.batch_size, recipe.model.z_dim, generator=gen).to(dev)
+        if cfg.condition_ramp > 0:
+            set_conditioning(min(1.0, step / (cfg.condition_ramp * total)), g, ema, d)
         loss_d, loss_g, d_real, d_fake = kind.step(g_step, d_step, opt_d, x_real, y_real, z, gen, cfg, n_classes,
                                                    guide, guidance_weight(cfg, step, total))
         opt_g.zero_grad(set_to_none=True)

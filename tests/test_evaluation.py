@@ -296,6 +296,8 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
 
     def spy(x, y, n_classes, **kw):
         fits.append((kw["steps"], x.epoch_arrays(0)[0] if hasattr(x, "epoch_arrays") else x))
+        if kw.get("soft") is not None:
+            assert not any(row.tobytes() in test_rows for row in kw["soft"].x)
         return original(x, y, n_classes, **kw)
 
     monkeypatch.setattr(classifiers, "fit_cnn", spy)
@@ -313,6 +315,7 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     results = run_evaluation(train, validation, test, ev, synthetic=draws,
                              doses={1.0: gan_draws([gen], plan, 2, train)}, online=online,
                              quality_filter=classifiers.QualityFilter.fit(train.x, train.y, 10, 0.5, steps=5),
+                             teacher_pool=gan_draws([gen], {c: 3 * n for c, n in plan.items()}, 4, train),
                              progress=False)
     res = results["classifiers"]["SmallCNN"]
     arms = res["arms"]
@@ -347,6 +350,12 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
                and n not in res["left_out_of_search"]}
     assert ref == max(non_gan, key=non_gan.get)
     assert any(n.startswith("real+synthetic x1+") for n in arms)
+    # the teacher arm: on the best ce / logit-adjusted arm on validation, its own model as teacher, top-k per class
+    soft_ok = {n: val(n) for n, a in arms.items() if a["kind"] == "loss" and a["loss"] in ("ce", "logit-adjust")}
+    teacher_arm = arms[f"real+synthetic (teacher)+{max(soft_ok, key=soft_ok.get).removeprefix('real+')}"]
+    for seed, sel in teacher_arm["teacher_selection"].items():
+        assert sel["kept"] == [20] * 10 and sel["drawn"] == [60] * 10  # the whole gap, from 3x it, every class
+        assert teacher_arm["runs"][int(seed)]["n_train"] == len(train) + 200
     # exploratory comparisons: interval and q-value, never a verdict word
     exploratory = [c for a in arms.values() for c in (a.get("vs_real"), a.get("vs_reference")) if c]
     assert exploratory and all(c["role"] == "exploratory" and "verdict" not in c and "q_bh" in c
