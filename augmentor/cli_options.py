@@ -30,6 +30,15 @@ class AugmentorGroup(click.Group):
             if report_rank_error(str(e)):  # a rank of `--nproc N`: the launcher prints it, once
                 ctx.exit(2)
             raise UserError(str(e)) from e
+        except OSError as e:
+            import errno
+
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f" writing {e.filename}" if e.filename else ""
+            raise UserError(f"no space left on the device{where}; nothing complete was written under the output "
+                            "name (the partial folder beside it resumes on a re-run): free space or choose another "
+                            "--out") from e
 
 
 def common(func):

@@ -33,6 +33,7 @@ BUILTINS = ("digits",)
 # Read from the file's header before any pixel is decoded: 40 megapixels admits every
 # camera photo a user is likely to point at, and refuses a decompression bomb.
 MAX_IMAGE_PIXELS = 40_000_000
+MIN_IMAGE_SIDE = 8  # the smallest side augmentor models; a 1x1 file among 64x64 ones is a mistake, not a sample
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,13 @@ def _read_image(path: Path) -> Image.Image:
             if w * h > MAX_IMAGE_PIXELS:
                 raise InvalidDataError(f"{path}: declares {w}x{h} pixels, more than the limit of "
                                        f"{MAX_IMAGE_PIXELS}; resize it (augmentor models 8 to 64 px)")
+            if min(w, h) < MIN_IMAGE_SIDE:
+                raise InvalidDataError(f"{path}: {w}x{h} pixels is smaller than {MIN_IMAGE_SIDE} px on a side; "
+                                       "augmentor models 8 to 64 px images: delete it or replace it")
             im.load()
             return im.copy()
+    except InvalidDataError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise InvalidDataError(f"{path}: refused as a decompression bomb ({e})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:

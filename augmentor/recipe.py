@@ -162,26 +162,26 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
         if item is float:
             if not isinstance(value, list) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-                raise RecipeError(f"{where}: {key} must be a list of numbers, got {value!r}")
+                raise RecipeError(f"{where}: {key} must be a list of numbers, got {_shown(value)}")
             return tuple(float(v) for v in value)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise RecipeError(f"{where}: {key} must be a list of strings, got {value!r}")
+            raise RecipeError(f"{where}: {key} must be a list of strings, got {_shown(value)}")
         return tuple(value)
     if hint is bool:
         if not isinstance(value, bool):
-            raise RecipeError(f"{where}: {key} must be true or false, got {value!r}")
+            raise RecipeError(f"{where}: {key} must be true or false, got {_shown(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise RecipeError(f"{where}: {key} must be an integer, got {value!r}")
+            raise RecipeError(f"{where}: {key} must be an integer, got {_shown(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RecipeError(f"{where}: {key} must be a number, got {value!r}")
+            raise RecipeError(f"{where}: {key} must be a number, got {_shown(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise RecipeError(f"{where}: {key} must be a string, got {value!r}")
+            raise RecipeError(f"{where}: {key} must be a string, got {_shown(value)}")
         return value
     raise TypeError(f"unsupported recipe field type {hint!r}")  # a bug here, not user error
 
@@ -330,7 +330,7 @@ def check_recipe(recipe: Recipe, where: str = "recipe") -> Recipe:
         for part in dotted.split("."):
             value = getattr(value, part)
         if not ok(value):
-            raise RecipeError(f"{where}: {dotted} must be {wanted}, got {value!r}")
+            raise RecipeError(f"{where}: {dotted} must be {wanted}, got {_shown(value)}")
     ev = recipe.evaluate
     if ev.gan_seeds not in (1, ev.seeds):
         raise RecipeError(f"{where}: evaluate.gan_seeds must be 1 or equal to evaluate.seeds ({ev.seeds}), "
@@ -338,10 +338,23 @@ def check_recipe(recipe: Recipe, where: str = "recipe") -> Recipe:
     return recipe
 
 
+MAX_RECIPE_BYTES = 1 << 20  # a recipe is a page of settings; a bigger file is a mistake, refused before it is read
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """`value`'s repr for an error message, cut to `limit` characters (a 100 MB string stays out of the terminal)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def load_recipe(path: str | Path) -> Recipe:
     """Read a TOML recipe file. Its name defaults to the file's stem."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_RECIPE_BYTES:
+            raise RecipeError(f"{path}: {size:,} bytes is not a recipe (at most {MAX_RECIPE_BYTES:,} bytes); "
+                              "check that --recipe names the TOML settings file")
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise RecipeError(f"recipe not found: {path}") from None

@@ -151,6 +151,7 @@ def markdown(results: Results, title: str, plots: list[str], recipe_text: str | 
     out += _splits(results)
     out += _fidelity_md(results.section("fidelity") or {})
     out += _filter_md(results.section("quality_filter"))
+    out += _teacher_md(first, results.classes)
     out += _memorisation_md(results.section("memorisation"))
     out += _validity_md(results.section("validity"))
     out += ["", "## Arms", ""] + [f"- **{n}** ({a.kind}): {a.description}" for n, a in first.arms.items()]
@@ -251,6 +252,27 @@ def _filter_md(qf: dict | None) -> list[str]:
            "| class | drawn | accepted | acceptance rate |", "|---|---:|---:|---:|"]
     out += [f"| {c} | {v['drawn']} | {v['accepted']} | {v['acceptance_rate'] * 100:.1f} % |"
             for c, v in qf["per_class"].items()]
+    return out
+
+
+def _teacher_md(res, classes: list[str]) -> list[str]:
+    """Per class, summed over seeds: GAN samples drawn for the teacher arm, how many its teacher
+    assigns to the conditioned class, and how many it kept (top-k up to the gap)."""
+    out = []
+    for name, arm in res.arms.items():
+        per_seed = arm.raw.get("teacher_selection") or {}
+        if not per_seed:
+            continue
+        tot = {k: np.sum([np.asarray(v[k]) for v in per_seed.values()], axis=0)
+               for k in ("drawn", "kept", "teacher_agrees_drawn", "teacher_agrees_kept")}
+        out += ["", f"## Teacher selection: {name} (summed over {len(per_seed)} seeds)", "",
+                "| class | drawn | teacher agrees with the GAN's label | kept | teacher agrees (kept) |",
+                "|---|---:|---:|---:|---:|"]
+        for i, c in enumerate(classes):
+            n, k = int(tot["drawn"][i]), int(tot["kept"][i])
+            if n:
+                out.append(f"| {c} | {n} | {tot['teacher_agrees_drawn'][i] / n * 100:.1f} % | {k} | "
+                           + (f"{tot['teacher_agrees_kept'][i] / k * 100:.1f} % |" if k else "— |"))
     return out
 
 

@@ -188,13 +188,30 @@ def validate_table(data: TableData) -> None:
                                    "every class needs at least 2. Add rows or remove the class")
 
 
+MAX_COLUMNS = 10_000  # a wider table is refused from its header, before any row is parsed
+
+
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InvalidDataError(f"dataset not found: {path}")
     try:
-        if path.suffix.lower() == ".csv":
+        csv = path.suffix.lower() == ".csv"
+        if csv:
+            with path.open("rb") as f:  # count the header's fields without parsing rows (or a huge line)
+                header = f.readline(64 << 20)
+            n = header.count(b",") + 1
+        else:
+            import pyarrow.parquet as pq
+
+            n = len(pq.read_schema(path).names)
+        if n > MAX_COLUMNS:
+            raise InvalidDataError(f"{path}: {n:,} columns, more than the {MAX_COLUMNS:,} augmentor handles; "
+                                   "select the feature columns you need (and the label) into a narrower table")
+        if csv:
             return pd.read_csv(path, low_memory=False)
         return pd.read_parquet(path)
+    except InvalidDataError:
+        raise
     except pd.errors.EmptyDataError:
         raise InvalidDataError(f"{path}: the file is empty; expected a header row and data rows") from None
     except UnicodeDecodeError as e:

@@ -510,3 +510,100 @@ def test_table_output_never_overwrites_a_user_column(tmp_path):
     assert list(frame.columns[:3]) == ["source", "augmentor_source", "label"]
     assert "augmentor_source_2" in frame.columns
     np.testing.assert_allclose(frame["source"][:20], df["source"], rtol=1e-6)
+
+
+# #26 point 4: odd inputs, each a clear outcome
+
+
+def _pngs(folder, n=3, size=8):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray((rng.random((size, size)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+
+
+def test_a_one_pixel_image_among_64_px_ones_is_named_not_upscaled(tmp_path):
+    _pngs(tmp_path / "d" / "a", size=64)
+    _pngs(tmp_path / "d" / "b", size=64)
+    Image.fromarray(np.zeros((1, 1), np.uint8)).save(tmp_path / "d" / "a" / "tiny.png")
+    assert_user_error(run_cli("inspect", tmp_path / "d", "--image-size", "32"), "tiny.png", "1x1", "8 px")
+
+
+def test_a_png_with_an_oversized_palette_is_a_corrupt_image(tmp_path):
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    _pngs(tmp_path / "d" / "a")
+    _pngs(tmp_path / "d" / "b")
+    raw = b"".join(b"\x00" + bytes([i] * 8) for i in range(8))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 3, 0, 0, 0))
+           + chunk(b"PLTE", bytes(3 * 100_000)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    (tmp_path / "d" / "a" / "palette.png").write_bytes(png)
+    assert_user_error(run_cli("inspect", tmp_path / "d"), "palette.png", "palette")
+
+
+def test_a_symlink_loop_as_a_class_folder_is_one_line(tmp_path):
+    _pngs(tmp_path / "d" / "a")
+    _pngs(tmp_path / "d" / "b")
+    (tmp_path / "d" / "a" / "up").symlink_to("..")
+    (tmp_path / "d" / "c").symlink_to(tmp_path / "d")
+    t = time.monotonic()
+    assert_user_error(run_cli("inspect", tmp_path / "d"), "'c'")
+    assert time.monotonic() - t < 30
+
+
+def test_ten_thousand_one_image_classes_are_one_line_naming_a_class(tmp_path):
+    im = Image.fromarray(np.zeros((8, 8), np.uint8))
+    for i in range(10_000):
+        (tmp_path / "d" / f"c{i}").mkdir(parents=True)
+        im.save(tmp_path / "d" / f"c{i}" / "0.png")
+    result = run_cli("inspect", tmp_path / "d")
+    assert_user_error(result, "has 1 sample", "at least 2")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_100_mb_recipe_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "big.toml"
+    with path.open("w") as f:
+        f.write('name = "')
+        f.write("x" * 100_000_000)
+        f.write('"\n')
+    t = time.monotonic()
+    result = run_cli("run", path)
+    assert_user_error(result, "big.toml", "bytes is not a recipe")
+    assert len(result.output) < 500 and time.monotonic() - t < 30
+    small = tmp_path / "long-name.toml"
+    small.write_text(f'name = "{"y" * 5000}"\n')  # a long bad value is cut in the message
+    result = run_cli("run", small)
+    assert_user_error(result, "name must be", "5,002 characters")
+    assert len(result.output) < 500
+
+
+def test_a_100000_column_csv_is_refused_from_its_header(tmp_path):
+    path = tmp_path / "wide.csv"
+    with path.open("w") as f:
+        f.write(",".join(f"c{i}" for i in range(100_000)) + ",label\n")
+        for r in range(4):
+            f.write(",".join("1" for _ in range(100_000)) + f",{r % 2}\n")
+    t = time.monotonic()
+    assert_user_error(run_cli("inspect", path), "wide.csv", "100,001 columns", "10,000")
+    assert time.monotonic() - t < 30
+
+
+def test_disk_full_during_generate_is_one_line_and_nothing_complete_is_claimed(tiny_model, tmp_path, monkeypatch):
+    import errno
+
+    real_savez = np.savez
+
+    def full(f, **arrays):  # the disk fills at the first shard
+        raise OSError(errno.ENOSPC, "No space left on device", getattr(f, "name", "shard"))
+
+    monkeypatch.setattr(np, "savez", full)
+    out = tmp_path / "o"
+    result = run_cli("generate", tiny_model[1], "--counts", "1=3000", "--format", "npz", "--out", out)
+    assert_user_error(result, "no space left on the device", "--out")
+    assert not out.exists()  # the partial folder is never renamed to the output's name
+    monkeypatch.setattr(np, "savez", real_savez)
+    result = run_cli("generate", tiny_model[1], "--counts", "1=3000", "--format", "npz", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert sum(len(np.load(p)["y"]) for p in out.glob("shard-*.npz")) == 3000
