@@ -225,9 +225,9 @@ def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
     added late and down-weighted, with `best`'s loss and mixup (its loss must be ce or logit-adjust)."""
     return Arm(f"real+synthetic (teacher)+{best.name.removeprefix('real+')}",
                f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
-               f"(top-k up to the gap from a draw of {plan.pool_factor}x it), its soft labels at "
-               f"temperature {plan.temperature:g}, weight {plan.weight:g}, joining after {plan.join_at:.0%} of the "
-               "steps, logit-adjustment prior of the real + synthetic mixture",
+               f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap), "
+               f"its soft labels at temperature {plan.temperature:g}, weight {plan.weight:g}, joining after "
+               f"{plan.join_at:.0%} of the steps, logit-adjustment prior of the real + synthetic mixture",
                lambda s: best.make(s), "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
                teacher=best.name, soft=plan, extra={"teacher_selection": {}})
 

@@ -128,6 +128,7 @@ class EvaluateConfig:
     teacher_temperature: float = 2.0
     teacher_weight: float = 0.5  # loss weight of a synthetic sample (real: 1)
     teacher_join: float = 0.75  # share of the steps before the synthetic samples join
+    teacher_dose: float = 1.0  # r x each class's real count, at most its gap (x1 won on validation); 0: the gap
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ RULES = {
     "evaluate.teacher_temperature": _between(0, 100, lo_open=True),
     "evaluate.teacher_weight": _between(0, 100, lo_open=True),
     "evaluate.teacher_join": _between(0, 1, hi_open=True),
+    "evaluate.teacher_dose": _between(0, 100),
     "train.seed": _seed(),
     "synthesize.strategy": (_strategy, "auto|minority|not minority|not majority|all, a count N, a ratio "
                                        "in (0, 1] or CLASS=N,... with N >= 0"),

@@ -113,8 +113,10 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                           f"{', '.join(sorted(every - {'real'}))}")
     teacher = None
     if teacher_pool is not None and synthetic is not None and ev.baselines:
-        teacher = TeacherPlan(teacher_pool, target - counts, ev.teacher_pool, ev.teacher_temperature,
-                              ev.teacher_weight, ev.teacher_join)
+        gap = target - counts
+        want = gap if ev.teacher_dose == 0 else np.minimum(gap, np.round(ev.teacher_dose * counts).astype(int))
+        teacher = TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature, ev.teacher_weight,
+                              ev.teacher_join)
     learners, protocol = kind.learners(train, ev, device)
     combine = None
     if doses and ev.baselines:
