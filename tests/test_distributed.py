@@ -122,6 +122,19 @@ def _snapshot(folder: Path) -> dict:
     return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
 
 
+def assert_gone_and_still(job: subprocess.Popen, pids: set[int], folder: Path) -> None:
+    """kill -9 `job`; 10 s later none of `pids` is alive and nothing under `folder` changes for 3 s."""
+    import time
+
+    job.kill()
+    job.wait()
+    time.sleep(10)
+    assert not _alive(pids), f"alive 10 s after kill -9 of {job.pid}: {_alive(pids)}"
+    before = _snapshot(folder)
+    time.sleep(3)
+    assert _snapshot(folder) == before
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; parent-death signal is Linux's")
 def test_kill_9_of_nproc_train_leaves_no_rank_and_no_writer(tmp_path):
     """#26 row 1: the ranks die with the launcher; a --resume meanwhile names the lock holder's PID."""
@@ -134,25 +147,20 @@ def test_kill_9_of_nproc_train_leaves_no_rank_and_no_writer(tmp_path):
     cmd = [sys.executable, "-m", "augmentor.cli", "train", "builtin:digits", "--recipe", str(recipe),
            "--nproc", "2", "--epochs", "40", "--out", str(run), "-q"]
     job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ranks: set[int] = set()
     try:
         deadline = time.monotonic() + 120
         while not list(run.glob("checkpoints/step-*")) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert list(run.glob("checkpoints/step-*")), "the job wrote no checkpoint in 120 s"
-        ranks = _descendants(job.pid)
+        ranks |= _descendants(job.pid)
         assert len(ranks) >= 2
         # a --resume beside the live job is refused, naming the PID that holds the lock
         r = _cli("train", "builtin:digits", "--recipe", str(recipe), "--nproc", "2", "--epochs", "40",
                  "--out", str(run), "--resume", "-q")
         assert r.returncode == 2 and f"PID {job.pid}" in r.stderr, r.stderr[-2000:]
     finally:
-        job.kill()
-        job.wait()
-    time.sleep(10)
-    assert not _alive(ranks), f"ranks alive 10 s after kill -9 of the launcher: {_alive(ranks)}"
-    before = _snapshot(run)
-    time.sleep(3)
-    assert _snapshot(run) == before
+        assert_gone_and_still(job, ranks, run)
 
 
 def test_nproc_resume_with_another_world_size_is_one_line(tmp_path):

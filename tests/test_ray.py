@@ -121,7 +121,7 @@ def test_kill_9_of_the_driver_takes_the_local_cluster_along(tiny_model, tmp_path
     import subprocess
     import time
 
-    from tests.test_distributed import _alive, _descendants, _snapshot
+    from tests.test_distributed import _descendants, assert_gone_and_still
 
     out = tmp_path / "X"
     cmd = [sys.executable, "-m", "augmentor.cli", "generate", str(tiny_model[1]), "--counts", "0=300000",
@@ -140,10 +140,4 @@ def test_kill_9_of_the_driver_takes_the_local_cluster_along(tiny_model, tmp_path
             time.sleep(0.2)
         assert len(seen) >= 4, seen  # the cluster's processes and its workers
     finally:
-        job.kill()
-        job.wait()
-    time.sleep(10)
-    assert not _alive(seen), f"alive 10 s after kill -9 of the driver: {_alive(seen)}"
-    before = _snapshot(tmp_path)
-    time.sleep(3)
-    assert _snapshot(tmp_path) == before
+        assert_gone_and_still(job, seen, tmp_path)
