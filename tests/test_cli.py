@@ -71,9 +71,11 @@ def test_run_whole_pipeline(tmp_path):
                  f"real+synthetic (filtered)+oversampled{tag}", "real+online-synthetic", "synthetic-only"):
         assert name in arms, name
     assert any(n.startswith(f"real{tag}+logit-adjusted+mixup ") for n in names)
-    # on top of the loss fix chosen on validation: stored GAN samples, and fresh ones every epoch
-    assert names[-2].startswith("real+synthetic x0.5+")
-    assert names[-1].startswith("real+online-synthetic+")
+    # on top of the loss fix chosen on validation: stored GAN samples, fresh ones every epoch, and the
+    # teacher-chosen soft-labelled ones (on the best ce / logit-adjusted arm)
+    assert names[-3].startswith("real+synthetic x0.5+")
+    assert names[-2].startswith("real+online-synthetic+")
+    assert names[-1].startswith("real+synthetic (teacher)+") and arms[names[-1]]["loss"] in ("ce", "logit-adjust")
     h = results["headline"]
     confirmatory = {h["gan_arm"], h["best_non_gan_arm"], "real"}
     assert all(a["seeds"] == (3 if n in confirmatory else 2) for n, a in arms.items())
