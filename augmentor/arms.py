@@ -228,7 +228,7 @@ def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
                f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap), "
                f"its soft labels at temperature {plan.temperature:g}, weight {plan.weight:g}, joining after "
                f"{plan.join_at:.0%} of the steps, logit-adjustment prior of the real + synthetic mixture",
-               lambda s: best.make(s), "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
+               best.make, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
                teacher=best.name, soft=plan, extra={"teacher_selection": {}})
 
 
@@ -272,7 +272,7 @@ class CnnLearner:
             "drawn": np.bincount(pool.y, minlength=k).tolist(), "kept": np.bincount(pool.y[keep], minlength=k).tolist(),
             "teacher_agrees_drawn": np.bincount(pool.y[agree], minlength=k).tolist(),
             "teacher_agrees_kept": np.bincount(pool.y[keep][agree[keep]], minlength=k).tolist()}
-        return SoftSynthetic(pool.x[keep], teacher_targets(probs[keep], pool.y[keep], plan.temperature),
+        return SoftSynthetic(pool.x[keep], teacher_targets(probs[keep], plan.temperature),
                              plan.weight, plan.join_at)
 
 

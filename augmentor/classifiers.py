@@ -247,6 +247,8 @@ def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic,
             return 0.0
         return torch.from_numpy(np.log(np.maximum(counts, 1e-3) / counts.sum()).astype(np.float32)).to(device)
 
+    off_real, off_mix = offset(real_counts), offset(mix_counts)  # before and after the synthetic samples join
+
     gen = torch.Generator().manual_seed(seed)
     lambdas = np.random.default_rng(seed).beta(mixup, mixup, steps) if mixup > 0 else None
     with torch.random.fork_rng(devices=[]):
@@ -267,7 +269,7 @@ def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic,
             pos += batch_size
             xb = augment(xt[idx].cpu()).to(device) if augment else xt[idx]
             tb, wb = tt[idx], wt[idx]
-            off = offset(mix_counts if step >= join else real_counts)
+            off = off_mix if step >= join else off_real
             if lambdas is not None:
                 lam, perm = float(lambdas[step]), torch.randperm(len(xb), generator=gen).to(device)
                 xb, tb = lam * xb + (1 - lam) * xb[perm], lam * tb + (1 - lam) * tb[perm]
@@ -281,10 +283,10 @@ def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic,
     return model.eval()
 
 
-def teacher_targets(probs: np.ndarray, labels: np.ndarray, temperature: float = 2.0) -> np.ndarray:
+def teacher_targets(probs: np.ndarray, temperature: float = 2.0) -> np.ndarray:
     """Soft targets from a teacher's class probabilities, sharpened or softened at `temperature`
-    (p^(1/T), renormalised): a head-shaped '5' conditioned as 5 teaches 'mostly 3, a little 5'."""
-    del labels  # the conditioning label only chooses which samples are kept (see `select_by_teacher`)
+    (p^(1/T), renormalised): a head-shaped '5' conditioned as 5 teaches 'mostly 3, a little 5'.
+    The conditioning label only chooses which samples are kept (`select_by_teacher`)."""
     logp = np.log(np.clip(probs, 1e-8, 1.0)) / temperature
     p = np.exp(logp - logp.max(1, keepdims=True))
     return (p / p.sum(1, keepdims=True)).astype(np.float32)

@@ -101,7 +101,7 @@ def main() -> None:
         selection["teacher_agrees_drawn"] += np.bincount(yp[agree], minlength=k)
         selection["teacher_agrees_kept"] += np.bincount(yp[keep][agree[keep]], minlength=k)
         xs, ys = xp[keep], yp[keep]
-        soft_t = C.teacher_targets(probs[keep], ys, TEMPERATURE)
+        soft_t = C.teacher_targets(probs[keep], TEMPERATURE)
         hard_t = np.eye(k, dtype=np.float32)
         dose = np.minimum(gap, counts)  # x1: as many GAN samples as real ones, at most the gap
         small = C.select_by_teacher(probs, yp, dose)
@@ -113,7 +113,7 @@ def main() -> None:
             "soft top-k + mixture prior + late": C.SoftSynthetic(xs, soft_t, join_at=0.75),
             "soft top-k + mixture prior + late + weight 0.5": C.SoftSynthetic(xs, soft_t, 0.5, 0.75),
             "soft top-k x1 + mixture prior + late + weight 0.5": C.SoftSynthetic(
-                xp[small], C.teacher_targets(probs[small], yp[small], TEMPERATURE), 0.5, 0.75),
+                xp[small], C.teacher_targets(probs[small], TEMPERATURE), 0.5, 0.75),
         }
         arms = {n: a for n, a in arms.items() if not args.only or n in args.only}
         for name, soft in arms.items():
