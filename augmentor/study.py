@@ -269,12 +269,12 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
 
         quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes), filter_threshold)
     ev = dataclasses.replace(ev, teacher_pool=min(ev.teacher_pool, 1))  # the folder is the teacher's pool
+    gap_fill = read(synthetic) if synthetic else None  # read once: the gap-filling arms and the teacher's pool
     results = run_evaluation(
-        train_data, validation_data, test_data, ev, synthetic=read(synthetic) if synthetic else None,
+        train_data, validation_data, test_data, ev, synthetic=gap_fill,
         synthetic_only=read(synthetic_only) if synthetic_only else None,
         doses={r: read(f) for r, f in (doses or {}).items()}, quality_filter=quality_filter, device=device,
-        teacher_pool=read(synthetic) if synthetic and ev.teacher_pool and EVALUATION[train_data.modality].classic
-        else None,
+        teacher_pool=gap_fill if ev.teacher_pool and EVALUATION[train_data.modality].classic else None,
         progress=progress, sources=variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=False, gan_seeds=1))
     folder = synthetic_only or synthetic
     samples = read_folder(folder, train_data, "synthetic") if folder else None
