@@ -73,7 +73,9 @@ def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "ran
             np.arange(len(train)).reshape(-1, 1), train.y)
         d = train.subset(idx.ravel())
         return d.x, d.y
-    return SMOTE_BY_MODALITY[train.modality](train, strategy, int(min(5, np.bincount(train.y).min() - 1)), seed)
+    from . import modalities
+
+    return modalities.get(train.modality).smote(train, strategy, int(min(5, np.bincount(train.y).min() - 1)), seed)
 
 
 def _smote_images(train: LabelledData, strategy: dict, k: int, seed: int) -> tuple:
@@ -98,8 +100,6 @@ def _smote_tables(train: TableData, strategy: dict, k: int, seed: int) -> tuple:
     x, y = sampler.fit_resample(train.x, train.y)
     return pd.DataFrame(x, columns=train.x.columns).astype(train.x.dtypes.to_dict()), y
 
-
-SMOTE_BY_MODALITY = {"image": _smote_images, "table": _smote_tables}
 
 
 def concat(train: Dataset, extra: Dataset) -> tuple:

@@ -162,7 +162,7 @@ class SoftSynthetic:
 
 def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: int = 64,
             lr: float = 1e-3, seed: int = 0, device: str = "cpu", augment=None, loss: str = "ce",
-            mixup: float = 0.0, soft: SoftSynthetic | None = None) -> SmallCNN:
+            mixup: float = 0.0, soft: SoftSynthetic | None = None, network=None) -> SmallCNN:
     """Train a SmallCNN on pixels in [0, 1] for exactly `steps` Adam steps (seeded).
 
     `x` is an array of images (with labels `y`), or an `OnlineSynthetic` (y None): then every
@@ -171,7 +171,8 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
     is plain cross-entropy or a long-tail loss (see `loss_terms`); `mixup` > 0 mixes each batch
     with a shuffled copy of itself, lambda ~ Beta(mixup, mixup) per batch (Zhang et al. 2018).
     `soft` adds synthetic samples with soft teacher targets (see `SoftSynthetic`; losses "ce"
-    and "logit-adjust" only)."""
+    and "logit-adjust" only). `network(shape, n_classes)` builds another model than the SmallCNN
+    (e.g. the 1-D CNN of signals)."""
     if soft is not None:
         return _fit_soft(x, y, n_classes, soft, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                          device=device, augment=augment, loss=loss, mixup=mixup)
@@ -183,7 +184,8 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
     with torch.random.fork_rng(devices=[]):  # dropout and augmentation draw from the global RNG
         torch.manual_seed(seed)
         first = x.x if online else x
-        model = SmallCNN(first.shape[1], n_classes, min(first.shape[2:])).to(device)
+        model = (network(first.shape[1:], n_classes) if network else
+                 SmallCNN(first.shape[1], n_classes, min(first.shape[2:]))).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
         epoch, ws = 0, None

@@ -43,9 +43,12 @@ def cli() -> None:
 @click.argument("data")
 @click.option("--image-size", type=ImageSize(), default=0, help="Resize images to this square side (8..64).")
 @click.option("--channels", type=click.Choice(["0", "1", "3"]), default="0", help="1 or 3 to convert.")
+@click.option("--length", type=click.IntRange(0, 1 << 16), default=0,
+              help="Signals: make every series this long (default: report the lengths as found).")
+@click.option("--rate", type=click.IntRange(0, 1_000_000), default=0, help="Signals: resample WAV clips to this rate.")
 @label_option
 @common
-def inspect(data: str, image_size: int, channels: int, label: str, progress: bool) -> None:
+def inspect(data: str, image_size: int, channels: int, length: int, rate: int, label: str, progress: bool) -> None:
     """Class counts of DATA and the gap each strategy would fill.
 
     \b
@@ -53,11 +56,13 @@ def inspect(data: str, image_size: int, channels: int, label: str, progress: boo
       augmentor inspect builtin:digits
       augmentor inspect path/to/images/ --image-size 32
       augmentor inspect churn.csv --label-column churned
+      augmentor inspect builtin:plaid
+      augmentor inspect clips/ --rate 8000
     """
     from .data import load_dataset
     from .gaps import NAMED, plan_gaps
 
-    d = load_dataset(data, image_size, int(channels), label=label)
+    d = load_dataset(data, image_size, int(channels), label=label, length=length, rate=rate, inspect=True)
     counts = d.counts()
     click.echo(d.describe())
     strategies = [s for s in NAMED if s != "not majority"]
@@ -80,6 +85,10 @@ def inspect(data: str, image_size: int, channels: int, label: str, progress: boo
 @click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
 @click.option("--deterministic", is_flag=True, help="torch.use_deterministic_algorithms (GPU).")
 @click.option("--label-column", "label", default=None, help="Tables: the label column (data.label).")
+@click.option("--length", type=click.IntRange(0, 1 << 16), default=None,
+              help="Signals: samples per series (data.length); other lengths are resampled (data.fit).")
+@click.option("--rate", type=click.IntRange(0, 1_000_000), default=None,
+              help="Signals: resample WAV clips to this rate in Hz (data.rate).")
 @click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Train in this many processes (torchrun + DistributedDataParallel); images only.")
 @overwrite_option
@@ -88,7 +97,8 @@ def inspect(data: str, image_size: int, channels: int, label: str, progress: boo
 @common
 def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
               image_size: int | None, channels: int | None, resume: bool, deterministic: bool,
-              label: str | None, overwrite: bool, seed: int | None, nproc: int, device: str, progress: bool) -> None:
+              label: str | None, length: int | None, rate: int | None, overwrite: bool, seed: int | None, nproc: int,
+              device: str, progress: bool) -> None:
     """Train the class-conditional GAN on DATA, writing checkpoints into --out.
 
     With --nproc N the same command runs in N processes under torchrun (DistributedDataParallel:
@@ -101,6 +111,7 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
       augmentor train data/train.npz --out runs/mine --resume
       augmentor train builtin:digits --out runs/ddp --nproc 2 --epochs 1
       augmentor train churn.csv --label-column churned --out runs/churn --recipe recipes/wine.toml
+      augmentor train clips/ --out runs/clips --length 2000 --epochs 100
     """
     import os
 
@@ -120,7 +131,8 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
 
         argv = ["train", data, "--out", str(out), "--device", device]
         for flag, value in (("--recipe", recipe), ("--epochs", epochs), ("--image-size", image_size),
-                            ("--channels", channels), ("--label-column", label), ("--seed", seed)):
+                            ("--channels", channels), ("--label-column", label), ("--seed", seed),
+                            ("--length", length), ("--rate", rate)):
             if value is not None:
                 argv += [flag, str(value)]
         argv += [f for f, on in (("--resume", resume), ("--deterministic", deterministic),
@@ -133,9 +145,11 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
     die_with_launcher()
     r = load_recipe(recipe) if recipe else Recipe(name=out.name)
     r = with_overrides(r, {"train.epochs": epochs, "train.seed": seed, "data.label": label,
-                           "data.image_size": image_size, "data.channels": channels})
+                           "data.image_size": image_size, "data.channels": channels, "data.length": length,
+                           "data.rate": rate})
     d = load_dataset(data, r.data.image_size, r.data.channels, label=r.data.label,
-                     categorical=r.data.categorical, numeric=r.data.numeric, impute=r.data.impute)
+                     categorical=r.data.categorical, numeric=r.data.numeric, impute=r.data.impute,
+                     length=r.data.length, fit=r.data.fit, rate=r.data.rate)
     try:
         result = train(d, out, r, device=device, resume=resume, overwrite=overwrite, progress=progress,
                        deterministic=deterministic)
@@ -173,8 +187,9 @@ def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, fp16: bool,
 @click.option("--counts", required=True, help="CLASS=N[,CLASS=N...] samples to generate.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--batch-size", type=BATCH_RANGE, default=256, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default=None,
-              help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet.")
+@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet", "wav"]), default=None,
+              help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet. "
+                   "Signals: npz shards (the default) or wav (class folders of float WAV files).")
 @workers_option
 @max_samples_option
 @engine_options
@@ -195,6 +210,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
       augmentor generate runs/digits/generator.onnx --counts 0=100000 --format npz --out big/
       augmentor generate runs/wine/generator.onnx --counts class_2=500 --format parquet --out rows/
       augmentor generate M.onnx --counts 0=3000,1=2000 --format npz --engine ray --num-workers 2 --out A/
+    augmentor generate runs/clips/generator.onnx --counts dog=40 --format wav --out clips-syn/
     """
     from .synthesize import generate_to_folder
 
@@ -225,8 +241,9 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
               help="Keep only samples a classifier trained on DATA assigns to their class with "
                    "probability >= this; acceptance rates go to OUT/filter.json.")
 @click.option("--batch-size", type=BATCH_RANGE, default=256, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet"]), default=None,
-              help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet.")
+@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet", "wav"]), default=None,
+              help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet. "
+                   "Signals: npz shards (the default) or wav (class folders of float WAV files).")
 @workers_option
 @max_samples_option
 @engine_options
@@ -313,9 +330,12 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Thin --train first: exponential:RATIO (long tail) or step:CLASS,CLASS:KEEP.")
 @click.option("--no-baselines", is_flag=True, help="Skip the resampling, classic and loss-side arms.")
-@click.option("--classic", multiple=True, type=click.Choice(["affine", "pad-crop", "crop-flip", "randaugment"]),
-              help="Images: a classic augmentation candidate (repeat for several; the best on validation is kept). "
-              "Default: affine and pad-crop for grayscale, crop-flip and randaugment for RGB.")
+@click.option("--classic", multiple=True, type=click.Choice(["affine", "pad-crop", "crop-flip", "randaugment", "jitter",
+                                                             "scaling", "magnitude-warp", "time-warp", "window-slice",
+                                                             "window-warp"]),
+              help="A classic augmentation candidate (repeat for several; the best on validation is kept). "
+              "Default: images affine and pad-crop (grayscale), crop-flip and randaugment (RGB); signals the six "
+              "transformations jitter ... window-warp.")
 @click.option("--classifier", "classifiers", multiple=True, type=click.Choice(["logreg", "hgb", "rf"]),
               help="Tables: scikit-learn classifier(s) to evaluate with (default: all three).")
 @label_option

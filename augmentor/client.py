@@ -97,9 +97,12 @@ class Client:
         """(x, y): images as float pixels in [0, 1] (8-bit values, as stored), or a DataFrame of
         table rows in the model's columns; y are label indices into `classes`. `stored` is
         accepted for compatibility with OnnxGenerator: a server always sends stored values."""
-        if self.modality == "image":
+        from . import modalities
+
+        if modalities.get(self.modality).serve_formats[0] == "npz":  # arrays: 8-bit pixels or float signals
             arrays = self.generate_raw(counts, seed)
-            return arrays["x"].astype(np.float32) / 255.0, arrays["y"].astype(np.int64)
+            x = arrays["x"]
+            return (x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x), arrays["y"].astype(np.int64)
         import pandas as pd
 
         try:

@@ -40,12 +40,23 @@ class ImageCodec:
 
     # What the rest of the product needs to know about this modality, in one place.
     formats = ("png", "npz")  # output formats; the first is the default
+    file_formats = ("png",)  # formats written one file per sample (`file_bytes`)
     filterable = True  # a quality filter (image classifier) can judge its samples
     SIDE = (8, 64)
 
     def stored(self, xm: np.ndarray) -> np.ndarray:
         """Model outputs as they are once written: 8-bit pixels, back in [0, 1]."""
         return self.to_uint8(xm).astype(np.float32) / 255.0
+
+    def array(self, xm: np.ndarray) -> np.ndarray:
+        """Model outputs as an .npz output holds them: 8-bit pixels."""
+        return self.to_uint8(xm)
+
+    def file_bytes(self, pixels_u8: np.ndarray) -> bytes:
+        """One sample (from `array`) as the bytes of its own file: a PNG."""
+        from .sinks import png_bytes
+
+        return png_bytes(pixels_u8)
 
     def valid_shape(self, shape: tuple[int, ...]) -> bool:
         return (len(shape) == 3 and shape[0] in (1, 3)
@@ -95,6 +106,7 @@ class TableCodec:
         return cls(columns, label)
 
     formats = ("csv", "parquet")
+    file_formats = ()
     filterable = False
     MAX_WIDTH = 100_000
 
@@ -197,9 +209,8 @@ def _astype(col: pd.Series, dtype: str) -> pd.Series:
         return col.astype(object)
 
 
-def codec_from_json(spec: dict) -> ImageCodec | TableCodec:
-    if isinstance(spec, dict) and spec.get("kind") == "image":
-        return ImageCodec()
-    if isinstance(spec, dict) and spec.get("kind") == "table":
-        return TableCodec.from_json(spec)
-    raise UnsafeArtifactError(f"unknown codec in model metadata: {str(spec)[:200]!r}")
+def codec_from_json(spec: dict) -> object:
+    """The codec a model's metadata describes (the modality registry knows each kind)."""
+    from .modalities import for_codec
+
+    return for_codec(spec)

@@ -1,7 +1,7 @@
 """Datasets of every modality: load (dispatching on the spec), split, thin, align, fingerprint.
 
-`load_dataset` is the one place that dispatches on the kind of data: tables (`.csv`,
-`.parquet`, builtin tables) go to tables.py, everything else to images.py. The shared
+`load_dataset` hands a spec to the modality that claims it (modalities.py): tables (`.csv`,
+`.parquet`, builtin tables), signals (signals.py), images (everything else). The shared
 operations below work on either `LabelledData` (images) or `TableData`: both have `x`,
 integer `y` indexing `classes`, `subset` and `with_labels`.
 """
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import InvalidDataError
-from .images import LabelledData, load_images, validate, write_npz
-from .tables import TableData, is_table_spec, load_table
+from .images import LabelledData, validate, write_npz
+from .tables import TableData
 
 __all__ = ["LabelledData", "TableData", "align_classes", "fingerprint", "imbalance_targets", "load_dataset",
            "balanced_validation_split", "hold_out_and_thin", "stratified_split", "thin_classes", "validate",
@@ -27,18 +27,20 @@ Dataset = LabelledData | TableData
 
 def load_dataset(spec: str | os.PathLike, image_size: int = 0, channels: int = 0, *,
                  label: str = "label", categorical: Sequence[str] = (), numeric: Sequence[str] = (),
-                 impute: str = "none") -> Dataset:
+                 impute: str = "none", **signal: int | str) -> Dataset:
     """Load a dataset spec: an ImageFolder directory, a `.npz`, a `.csv` / `.parquet`
     table, or `builtin:NAME` (digits; breast_cancer and wine are tables).
 
     Images: `image_size` > 0 resizes every image to a square of that side; `channels` 1 or
     3 converts (0 keeps what the data has). Tables: see `tables.load_table` for `label`,
-    `categorical`, `numeric` and `impute`. The result is validated.
+    `categorical`, `numeric` and `impute`. Signals (WAV folders, `.ts`, signal `.npz`, builtin
+    signal sets): `length` and `rate`, see `signals.load_signals`. The result is validated.
     """
+    from . import modalities
+
     spec = str(spec)
-    if is_table_spec(spec):
-        return load_table(spec, label, categorical, numeric, impute)
-    return load_images(spec, image_size, channels)
+    return modalities.for_spec(spec).load(spec, image_size=image_size, channels=channels, label=label,
+                                          categorical=categorical, numeric=numeric, impute=impute, **signal)
 
 
 def fingerprint(data: Dataset) -> str:

@@ -18,6 +18,7 @@ import platform
 import time
 from pathlib import Path
 
+from . import modalities
 from .arms import Dataset
 from .checkpoint import list_checkpoints
 from .data import LabelledData, hold_out_and_thin, load_dataset, stratified_split
@@ -41,7 +42,8 @@ def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
     (`[data.imbalance]`), else stratified from the training split as given; thin the train split."""
     d = recipe.data
     table = {"label": d.label, "categorical": d.categorical, "numeric": d.numeric, "impute": d.impute}
-    full = load_dataset(d.train, d.image_size, d.channels, **table)
+    signal = {"length": d.length, "fit": d.fit, "rate": d.rate}
+    full = load_dataset(d.train, d.image_size, d.channels, **table, **signal)
     options = {"numeric": d.numeric, "impute": d.impute}
     if d.test:
         train_data, test = full, full.load_like(d.test, **options)
@@ -126,7 +128,8 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
              "synthetic_only": gan_draws(gens, balanced, syn.seed + 1, train_data),
              "doses": {r: gan_draws(gens, {c: round(r * n) for c, n in counts.items()}, syn.seed + 2, train_data)
                        for r in ev.doses}}
-    if ev.teacher_pool > 0 and train_data.modality == "image" and sum(plan.values()):
+    guided = modalities.get(train_data.modality).guided
+    if ev.teacher_pool > 0 and guided and sum(plan.values()):
         draws["teacher_pool"] = gan_draws(gens, {c: ev.teacher_pool * n for c, n in plan.items()}, syn.seed + 4,
                                           train_data)
     quality_filter = None
@@ -136,7 +139,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
         quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes),
                                            ev.filter_threshold, device=torch_device(device))
     online = None
-    if ev.online and train_data.modality == "image":
+    if ev.online and guided:
         online = online_factory(gens, train_data, {c: counts[c] + n for c, n in plan.items()}, ev, syn.seed + 3,
                                 quality_filter if ev.online_filter else None)
     times["synthesize"] = time.perf_counter() - t

@@ -69,8 +69,7 @@ def _session(path: str, device: str) -> OnnxGenerator:
 def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: str, partial: str,
              batch_size: int, row_offset: int, die_once: str | None = None) -> int:
     """Write one unit's samples and then its manifest part; return the number of samples."""
-    from .codec import ImageCodec
-    from .sinks import class_folder, png_bytes
+    from .sinks import class_folder
 
     k, name, start, n = unit
     gen = _session(model, device)
@@ -81,13 +80,13 @@ def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: 
     out = np.concatenate([b for _, _, b in gen.iter_batches({name: start + n}, seed, batch_size, skip={name: start})])
     codec = gen.info.codec
     rows = []
-    if isinstance(codec, ImageCodec):
-        pixels = codec.to_uint8(out)
-        if fmt == "png":
+    if fmt in codec.file_formats or fmt == "npz":  # images and signals: a file per sample, or shards
+        pixels = codec.array(out)
+        if fmt in codec.file_formats:
             folder = class_folder(root, name)
             for i, img in enumerate(pixels):
-                rel = f"{folder.name}/syn-s{seed}-{start + i:06d}.png"
-                write_bytes(root / rel, png_bytes(img))
+                rel = f"{folder.name}/syn-s{seed}-{start + i:06d}.{fmt}"
+                write_bytes(root / rel, codec.file_bytes(img))
                 rows.append(rel)
                 if die_once and i == len(pixels) // 2 and not Path(die_once).exists():
                     Path(die_once).write_text("died once")  # test hook: a worker killed mid-unit

@@ -49,6 +49,9 @@ class DataConfig:
     categorical: tuple[str, ...] = ()  # tables: columns to treat as categorical (else detected)
     numeric: tuple[str, ...] = ()  # tables: columns to treat as numeric (else detected)
     impute: str = "none"  # tables: "none" (missing values are an error) | "median"
+    length: int = 0  # signals: samples per series (0 keeps it when every series has the same length)
+    fit: str = "resample"  # signals: how other lengths become `length`: "resample" (linear) | "pad-crop"
+    rate: int = 0  # signals: WAV clips are resampled to this rate in Hz (0: the clips' own, one rate)
     imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)
 
 
@@ -266,6 +269,9 @@ RULES = {
     "data.channels": _one_of(0, 1, 3),
     "data.label": ((lambda v: v != ""), "a column name"),
     "data.impute": _one_of("none", "median"),
+    "data.length": _between(0, 1 << 16),
+    "data.fit": _one_of("resample", "pad-crop"),
+    "data.rate": _between(0, 1_000_000),
     "data.imbalance.profile": _one_of("none", "step", "exponential"),
     "data.imbalance.keep": _between(0, 1, lo_open=True),
     "data.imbalance.ratio": _between(1, 1e6),
@@ -302,7 +308,7 @@ RULES = {
                                        "in (0, 1] or CLASS=N,... with N >= 0"),
     "synthesize.seed": _seed(),
     "synthesize.batch_size": _between(1, 65536),
-    "synthesize.format": _one_of("", "png", "npz", "csv", "parquet"),
+    "synthesize.format": _one_of("", "png", "npz", "csv", "parquet", "wav"),
     "synthesize.workers": _between(-1, 256),
     "synthesize.shard_size": _between(1, 10_000_000),
     "synthesize.max_samples": _between(1, 10**12),
@@ -311,7 +317,8 @@ RULES = {
     "evaluate.batch_size": _between(2, 65536),
     "evaluate.lr": _between(0, 1, lo_open=True),
     "evaluate.synthetic_only_per_class": _between(0, 10_000_000),
-    "evaluate.classic": _subset_of("affine", "pad-crop", "crop-flip", "randaugment"),
+    "evaluate.classic": _subset_of("affine", "pad-crop", "crop-flip", "randaugment", "jitter", "scaling",
+                                   "magnitude-warp", "time-warp", "window-slice", "window-warp"),
     "evaluate.mixup": ((lambda v: all(0 < a <= 10 for a in v)), "a list of alphas in (0, 10]"),
     "evaluate.confirm_seeds": _between(0, 1000),
     "evaluate.doses": ((lambda v: all(0 < d <= 100 for d in v)), "a list of ratios in (0, 100]"),

@@ -36,14 +36,21 @@ from pathlib import Path
 import numpy as np
 from fastapi import Request  # module level: FastAPI resolves the handlers' string annotations here
 
+from . import modalities
 from .errors import InvalidDataError
 from .runtime import OnnxGenerator, noise_stream
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"image": ("npz", "png-zip"), "table": ("csv", "parquet")}
 MEDIA = {"npz": "application/octet-stream", "png-zip": "application/zip", "csv": "text/csv",
          "parquet": "application/vnd.apache.parquet"}
+
+
+def _formats(gen: OnnxGenerator) -> tuple[str, ...]:
+    """What the service returns for this model's modality (the first is the default)."""
+    return modalities.get(gen.info.modality).serve_formats
+
+
 CHUNK = 256  # rows per piece of a request handed to the batcher
 MAX_BODY = 1 << 20  # bytes: a request is counts, seed and format (10,000 class names fit)
 MAX_DEPTH = 4  # JSON nesting: {"counts": {...}} needs 2
@@ -194,10 +201,10 @@ def check_request(body: object, gen: OnnxGenerator, max_samples: int) -> tuple[d
     seed = body.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
         raise ServeError(422, "seed", f"seed must be an integer in [0, 2^32), as for `generate --seed`, got {seed!r}")
-    fmt = body.get("format", FORMATS[gen.info.modality][0])
-    if fmt not in FORMATS[gen.info.modality]:
+    fmt = body.get("format", _formats(gen)[0])
+    if fmt not in _formats(gen):
         raise ServeError(422, "format", f"format {fmt!r} is not available for {gen.info.modality} models; "
-                         f"use one of {list(FORMATS[gen.info.modality])}")
+                         f"use one of {list(_formats(gen))}")
     return out, seed, fmt
 
 
@@ -250,9 +257,10 @@ async def encode(fmt: str, rows: AsyncIterator, gen: OnnxGenerator, counts: dict
                 for key, arr in (("y", y), ("classes", np.array(gen.classes, dtype=str))):
                     z.writestr(f"{key}.npy", _npy_header(arr.shape, arr.dtype) + arr.tobytes())
                 with z.open("x.npy", "w", force_zip64=True) as f:
-                    f.write(_npy_header((len(y), *gen.info.shape), np.uint8))
+                    dtype = codec.array(np.zeros((0, *gen.info.shape), np.float32)).dtype  # uint8 pixels, float series
+                    f.write(_npy_header((len(y), *gen.info.shape), dtype))
                     async for _, _, batch in rows:
-                        f.write(np.ascontiguousarray(codec.to_uint8(batch)).tobytes())
+                        f.write(np.ascontiguousarray(codec.array(batch)).tobytes())
                         yield sink.take()
             else:
                 from .sinks import png_bytes
@@ -378,7 +386,7 @@ def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: 
     async def list_models() -> dict:
         return {"models": [{"name": n, "modality": g.info.modality, "classes": list(g.classes),
                             "shape": list(g.info.shape), "z_dim": g.info.z_dim, "sha256": g.info.sha256,
-                            "formats": list(FORMATS[g.info.modality])} for n, g in gens.items()]}
+                            "formats": list(_formats(g))} for n, g in gens.items()]}
 
     @app.post("/v1/models/{name}/generate")
     async def generate(name: str, request: Request):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import modalities
 from .arms import (
     CnnLearner,
     Dataset,
@@ -93,7 +94,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                    sources: dict | None = None) -> dict:
     """Every arm x classifier x seed (evaluate.py), then fidelity, memorisation (images), filter
     and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arms."""
-    kind = EVALUATION[train.modality]
+    kind = modalities.get(train.modality).evaluation
     k = len(train.classes)
     counts = np.bincount(train.y, minlength=k)
     target = counts + np.bincount(synthetic(0).y, minlength=k) if synthetic else np.full(k, counts.max())
@@ -215,9 +216,6 @@ class TableEvaluation:
         return {"validity": {name: synthetic_validity(train, s) for name, s in sets.items()}}
 
 
-# The one place evaluation dispatches on the kind of data.
-EVALUATION = {"image": ImageEvaluation(), "table": TableEvaluation()}
-
 
 def _refuse_carving_from_gan_data(spec: str, train_data: Dataset, folders: list) -> None:
     """Validation carved out of the data the GAN was trained on would judge the GAN on its own
@@ -257,8 +255,9 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
         train_data, validation_data, validation_fraction, 0, profile=imb.get("profile", "none"),
         classes=imb.get("classes", ()), keep=imb.get("keep", 1.0), ratio=imb.get("ratio", 1.0),
         thin_seed=imb.get("seed", 0))
-    if filter_threshold is not None and not EVALUATION[train_data.modality].classic:
-        raise InvalidDataError("--filter is available for images only")
+    guided = modalities.get(train_data.modality).guided
+    if filter_threshold is not None and not guided:
+        raise InvalidDataError(f"--filter is available for images only, not for {train_data.modality} data")
 
     def read(folder: Path) -> Draws:
         return fixed_draw(read_folder(folder, train_data, "synthetic"))
@@ -274,7 +273,7 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
         train_data, validation_data, test_data, ev, synthetic=gap_fill,
         synthetic_only=read(synthetic_only) if synthetic_only else None,
         doses={r: read(f) for r, f in (doses or {}).items()}, quality_filter=quality_filter, device=device,
-        teacher_pool=gap_fill if ev.teacher_pool and EVALUATION[train_data.modality].classic else None,
+        teacher_pool=gap_fill if ev.teacher_pool and guided else None,
         progress=progress, sources=variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=False, gan_seeds=1))
     folder = synthetic_only or synthetic
     samples = read_folder(folder, train_data, "synthetic") if folder else None

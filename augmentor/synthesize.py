@@ -25,6 +25,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from . import modalities
 from .atomic import atomic_dir
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, ResourceLimitError, UnsafeArtifactError
@@ -142,7 +143,7 @@ def generate_to_folder(model: str | Path | OnnxGenerator, counts: Mapping[str, i
         prepare_output(out, "synthesis", overwrite)
         check_sample_budget(total + (len(real) if real is not None else 0), config.max_samples,
                             codec.bytes_per_sample(gen.info.shape, fmt), out)
-        return WRITERS[codec.kind](gen, counts, out, seed=seed, batch_size=batch_size, real=real,
+        return modalities.get(codec.kind).writer(gen, counts, out, seed=seed, batch_size=batch_size, real=real,
                                    progress=progress, fmt=fmt, workers=workers, shard_size=config.shard_size,
                                    quality_filter=quality_filter, max_tries=MAX_TRIES, strict_filter=strict_filter)
 
@@ -242,9 +243,6 @@ def _table_to_folder(gen: OnnxGenerator, counts: Mapping[str, int], out: Path, *
         write_marker(tmp, "synthesis")
     return SynthesisResult(out, dict(counts), out / "manifest.csv", gen.provider, {})
 
-
-# The one place synthesis dispatches on the kind of model: each modality's folder writer.
-WRITERS = {"image": _images_to_folder, "table": _table_to_folder}
 
 
 def read_table_samples(out: str | Path, like: TableData, source: str | None = None) -> TableData:
@@ -364,9 +362,5 @@ def model_record(folder: str | Path) -> dict:
 def read_folder(out: str | Path, like: LabelledData | TableData, source: str | None = None) -> LabelledData | TableData:
     """Load an output folder through its manifest in the form of `like` (its classes, and for
     tables its columns and dtypes)."""
-    return READERS[like.modality](out, like, source)
+    return modalities.get(like.modality).reader(out, like, source)
 
-
-# The one place reading back dispatches on the kind of data.
-READERS = {"image": lambda out, like, source: read_samples(out, like.classes, source),
-           "table": read_table_samples}

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from . import modalities
 from .atomic import write_bytes
 from .checkpoint import (
     latest_checkpoint,
@@ -43,12 +44,11 @@ from .checkpoint import (
     save_checkpoint,
     unprefixed,
 )
-from .codec import ImageCodec, TableCodec, codec_from_json
 from .data import LabelledData, fingerprint
 from .devices import torch_device
 from .distributed import barrier, gather, init_from_env, world
 from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
-from .models import ImageDiscriminator, ImageGenerator, TableGenerator, build_models, set_conditioning
+from .models import ImageDiscriminator, ImageGenerator, TableGenerator, set_conditioning
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
 from .recipe import Recipe, TrainConfig, recipe_to_dict
 from .tables import TableData
@@ -128,12 +128,14 @@ def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Re
     _check_config(recipe)
     dev = init_from_env(resolve_device(device))  # joins torchrun's process group, if there is one
     rank, world_size = world()
-    if world_size > 1 and data.modality != "image":
-        raise RecipeError("distributed training (--nproc / torchrun) is for images; tables train in one process")
-    if recipe.train.condition_ramp > 0 and data.modality != "image":
-        raise RecipeError("train.condition_ramp is for images; set it to 0 for tables")
-    if recipe.train.class_guidance > 0 and data.modality != "image":
-        raise RecipeError("train.class_guidance is for images; set it to 0 for tables")
+    kind = modalities.get(data.modality)
+    if world_size > 1 and not kind.distributed:
+        raise RecipeError(f"distributed training (--nproc / torchrun) is for images; {data.modality} data trains "
+                          "in one process")
+    if recipe.train.condition_ramp > 0 and not kind.guided:
+        raise RecipeError(f"train.condition_ramp is for images; set it to 0 for {data.modality} data")
+    if recipe.train.class_guidance > 0 and not kind.guided:
+        raise RecipeError(f"train.class_guidance is for images; set it to 0 for {data.modality} data")
     if deterministic:
         torch.use_deterministic_algorithms(True)
     if run_dir is None:
@@ -182,12 +184,12 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
     barrier()
 
     n_classes = len(data.classes)
-    kind = TRAINING[data.modality]
+    kind = modalities.get(data.modality).training
     codec = kind.fit_codec(data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        g, d = build_models(n_classes, data.shape, recipe.model.z_dim, recipe.model.g_channels,
-                            recipe.model.d_channels, getattr(codec, "spans", None))
+        g, d = kind.models(n_classes, data.shape, recipe.model.z_dim, recipe.model.g_channels,
+                           recipe.model.d_channels, codec)
     ema = copy.deepcopy(g).requires_grad_(False)
     g, d, ema = g.to(dev), d.to(dev), ema.to(dev)
     opt_g = torch.optim.Adam(g.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
@@ -302,16 +304,18 @@ def guidance_weight(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: float = 0.0,
-                lecam_decay: float = 0.99, guide: nn.Module | None = None, guidance: float = 0.0):
+                lecam_decay: float = 0.99, guide: nn.Module | None = None, guidance: float = 0.0, augment=None):
     """Hinge loss with DiffAugment (and LeCam when `lecam` > 0; classifier guidance when `guide`
     is given: `guidance` x the frozen classifier's cross-entropy of G's samples against their
     conditioned class is added to G's loss); returns (loss_d, loss_g, d_real, d_fake), G not
     stepped. D's weights are frozen while G's loss is built, so G's backward pass computes no
-    discriminator weight gradients (they were discarded anyway)."""
+    discriminator weight gradients (they were discarded anyway). `augment` replaces DiffAugment's image
+    transforms (1-D signals use their own, signals.diff_augment_1d)."""
+    diff_augment_ = augment or diff_augment
     plain = getattr(d, "module", d)  # under DDP: the wrapped discriminator
     y_fake = torch.randint(n_classes, (len(z),), generator=gen).to(z.device)
     fake = g(z, y_fake)
-    x_r, x_f = diff_augment(x_real, policy, gen), diff_augment(fake.detach(), policy, gen)
+    x_r, x_f = diff_augment_(x_real, policy, gen), diff_augment_(fake.detach(), policy, gen)
     if plain is d:
         d_real, d_fake = d(x_r, y_real), d(x_f, y_fake)
     else:  # DDP reduces gradients once per forward: real and fake go through in one pass
@@ -329,7 +333,7 @@ def _image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: f
     opt_d.step()
     plain.requires_grad_(False)
     try:
-        loss_g = -plain(diff_augment(fake, policy, gen), y_fake).mean()
+        loss_g = -plain(diff_augment_(fake, policy, gen), y_fake).mean()
     finally:
         plain.requires_grad_(True)
     if guide is not None and guidance > 0:  # the classifier sees pixels in [0, 1]
@@ -362,25 +366,11 @@ def _table_step(g, d, opt_d, x_real, y_real, z, gen, gp_weight: float = 10.0):
 class Training:
     """What differs between modalities in the loop: the codec, the loss step, sample grids."""
 
-    fit_codec: Callable[[LabelledData | TableData], ImageCodec | TableCodec]
+    fit_codec: Callable[[LabelledData | TableData], object]  # training data -> its codec
     step: Callable[..., tuple]  # (g, d, opt_d, x_real, y_real, z, gen, cfg, n_classes, guide, weight) -> losses
     preview: bool
     generator: Callable[[dict], nn.Module]  # checkpoint state -> an untrained generator
-
-
-# The one place training dispatches on the kind of data.
-TRAINING = {
-    "image": Training(lambda data: ImageCodec(),
-                      lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: _image_step(
-                          g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, guide=guide, guidance=w),
-                      True,
-                      lambda st: ImageGenerator(len(st["classes"]), tuple(st["shape"]), st["z_dim"], st["g_channels"])),
-    "table": Training(lambda data: TableCodec.fit(data.x, data.categorical, data.label),
-                      lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: _table_step(g, d, opt, x, y, z, gen),
-                      False,
-                      lambda st: TableGenerator(len(st["classes"]), codec_from_json(st["codec"]).spans,
-                                                st["z_dim"], st["g_channels"])),
-}
+    models: Callable[..., tuple]  # (n_classes, shape, z_dim, g_width, d_width, codec) -> (G, D), untrained
 
 
 def _check_config(recipe: Recipe) -> None:
@@ -461,7 +451,7 @@ def generator_from_checkpoint(path: str | Path) -> tuple[ImageGenerator | TableG
     """The EMA generator (eval mode) and the JSON state of a checkpoint."""
     tensors, state = load_checkpoint(path)
     try:
-        g = TRAINING[state.get("modality", "image")].generator(state)
+        g = modalities.get(state.get("modality", modalities.DEFAULT)).training.generator(state)
         g.load_state_dict(unprefixed("ema", tensors))
     except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         raise UnsafeArtifactError(f"{path}: checkpoint is inconsistent ({e})") from None
