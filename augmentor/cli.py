@@ -338,6 +338,11 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
               "transformations jitter ... window-warp.")
 @click.option("--classifier", "classifiers", multiple=True, type=click.Choice(["logreg", "hgb", "rf"]),
               help="Tables: scikit-learn classifier(s) to evaluate with (default: all three).")
+@click.option("--length", type=click.IntRange(0, 1 << 16), default=0,
+              help="Signals: samples per series (other lengths are fitted with --fit).")
+@click.option("--fit", type=click.Choice(["resample", "pad-crop"]), default="resample", show_default=True,
+              help="Signals: how series of another length are made --length long.")
+@click.option("--rate", type=click.IntRange(0, 1_000_000), default=0, help="Signals: resample WAV clips to this rate.")
 @label_option
 @overwrite_option
 @device_option
@@ -346,7 +351,8 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
                  synthetic: Path | None, synthetic_only: Path | None, filter_threshold: float | None,
                  dose: tuple[str, ...], reference: str, report: Path, seeds: int, confirm_seeds: int, epochs: int,
                  imbalance: str | None, no_baselines: bool, classic: tuple[str, ...],
-                 classifiers: tuple[str, ...], label: str, overwrite: bool, device: str, progress: bool) -> None:
+                 classifiers: tuple[str, ...], label: str, length: int, fit: str, rate: int, overwrite: bool,
+                 device: str, progress: bool) -> None:
     """Train a classifier on each arm over several seeds; choose on validation; report on test.
 
     \b
@@ -357,6 +363,8 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
           --report reports/longtail-baselines
       augmentor evaluate --train runs/wine/data/train.csv --test runs/wine/data/test.csv \\
           --synthetic runs/wine/synthetic --classifier rf --report reports/wine-rf
+      augmentor evaluate --train clips/ --test clips-test/ --validation clips-val/ --length 2000 \
+          --synthetic runs/clips/synthetic --report reports/clips
     """
     from .outputs import check_outputs
     from .pipeline import versions
@@ -385,6 +393,7 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
         train_spec, test_spec, ev, validation=validation_spec, validation_fraction=validation_fraction,
         synthetic=synthetic, synthetic_only=synthetic_only, doses=doses, filter_threshold=filter_threshold,
         imbalance=parse_imbalance(imbalance) if imbalance else None, label=label,
+        signal={"length": length, "fit": fit, "rate": rate},
         device=device if device != "auto" else "cpu", progress=progress)
     path = write_report(report, results, samples=samples, overwrite=overwrite, extra={"versions": versions(device)})
     click.echo(f"report: {path}")

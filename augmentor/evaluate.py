@@ -119,7 +119,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
              learners: Sequence, *, seeds: int, confirm_seeds: int = 0, candidates: Sequence[Arm] = (),
              combine: tuple[Draws, float] | None = None, online=None, reference: str = "",
              teacher: TeacherPlan | None = None,
-             progress: bool = True, protocol: dict | None = None, sources: dict | None = None) -> dict:
+             progress: bool = True, protocol: dict | None = None, sources: dict | None = None,
+             every_learner_headline: bool = False) -> dict:
     """Fit every arm with every learner for `seeds` seeds; compare on test; return the results.
 
     `build(classic)` returns the arms given the classic policy chosen on validation among the
@@ -128,7 +129,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
     `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on top of it too, and `teacher`
     (images) GAN samples chosen and soft-labelled by that arm's own model (arms.teacher_on_top_of). The headline's
     arms (best GAN, best non-GAN, real) are fitted for max(seeds, confirm_seeds) seeds and form
-    the confirmatory family. `sources` says which variance sources the intervals cover."""
+    the confirmatory family (for every learner with `every_learner_headline`, else the first). `sources`
+    says which variance sources the intervals cover."""
     if seeds < 1:
         raise RecipeError(f"seeds must be >= 1, got {seeds}")
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
@@ -142,7 +144,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
         fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
         by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference,
                                                teacher if hasattr(learner, "models") else None)
-    headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds))
+    headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds), every_learner_headline)
     bar.close()
     exploratory = _explore(by_clf, fits_of, seeds)
     return {
@@ -205,33 +207,41 @@ def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidat
                           "highest mean balanced accuracy on the validation split among non-GAN arms"}}
 
 
-def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int) -> tuple[dict | None, list[str]]:
-    """The headline (first classifier): the best GAN arm and the best non-GAN arm on validation,
-    refitted to `confirm_seeds` seeds with `real`, and the confirmatory family judged with Holm."""
-    clf = next(iter(by_clf))
-    fits, arms = fits_of[clf], by_clf[clf]["arms"]
-    gan = [n for n, a in arms.items() if a.uses_gan and n != "synthetic-only"]
-    non_gan = [n for n, a in arms.items() if not a.uses_gan and n not in by_clf[clf]["left_out_of_search"]]
-    if not gan or not non_gan:
+def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int,
+             every_learner: bool = False) -> tuple[dict | None, list[str]]:
+    """The headline (first classifier; with `every_learner`, one per classifier): the best GAN arm and the
+    best non-GAN arm on validation, refitted to `confirm_seeds` seeds with `real`, and the confirmatory
+    family (every headline's comparisons) judged with Holm."""
+    heads, comparisons, labels = [], [], []
+    for clf in list(by_clf) if every_learner else [next(iter(by_clf))]:
+        fits, arms = fits_of[clf], by_clf[clf]["arms"]
+        gan = [n for n, a in arms.items() if a.uses_gan and n != "synthetic-only"]
+        non_gan = [n for n, a in arms.items() if not a.uses_gan and n not in by_clf[clf]["left_out_of_search"]]
+        if not gan or not non_gan:
+            continue
+        g, b = fits.best(gan, seeds), fits.best(non_gan, seeds)
+        fits.fit([arms[n] for n in dict.fromkeys([g, b, "real"])], confirm_seeds)
+        mine = []
+        if b != "real":
+            mine.append({**fits.compare(g, b), "arm": g, "reference": b})
+            labels.append(f"{clf}: {g} vs {b}")
+        mine.append({**fits.compare(g, "real"), "arm": g, "reference": "real"})
+        labels.append(f"{clf}: {g} vs real")
+        comparisons += mine
+
+        def ba(n: str, fits=fits) -> float:
+            return float(np.mean([r["test"]["balanced_accuracy"] for r in fits.runs[n]]))
+
+        heads.append({"classifier": clf, "chosen_by": "highest mean balanced accuracy on the validation split "
+                      f"(first {seeds} seeds; a tie never goes to real)", "gan_arm": g, "best_non_gan_arm": b,
+                      "seeds": confirm_seeds, "balanced_accuracy": {g: ba(g), b: ba(b), "real": ba("real")},
+                      "difference": mine[0], "vs_real": mine[-1]})
+    if not heads:
         return None, []
-    g, b = fits.best(gan, seeds), fits.best(non_gan, seeds)
-    fits.fit([arms[n] for n in dict.fromkeys([g, b, "real"])], confirm_seeds)
-    comparisons, labels = [], []
-    if b != "real":
-        comparisons.append({**fits.compare(g, b), "arm": g, "reference": b})
-        labels.append(f"{clf}: {g} vs {b}")
-    comparisons.append({**fits.compare(g, "real"), "arm": g, "reference": "real"})
-    labels.append(f"{clf}: {g} vs real")
     judge_family(comparisons)
-
-    def ba(n: str) -> float:
-        return float(np.mean([r["test"]["balanced_accuracy"] for r in fits.runs[n]]))
-
-    return {"classifier": clf, "chosen_by": "highest mean balanced accuracy on the validation split "
-            f"(first {seeds} seeds; a tie never goes to real)", "gan_arm": g, "best_non_gan_arm": b,
-            "seeds": confirm_seeds, "balanced_accuracy": {g: ba(g), b: ba(b), "real": ba("real")},
-            "verdict": comparisons[0]["verdict"], "difference": comparisons[0],
-            "vs_real": comparisons[-1], "family": labels}, labels
+    for h in heads:
+        h["verdict"], h["family"] = h["difference"]["verdict"], labels
+    return ({**heads[0], "others": heads[1:]} if every_learner else heads[0]), labels
 
 
 def _explore(by_clf: dict, fits_of: dict, seeds: int) -> int:

@@ -121,6 +121,14 @@ def _answer(h: Headline | None, first: LearnerResult) -> list[str]:
                 f"{d.low * 100:+.1f} to {d.high * 100:+.1f} points against {b}, at {h.seeds} seeds."]
     elif h.verdict == "helps":
         out += ["", f"**The synthetic data helped**: {g} beats the best arm without a GAN."]
+    for o in h.others:  # the modality's other learners answer too, in the same confirmatory family
+        ob = o.balanced_accuracy
+        out += ["", f"**{o.classifier}: {o.verdict}.** Its best GAN arm on validation, {o.gan_arm} "
+                f"({ob[o.gan_arm] * 100:.1f} %), against its best arm without a GAN, {o.best_non_gan_arm} "
+                f"({ob[o.best_non_gan_arm] * 100:.1f} %): {_ci(o.difference)} points, {_holm(o.difference.p_holm)}, "
+                f"{o.seeds} seeds" + (f"; against real ({ob['real'] * 100:.1f} %): {o.vs_real.verdict}, "
+                                      f"{_ci(o.vs_real)} points, {_holm(o.vs_real.p_holm)}."
+                                      if o.best_non_gan_arm != "real" else ".")]
     c = first.classic
     if c.candidates:
         chosen = (f"**{c.chosen}** chosen on validation among {', '.join(c.candidates)}" if c.chosen else

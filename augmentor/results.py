@@ -139,6 +139,7 @@ class Headline:
     vs_real: Comparison
     chosen_by: str
     family: list[str]
+    others: list[Headline] = field(default_factory=list)  # the other learners' headlines (signals: MiniRocket)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Headline | None:
@@ -146,7 +147,8 @@ class Headline:
             return None
         return cls(d["classifier"], d["gan_arm"], d["best_non_gan_arm"], int(d.get("seeds", 0)),
                    d["balanced_accuracy"], d["verdict"], Comparison.from_dict(d["difference"]),
-                   Comparison.from_dict(d.get("vs_real") or d["difference"]), d["chosen_by"], d.get("family", []))
+                   Comparison.from_dict(d.get("vs_real") or d["difference"]), d["chosen_by"], d.get("family", []),
+                   [cls.from_dict(o) for o in d.get("others", [])])
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,13 @@ class Results:
                "validation_counts": self.validation_counts, "test_counts": self.test_counts,
                "protocol": self.protocol, "statistics": self.statistics, "variance_sources": self.variance_sources,
                "classifiers": learners}
+        def headline(h: Headline) -> dict:
+            d = {**dataclasses.asdict(h), "difference": comparison(h.difference), "vs_real": comparison(h.vs_real),
+                 "others": [headline(o) for o in h.others]}
+            if not h.others:
+                d.pop("others")
+            return d
+
         if self.headline:
-            out["headline"] = {**dataclasses.asdict(self.headline), "difference": comparison(self.headline.difference),
-                               "vs_real": comparison(self.headline.vs_real)}
+            out["headline"] = headline(self.headline)
         return {k: v for k, v in out.items() if v is not None}

@@ -311,6 +311,7 @@ class SignalEvaluation:
     candidates, the three loss fixes and mixup; fidelity in the 1-D CNN's penultimate layer."""
 
     losses, classic = ("reweight", "logit-adjust", "drw"), True
+    headline_every_learner = True  # the field's two learners answer separately: a headline for each
 
     def classic_candidates(self, train: SignalData, ev) -> tuple[str, ...]:
         return tuple(c for c in ev.classic if c in CLASSIC) or CLASSIC

@@ -128,7 +128,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                        candidates=[a for a in classic_candidate_arms(train, candidates) if a.name not in ev.exclude],
                        combine=combine, online=online if ev.online and ev.baselines else None,
                        reference=ev.reference, teacher=teacher, progress=progress, protocol=protocol,
-                       sources=sources)
+                       sources=sources, every_learner_headline=getattr(kind, "headline_every_learner", False))
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
     # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test
@@ -238,14 +238,15 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
                      validation_fraction: float = 0.2, synthetic: Path | None = None,
                      synthetic_only: Path | None = None, doses: Mapping[float, Path] | None = None,
                      filter_threshold: float | None = None, imbalance: dict | None = None, label: str = "label",
-                     device: str = "cpu", progress: bool = True) -> tuple[dict, LabelledData | None]:
+                     signal: dict | None = None, device: str = "cpu",
+                     progress: bool = True) -> tuple[dict, LabelledData | None]:
     """`augmentor evaluate`: real splits and synthetic *folders* (one fixed draw each, so the
     report says the synthetic draw is not a covered source). Returns (results, sample grid data)."""
     from .data import hold_out_and_thin, load_dataset
     from .pipeline import variance_sources
     from .synthesize import read_folder
 
-    train_data = load_dataset(train, label=label)
+    train_data = load_dataset(train, label=label, **(signal or {}))
     if not validation:
         _refuse_carving_from_gan_data(train, train_data, [synthetic, synthetic_only, *(doses or {}).values()])
     test_data = train_data.load_like(test)

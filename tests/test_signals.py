@@ -97,10 +97,10 @@ def test_wav_folder_train_export_synthesize_read_back(wav_model, tmp_path):
     np.testing.assert_array_equal(from_wav.x, from_npz.x)  # float WAV holds exactly the npz values
 
 
-def _fmt(fmt: str):
+def _fmt(fmt: str, seed: int = 0):
     from augmentor.recipe import SynthesizeConfig
 
-    return SynthesizeConfig(format=fmt)
+    return SynthesizeConfig(format=fmt, seed=seed)
 
 
 def test_wav_folder_evaluate_cli(wav_model, tmp_path):
@@ -123,6 +123,12 @@ def test_wav_folder_evaluate_cli(wav_model, tmp_path):
     assert res["modality"] == "signal"
     learners = set(res["classifiers"])
     assert "SmallCNN1d" in learners
+    if "MiniRocket" in learners:  # the signals extra is installed by make test: a headline for each learner
+        head = res["headline"]
+        assert head["classifier"] == "SmallCNN1d" and [o["classifier"] for o in head["others"]] == ["MiniRocket"]
+        assert len(head["family"]) == res["statistics"]["family_size"] >= 2
+        assert any(f.startswith("MiniRocket:") for f in head["family"])
+        assert "**MiniRocket: " in (tmp_path / "rep" / "report.md").read_text()
     arms = res["classifiers"]["SmallCNN1d"]["arms"]
     assert "real" in arms and any("SMOTE" in a for a in arms) and any("synthetic" in a for a in arms)
     assert any("classic (" in a for a in arms) and any("mixup" in a for a in arms)
@@ -269,3 +275,68 @@ def test_registry_entries_are_complete():
     assert modalities.for_spec("builtin:plaid").name == "signal"
     with pytest.raises(Exception, match="unknown modality"):
         modalities.get("video")
+
+
+def _npz_tree(out: Path) -> tuple[np.ndarray, np.ndarray]:
+    shards = sorted(out.glob("shard-*.npz"))
+    return (np.concatenate([np.load(p)["x"] for p in shards]), np.concatenate([np.load(p)["y"] for p in shards]))
+
+
+def test_served_and_ray_samples_equal_the_cli(wav_model, tmp_path):
+    """The same model + seed: `generate`'s npz, the service's npz body and client, Ray's shards agree."""
+    import io
+    import shutil
+
+    pytest.importorskip("fastapi", reason="augmentor[serve] is installed by make test")
+    from .test_serve import Server
+
+    data, model, _ = wav_model
+    counts = {"am": 5, "chirp": 3}
+    cli_out = generate_to_folder(model, counts, tmp_path / "cli", _fmt("npz", seed=7), progress=False).out
+    want_x, want_y = _npz_tree(cli_out)
+    named = tmp_path / "clips.onnx"
+    shutil.copy(model, named)
+    s = Server([named])
+    try:
+        status, body = s.post("/v1/models/clips/generate", {"counts": counts, "seed": 7, "format": "npz"})
+        assert status == 200
+        got = np.load(io.BytesIO(body))
+        assert got["x"].dtype == np.float32
+        np.testing.assert_array_equal(got["x"], want_x)
+        np.testing.assert_array_equal(got["y"], want_y)
+        from augmentor.client import Client
+
+        x, y = Client(s.url).generate(counts, seed=7)
+        np.testing.assert_array_equal(x, want_x)
+    finally:
+        s.stop()
+    ray = pytest.importorskip("ray", reason="augmentor[ray] is installed by make test")
+    from augmentor.ray_engine import generate_with_ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        a = generate_with_ray(model, counts, tmp_path / "ray", _fmt("npz", seed=7), num_workers=2, unit_size=3,
+                              progress=False)
+        rx, ry = _npz_tree(a.out)
+        for label in np.unique(want_y):
+            np.testing.assert_array_equal(rx[ry == label], want_x[want_y == label])
+        w = generate_with_ray(model, counts, tmp_path / "ray-wav", _fmt("wav", seed=7), num_workers=2, unit_size=3,
+                              progress=False)
+        local = generate_to_folder(model, counts, tmp_path / "cli-wav", _fmt("wav", seed=7), progress=False).out
+        assert {k: v for k, v in tree_digest(w.out).items() if k.endswith(".wav")} == \
+            {k: v for k, v in tree_digest(local).items() if k.endswith(".wav")}
+    finally:
+        ray.shutdown()
+
+
+def test_ts_file_and_inspect_builtin(tmp_path):
+    pytest.importorskip("sktime", reason="augmentor[signals] is installed by make test")
+    import sktime
+
+    ts = Path(sktime.__file__).parent / "datasets" / "data" / "ArrowHead" / "ArrowHead_TRAIN.ts"
+    d = load_dataset(str(ts), length=252)
+    assert d.modality == "signal" and d.shape == (1, 252) and len(d.classes) == 3
+    r = CliRunner().invoke(cli, ["inspect", "builtin:plaid"])
+    assert r.exit_code == 0, r.output
+    assert "537 series, 11 classes" in r.output and "lengths 100-1344" in r.output
+    assert " 88 " in r.output and " 13 " in r.output  # the largest and the smallest class's counts
