@@ -161,6 +161,7 @@ def markdown(results: Results, title: str, plots: list[str], recipe_text: str | 
     out += _filter_md(results.section("quality_filter"))
     out += _teacher_md(first, results.classes)
     out += _memorisation_md(results.section("memorisation"))
+    out += _two_sample_md(results.section("two_sample_test"))
     out += _validity_md(results.section("validity"))
     out += ["", "## Arms", ""] + [f"- **{n}** ({a.kind}): {a.description}" for n, a in first.arms.items()]
     out += ["", "## Protocol", ""] + _protocol(results)
@@ -237,7 +238,7 @@ def _fidelity_md(fid: dict) -> list[str]:
 def _memorisation_md(mem: dict | None) -> list[str]:
     if not mem:
         return []
-    out = ["", "## Memorisation (pixel L2 to the nearest real training image of the same class)", "",
+    out = ["", "## Memorisation (L2 to the nearest real training sample of the same class: pixels or series)", "",
            "Near-copy: closer to a training image than 95% of held-out real images are (about 5% expected "
            "without memorisation). Flagged: near-copy rate ≥ 25% or median ratio < 0.5.", ""]
     for name, per_class in mem.items():
@@ -250,6 +251,18 @@ def _memorisation_md(mem: dict | None) -> list[str]:
                 f"{v['exact_copies']} | {'**yes**' if v['flagged'] else 'no'} |" for c, v in per_class.items()]
         out.append("")
     return out
+
+
+def _two_sample_md(tests: dict | None) -> list[str]:
+    if not tests:
+        return []
+    out = ["", "## Classifier two-sample test (real validation series vs synthetic, MiniRocket features)", "",
+           "Cross-validated accuracy of a logistic regression telling real from synthetic series: 50 % means it "
+           "cannot tell them apart, 100 % that every synthetic series is recognisable.", "",
+           "| set | series per side | accuracy | sd over folds |", "|---|---:|---:|---:|"]
+    out += [f"| {name} | {t['per_side']} | {t['accuracy'] * 100:.1f} % | {t['sd_over_folds'] * 100:.1f} |"
+            for name, t in tests.items()]
+    return out + [""]
 
 
 def _filter_md(qf: dict | None) -> list[str]:

@@ -97,8 +97,8 @@ class SignalData:
         """Another signal set at this one's length and rate, labelled by these classes."""
         from .data import align_classes
 
-        fit = "pad-crop" if "padding" in self.fitted else "resample"
-        return align_classes(load_signals(spec, length=self.shape[1], rate=self.rate, fit=fit), self.classes)
+        return align_classes(load_signals(spec, length=self.shape[1], rate=self.rate, fit=_fit_of(self)),
+                             self.classes)
 
     def write(self, stem: Path) -> Path:
         from .atomic import atomic_path
@@ -109,6 +109,11 @@ class SignalData:
                      classes=np.array(self.classes, dtype=str), rate=np.int64(self.rate),
                      modality=np.array(self.modality))
         return path
+
+
+def _fit_of(data: SignalData) -> str:
+    """How `data`'s series were made one length (resampling unless they were padded or cropped)."""
+    return "pad-crop" if "padding" in data.fitted else "resample"
 
 
 def is_signal_spec(spec: str) -> bool:
@@ -384,13 +389,13 @@ class SignalCodec:
     file_formats = ("wav",)
     filterable = False
 
-    def __init__(self, scale: list[float], rate: int = 0) -> None:
-        self.scale, self.rate = [float(s) for s in scale], int(rate)
+    def __init__(self, scale: list[float], rate: int = 0, fit: str = "resample") -> None:
+        self.scale, self.rate, self.fit_mode = [float(s) for s in scale], int(rate), fit
 
     @classmethod
     def fit(cls, data: SignalData) -> SignalCodec:
         peak = np.abs(data.x).max(axis=(0, 2)).astype(np.float64)
-        return cls(np.where(peak > 0, peak, 1.0).tolist(), data.rate)
+        return cls(np.where(peak > 0, peak, 1.0).tolist(), data.rate, _fit_of(data))
 
     def _s(self) -> np.ndarray:
         return np.asarray(self.scale, np.float32)[:, None]
@@ -424,23 +429,24 @@ class SignalCodec:
                 and shape[1] % 4 == 0 and len(self.scale) == shape[0])
 
     def load_options(self, shape: tuple[int, ...]) -> dict:
-        return {"length": shape[1], "rate": self.rate}
+        """Data for this model is loaded at its length, rate and length fitting."""
+        return {"length": shape[1], "rate": self.rate, "fit": self.fit_mode}
 
     def bytes_per_sample(self, shape: tuple[int, ...], fmt: str) -> int:
         return 4 * int(np.prod(shape)) + (64 if fmt == "wav" else 8)
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "scale": self.scale, "rate": self.rate}
+        return {"kind": self.kind, "scale": self.scale, "rate": self.rate, "fit": self.fit_mode}
 
     @classmethod
     def from_json(cls, spec: dict) -> SignalCodec:
-        scale, rate = spec.get("scale"), spec.get("rate", 0)
+        scale, rate, fit = spec.get("scale"), spec.get("rate", 0), spec.get("fit", "resample")
         ok = (isinstance(scale, list) and 0 < len(scale) <= MAX_CHANNELS
               and all(isinstance(s, (int, float)) and math.isfinite(s) and s > 0 for s in scale)
-              and isinstance(rate, int) and 0 <= rate <= 1_000_000)
+              and isinstance(rate, int) and 0 <= rate <= 1_000_000 and fit in FITS)
         if not ok:
             raise UnsafeArtifactError("malformed signal codec in model metadata")
-        return cls(scale, rate)
+        return cls(scale, rate, fit)
 
 
 # --- writing and reading samples ---------------------------------------------------------------
