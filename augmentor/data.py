@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import InvalidDataError
 from .images import LabelledData, validate, write_npz
+from .labels import align_classes
 from .tables import TableData
 
 __all__ = ["LabelledData", "TableData", "align_classes", "fingerprint", "imbalance_targets", "load_dataset",
@@ -102,18 +103,6 @@ def imbalance_targets(counts: dict[str, int], profile: str, classes: Sequence[st
         return {c: min(n, max(2, round(n_max * ratio ** (-i / (k - 1)))))
                 for i, (c, n) in enumerate(counts.items())}
     raise InvalidDataError(f"unknown imbalance profile '{profile}'; use none, step or exponential")
-
-
-def align_classes(data: LabelledData | TableData, classes: tuple[str, ...]) -> LabelledData | TableData:
-    """Re-index `data`'s labels to `classes` (by name); unknown names are an error."""
-    if data.classes == classes:
-        return data
-    unknown = [c for c in data.classes if c not in classes]
-    if unknown:
-        raise InvalidDataError(f"{data.source}: classes {unknown} are not among the training "
-                               f"classes {list(classes)}")
-    remap = np.array([classes.index(c) for c in data.classes], np.int64)
-    return data.with_labels(remap[data.y], classes)
 
 
 def balanced_validation_split(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:

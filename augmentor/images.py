@@ -82,7 +82,7 @@ class LabelledData:
 
     def load_like(self, spec: str, **_: object) -> LabelledData:
         """Another image set at this one's size and channels, labelled by these classes."""
-        from .data import align_classes
+        from .labels import align_classes
 
         return align_classes(load_images(spec, self.shape[1], self.shape[0]), self.classes)
 

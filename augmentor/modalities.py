@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import import_module
 
 from .errors import UnsafeArtifactError
 
@@ -47,8 +46,7 @@ class Modality:
 
 
 def _image() -> Modality:
-    from . import arms, images, study, synthesize
-    train_module = import_module(".train", __package__)  # the package's `train` name is the function
+    from . import arms, gan_steps, images, study, synthesize
     from .codec import ImageCodec
     from .models import ImageDiscriminator, ImageGenerator
 
@@ -56,9 +54,9 @@ def _image() -> Modality:
         "image", claims=lambda spec: True, load=lambda spec, image_size=0, channels=0, **_: images.load_images(
             spec, image_size, channels),
         codec=lambda spec: ImageCodec(),
-        training=train_module.Training(
+        training=gan_steps.Training(
             lambda data: ImageCodec(),
-            lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: train_module._image_step(
+            lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: gan_steps.image_step(
                 g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, guide=guide, guidance=w),
             True,
             lambda st: ImageGenerator(len(st["classes"]), tuple(st["shape"]), st["z_dim"], st["g_channels"]),
@@ -71,8 +69,7 @@ def _image() -> Modality:
 
 
 def _table() -> Modality:
-    from . import arms, study, synthesize, tables
-    train_module = import_module(".train", __package__)  # the package's `train` name is the function
+    from . import arms, gan_steps, study, synthesize, tables
     from .codec import TableCodec
     from .models import TableCritic, TableGenerator
 
@@ -85,9 +82,9 @@ def _table() -> Modality:
         load=lambda spec, label="label", categorical=(), numeric=(), impute="none", **_: tables.load_table(
             spec, label, categorical, numeric, impute),
         codec=TableCodec.from_json,
-        training=train_module.Training(
+        training=gan_steps.Training(
             lambda data: TableCodec.fit(data.x, data.categorical, data.label),
-            lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: train_module._table_step(g, d, opt, x, y, z, gen),
+            lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: gan_steps.table_step(g, d, opt, x, y, z, gen),
             False,
             lambda st: TableGenerator(len(st["classes"]), TableCodec.from_json(st["codec"]).spans,
                                       st["z_dim"], st["g_channels"]),

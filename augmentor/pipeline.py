@@ -29,7 +29,7 @@ from .outputs import check_outputs, output_lock
 from .recipe import Recipe, recipe_to_dict
 from .report import check_report_dir, write_report
 from .runtime import OnnxGenerator
-from .study import gan_draws, run_evaluation
+from .study import gan_draws, run_evaluation, variance_sources  # noqa: F401 (also the API's import path)
 from .synthesize import fill_gaps, generate_to_folder, read_folder
 from .train import prepare_run_dir, train
 
@@ -170,10 +170,3 @@ def online_factory(gens: list, train_data: LabelledData, target: dict, ev, base_
 
     return make
 
-
-def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[str, bool]:
-    """Which sources of variation the seed-to-seed intervals cover, and which they do not."""
-    return {"classifier seed (initialisation, batch order, resampling)": seeds > 1,
-            "synthetic draw (fresh GAN samples each seed)": fresh_draws and seeds > 1,
-            "GAN training (one GAN per seed)": gan_seeds > 1 and gan_seeds >= seeds,
-            "test-set sampling": True}

@@ -343,8 +343,8 @@ class SignalEvaluation:
         return lambda x: embed(model, x)
 
     def extra_sections(self, train: SignalData, sets: dict, validation: SignalData) -> dict:
-        from .data import align_classes
         from .fidelity import memorisation
+        from .labels import align_classes
 
         val = align_classes(validation, train.classes)
         sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}

@@ -95,7 +95,7 @@ class SignalData:
 
     def load_like(self, spec: str, **_: object) -> SignalData:
         """Another signal set at this one's length and rate, labelled by these classes."""
-        from .data import align_classes
+        from .labels import align_classes
 
         return align_classes(load_signals(spec, length=self.shape[1], rate=self.rate, fit=_fit_of(self)),
                              self.classes)
@@ -458,7 +458,7 @@ def _signals_to_folder(gen, counts, out: Path, *, seed: int, batch_size: int, re
     from tqdm import tqdm
 
     from .atomic import atomic_dir, write_bytes
-    from .data import align_classes
+    from .labels import align_classes
     from .outputs import MANIFEST_FIELDS, write_marker
     from .sinks import NpzSink, class_folder
     from .synthesize import SynthesisResult, write_model_record
@@ -544,14 +544,12 @@ def smote_signals(train: SignalData, strategy: dict, k: int, seed: int) -> tuple
 
 
 def _training():
-    from importlib import import_module
-
+    from . import gan_steps
     from .signal_models import SignalDiscriminator, SignalGenerator, diff_augment_1d
 
-    train = import_module(".train", __package__)
-    return train.Training(
+    return gan_steps.Training(
         SignalCodec.fit,
-        lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: train._image_step(
+        lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: gan_steps.image_step(
             g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, augment=diff_augment_1d),
         False,
         lambda st: SignalGenerator(len(st["classes"]), tuple(st["shape"]), st["z_dim"], st["g_channels"]),

@@ -35,6 +35,14 @@ from .evaluate import evaluate
 from .recipe import EvaluateConfig
 
 
+def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[str, bool]:
+    """Which sources of variation the seed-to-seed intervals cover, and which they do not."""
+    return {"classifier seed (initialisation, batch order, resampling)": seeds > 1,
+            "synthetic draw (fresh GAN samples each seed)": fresh_draws and seeds > 1,
+            "GAN training (one GAN per seed)": gan_seeds > 1 and gan_seeds >= seeds,
+            "test-set sampling": True}
+
+
 def gan_draws(gens: list, counts: Mapping[str, int], base_seed: int, like: Dataset) -> Draws:
     """Seed s -> `counts` fresh samples from generator s mod len(gens), generation seed base + 1000 s.
     Images are quantized to 8 bits, exactly as the PNGs the product writes."""
@@ -243,7 +251,6 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
     """`augmentor evaluate`: real splits and synthetic *folders* (one fixed draw each, so the
     report says the synthetic draw is not a covered source). Returns (results, sample grid data)."""
     from .data import hold_out_and_thin, load_dataset
-    from .pipeline import variance_sources
     from .synthesize import read_folder
 
     train_data = load_dataset(train, label=label, **(signal or {}))

@@ -1,6 +1,6 @@
 """GAN training speed on the long-tailed MNIST run: steps/s before and after the speed-ups.
 
-Each configuration trains the real loop's step (`train._image_step`, Adam on G and D, DiffAugment,
+Each configuration trains the real loop's step (`gan_steps.image_step`, Adam on G and D, DiffAugment,
 batch 64) on 28x28 images for `--steps` timed steps after 3 warm-up steps, in this one process,
 one configuration after another (never two at once: they would share the 2 cores):
 
@@ -35,8 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from augmentor.classifiers import SmallCNN
+from augmentor.gan_steps import diff_augment
+from augmentor.gan_steps import image_step as _image_step
 from augmentor.models import build_models
-from augmentor.train import _image_step, diff_augment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_online import mnist_longtail_train  # noqa: E402
