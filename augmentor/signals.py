@@ -503,35 +503,15 @@ def _signals_to_folder(gen, counts, out: Path, *, seed: int, batch_size: int, re
 
 
 def read_signal_samples(out: str | Path, like: SignalData, source: str | None = None) -> SignalData:
-    """Load a signal output folder through its manifest, labels indexing `like`'s classes."""
-    from .outputs import read_manifest, split_ref
+    """Load a signal output folder through its manifest (npz shard rows or WAV files), labels indexing
+    `like`'s classes."""
+    from .synthesize import manifest_samples
 
-    out = Path(out)
-    rows = [r for r in read_manifest(out) if source is None or r["source"] == source]
-    if not rows:
-        raise InvalidDataError(f"{out}: manifest lists no samples")
-    xs, ys, shards = [], [], {}
-    for r in rows:
-        if r["class"] not in like.classes:
-            raise InvalidDataError(f"{out}: manifest class '{r['class']}' is not one of {list(like.classes)}")
-        rel, index = split_ref(r["file"])
-        file = (out / rel).resolve()
-        if out.resolve() not in file.parents:
-            raise UnsafeArtifactError(f"{out}: manifest path {r['file']!r} leaves the folder")
-        if index is not None:
-            if rel not in shards:
-                with np.load(file, allow_pickle=False) as z:
-                    shards[rel] = z["x"]
-            if index >= len(shards[rel]):
-                raise UnsafeArtifactError(f"{out}: manifest row {r['file']!r} is past the end of {rel}")
-            xs.append(shards[rel][index])
-        else:
-            xs.append(read_wav(file)[1])
-        ys.append(like.classes.index(r["class"]))
+    xs, ys = manifest_samples(out, like.classes, source, lambda file: read_wav(file)[1])
     x = np.stack(xs).astype(np.float32)
     if x.shape[1:] != like.shape:
         raise InvalidDataError(f"{out}: samples are {x.shape[1:]}, the data is {like.shape}")
-    return SignalData(x, np.asarray(ys, np.int64), like.classes, str(out), like.rate, like.fitted)
+    return SignalData(x, ys, like.classes, str(out), like.rate, like.fitted)
 
 
 def smote_signals(train: SignalData, strategy: dict, k: int, seed: int) -> tuple:

@@ -308,8 +308,10 @@ def fill_gaps(model: str | Path | OnnxGenerator, data: LabelledData | TableData,
                                   quality_filter=quality_filter, strict_filter=strict_filter)
 
 
-def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None = None) -> LabelledData:
-    """Load an output folder through its manifest, labels indexing `classes`."""
+def manifest_samples(out: str | Path, classes: tuple[str, ...], source: str | None,
+                     read_file) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every manifest row's sample (a row of an npz shard, or a file read by `read_file(path)`) and
+    its label index into `classes`; rows of other sources are skipped. Paths never leave `out`."""
     out = Path(out)
     rows = [r for r in read_manifest(out) if source is None or r["source"] == source]
     xs, ys = [], []
@@ -329,14 +331,23 @@ def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None =
                 raise UnsafeArtifactError(f"{out}: manifest row {r['file']!r} is past the end of {rel}")
             xs.append(shards[rel][index])
         else:
-            with Image.open(file) as im:
-                a = np.asarray(im, np.uint8)
-            xs.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+            xs.append(read_file(file))
         ys.append(classes.index(r["class"]))
     if not xs:
         raise InvalidDataError(f"{out}: manifest lists no samples")
-    return LabelledData(np.stack(xs).astype(np.float32) / 255.0, np.asarray(ys, np.int64),
-                        classes, str(out))
+    return xs, np.asarray(ys, np.int64)
+
+
+def _read_png(file: Path) -> np.ndarray:
+    with Image.open(file) as im:
+        a = np.asarray(im, np.uint8)
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+
+def read_samples(out: str | Path, classes: tuple[str, ...], source: str | None = None) -> LabelledData:
+    """Load an image output folder through its manifest, labels indexing `classes`."""
+    xs, ys = manifest_samples(out, classes, source, _read_png)
+    return LabelledData(np.stack(xs).astype(np.float32) / 255.0, ys, classes, str(out))
 
 
 MODEL_RECORD = "model.json"
