@@ -337,21 +337,20 @@ class SignalEvaluation:
         from .arms import steps_for
         from .classifiers import embed, fit_cnn
 
-        learner = Cnn1dLearner(len(train.classes), 0, ev.batch_size, ev.lr, device, channel_scale(train.x))
+        scale = channel_scale(train.x)
         model = fit_cnn(train.x, train.y, len(train.classes), steps=steps_for(len(train), ev.epochs, ev.batch_size),
-                        batch_size=ev.batch_size, lr=ev.lr, seed=0, device=device, network=learner.network)
+                        batch_size=ev.batch_size, lr=ev.lr, seed=0, device=device,
+                        network=lambda shape, k: SmallCNN1d(shape[0], k, scale))
         return lambda x: embed(model, x)
 
     def extra_sections(self, train: SignalData, sets: dict, validation: SignalData) -> dict:
-        from .fidelity import memorisation
         from .labels import align_classes
+        from .study import memorisation_section
 
-        val = align_classes(validation, train.classes)
-        sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}
-        out = {"memorisation": {name: memorisation(train.x, train.y, val.x, val.y, s.x, s.y, train.classes)
-                                for name, s in sets.items()}}
+        out = {"memorisation": memorisation_section(train, sets, validation)}
         if has_minirocket():
-            out["two_sample_test"] = {name: two_sample_test(val.x, s.x) for name, s in sets.items()}
+            val = align_classes(validation, train.classes)
+            out["two_sample_test"] = {name: two_sample_test(val.x, s.x) for name, s in sets.items() if len(s)}
         return out
 
 

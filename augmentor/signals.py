@@ -126,12 +126,20 @@ def is_signal_spec(spec: str) -> bool:
     if suffix == ".ts":
         return True
     if suffix == ".npz" and path.is_file():
-        try:
+        try:  # only the small arrays and x's header are read: image sets are not loaded twice
             with np.load(path, allow_pickle=False) as z:
                 if "modality" in z.files:
                     return str(z["modality"]) == SignalData.modality
-                return "rate" in z.files or ("x" in z.files and z["x"].ndim == 2)
-        except (OSError, ValueError, EOFError):
+                if "rate" in z.files:
+                    return True
+                if "x" not in z.files:
+                    return False
+                with z.zip.open("x.npy") as f:
+                    header = (np.lib.format.read_array_header_1_0 if np.lib.format.read_magic(f) == (1, 0)
+                              else np.lib.format.read_array_header_2_0)
+                    shape = header(f)[0]
+                return len(shape) == 2
+        except (OSError, ValueError, EOFError, KeyError):
             return False  # the image loader reports an unreadable file
     if path.is_dir():
         try:

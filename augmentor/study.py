@@ -188,12 +188,16 @@ class ImageEvaluation:
         return lambda x: embed(model, x)
 
     def extra_sections(self, train: Dataset, sets: dict, validation: Dataset) -> dict:
-        from .fidelity import memorisation
+        return {"memorisation": memorisation_section(train, sets, validation)}
 
-        val = align_classes(validation, train.classes)
-        sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}
-        return {"memorisation": {name: memorisation(train.x, train.y, val.x, val.y, s.x, s.y, train.classes)
-                                 for name, s in sets.items()}}
+
+def memorisation_section(train: Dataset, sets: dict, validation: Dataset) -> dict:
+    """Each synthetic set's nearest-neighbour memorisation check per class (array modalities: images, signals)."""
+    from .fidelity import memorisation
+
+    val = align_classes(validation, train.classes)
+    sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}
+    return {name: memorisation(train.x, train.y, val.x, val.y, s.x, s.y, train.classes) for name, s in sets.items()}
 
 
 class TableEvaluation:
