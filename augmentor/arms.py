@@ -17,7 +17,7 @@ tables. Nothing here reads the test split except to predict it after the fit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -240,24 +240,82 @@ def online_on_top_of(best: Arm, online: Callable[[int], object]) -> Arm:
 
 
 class CnnLearner:
-    """Images: a SmallCNN, the same step budget for every arm."""
+    """Images: a SmallCNN, the same step budget for every arm. With `workers` > 1 the fits of a
+    batch run side by side in worker processes of one torch thread each (fitpool.py)."""
 
-    def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str) -> None:
+    def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str,
+                 workers: int = 1) -> None:
         self.name, self.n_classes, self.steps = "SmallCNN", n_classes, steps
         self.batch_size, self.lr, self.device = batch_size, lr, device
+        self.workers = workers if device == "cpu" else 1
         self.models: dict[tuple[str, int], object] = {}  # (arm, seed) -> fitted SmallCNN, for teacher arms
+        self._pool, self._evals = None, None
 
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
-        from .classifiers import classic_augmentation, fit_cnn, predict_proba
+        from .classifiers import predict_proba
 
         soft = self._teacher_samples(arm, seed) if arm.soft is not None else None
-        model = fit_cnn(x, y, self.n_classes, steps=self.steps, batch_size=self.batch_size, lr=self.lr,
-                        seed=seed, device=self.device,
-                        augment=classic_augmentation(arm.classic) if arm.classic else None,
-                        loss=arm.loss, mixup=arm.mixup, soft=soft)
+        model = _fit(self._job(arm, x, y, seed, soft))
         if arm.kind != "gan":
             self.models[(arm.name, seed)] = model  # a later arm may use it as its teacher
         return [predict_proba(model, e).argmax(1) for e in evals]
+
+    def fit_predict_many(self, jobs: Iterable[tuple[Arm, object, object, int]], evals: Sequence) -> Iterator:
+        """`fit_predict` for each (arm, x, y, seed), in order; in the worker pool when there is one.
+        An arm with fresh draws every epoch (an OnlineSynthetic) is fitted here, in this process."""
+        if self.workers < 2:
+            for arm, x, y, seed in jobs:
+                yield self.fit_predict(arm, x, y, seed, evals)
+            return
+        from .fitpool import FitPool
+
+        if self._pool is None:
+            self._pool, self._evals = FitPool(self.workers, {"evals": list(evals)}), evals
+        elif evals is not self._evals:
+            raise ValueError("a CnnLearner's worker pool predicts one set of evaluation inputs")
+        local: dict[int, list[np.ndarray]] = {}
+        order: list[tuple[Arm, int, tuple]] = []
+
+        def remote():
+            for i, (arm, x, y, seed) in enumerate(jobs):
+                order.append((arm, seed, tuple(x.x.shape[1:] if hasattr(x, 'epoch_arrays') else x.shape[1:])))
+                if hasattr(x, "epoch_arrays"):
+                    local[i] = self.fit_predict(arm, x, y, seed, evals)
+                    continue
+                soft = self._teacher_samples(arm, seed) if arm.soft is not None else None
+                yield self._job(arm, x, y, seed, soft) | {"keep": arm.kind != "gan"}
+
+        results = self._pool.imap(_fit_in_worker, remote())
+        done = 0
+        while True:
+            while done in local:
+                yield local.pop(done)
+                done += 1
+            try:
+                preds, state = next(results)
+            except StopIteration:
+                break
+            while done in local:  # an in-process fit drawn while this one ran
+                yield local.pop(done)
+                done += 1
+            arm, seed, shape = order[done]
+            if state is not None:
+                self.models[(arm.name, seed)] = _rebuild(state, shape, self.n_classes)
+            yield preds
+            done += 1
+        while done in local:
+            yield local.pop(done)
+            done += 1
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool, self._evals = None, None
+
+    def _job(self, arm: Arm, x, y, seed: int, soft) -> dict:
+        return {"x": x, "y": y, "n_classes": self.n_classes, "steps": self.steps, "batch_size": self.batch_size,
+                "lr": self.lr, "seed": seed, "device": self.device, "classic": arm.classic, "loss": arm.loss,
+                "mixup": arm.mixup, "soft": soft}
 
     def _teacher_samples(self, arm: Arm, seed: int):
         from .classifiers import SoftSynthetic, predict_proba, select_by_teacher, teacher_targets
@@ -274,6 +332,36 @@ class CnnLearner:
             "teacher_agrees_kept": np.bincount(pool.y[keep][agree[keep]], minlength=k).tolist()}
         return SoftSynthetic(pool.x[keep], teacher_targets(probs[keep], plan.temperature),
                              plan.weight, plan.join_at)
+
+
+def _fit(job: dict):
+    from .classifiers import classic_augmentation, fit_cnn
+
+    return fit_cnn(job["x"], job["y"], job["n_classes"], steps=job["steps"], batch_size=job["batch_size"],
+                   lr=job["lr"], seed=job["seed"], device=job["device"],
+                   augment=classic_augmentation(job["classic"]) if job["classic"] else None,
+                   loss=job["loss"], mixup=job["mixup"], soft=job["soft"])
+
+
+def _fit_in_worker(job: dict, shared: dict) -> tuple[list[np.ndarray], dict | None]:
+    """One fit in a worker process: its predictions on the shared evaluation inputs, and the
+    model's state when a later arm may use it as its teacher."""
+    from .classifiers import predict_proba
+    from .fitpool import state_arrays
+
+    model = _fit(job)
+    return [predict_proba(model, e).argmax(1) for e in shared["evals"]], state_arrays(model) if job["keep"] else None
+
+
+def _rebuild(state: dict, shape: tuple, n_classes: int):
+    """The SmallCNN a worker fitted on images of `shape` (C, H, W), from its state."""
+    import torch
+
+    from .classifiers import SmallCNN
+
+    model = SmallCNN(shape[0], n_classes, min(shape[1:]))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    return model.eval()
 
 
 class TableLearner:

@@ -75,28 +75,44 @@ class _Fits:
         self.runs: dict[str, list[dict]] = {}
         self.test_pred: dict[str, list[np.ndarray]] = {}
         self.arms: dict[str, Arm] = {}
+        self.evals: list | None = None  # what every fit predicts: one list, so a worker pool gets it once
 
     def fit(self, arms: Sequence[Arm], seeds: int) -> None:
-        for seed in range(seeds):
-            for arm in arms:
-                self.arms.setdefault(arm.name, arm)
-                runs = self.runs.setdefault(arm.name, [])
-                if len(runs) > seed:
-                    continue
-                if arm.teacher:  # its teacher is the teacher arm's model of the same seed
-                    self.fit([self.arms[arm.teacher]], seed + 1)
-                made = arm.make(seed)
-                x, y = (made, made.labels()) if hasattr(made, "epoch_arrays") else made  # online: epoch 0's labels
-                val_pred, test_pred = self.learner.fit_predict(arm, x, y, seed, [self.validation.x, self.test.x])
-                counts = np.bincount(y, minlength=self.k)
-                if arm.soft is not None:  # + the GAN samples its teacher kept
-                    counts = counts + np.asarray(arm.extra["teacher_selection"][seed]["kept"])
-                runs.append({"seed": seed, "n_train": int(counts.sum()), "train_counts": counts.tolist(),
-                             "validation": score(self.validation.y, val_pred, self.k),
-                             "test": score(self.test.y, test_pred, self.k)})
-                self.test_pred.setdefault(arm.name, []).append(np.asarray(test_pred))
-                if self.bar is not None:
-                    self.bar.update(1)
+        """Fit every arm for seeds 0..seeds-1 (those not fitted yet); a teacher arm's teacher first.
+        The fits are independent and seeded: the learner may run them side by side."""
+        arms = list({a.name: a for a in arms}.values())
+        for arm in arms:
+            self.arms.setdefault(arm.name, arm)
+        teachers = [self.arms[a.teacher] for a in arms if a.teacher]
+        if teachers:  # its teacher is the teacher arm's model of the same seed
+            self.fit(teachers, seeds)
+        todo = [(arm, seed) for seed in range(seeds) for arm in arms if len(self.runs.get(arm.name, [])) <= seed]
+        made: list[tuple] = []
+
+        def jobs():
+            for arm, seed in todo:
+                m = arm.make(seed)
+                x, y = (m, m.labels()) if hasattr(m, "epoch_arrays") else m  # online: epoch 0's labels
+                made.append(y)
+                yield arm, x, y, seed
+
+        if self.evals is None:
+            self.evals = [self.validation.x, self.test.x]
+        evals = self.evals
+        many = getattr(self.learner, "fit_predict_many", None)
+        preds = many(jobs(), evals) if many else (self.learner.fit_predict(*job, evals) for job in jobs())
+        for i, (val_pred, test_pred) in enumerate(preds):
+            (arm, seed), y = todo[i], made[i]
+            counts = np.bincount(y, minlength=self.k)
+            if arm.soft is not None:  # + the GAN samples its teacher kept
+                counts = counts + np.asarray(arm.extra["teacher_selection"][seed]["kept"])
+            self.runs.setdefault(arm.name, []).append({
+                "seed": seed, "n_train": int(counts.sum()), "train_counts": counts.tolist(),
+                "validation": score(self.validation.y, val_pred, self.k),
+                "test": score(self.test.y, test_pred, self.k)})
+            self.test_pred.setdefault(arm.name, []).append(np.asarray(test_pred))
+            if self.bar is not None:
+                self.bar.update(1)
 
     def val(self, name: str, seeds: int | None = None) -> float:
         return _val_mean(self.runs[name][:seeds])
@@ -140,11 +156,15 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
         raise RecipeError(f"evaluate.reference '{reference}' is not one of the arms: {', '.join(names[1:])}")
     bar = tqdm(desc="evaluate", unit="fit", disable=not progress)
     by_clf, fits_of = {}, {}
-    for learner in learners:
-        fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
-        by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference,
-                                               teacher if hasattr(learner, "models") else None)
-    headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds), every_learner_headline)
+    try:
+        for learner in learners:
+            fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
+            by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference,
+                                                   teacher if hasattr(learner, "models") else None)
+        headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds), every_learner_headline)
+    finally:
+        for learner in learners:  # a learner's worker pool, if it has one
+            getattr(learner, "close", lambda: None)()
     bar.close()
     exploratory = _explore(by_clf, fits_of, seeds)
     return {

@@ -109,6 +109,7 @@ class EvaluateConfig:
     epochs: int = 30  # classifier budget: epochs x ceil(N_real / batch_size) steps, every arm
     batch_size: int = 64
     lr: float = 3e-3  # one-cycle peak; 3e-3 beat 1e-3 on validation for every arm (benchmarks/pilot_classifier.py)
+    workers: int = 1  # images: fit this many classifiers side by side, one torch thread each (CPU)
     synthetic_only_per_class: int = 0  # 0: as many as the largest real class
     baselines: bool = True  # oversampling, SMOTE, classic augmentation arms
     classic: tuple[str, ...] = ()  # image candidates; empty: gray affine, pad-crop; RGB crop-flip, randaugment
@@ -316,6 +317,7 @@ RULES = {
     "evaluate.epochs": _between(1, 100_000),
     "evaluate.batch_size": _between(2, 65536),
     "evaluate.lr": _between(0, 1, lo_open=True),
+    "evaluate.workers": _between(1, 64),
     "evaluate.synthetic_only_per_class": _between(0, 10_000_000),
     "evaluate.classic": _subset_of("affine", "pad-crop", "crop-flip", "randaugment", "jitter", "scaling",
                                    "magnitude-warp", "time-warp", "window-slice", "window-warp"),

@@ -316,7 +316,9 @@ def _protocol(results: Results) -> list[str]:
         lines.append(f"- SmallCNN: {p['steps_per_arm']} Adam steps for every arm (batch {p['batch_size']}, "
                      f"lr {p['lr']}, one-cycle schedule), device {p['device']}; classic augmentation candidates: "
                      f"{', '.join(p.get('classic_candidates', [])) or 'none'}; mixup alphas: "
-                     f"{', '.join(f'{a:g}' for a in p.get('mixup_alphas', [])) or 'none'}.")
+                     f"{', '.join(f'{a:g}' for a in p.get('mixup_alphas', [])) or 'none'}"
+                     + (f"; fits run {p['workers']} at a time in worker processes of one torch thread each."
+                        if p.get("workers", 1) > 1 else "."))
     lines += ["- Choices made from data, all on the validation split, in order: the classic augmentation policy "
               "(kept only if not below real); the mixup alpha (with over-sampling, then reused with logit "
               "adjustment); the loss-side fix the GAN data is combined with; the reference arm; the headline's "

@@ -320,7 +320,8 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     res = results["classifiers"]["SmallCNN"]
     arms = res["arms"]
     arm_fits = [f for f in fits if f[0] == results["protocol"]["steps_per_arm"]]
-    assert len(arm_fits) == sum(a["seeds"] for a in arms.values()) + 1  # every arm x its seeds + fidelity embedding
+    # every arm x its seeds; fidelity embeds with the real arm's seed-0 model, not a fit of its own
+    assert len(arm_fits) == sum(a["seeds"] for a in arms.values())
     for _, x in fits:
         assert not any(row.tobytes() in test_rows for row in x)
     syn = arms["real+synthetic"]["runs"]
@@ -393,6 +394,47 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     # memorisation figures for every synthetic set
     mem = results["memorisation"]["synthetic (gap-filling)"]
     assert set(mem) == set(plan) and all(0 <= v["near_copy_rate"] <= 1 for v in mem.values())
+
+
+def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_model, digits_splits):
+    """evaluate.workers = 2: the same arms, choices, runs and teacher selections as one fit at a
+    time, bit for bit at one torch thread (a worker runs one thread); the online arm (fitted in
+    this process) and the teacher arm (its teacher's model sent back from a worker) included."""
+    import torch
+
+    import augmentor.classifiers as classifiers
+    from augmentor.data import validation_split
+    from augmentor.pipeline import online_factory
+    from augmentor.recipe import EvaluateConfig
+    from augmentor.runtime import OnnxGenerator
+
+    train, validation = validation_split(load_dataset(digits_splits[0]), 0.2, 0)
+    test = load_dataset(digits_splits[1])
+    gen = OnnxGenerator(tiny_model[1])
+    plan = {c: 20 for c in train.classes}
+    counts = train.counts()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = []
+        for workers in (1, 2):
+            ev = EvaluateConfig(seeds=2, confirm_seeds=3, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5,
+                                mixup=(0.2,), workers=workers)
+            online = online_factory([gen], train, {c: counts[c] + n for c, n in plan.items()}, ev, 3)
+            out.append(run_evaluation(train, validation, test, ev, synthetic=gan_draws([gen], plan, 0, train),
+                                      online=online, progress=False,
+                                      quality_filter=classifiers.QualityFilter.fit(train.x, train.y, 10, 0.5, steps=5),
+                                      teacher_pool=gan_draws([gen], {c: 3 * n for c, n in plan.items()}, 4, train)))
+    finally:
+        torch.set_num_threads(threads)
+    one, two = (r["classifiers"]["SmallCNN"]["arms"] for r in out)
+    assert list(one) == list(two) and "real+online-synthetic" in one
+    assert any(a["teacher_selection"] for a in one.values() if "teacher_selection" in a)
+    for name in one:
+        assert one[name]["runs"] == two[name]["runs"], name
+        assert one[name].get("teacher_selection") == two[name].get("teacher_selection"), name
+    assert out[0]["headline"]["difference"] == out[1]["headline"]["difference"]
+    assert out[1]["protocol"]["workers"] == 2
 
 
 def test_a_validation_tie_never_goes_to_real():
