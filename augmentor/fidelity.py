@@ -66,10 +66,19 @@ def kid(real: np.ndarray, fake: np.ndarray) -> float:
                  - 2 * k_rf.mean())
 
 
-def kid_interval(real: np.ndarray, fake: np.ndarray, draws: int = 100, seed: int = 0) -> dict[str, float]:
+KID_MAX_SYNTHETIC = 2000  # KID is unbiased at any n; above this a seeded subsample keeps its cost in seconds
+
+
+def kid_interval(real: np.ndarray, fake: np.ndarray, draws: int = 100, seed: int = 0,
+                 max_fake: int = KID_MAX_SYNTHETIC) -> dict[str, float]:
     """KID with a 95 % interval from half-size subsamples (without replacement): a U-statistic's
-    variance scales as 1/n, so the half-size spread divided by sqrt(2) estimates the full one."""
+    variance scales as 1/n, so the half-size spread divided by sqrt(2) estimates the full one.
+    A synthetic side larger than `max_fake` is first subsampled to `max_fake` (seeded): KID stays
+    unbiased, and the interval is that of the estimate at `max_fake` samples (10,000 samples took
+    50 s, 100 half-size 5,000 x 5,000 kernels, for no change in the estimate's expectation)."""
     rng = np.random.default_rng(seed)
+    if len(fake) > max_fake:
+        fake = fake[np.sort(rng.choice(len(fake), max_fake, replace=False))]
     value = kid(real, fake)
     halves = [kid(real[rng.choice(len(real), max(2, len(real) // 2), replace=False)],
                   fake[rng.choice(len(fake), max(2, len(fake) // 2), replace=False)]) for _ in range(draws)]

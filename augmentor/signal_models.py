@@ -333,7 +333,7 @@ class SignalEvaluation:
                           "minirocket": "sktime MiniRocketMultivariate + RidgeClassifierCV" if has_minirocket() else
                           "not installed (pip install 'augmentor[signals]')"}
 
-    def features(self, train: SignalData, ev, device: str):
+    def features(self, train: SignalData, ev, device: str, learners=()):
         from .arms import steps_for
         from .classifiers import embed, fit_cnn
 

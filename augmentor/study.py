@@ -13,7 +13,7 @@ command line), and the report then says the synthetic draw is not a covered sour
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +140,8 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
     # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test
-    results["fidelity"] = _fidelity(train, validation, sets, kind.features(train, ev, device), ev.fidelity_k)
+    results["fidelity"] = _fidelity(train, validation, sets, kind.features(train, ev, device, learners),
+                                    ev.fidelity_k)
     if filtered is not None:
         results["quality_filter"] = filtered.stats()
     results.update(kind.extra_sections(train, sets, validation))
@@ -175,14 +176,20 @@ class ImageEvaluation:
 
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         steps = steps_for(len(train), ev.epochs, ev.batch_size)
-        learner = CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device)
+        learner = CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device, workers=ev.workers)
         return [learner], {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
+                           "workers": learner.workers,
                            "classic_candidates": list(self.classic_candidates(train, ev)),
                            "mixup_alphas": list(ev.mixup), "device": device}
 
-    def features(self, train: Dataset, ev: EvaluateConfig, device: str):
+    def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
+        """The penultimate layer of a SmallCNN fitted on the training split (plain loss, seed 0): the
+        `real` arm's seed-0 model when the evaluation kept it (the same fit), else fitted here."""
         from .classifiers import embed, fit_cnn
 
+        kept = [lr.models[("real", 0)] for lr in learners if ("real", 0) in getattr(lr, "models", {})]
+        if kept:
+            return lambda x: embed(kept[0], x)
         model = fit_cnn(train.x, train.y, len(train.classes), steps=steps_for(len(train), ev.epochs, ev.batch_size),
                         batch_size=ev.batch_size, lr=ev.lr, seed=0, device=device)
         return lambda x: embed(model, x)
@@ -217,7 +224,7 @@ class TableEvaluation:
         return ([TableLearner(c, list(train.categorical), numeric) for c in ev.classifiers],
                 {"classifier_kind": "scikit-learn"})
 
-    def features(self, train: Dataset, ev: EvaluateConfig, device: str):
+    def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
         from .codec import TableCodec
 
         return TableCodec.fit(train.x, train.categorical).encode
