@@ -35,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from augmentor.arms import Arm, CnnLearner, oversample, steps_for
+from augmentor.classifiers import SmallCNN
 from augmentor.data import load_dataset
 from augmentor.recipe import EvaluateConfig, load_recipe
 from augmentor.stats import HELPS, HURTS, judge_family, paired_difference, test_sampling_variance
@@ -45,25 +46,28 @@ HANDICAP_SHARE = 0.0158  # share of test predictions replaced by a wrong class: 
 
 
 def fit_pool(pool: int, cache: Path) -> dict:
-    if cache.is_file():
-        with np.load(cache) as z:
-            if len(z["pred"]) >= pool:
-                return {k: z[k] for k in z.files}
     recipe = load_recipe(ROOT / "recipes" / "mnist-longtail.toml")
     ev = recipe.evaluate
     train = load_dataset(str(ROOT / recipe.data.train))
     test = load_dataset(str(ROOT / recipe.data.test))
     k = len(train.classes)
-    target = np.full(k, np.bincount(train.y).max())
     steps = steps_for(len(train), ev.epochs, ev.batch_size)
-    learner = CnnLearner(k, steps, ev.batch_size, ev.lr, "cpu")
+    # the learner as the recipe's report fits it: its widths at this image size, its worker threads
+    learner_id = f"SmallCNN{SmallCNN(1, k, min(train.shape[1:])).widths} workers={ev.workers}"
+    if cache.is_file():
+        with np.load(cache) as z:
+            if len(z["pred"]) >= pool and int(z["steps"]) == steps and str(z.get("learner", "")) == learner_id:
+                return {k: z[k] for k in z.files}
+    target = np.full(k, np.bincount(train.y).max())
+    learner = CnnLearner(k, steps, ev.batch_size, ev.lr, "cpu", workers=ev.workers)
     arm = Arm("real+classic+oversampled", "", lambda s: oversample(train, target, s), classic="affine")
-    preds = []
-    for seed in tqdm(range(pool), desc="pool", unit="fit"):
-        x, y = arm.make(seed)
-        preds.append(learner.fit_predict(arm, x, y, seed, [test.x])[0])
+    jobs = ((arm, *arm.make(seed), seed) for seed in range(pool))
+    try:
+        preds = [p[0] for p in tqdm(learner.fit_predict_many(jobs, [test.x]), total=pool, desc="pool", unit="fit")]
+    finally:
+        learner.close()
     out = {"pred": np.stack(preds), "y": test.y, "steps": np.array(steps), "lr": np.array(ev.lr),
-           "batch_size": np.array(ev.batch_size)}
+           "batch_size": np.array(ev.batch_size), "learner": np.array(learner_id)}
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **out)
     return out
@@ -130,6 +134,7 @@ def main() -> None:
     ba = balanced_accuracy(pred, y)
     out = {
         "learner": "SmallCNN",
+        "learner_detail": str(data["learner"]),
         "data": "long-tailed MNIST (recipes/mnist-longtail.toml: 2,480 train, 8,000 test)",
         "arm": "real+classic+oversampled (affine)",
         "steps": int(data["steps"]), "lr": float(data["lr"]), "batch_size": int(data["batch_size"]),
