@@ -134,7 +134,7 @@ class _Fits:
 def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable[[str], Sequence[Arm]],
              learners: Sequence, *, seeds: int, confirm_seeds: int = 0, candidates: Sequence[Arm] = (),
              combine: tuple[Draws, float] | None = None, online=None, reference: str = "",
-             teacher: TeacherPlan | None = None,
+             teacher: TeacherPlan | None = None, mixup_losses: Sequence[str] = ("logit-adjust",),
              progress: bool = True, protocol: dict | None = None, sources: dict | None = None,
              every_learner_headline: bool = False) -> dict:
     """Fit every arm with every learner for `seeds` seeds; compare on test; return the results.
@@ -143,7 +143,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
     `candidates` arms ("" when there are none or none beats `real`). `combine` = (draws, ratio)
     adds, per learner, GAN data on top of the loss-side arm that scores best on validation;
     `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on top of it too, and `teacher`
-    (images) GAN samples chosen and soft-labelled by that arm's own model (arms.teacher_on_top_of). The headline's
+    (images) GAN samples chosen and soft-labelled by that arm's own model (arms.teacher_on_top_of). The mixup
+    alpha chosen with over-sampling is also fitted with each loss fix in `mixup_losses`. The headline's
     arms (best GAN, best non-GAN, real) are fitted for max(seeds, confirm_seeds) seeds and form
     the confirmatory family (for every learner with `every_learner_headline`, else the first). `sources`
     says which variance sources the intervals cover."""
@@ -160,7 +161,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
         for learner in learners:
             fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
             by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference,
-                                                   teacher if hasattr(learner, "models") else None)
+                                                   teacher if hasattr(learner, "models") else None, mixup_losses)
         headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds), every_learner_headline)
     finally:
         for learner in learners:  # a learner's worker pool, if it has one
@@ -185,7 +186,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
 
 
 def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidates: Sequence[Arm], train: Dataset,
-                    seeds: int, combine, online, reference: str, teacher=None) -> dict:
+                    seeds: int, combine, online, reference: str, teacher=None,
+                    mixup_losses: Sequence[str] = ("logit-adjust",)) -> dict:
     """The validation choices of one learner, in order, fitting what each needs."""
     real = build("")[0]
     fits.fit([real, *candidates], seeds)
@@ -205,7 +207,9 @@ def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidat
     mixups = [a for a in arms if a.mixup > 0 and a.kind == "baseline"]
     loss_arms = [a for a in arms if a.kind == "loss"]
     if mixups and any(a.loss == "logit-adjust" for a in loss_arms):
-        extra.append(mixup_on_top_of(fits.arms[fits.best([a.name for a in mixups], seeds)], train))
+        best_mixup = fits.arms[fits.best([a.name for a in mixups], seeds)]
+        extra += [mixup_on_top_of(best_mixup, train, loss) for loss in mixup_losses
+                  if any(a.loss == loss for a in loss_arms)]
         fits.fit(extra, seeds)
     loss_arms += extra
     if loss_arms:  # GAN data on top of the loss-side fix chosen on validation: stored and fresh draws

@@ -114,6 +114,7 @@ class EvaluateConfig:
     baselines: bool = True  # oversampling, SMOTE, classic augmentation arms
     classic: tuple[str, ...] = ()  # image candidates; empty: gray affine, pad-crop; RGB crop-flip, randaugment
     mixup: tuple[float, ...] = (0.2, 0.4)  # images: mixup alphas tried with over-sampling (best on validation)
+    mixup_losses: tuple[str, ...] = ("logit-adjust",)  # the chosen alpha is then fitted with these loss fixes
     doses: tuple[float, ...] = (0.5, 1.0)  # extra arms: real + ratio x count GAN samples per class
     filter_threshold: float = 0.0  # > 0: a quality-filtered arm keeping p(class) >= threshold
     classifiers: tuple[str, ...] = ("logreg", "hgb", "rf")  # tables: scikit-learn classifiers
@@ -322,6 +323,7 @@ RULES = {
     "evaluate.classic": _subset_of("affine", "pad-crop", "crop-flip", "randaugment", "jitter", "scaling",
                                    "magnitude-warp", "time-warp", "window-slice", "window-warp"),
     "evaluate.mixup": ((lambda v: all(0 < a <= 10 for a in v)), "a list of alphas in (0, 10]"),
+    "evaluate.mixup_losses": _subset_of("logit-adjust", "drw", empty=False),
     "evaluate.confirm_seeds": _between(0, 1000),
     "evaluate.doses": ((lambda v: all(0 < d <= 100 for d in v)), "a list of ratios in (0, 100]"),
     "evaluate.filter_threshold": _between(0, 1),

@@ -319,9 +319,11 @@ def _protocol(results: Results) -> list[str]:
                      f"{', '.join(f'{a:g}' for a in p.get('mixup_alphas', [])) or 'none'}"
                      + (f"; fits run {p['workers']} at a time in worker processes of one torch thread each."
                         if p.get("workers", 1) > 1 else "."))
+    mixed = " and ".join({"logit-adjust": "logit adjustment", "drw": "DRW"}.get(x, x)
+                         for x in p.get("mixup_losses", ["logit-adjust"]))
     lines += ["- Choices made from data, all on the validation split, in order: the classic augmentation policy "
-              "(kept only if not below real); the mixup alpha (with over-sampling, then reused with logit "
-              "adjustment); the loss-side fix the GAN data is combined with; the reference arm; the headline's "
+              f"(kept only if not below real); the mixup alpha (with over-sampling, then reused with {mixed}); "
+              "the loss-side fix the GAN data is combined with; the reference arm; the headline's "
               "GAN and non-GAN arms. Declared before the run: the candidate sets, the dose ratios, the filter "
               "threshold, the GAN's last checkpoint, the classifier's budget and learning rate.",
               "- The test split is real held-out data, read once per arm and seed after the fit; no synthetic "

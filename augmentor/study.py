@@ -135,7 +135,8 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                        learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
                        candidates=[a for a in classic_candidate_arms(train, candidates) if a.name not in ev.exclude],
                        combine=combine, online=online if ev.online and ev.baselines else None,
-                       reference=ev.reference, teacher=teacher, progress=progress, protocol=protocol,
+                       reference=ev.reference, teacher=teacher, mixup_losses=ev.mixup_losses,
+                       progress=progress, protocol=protocol,
                        sources=sources, every_learner_headline=getattr(kind, "headline_every_learner", False))
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
@@ -180,7 +181,7 @@ class ImageEvaluation:
         return [learner], {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
                            "workers": learner.workers,
                            "classic_candidates": list(self.classic_candidates(train, ev)),
-                           "mixup_alphas": list(ev.mixup), "device": device}
+                           "mixup_alphas": list(ev.mixup), "mixup_losses": list(ev.mixup_losses), "device": device}
 
     def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
         """The penultimate layer of a SmallCNN fitted on the training split (plain loss, seed 0): the

@@ -419,7 +419,7 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
         out = []
         for workers in (1, 2):
             ev = EvaluateConfig(seeds=2, confirm_seeds=3, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5,
-                                mixup=(0.2,), workers=workers)
+                                mixup=(0.2,), mixup_losses=("logit-adjust", "drw"), workers=workers)
             online = online_factory([gen], train, {c: counts[c] + n for c, n in plan.items()}, ev, 3)
             out.append(run_evaluation(train, validation, test, ev, synthetic=gan_draws([gen], plan, 0, train),
                                       online=online, progress=False,
@@ -429,6 +429,7 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
         torch.set_num_threads(threads)
     one, two = (r["classifiers"]["SmallCNN"]["arms"] for r in out)
     assert list(one) == list(two) and "real+online-synthetic" in one
+    assert {"real+logit-adjusted+mixup 0.2", "real+DRW+mixup 0.2"} <= set(one)  # the alpha with each declared loss
     assert any(a["teacher_selection"] for a in one.values() if "teacher_selection" in a)
     for name in one:
         assert one[name]["runs"] == two[name]["runs"], name
