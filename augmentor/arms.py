@@ -273,39 +273,30 @@ class CnnLearner:
             self._pool, self._evals = FitPool(self.workers, {"evals": list(evals)}), evals
         elif evals is not self._evals:
             raise ValueError("a CnnLearner's worker pool predicts one set of evaluation inputs")
-        local: dict[int, list[np.ndarray]] = {}
-        order: list[tuple[Arm, int, tuple]] = []
+        local: dict[int, list[np.ndarray]] = {}  # index -> predictions of an in-process fit
+        order: list[tuple[int, Arm, int, tuple]] = []  # the pooled jobs: index, arm, seed, image shape
 
         def remote():
             for i, (arm, x, y, seed) in enumerate(jobs):
-                order.append((arm, seed, tuple(x.x.shape[1:] if hasattr(x, 'epoch_arrays') else x.shape[1:])))
                 if hasattr(x, "epoch_arrays"):
                     local[i] = self.fit_predict(arm, x, y, seed, evals)
                     continue
+                order.append((i, arm, seed, tuple(x.shape[1:])))
                 soft = self._teacher_samples(arm, seed) if arm.soft is not None else None
                 yield self._job(arm, x, y, seed, soft) | {"keep": arm.kind != "gan"}
 
-        results = self._pool.imap(_fit_in_worker, remote())
         done = 0
-        while True:
-            while done in local:
+        for k, (preds, state) in enumerate(self._pool.imap(_fit_in_worker, remote())):
+            i, arm, seed, shape = order[k]
+            while done < i:  # in-process fits drawn before this pooled one
                 yield local.pop(done)
                 done += 1
-            try:
-                preds, state = next(results)
-            except StopIteration:
-                break
-            while done in local:  # an in-process fit drawn while this one ran
-                yield local.pop(done)
-                done += 1
-            arm, seed, shape = order[done]
             if state is not None:
                 self.models[(arm.name, seed)] = _rebuild(state, shape, self.n_classes)
             yield preds
             done += 1
-        while done in local:
-            yield local.pop(done)
-            done += 1
+        for i in sorted(local):  # in-process fits drawn after the last pooled one
+            yield local.pop(i)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -60,12 +60,6 @@ class FitPool:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def __enter__(self) -> FitPool:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 def state_arrays(model) -> dict[str, np.ndarray]:
     """A torch module's state as numpy arrays (what a worker sends back to be rebuilt)."""
