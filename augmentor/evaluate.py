@@ -144,7 +144,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
     adds, per learner, GAN data on top of the loss-side arm that scores best on validation;
     `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on top of it too, and `teacher`
     (images) GAN samples chosen and soft-labelled by that arm's own model (arms.teacher_on_top_of). The mixup
-    alpha chosen with over-sampling is also fitted with each loss fix in `mixup_losses`. The headline's
+    alpha chosen with over-sampling is also fitted with each loss fix in `mixup_losses` (whether or not the plain
+    loss arm is fitted). The headline's
     arms (best GAN, best non-GAN, real) are fitted for max(seeds, confirm_seeds) seeds and form
     the confirmatory family (for every learner with `every_learner_headline`, else the first). `sources`
     says which variance sources the intervals cover."""
@@ -206,10 +207,9 @@ def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidat
     extra: list[Arm] = []
     mixups = [a for a in arms if a.mixup > 0 and a.kind == "baseline"]
     loss_arms = [a for a in arms if a.kind == "loss"]
-    if mixups and any(a.loss == "logit-adjust" for a in loss_arms):
+    if mixups and mixup_losses:  # fitted even where a recipe leaves the plain loss arm out
         best_mixup = fits.arms[fits.best([a.name for a in mixups], seeds)]
-        extra += [mixup_on_top_of(best_mixup, train, loss) for loss in mixup_losses
-                  if any(a.loss == loss for a in loss_arms)]
+        extra += [mixup_on_top_of(best_mixup, train, loss) for loss in mixup_losses]
         fits.fit(extra, seeds)
     loss_arms += extra
     if loss_arms:  # GAN data on top of the loss-side fix chosen on validation: stored and fresh draws

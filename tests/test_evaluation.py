@@ -447,3 +447,26 @@ def test_a_validation_tie_never_goes_to_real():
     assert fits.best(["real", "real+logit-adjusted", "real+DRW"], 1) == "real+logit-adjusted"
     fits.runs["real"][0]["validation"]["balanced_accuracy"] = 0.9
     assert fits.best(["real", "real+logit-adjusted", "real+DRW"], 1) == "real"
+
+
+def test_mixup_with_each_declared_loss_is_fitted_when_the_plain_loss_arms_are_left_out(thin_digits):
+    """A recipe may exclude the plain logit-adjusted and DRW arms (mnist-longtail does, to pay for a
+    confirmatory seed): the chosen mixup alpha is still fitted with every loss in mixup_losses."""
+    from augmentor.evaluate import evaluate
+
+    class Stub:  # predicts the majority label of its training set: no torch needed
+        name = "stub"
+
+        def fit_predict(self, arm, x, y, seed, evals):
+            return [np.full(len(e), np.bincount(y).argmax()) for e in evals]
+
+    train, validation = stratified_split(thin_digits, 0.3, 0)
+    counts = np.bincount(train.y)
+    arms = build_arms(train, target=np.full(len(counts), counts.max()), losses=("reweight", "logit-adjust", "drw"),
+                      mixup=(0.2, 0.4))
+    kept = [a for a in arms if a.name not in ("real+logit-adjusted", "real+DRW")]
+    out = evaluate(train, validation, validation, lambda c: kept, [Stub()], seeds=1,
+                   mixup_losses=("logit-adjust", "drw"), progress=False)
+    names = set(out["classifiers"]["stub"]["arms"])
+    assert "real+logit-adjusted" not in names and "real+DRW" not in names
+    assert {"real+logit-adjusted+mixup 0.2", "real+DRW+mixup 0.2"} <= names  # 0.2: the first alpha of a tie
