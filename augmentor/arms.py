@@ -222,12 +222,12 @@ def on_top_of(best: Arm, train: Dataset, draws: Draws, ratio: float) -> Arm:
 
 def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
     """GAN samples chosen and soft-labelled by `best`'s own model of the same seed (its teacher),
-    added late and down-weighted, with `best`'s loss and mixup (its loss must be ce or logit-adjust)."""
+    added late and down-weighted, with `best`'s loss and mixup (its loss must be ce, logit-adjust or drw)."""
     return Arm(f"real+synthetic (teacher)+{best.name.removeprefix('real+')}",
                f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
                f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap), "
                f"its soft labels at temperature {plan.temperature:g}, weight {plan.weight:g}, joining after "
-               f"{plan.join_at:.0%} of the steps, logit-adjustment prior of the real + synthetic mixture",
+               f"{plan.join_at:.0%} of the steps, the loss's prior or class weights from the real + synthetic mixture",
                best.make, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
                teacher=best.name, soft=plan, extra={"teacher_selection": {}})
 

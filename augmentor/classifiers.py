@@ -131,6 +131,7 @@ def classic_augmentation(kind: str = "affine"):
 
 
 LOSSES = ("ce", "reweight", "logit-adjust", "drw")
+SOFT_LOSSES = ("ce", "logit-adjust", "drw")  # the losses a fit with soft synthetic targets supports
 DRW_SHARE = 0.5  # deferred re-weighting: class-balanced weights for the last half of the steps (pilot)
 DRW_BETA = 0.9999  # effective-number weights (Cui et al. 2019), as in LDAM-DRW (Cao et al. 2019)
 
@@ -150,12 +151,19 @@ def loss_terms(y: np.ndarray, n_classes: int, loss: str) -> tuple[np.ndarray | N
         w = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
         return (w * (counts > 0).sum() / w.sum()).astype(np.float32), None
     if loss == "drw":
-        w = np.where(counts > 0, (1 - DRW_BETA) / (1 - DRW_BETA ** np.maximum(counts, 1)), 0.0)
-        return (w * (counts > 0).sum() / w.sum()).astype(np.float32), None
+        return drw_weights(counts), None
     if loss == "logit-adjust":
         prior = np.maximum(counts, 1e-3) / counts.sum()
         return None, np.log(prior).astype(np.float32)
     raise ValueError(f"unknown loss '{loss}'; use one of {LOSSES}")
+
+
+def drw_weights(counts: np.ndarray) -> np.ndarray:
+    """Effective-number class weights (1 - beta) / (1 - beta^n_c), mean 1 over the classes present;
+    `counts` may be fractional (a mixture's effective counts)."""
+    counts = np.asarray(counts, np.float64)
+    w = np.where(counts > 0, (1 - DRW_BETA) / (1 - DRW_BETA ** np.maximum(counts, 1)), 0.0)
+    return (w * (counts > 0).sum() / w.sum()).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -245,9 +253,11 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
 def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic, *, steps: int, batch_size: int,
               lr: float, seed: int, device: str, augment, loss: str, mixup: float) -> SmallCNN:
     """`fit_cnn` with soft-labelled synthetic samples: soft cross-entropy on target rows
-    (one-hot for real samples), per-sample weights, a join step and the mixture prior."""
-    if loss not in ("ce", "logit-adjust"):
-        raise ValueError(f"soft synthetic targets support the ce and logit-adjust losses, not '{loss}'")
+    (one-hot for real samples), per-sample weights, a join step, and the loss's prior (logit
+    adjustment) or class weights (DRW) from the effective mixture once the samples join. Until
+    they join it is `fit_cnn`'s fit with the same loss and mixup (tested)."""
+    if loss not in SOFT_LOSSES:
+        raise ValueError(f"soft synthetic targets support the {', '.join(SOFT_LOSSES)} losses, not '{loss}'")
     n_real, t_soft = len(x), np.asarray(soft.targets, np.float32)
     if len(soft.x) != len(t_soft) or t_soft.shape[1:] != (n_classes,):
         raise ValueError(f"soft targets must be {len(soft.x)} x {n_classes}, got {t_soft.shape}")
@@ -264,6 +274,10 @@ def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic,
         return torch.from_numpy(np.log(np.maximum(counts, 1e-3) / counts.sum()).astype(np.float32)).to(device)
 
     off_real, off_mix = offset(real_counts), offset(mix_counts)  # before and after the synthetic samples join
+    # DRW: effective-number class weights from the last DRW_SHARE of the steps, of the real counts and then
+    # (once the synthetic samples join) of the mixture's; a sample's class weight is its target's expectation
+    drw_from = int(steps * (1 - DRW_SHARE)) if loss == "drw" else steps
+    cw_real, cw_mix = (torch.from_numpy(drw_weights(c)).to(device) for c in (real_counts, mix_counts))
 
     gen = torch.Generator().manual_seed(seed)
     lambdas = np.random.default_rng(seed).beta(mixup, mixup, steps) if mixup > 0 else None
@@ -286,17 +300,24 @@ def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic,
             xb = augment(xt[idx].cpu()).to(device) if augment else xt[idx]
             tb, wb = tt[idx], wt[idx]
             off = off_mix if step >= join else off_real
-            if lambdas is not None:
+            if step >= drw_from:  # a sample's class weight: its target's expectation of the class weights
+                wb = wb * (tb @ (cw_mix if step >= join else cw_real))
+            if lambdas is None:
+                step_loss = _soft_ce(F.log_softmax(model(xb) + off, dim=1), tb, wb)
+            else:  # as fit_cnn's mixup: the two label sets' weighted losses, mixed
                 lam, perm = float(lambdas[step]), torch.randperm(len(xb), generator=gen).to(device)
-                xb, tb = lam * xb + (1 - lam) * xb[perm], lam * tb + (1 - lam) * tb[perm]
-                wb = lam * wb + (1 - lam) * wb[perm]
-            per = -(tb * F.log_softmax(model(xb) + off, dim=1)).sum(1)
-            step_loss = (per * wb).sum() / wb.sum()
+                logp = F.log_softmax(model(lam * xb + (1 - lam) * xb[perm]) + off, dim=1)
+                step_loss = lam * _soft_ce(logp, tb, wb) + (1 - lam) * _soft_ce(logp, tb[perm], wb[perm])
             opt.zero_grad(set_to_none=True)
             step_loss.backward()
             opt.step()
             sched.step()
     return model.eval()
+
+
+def _soft_ce(logp: torch.Tensor, targets: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against target distributions, the weighted mean over the batch."""
+    return (-(targets * logp).sum(1) * w).sum() / w.sum()
 
 
 def teacher_targets(probs: np.ndarray, temperature: float = 2.0) -> np.ndarray:

@@ -216,9 +216,12 @@ def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidat
         best = fits.arms[fits.best([a.name for a in loss_arms], seeds)]
         combos = ([on_top_of(best, train, combine[0], combine[1])] if combine is not None else []) + \
             ([online_on_top_of(best, online)] if online is not None else [])
-        soft_ok = [a.name for a in loss_arms if a.loss in ("ce", "logit-adjust")]
-        if teacher is not None and soft_ok:  # its teacher: the best such arm's own model, same seed
-            combos.append(teacher_on_top_of(fits.arms[fits.best(soft_ok, seeds)], teacher))
+        if teacher is not None:  # its teacher: the best arm whose loss takes soft targets, its own model, same seed
+            from .classifiers import SOFT_LOSSES
+
+            soft_ok = [a.name for a in loss_arms if a.loss in SOFT_LOSSES]
+            if soft_ok:
+                combos.append(teacher_on_top_of(fits.arms[fits.best(soft_ok, seeds)], teacher))
         fits.fit(combos, seeds)
         extra += combos
     every = [real, *candidates, *arms, *extra]

@@ -55,9 +55,26 @@ def test_synthetic_samples_that_never_join_leave_the_fit_as_it_was():
 
 def test_soft_targets_refuse_losses_they_do_not_support():
     x, y = _tiny()
-    with pytest.raises(ValueError, match="drw"):
-        C.fit_cnn(x, y, 3, steps=2, batch_size=16, loss="drw",
+    with pytest.raises(ValueError, match="reweight"):
+        C.fit_cnn(x, y, 3, steps=2, batch_size=16, loss="reweight",
                   soft=C.SoftSynthetic(x[:4], np.full((4, 3), 1 / 3, np.float32)))
+
+
+def test_drw_with_soft_targets_is_the_drw_fit_until_the_samples_join_and_reweights_after():
+    x, y = _tiny(60)
+    y = np.repeat(np.arange(3), [40, 15, 5])  # imbalanced: DRW's class weights differ
+    plain = C.fit_cnn(x, y, 3, steps=8, batch_size=16, seed=2, loss="drw", mixup=0.2)
+    xs, _ = _tiny(12, 1)
+    targets = np.tile(np.float32([0.1, 0.1, 0.8]), (12, 1))
+    never = C.fit_cnn(x, y, 3, steps=8, batch_size=16, seed=2, loss="drw", mixup=0.2,
+                      soft=C.SoftSynthetic(xs, targets, weight=0.5, join_at=1.0))
+    torch.testing.assert_close(_weights(never), _weights(plain), atol=3e-4, rtol=1e-3)  # float rounding only
+    late = C.fit_cnn(x, y, 3, steps=8, batch_size=16, seed=2, loss="drw", mixup=0.2,
+                     soft=C.SoftSynthetic(xs, targets, weight=0.5, join_at=0.75))
+    assert not torch.allclose(_weights(late), _weights(plain))
+    # the mixture's class weights: the synthetic mass on class 2 lowers its weight
+    mix = C.drw_weights(np.bincount(y) + 0.5 * targets.sum(0))
+    assert mix[2] < C.drw_weights(np.bincount(y))[2]
 
 
 def test_at_conditioning_strength_zero_the_gan_ignores_the_class():
