@@ -187,3 +187,10 @@ def test_generation_and_help_never_import_torch():
                            check=True)
         imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()}
         assert "torch" not in imported, code
+
+
+def test_evaluate_cli_defaults_to_the_calibrated_confirmatory_seeds():
+    from augmentor.recipe import EvaluateConfig
+
+    option = next(p for p in cli.commands["evaluate"].params if p.name == "confirm_seeds")
+    assert option.default == EvaluateConfig().confirm_seeds == 6  # reports/verdict-calibration.md's default
