@@ -25,6 +25,7 @@ from .cli_options import (
     synthesis_config,
     workers_option,
 )
+from .recipe import EvaluateConfig
 
 
 @click.group(cls=AugmentorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -324,9 +325,9 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
 @click.option("--report", required=True, type=click.Path(path_type=Path), help="Report folder.")
 @click.option("--seeds", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Seeds for every arm (validation choices, exploratory estimates).")
-@click.option("--confirm-seeds", type=click.IntRange(0, 1000), default=6, show_default=True,
-              help="Seeds for the confirmatory family's arms (headline GAN arm, best non-GAN arm, real); "
-              "6 gives power 0.91 for a 1.5-point effect on long-tailed MNIST (reports/verdict-calibration.md).")
+@click.option("--confirm-seeds", type=click.IntRange(0, 1000), default=EvaluateConfig.confirm_seeds,
+              show_default=True, help="Seeds for the confirmatory family's arms (headline GAN arm, best non-GAN "
+              "arm, real); the default's power on long-tailed MNIST: reports/verdict-calibration.md.")
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=30, show_default=True)
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Thin --train first: exponential:RATIO (long tail) or step:CLASS,CLASS:KEEP.")
