@@ -79,6 +79,7 @@ class TrainConfig:
     sample_every: int = 1000  # steps; a grid PNG with one row per class
     log_every: int = 50  # steps
     lecam: float = 0.0  # images: LeCam regulariser weight (Tseng et al. 2021); 0 = off
+    gsr: float = 0.0  # images: group spectral regulariser weight on G's class-conditional norms (gSR); 0 = off
     # images: weight of a frozen class-balanced classifier's cross-entropy on G's samples (their
     # conditioned class as target) in G's loss; 0 = off. Counters head-class shapes leaking into thin labels.
     # images: conditioning ramps linearly from off (unconditional GAN) to full over this share of the steps
@@ -294,6 +295,7 @@ RULES = {
     "train.sample_every": _between(1, 10**12),
     "train.log_every": _between(1, 10**12),
     "train.lecam": _between(0, 100),
+    "train.gsr": _between(0, 100),
     "train.class_guidance": _between(0, 100),
     "train.condition_ramp": _between(0, 1),
     "train.guidance_steps": _between(1, 1_000_000),

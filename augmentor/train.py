@@ -48,7 +48,7 @@ from .devices import torch_device
 from .distributed import barrier, gather, init_from_env, world
 from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
 from .gan_steps import AUGMENTS
-from .models import ImageDiscriminator, ImageGenerator, TableGenerator, set_conditioning
+from .models import ImageDiscriminator, ImageGenerator, TableGenerator, group_spectral_penalty, set_conditioning
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
 from .recipe import Recipe, TrainConfig, recipe_to_dict
 from .tables import TableData
@@ -87,6 +87,8 @@ def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Re
                           "in one process")
     if recipe.train.condition_ramp > 0 and not kind.guided:
         raise RecipeError(f"train.condition_ramp is for images; set it to 0 for {data.modality} data")
+    if recipe.train.gsr > 0 and not kind.guided:
+        raise RecipeError(f"train.gsr is for images; set it to 0 for {data.modality} data")
     if recipe.train.class_guidance > 0 and not kind.guided:
         raise RecipeError(f"train.class_guidance is for images; set it to 0 for {data.modality} data")
     if deterministic:
@@ -198,6 +200,8 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
             set_conditioning(min(1.0, step / (cfg.condition_ramp * total)), g, ema, d)
         loss_d, loss_g, d_real, d_fake = kind.step(g_step, d_step, opt_d, x_real, y_real, z, gen, cfg, n_classes,
                                                    guide, guidance_weight(cfg, step, total))
+        if cfg.gsr > 0:
+            loss_g = loss_g + cfg.gsr * group_spectral_penalty(g)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

@@ -56,7 +56,11 @@ def ba(pred: np.ndarray, y: np.ndarray) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per worker")
+    ap.add_argument("--workers", type=int, default=1, help="seeds fitted side by side (use --threads 1 with 2)")
+    ap.add_argument("--loss", default="logit-adjust", choices=C.SOFT_LOSSES, help="the reference arm's loss")
+    ap.add_argument("--mixup", type=float, default=MIXUP, help="the reference arm's mixup alpha")
+    ap.add_argument("--pool", type=int, default=POOL, help="the teacher's pool: this many times each class's gap")
     ap.add_argument("--generator", default=str(ROOT / "runs" / "mnist-longtail" / "generator.onnx"))
     ap.add_argument("--out", default=str(PASSES / "recipe-generator.json"))
     ap.add_argument("--render", action="store_true", help="only write the .md/.json summary of every pass")
@@ -64,82 +68,26 @@ def main() -> None:
     args = ap.parse_args()
     if args.render:
         return render()
-    torch.set_num_threads(args.threads)
     train = load_dataset(str(DATA / "train.npz"))
     val = load_dataset(str(DATA / "validation.npz"))
     k = len(train.classes)
     counts = np.bincount(train.y, minlength=k)
     gap = counts.max() - counts
-    gen = OnnxGenerator(args.generator, threads=args.threads, spinning=False)
+    if args.workers > 1:
+        import multiprocessing as mp
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            results = pool.starmap(run_seed, [(s, args) for s in range(args.seeds)])
+    else:
+        results = [run_seed(s, args) for s in range(args.seeds)]
     preds: dict[str, list[np.ndarray]] = {}
-    selection = {"drawn": np.zeros(k, int), "kept": np.zeros(k, int), "teacher_agrees_drawn": np.zeros(k, int),
-                 "teacher_agrees_kept": np.zeros(k, int)}
     timings: dict[str, float] = {}
-
-    def record(name: str, seed: int, pred: np.ndarray, seconds: float) -> None:
-        preds.setdefault(name, []).append(pred)
-        timings[name] = timings.get(name, 0.0) + seconds
-        print(f"seed {seed} {name}: {ba(pred, val.y) * 100:.2f} ({seconds:.0f} s)", flush=True)
-
-    for s in range(args.seeds):
-        def fit(seed: int = s, **kw):
-            t = time.perf_counter()
-            m = C.fit_cnn(train.x, train.y, k, steps=STEPS, lr=LR, seed=seed, loss="logit-adjust", mixup=MIXUP, **kw)
-            return m, time.perf_counter() - t
-
-        ref, sec = fit()
-        record("reference", s, C.predict_proba(ref, val.x).argmax(1), sec)
-        # the gap-filling draw (what the report uses) and a pool of 3x the gap for the teacher to pick from
-        names = dict(zip(range(k), train.classes))
-        xg, yg = gen.generate({names[c]: int(n) for c, n in enumerate(gap)}, seed=1000 * s, stored=True)
-        xp, yp = gen.generate({names[c]: int(POOL * n) for c, n in enumerate(gap)}, seed=1000 * s + 1, stored=True)
-        probs = C.predict_proba(ref, xp)
-        keep = C.select_by_teacher(probs, yp, gap)
-        selection["drawn"] += np.bincount(yp, minlength=k)
-        selection["kept"] += np.bincount(yp[keep], minlength=k)
-        agree = probs.argmax(1) == yp
-        selection["teacher_agrees_drawn"] += np.bincount(yp[agree], minlength=k)
-        selection["teacher_agrees_kept"] += np.bincount(yp[keep][agree[keep]], minlength=k)
-        xs, ys = xp[keep], yp[keep]
-        soft_t = C.teacher_targets(probs[keep], TEMPERATURE)
-        hard_t = np.eye(k, dtype=np.float32)
-        dose = np.minimum(gap, counts)  # x1: as many GAN samples as real ones, at most the gap
-        small = C.select_by_teacher(probs, yp, dose)
-        arms = {
-            "hard": C.SoftSynthetic(xg, hard_t[yg], prior="real"),
-            "hard top-k": C.SoftSynthetic(xs, hard_t[ys], prior="real"),
-            "soft top-k": C.SoftSynthetic(xs, soft_t, prior="real"),
-            "soft top-k + mixture prior": C.SoftSynthetic(xs, soft_t),
-            "soft top-k + mixture prior + late": C.SoftSynthetic(xs, soft_t, join_at=0.75),
-            "soft top-k + mixture prior + late + weight 0.5": C.SoftSynthetic(xs, soft_t, 0.5, 0.75),
-            "soft top-k x1 + mixture prior + late + weight 0.5": C.SoftSynthetic(
-                xp[small], C.teacher_targets(probs[small], TEMPERATURE), 0.5, 0.75),
-        }
-        arms = {n: a for n, a in arms.items() if not args.only or n in args.only}
-        for name, soft in arms.items():
-            m, sec = fit(soft=soft)
-            record(name, s, C.predict_proba(m, val.x).argmax(1), sec)
-        if args.only and not any(n.startswith("cRT") for n in args.only):
-            continue
-        # head-only: the reference's backbone, its last layer retrained
-        t = time.perf_counter()
-        head = ref.head[1]
-        f_train, f_val, f_syn = C.embed(ref, train.x), C.embed(ref, val.x), C.embed(ref, xs)
-
-        def head_pred(h: torch.nn.Linear, f: np.ndarray = f_val) -> np.ndarray:
-            with torch.no_grad():
-                return h(torch.from_numpy(f)).argmax(1).numpy()
-
-        record("cRT", s, head_pred(retrain_head(head, f_train, train.y, k, seed=s)), time.perf_counter() - t)
-        t = time.perf_counter()
-        record("cRT + GAN", s, head_pred(retrain_head(head, f_train, train.y, k, extra=(f_syn, ys), seed=s)),
-               time.perf_counter() - t)
-        t = time.perf_counter()
-        fg = train_feature_gan(f_train, train.y, k, seed=s)
-        labels = np.repeat(np.arange(k), gap)
-        record("cRT + feature GAN", s, head_pred(retrain_head(head, f_train, train.y, k,
-                                                               extra=(fg.sample(labels, s), labels), seed=s)),
-               time.perf_counter() - t)
+    selection = {key: np.zeros(k, int) for key in results[0][2]}
+    for seed_preds, seed_times, seed_sel in results:
+        for name, pred in seed_preds.items():
+            preds.setdefault(name, []).append(pred)
+            timings[name] = timings.get(name, 0.0) + seed_times[name]
+        for key, v in seed_sel.items():
+            selection[key] += v
 
     rows = []
     for name, p in preds.items():
@@ -152,10 +100,10 @@ def main() -> None:
             row["vs_reference"] = paired_difference(vals, ref_vals, test_var=var)
         rows.append(row)
     sel = {key: v.tolist() for key, v in selection.items()}
-    out = {"data": "mnist-longtail", "split": "validation", "steps": STEPS, "lr": LR, "mixup": MIXUP,
-           "temperature": TEMPERATURE, "pool": POOL, "seeds": args.seeds, "generator": Path(args.generator).name,
-           "classes": list(train.classes), "train_counts": counts.tolist(), "gap": gap.tolist(),
-           "teacher_selection": sel, "arms": rows}
+    out = {"data": "mnist-longtail", "split": "validation", "steps": STEPS, "lr": LR, "loss": args.loss,
+           "mixup": args.mixup, "temperature": TEMPERATURE, "pool": args.pool, "seeds": args.seeds,
+           "generator": Path(args.generator).name, "classes": list(train.classes), "train_counts": counts.tolist(),
+           "gap": gap.tolist(), "teacher_selection": sel, "arms": rows}
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     if args.only and path.is_file():  # a partial pass adds its arms to the generator's earlier pass
@@ -167,6 +115,115 @@ def main() -> None:
     print(json.dumps({r["arm"]: round(r["mean"] * 100, 2) for r in rows}, indent=1))
 
 
+def run_seed(s: int, args) -> tuple[dict, dict, dict]:
+    """Every arm of seed `s`: validation predictions, fit seconds and the teacher's selection counts."""
+    torch.set_num_threads(args.threads)
+    train = load_dataset(str(DATA / "train.npz"))
+    val = load_dataset(str(DATA / "validation.npz"))
+    k = len(train.classes)
+    counts = np.bincount(train.y, minlength=k)
+    gap = counts.max() - counts
+    gen = OnnxGenerator(args.generator, threads=args.threads, spinning=False)
+    preds: dict[str, np.ndarray] = {}
+    timings: dict[str, float] = {}
+
+    def record(name: str, pred: np.ndarray, seconds: float) -> None:
+        preds[name], timings[name] = pred, seconds
+        print(f"seed {s} {name}: {ba(pred, val.y) * 100:.2f} ({seconds:.0f} s)", flush=True)
+
+    def fit(**kw):
+        t = time.perf_counter()
+        m = C.fit_cnn(train.x, train.y, k, steps=STEPS, lr=LR, seed=s, loss=args.loss, mixup=args.mixup, **kw)
+        return m, time.perf_counter() - t
+
+    ref, sec = fit()
+    record("reference", C.predict_proba(ref, val.x).argmax(1), sec)
+    # the gap-filling draw (what the report's hard-labelled arms use) and the teacher's pool
+    names = dict(zip(range(k), train.classes))
+    wanted = {n for n in ARMS} if not args.only else set(args.only)
+    xg, yg = (gen.generate({names[c]: int(n) for c, n in enumerate(gap)}, seed=1000 * s, stored=True)
+              if "hard" in wanted else (None, None))
+    xp, yp = gen.generate({names[c]: int(args.pool * n) for c, n in enumerate(gap)}, seed=1000 * s + 1, stored=True)
+    probs = C.predict_proba(ref, xp)
+    dose = np.minimum(gap, counts)  # x1: as many GAN samples as real ones, at most the gap (the product's)
+    keep = C.select_by_teacher(probs, yp, gap)
+    small = C.select_by_teacher(probs, yp, dose)
+    agree = probs.argmax(1) == yp
+    product = small if args.loss == "drw" else keep  # the selection the product's arm uses (its counts are shown)
+    selection = {"drawn": np.bincount(yp, minlength=k), "kept": np.bincount(yp[product], minlength=k),
+                 "teacher_agrees_drawn": np.bincount(yp[agree], minlength=k),
+                 "teacher_agrees_kept": np.bincount(yp[product][agree[product]], minlength=k)}
+    hard_t = np.eye(k, dtype=np.float32)
+
+    def soft(idx: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
+        return C.teacher_targets(probs[idx], temperature)
+
+    def dosed(r: float) -> np.ndarray:
+        return C.select_by_teacher(probs, yp, np.minimum(gap, np.round(r * counts).astype(int)))
+
+    def agreeing(want: np.ndarray) -> np.ndarray:
+        """Per class, a seeded random `want[c]` of the samples the teacher labels c (variety, not the most
+        typical); topped up by the teacher's top-k when fewer agree."""
+        rng, out = np.random.default_rng(s), []
+        for c, n in enumerate(want):
+            ok = np.flatnonzero((yp == c) & agree)
+            pick = rng.choice(ok, min(n, len(ok)), replace=False) if len(ok) else ok
+            if len(pick) < n:
+                mine = np.flatnonzero(yp == c)
+                ranked = mine[np.argsort(-probs[mine, c], kind="stable")]
+                pick = np.concatenate([pick, ranked[~np.isin(ranked, pick)][:n - len(pick)]])
+            out.append(pick)
+        return np.sort(np.concatenate(out)).astype(np.int64)
+
+    varied = agreeing(dose)
+    arms = {  # name -> (lambda building the SoftSynthetic: built only when the arm is fitted)
+        "hard": lambda: C.SoftSynthetic(xg, hard_t[yg], prior="real"),
+        "hard top-k": lambda: C.SoftSynthetic(xp[keep], hard_t[yp[keep]], prior="real"),
+        "soft top-k": lambda: C.SoftSynthetic(xp[keep], soft(keep), prior="real"),
+        "soft top-k + mixture prior": lambda: C.SoftSynthetic(xp[keep], soft(keep)),
+        "soft top-k + mixture prior + late": lambda: C.SoftSynthetic(xp[keep], soft(keep), join_at=0.75),
+        "soft top-k + mixture prior + late + weight 0.5": lambda: C.SoftSynthetic(xp[keep], soft(keep), 0.5, 0.75),
+        X1: lambda: C.SoftSynthetic(xp[small], soft(small), 0.5, 0.75),
+        # one change each from the x1 arm (the product's teacher arm)
+        X1 + ", temperature 1": lambda: C.SoftSynthetic(xp[small], soft(small, 1.0), 0.5, 0.75),
+        X1 + ", hard labels": lambda: C.SoftSynthetic(xp[small], hard_t[yp[small]], 0.5, 0.75),
+        X1 + ", real-count prior/weights": lambda: C.SoftSynthetic(xp[small], soft(small), 0.5, 0.75, "real"),
+        X1 + ", weight 1": lambda: C.SoftSynthetic(xp[small], soft(small), 1.0, 0.75),
+        X1 + ", join at 0.5": lambda: C.SoftSynthetic(xp[small], soft(small), 0.5, 0.5),
+        X1 + ", random among agreeing": lambda: C.SoftSynthetic(xp[varied], soft(varied), 0.5, 0.75),
+        X1 + ", dose x2": lambda: C.SoftSynthetic(xp[dosed(2)], soft(dosed(2)), 0.5, 0.75),
+    }
+    for name, build in arms.items():
+        if name in wanted:
+            m, sec = fit(soft=build())
+            record(name, C.predict_proba(m, val.x).argmax(1), sec)
+    if any(n.startswith("cRT") for n in wanted):  # head-only: the reference's backbone, its last layer retrained
+        t = time.perf_counter()
+        head = ref.head[1]
+        f_train, f_val, f_syn = C.embed(ref, train.x), C.embed(ref, val.x), C.embed(ref, xp[keep])
+
+        def head_pred(h: torch.nn.Linear, f: np.ndarray = f_val) -> np.ndarray:
+            with torch.no_grad():
+                return h(torch.from_numpy(f)).argmax(1).numpy()
+
+        record("cRT", head_pred(retrain_head(head, f_train, train.y, k, seed=s)), time.perf_counter() - t)
+        t = time.perf_counter()
+        record("cRT + GAN", head_pred(retrain_head(head, f_train, train.y, k, extra=(f_syn, yp[keep]), seed=s)),
+               time.perf_counter() - t)
+        t = time.perf_counter()
+        fg = train_feature_gan(f_train, train.y, k, seed=s)
+        labels = np.repeat(np.arange(k), gap)
+        record("cRT + feature GAN", head_pred(retrain_head(head, f_train, train.y, k,
+                                                            extra=(fg.sample(labels, s), labels), seed=s)),
+               time.perf_counter() - t)
+    return preds, timings, selection
+
+
+X1 = "soft top-k x1 + mixture prior + late + weight 0.5"
+ARMS = ("hard", "hard top-k", "soft top-k", "soft top-k + mixture prior", "soft top-k + mixture prior + late",
+        "soft top-k + mixture prior + late + weight 0.5", X1, "cRT", "cRT + GAN", "cRT + feature GAN")
+
+
 def _pct(d: dict) -> str:
     return f"{d['mean'] * 100:+.2f} [{d['low'] * 100:+.2f}, {d['high'] * 100:+.2f}]"
 
@@ -175,23 +232,28 @@ def render() -> None:
     """reports/mnist-longtail-ablation.{md,json} from every pass in reports/mnist-longtail-ablation/."""
     passes = {p.stem: json.loads(p.read_text()) for p in sorted(PASSES.glob("*.json"))}
     lines = ["# Long-tailed MNIST: how GAN samples should reach the classifier (validation only)", "",
-             "Script: `benchmarks/gan_ablation.py` (one pass per generator; `--render` writes this page). Every "
-             "number is balanced accuracy on the **validation** split (100 images per class); the test split is "
-             "not read. Each arm: the SmallCNN at the recipe's budget (780 Adam steps, batch 64, lr 3e-3), "
-             "logit adjustment + mixup 0.2 (the best arm without a GAN that `reports/mnist-longtail` chose on "
-             "validation), seeds 0-2. Δ is the paired difference from the reference over seeds with a 95 % "
-             "interval that also covers validation-set sampling (the report's two-level model), exploratory.", ""]
+             "Script: `benchmarks/gan_ablation.py` (one pass per generator and reference; `--render` writes this "
+             "page). Every number is balanced accuracy on the **validation** split (100 images per class); the test "
+             "split is not read. Each arm: the SmallCNN at the recipe's budget (780 Adam steps, batch 64, lr 3e-3) "
+             "on top of the pass's reference arm (the best arm without a GAN that `reports/mnist-longtail` chose on "
+             "validation when the pass was run), whose model of the same seed is the teacher. Δ is the paired "
+             "difference from the reference over seeds with a 95 % interval that also covers validation-set "
+             "sampling (the report's two-level model), exploratory.", ""]
     for name, d in passes.items():
         rows = {r["arm"]: r for r in d["arms"]}
-        lines += [f"## Generator: {name} (`{d['generator']}`)", "",
+        loss = {"logit-adjust": "logit adjustment", "drw": "DRW", "ce": "cross-entropy"}[d.get("loss", "logit-adjust")]
+        lines += [f"## {name} (`{d['generator']}`)", "",
+                  f"Reference: {loss} + mixup {d['mixup']:g}; seeds 0-{d['seeds'] - 1}; teacher pool {d['pool']}x "
+                  "each class's gap.", "",
                   "| arm | validation | Δ vs reference [95 % CI] | fit (s) |", "|---|---:|---:|---:|"]
         for arm, r in rows.items():
             delta = _pct(r["vs_reference"]) if "vs_reference" in r else "—"
             lines.append(f"| {arm} | {r['mean'] * 100:.2f} | {delta} | {r['fit_s']:.0f} |")
         sel = d["teacher_selection"]
+        dose = "as many as the class's real images, at most the gap" if d.get("loss") == "drw" else "up to the gap"
         lines += ["", "Teacher selection, summed over seeds (the teacher is the reference arm's model of the same "
                   f"seed; pool: {d['pool']}x each class's gap; kept: top-k by the teacher's probability of the "
-                  "conditioned class, up to the gap):", "",
+                  f"conditioned class, {dose}):", "",
                   "| class | real | gap | drawn | teacher agrees (drawn) | kept | teacher agrees (kept) |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for i, c in enumerate(d["classes"]):

@@ -131,3 +131,26 @@ def test_class_guidance_changes_g_stores_its_classifier_and_resumes_exactly(tmp_
     resumed = train(d, tmp_path / "part", guided, resume=True, progress=False).checkpoint
     assert resumed.name == full.name
     _assert_same(weights, _weights(resumed))
+
+
+def test_group_spectral_penalty_is_zero_at_init_and_shrinks_a_collapsed_class(tmp_path, image_folder, tiny_recipe):
+    from augmentor.models import ConditionalBatchNorm2d, build_models, group_spectral_penalty
+
+    g, _ = build_models(3, (1, 16, 16), 16, 16, 16)
+    assert float(group_spectral_penalty(g)) == 0.0  # gains 1, biases 0: no deviation to penalise
+    cbn = next(m for m in g.modules() if isinstance(m, ConditionalBatchNorm2d))
+    with torch.no_grad():
+        cbn.gain.weight[2] += 0.5  # one class's gains all move together: a rank-one, collapsed direction
+    before = float(group_spectral_penalty(g))
+    assert before > 0
+    opt = torch.optim.SGD(g.parameters(), lr=0.1)
+    group_spectral_penalty(g).backward()
+    opt.step()
+    assert float(group_spectral_penalty(g)) < before
+    assert torch.equal(cbn.gain.weight[0], torch.ones_like(cbn.gain.weight[0]))  # other classes untouched
+    # the option trains on images and changes G
+    d = load_dataset(image_folder)
+    plain = train(d, tmp_path / "a", with_overrides(tiny_recipe, {"train.epochs": 2}), progress=False).checkpoint
+    gsr = train(d, tmp_path / "b", with_overrides(tiny_recipe, {"train.epochs": 2, "train.gsr": 1.0}),
+                progress=False).checkpoint
+    assert any(not torch.equal(a, b) for a, b in zip(_weights(plain).values(), _weights(gsr).values()))
