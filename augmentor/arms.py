@@ -53,9 +53,9 @@ class Arm:
 class TeacherPlan:
     """How a teacher-labelled arm uses GAN samples (images): from `pool(seed)` (a draw of several
     times each class's gap) keep per class the `want[c]` samples its teacher rates most
-    class-like, target the teacher's distribution at `temperature`, weight each `weight` x a
-    real sample, let them join after `join_at` of the steps, with the logit-adjustment prior
-    of the effective mixture (classifiers.SoftSynthetic)."""
+    class-like, target the teacher's distribution at `temperature` (0: their conditioning
+    label), weight each `weight` x a real sample, let them join after `join_at` of the steps,
+    with the loss's prior or class weights of the effective mixture (classifiers.SoftSynthetic)."""
 
     pool: Draws
     want: np.ndarray
@@ -63,6 +63,16 @@ class TeacherPlan:
     temperature: float = 2.0
     weight: float = 0.5
     join_at: float = 0.75
+
+
+def plan_targets(plan: TeacherPlan, probs: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """The kept samples' targets: the teacher's distribution at `plan.temperature`, or, at
+    temperature 0, the conditioning label one-hot (hard labels on the teacher's top-k)."""
+    from .classifiers import teacher_targets
+
+    if plan.temperature > 0:
+        return teacher_targets(probs, plan.temperature)
+    return np.eye(n_classes, dtype=np.float32)[labels]
 
 
 def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "random") -> tuple:
@@ -309,7 +319,7 @@ class CnnLearner:
                 "mixup": arm.mixup, "soft": soft}
 
     def _teacher_samples(self, arm: Arm, seed: int):
-        from .classifiers import SoftSynthetic, predict_proba, select_by_teacher, teacher_targets
+        from .classifiers import SoftSynthetic, predict_proba, select_by_teacher
 
         plan, teacher = arm.soft, self.models[(arm.teacher, seed)]
         pool = plan.pool(seed)
@@ -321,8 +331,7 @@ class CnnLearner:
             "drawn": np.bincount(pool.y, minlength=k).tolist(), "kept": np.bincount(pool.y[keep], minlength=k).tolist(),
             "teacher_agrees_drawn": np.bincount(pool.y[agree], minlength=k).tolist(),
             "teacher_agrees_kept": np.bincount(pool.y[keep][agree[keep]], minlength=k).tolist()}
-        return SoftSynthetic(pool.x[keep], teacher_targets(probs[keep], plan.temperature),
-                             plan.weight, plan.join_at)
+        return SoftSynthetic(pool.x[keep], plan_targets(plan, probs[keep], pool.y[keep], k), plan.weight, plan.join_at)
 
 
 def _fit(job: dict):

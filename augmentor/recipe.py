@@ -132,7 +132,7 @@ class EvaluateConfig:
     # images: the teacher arm (arms.teacher_on_top_of): GAN samples kept and soft-labelled by the best
     # ce / logit-adjusted arm's own model; settings from reports/mnist-longtail-ablation.md (validation)
     teacher_pool: int = 3  # draw this many times each class's gap and keep the top-k; 0: no teacher arm
-    teacher_temperature: float = 2.0
+    teacher_temperature: float = 2.0  # the teacher's distribution at this temperature; 0: the conditioning label
     teacher_weight: float = 0.5  # loss weight of a synthetic sample (real: 1)
     teacher_join: float = 0.75  # share of the steps before the synthetic samples join
     teacher_dose: float = 1.0  # r x each class's real count, at most its gap (x1 won on validation); 0: the gap
@@ -304,7 +304,7 @@ RULES = {
     "evaluate.online_weight": _between(0, 100, lo_open=True),
     "evaluate.online_refresh": _between(0, 1, lo_open=True),
     "evaluate.teacher_pool": _between(0, 100),
-    "evaluate.teacher_temperature": _between(0, 100, lo_open=True),
+    "evaluate.teacher_temperature": _between(0, 100),
     "evaluate.teacher_weight": _between(0, 100, lo_open=True),
     "evaluate.teacher_join": _between(0, 1, hi_open=True),
     "evaluate.teacher_dose": _between(0, 100),

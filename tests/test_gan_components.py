@@ -29,6 +29,17 @@ def test_teacher_targets_soften_with_temperature_and_keep_the_teachers_choice():
     assert (t2.argmax(1) == p.argmax(1)).all() and (t2.max(1) < p.max(1)).all()
 
 
+def test_teacher_temperature_zero_gives_the_conditioning_labels_one_hot():
+    from augmentor.arms import TeacherPlan, plan_targets
+
+    p = np.array([[0.9, 0.09, 0.01], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
+    labels = np.array([0, 1, 0])  # the third: conditioned on 0, the teacher prefers 2; hard keeps the 0
+    hard = plan_targets(TeacherPlan(pool=None, want=np.zeros(3), temperature=0.0), p, labels, 3)
+    assert hard.tolist() == [[1, 0, 0], [0, 1, 0], [1, 0, 0]] and hard.dtype == np.float32
+    soft = plan_targets(TeacherPlan(pool=None, want=np.zeros(3)), p, labels, 3)
+    np.testing.assert_allclose(soft, C.teacher_targets(p, 2.0))
+
+
 def _tiny(n: int = 48, seed: int = 0):
     rng = np.random.default_rng(seed)
     x = rng.random((n, 1, 8, 8), dtype=np.float32)
