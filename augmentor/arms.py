@@ -236,7 +236,8 @@ def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
     return Arm(f"real+synthetic (teacher)+{best.name.removeprefix('real+')}",
                f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
                f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap), "
-               f"its soft labels at temperature {plan.temperature:g}, weight {plan.weight:g}, joining after "
+               + (f"its soft labels at temperature {plan.temperature:g}" if plan.temperature > 0 else
+                  "their conditioning labels (hard)") + f", weight {plan.weight:g}, joining after "
                f"{plan.join_at:.0%} of the steps, the loss's prior or class weights from the real + synthetic mixture",
                best.make, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
                teacher=best.name, soft=plan, extra={"teacher_selection": {}})

@@ -3,7 +3,8 @@
 Every component of the GAN issue that acts on the classifier's side is one arm here, fitted
 for the same seeds at the recipe's budget (780 Adam steps, batch 64, lr 3e-3) on top of the
 best arm without a GAN that `reports/mnist-longtail` chose on validation (logit adjustment +
-mixup 0.2). The generator is the recipe's (`make data`, then `augmentor run
+mixup 0.2 in the first passes, DRW + mixup 0.4 since: `--loss`, `--mixup`). The generator is
+the recipe's (`make data`, then `augmentor run
 recipes/mnist-longtail.toml` writes runs/mnist-longtail/generator.onnx). The teacher of seed s
 is that reference arm's seed-s model (frozen; it never saw the test split). Each arm's effect is
 its paired difference from the reference over seeds, with validation-set sampling in the
@@ -23,8 +24,15 @@ Arms:
   cRT              the reference model's backbone frozen, its last layer retrained class-balanced on real features
   cRT + GAN        the same, plus the top-k GAN samples' features (hard labels)
   cRT + feature GAN  the same, plus samples of a class-conditional GAN trained in feature space (feature_gan.py)
+One change each from the x1 arm (the product's teacher arm; passes on the DRW + mixup 0.4 reference):
+  , temperature 1 / , hard labels (the conditioning label one-hot) / , real-count prior/weights /
+  , weight 1 / , join at 0.5 / , random among agreeing (a seeded random choice of the samples the
+  teacher labels as conditioned, not the most typical) / , dose x2 / , hard labels, dose x2 /
+  , hard labels, the whole gap
 
     python benchmarks/gan_ablation.py [--seeds 3] [--threads 2] [--generator G.onnx --out J.json --only ARM ...]
+    python benchmarks/gan_ablation.py --seeds 4 --workers 2 --threads 1 --loss drw --mixup 0.4 --pool 2 \
+        --out reports/mnist-longtail-ablation/drw-recipe-generator.json --only "<arm>" ...   (the DRW passes)
 """
 
 from __future__ import annotations
@@ -62,7 +70,7 @@ def main() -> None:
     ap.add_argument("--mixup", type=float, default=MIXUP, help="the reference arm's mixup alpha")
     ap.add_argument("--pool", type=int, default=POOL, help="the teacher's pool: this many times each class's gap")
     ap.add_argument("--generator", default=str(ROOT / "runs" / "mnist-longtail" / "generator.onnx"))
-    ap.add_argument("--out", default=str(PASSES / "recipe-generator.json"))
+    ap.add_argument("--out", default=str(PASSES / "la-recipe-generator.json"))
     ap.add_argument("--render", action="store_true", help="only write the .md/.json summary of every pass")
     ap.add_argument("--only", nargs="*", default=[], help="arm names to fit (besides the reference)")
     args = ap.parse_args()
@@ -192,6 +200,8 @@ def run_seed(s: int, args) -> tuple[dict, dict, dict]:
         X1 + ", join at 0.5": lambda: C.SoftSynthetic(xp[small], soft(small), 0.5, 0.5),
         X1 + ", random among agreeing": lambda: C.SoftSynthetic(xp[varied], soft(varied), 0.5, 0.75),
         X1 + ", dose x2": lambda: C.SoftSynthetic(xp[dosed(2)], soft(dosed(2)), 0.5, 0.75),
+        X1 + ", hard labels, dose x2": lambda: C.SoftSynthetic(xp[dosed(2)], hard_t[yp[dosed(2)]], 0.5, 0.75),
+        X1 + ", hard labels, the whole gap": lambda: C.SoftSynthetic(xp[keep], hard_t[yp[keep]], 0.5, 0.75),
     }
     for name, build in arms.items():
         if name in wanted:
@@ -230,7 +240,10 @@ def _pct(d: dict) -> str:
 
 def render() -> None:
     """reports/mnist-longtail-ablation.{md,json} from every pass in reports/mnist-longtail-ablation/."""
-    passes = {p.stem: json.loads(p.read_text()) for p in sorted(PASSES.glob("*.json"))}
+    order = ["drw-recipe-generator", "drw-3x-generator", "drw-gsr-generator", "la-recipe-generator",
+             "la-ramp-generator"]  # the current reference first, then the earlier one's passes
+    files = sorted(PASSES.glob("*.json"), key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
+    passes = {p.stem: json.loads(p.read_text()) for p in files}
     lines = ["# Long-tailed MNIST: how GAN samples should reach the classifier (validation only)", "",
              "Script: `benchmarks/gan_ablation.py` (one pass per generator and reference; `--render` writes this "
              "page). Every number is balanced accuracy on the **validation** split (100 images per class); the test "
