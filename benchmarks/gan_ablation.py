@@ -313,8 +313,9 @@ Current reference, DRW + mixup 0.4 (passes `drw-*`, 4 seeds each, teacher pool 2
 - **3x the generator's steps (3,510, 37.7 minutes of the 2 cores alone) make far better samples and no better
   classifier.** The teacher agrees with the conditioned label on 82-100 % of the draw (class 9: 82 % against 35 %
   at 1,170 steps), yet the product's arm scores 95.28 (soft) and 95.28 (hard) against the reference's 95.30; more
-  of its samples do not help either: DOSE3X. Not kept: it would also
-  take the recipe's end to end from about 26 to about 53 minutes, past the 30-minute line of the instrument issue.
+  of its samples do not help either: twice the dose 95.08 (soft) and 94.92 (hard), hard labels on the whole gap
+  94.62. Not kept: it would also take the recipe's end to end from about 26 to about 53 minutes, past the
+  30-minute line of the instrument issue.
 - **gSR (`train.gsr = 0.5`, group spectral regulariser on G's class-conditional norms) is not kept**: its
   generator moves the product's arm by nothing measurable (hard labels 95.43 on both; soft 95.00 vs 94.88). Its
   premise does not hold on these generators (`benchmarks/cbn_spectra.py`, reports/cbn-spectra.json): the thinnest
