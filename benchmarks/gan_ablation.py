@@ -310,6 +310,9 @@ Current reference, DRW + mixup 0.4 (passes `drw-*`, 4 seeds each, teacher pool 2
   the mixture's 95.32 (+0.02 from the reference), weight 1 instead of 0.5 94.60, joining at half of the steps
   instead of three quarters 91.52 (-3.78 [-7.26, -0.29]: DRW's re-weighting starts there too), a random choice
   among the samples the teacher agrees with instead of its top-k (more variety) 94.67, twice the dose 94.03.
+- **Head-only re-training on the DRW base: no gain either.** Re-training the reference model's last layer
+  class-balanced: 94.97 (-0.33 [-1.53, +0.88]); with the top-k GAN samples' features 94.85; with a feature-space
+  GAN's samples 94.85. DRW's deferred re-weighting already balances the head.
 - **3x the generator's steps (3,510, 37.7 minutes of the 2 cores alone) make far better samples and no better
   classifier.** The teacher agrees with the conditioned label on 82-100 % of the draw (class 9: 82 % against 35 %
   at 1,170 steps), yet the product's arm scores 95.28 (soft) and 95.28 (hard) against the reference's 95.30; more
