@@ -58,21 +58,23 @@ class ConditionalBatchNorm2d(nn.Module):
         return self.bn(x) * gain[:, :, None, None] + bias[:, :, None, None]
 
 
+def group_top_singular_values(w: torch.Tensor, groups: int = 4) -> torch.Tensor:
+    """Per row of `w` (classes x channels), the top singular value of the row reshaped into a
+    `groups` x (channels / groups) matrix (one group when the channels do not divide)."""
+    k, c = w.shape
+    n = groups if c % groups == 0 else 1
+    return torch.linalg.matrix_norm(w.reshape(k, n, c // n), ord=2)
+
+
 def group_spectral_penalty(g: nn.Module, groups: int = 4) -> torch.Tensor:
     """gSR (Rangwani et al., ECCV 2022): for every class-conditional batch norm and every class,
-    its gain deviation (gain - 1) and its bias reshaped into a `groups` x (channels / groups)
-    matrix; the squared top singular value of each, averaged over classes and summed over layers.
+    its gain deviation (gain - 1) and its bias as grouped matrices (`group_top_singular_values`);
+    the squared top singular value of each, averaged over classes and summed over layers.
     Penalising it counters the spectral collapse of thin classes' conditional parameters that goes
     with their mode collapse. 0 for a generator without conditional norms."""
-    total = torch.zeros(())
-    for m in g.modules():
-        if isinstance(m, ConditionalBatchNorm2d):
-            k, c = m.gain.weight.shape
-            n = groups if c % groups == 0 else 1
-            for w in (m.gain.weight - 1, m.bias.weight):
-                sigma = torch.linalg.matrix_norm(w.reshape(k, n, c // n), ord=2)
-                total = total.to(w.device) + sigma.pow(2).mean()
-    return total
+    terms = [group_top_singular_values(w, groups).pow(2).mean() for m in g.modules()
+             if isinstance(m, ConditionalBatchNorm2d) for w in (m.gain.weight - 1, m.bias.weight)]
+    return torch.stack(terms).sum() if terms else torch.zeros(())
 
 
 class GeneratorBlock(nn.Module):

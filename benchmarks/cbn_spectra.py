@@ -14,9 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 from augmentor.checkpoint import list_checkpoints, load_checkpoint
+from augmentor.models import group_top_singular_values
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = 4
@@ -31,11 +30,8 @@ def spectra(run: Path) -> dict:
     for key, gain in weights.items():
         if key.startswith("ema.") and key.endswith(".gain.weight"):
             bias = weights[key.replace(".gain.", ".bias.")]
-            k, c = gain.shape
-            row = {}
-            for name, w in (("gain", gain - 1), ("bias", bias)):
-                row[name] = [round(float(s), 4) for s in torch.linalg.matrix_norm(w.reshape(k, GROUPS, c // GROUPS),
-                                                                                  ord=2)]
+            row = {name: [round(float(v), 4) for v in group_top_singular_values(w, GROUPS)]
+                   for name, w in (("gain", gain - 1), ("bias", bias))}
             out["layers"][key.removeprefix("ema.").removesuffix(".gain.weight")] = row
     return out
 

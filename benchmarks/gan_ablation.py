@@ -148,7 +148,7 @@ def run_seed(s: int, args) -> tuple[dict, dict, dict]:
     record("reference", C.predict_proba(ref, val.x).argmax(1), sec)
     # the gap-filling draw (what the report's hard-labelled arms use) and the teacher's pool
     names = dict(zip(range(k), train.classes))
-    wanted = {n for n in ARMS} if not args.only else set(args.only)
+    wanted = set(args.only or ARMS)
     xg, yg = (gen.generate({names[c]: int(n) for c, n in enumerate(gap)}, seed=1000 * s, stored=True)
               if "hard" in wanted else (None, None))
     xp, yp = gen.generate({names[c]: int(args.pool * n) for c, n in enumerate(gap)}, seed=1000 * s + 1, stored=True)
@@ -166,9 +166,6 @@ def run_seed(s: int, args) -> tuple[dict, dict, dict]:
     def soft(idx: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
         return C.teacher_targets(probs[idx], temperature)
 
-    def dosed(r: float) -> np.ndarray:
-        return C.select_by_teacher(probs, yp, np.minimum(gap, np.round(r * counts).astype(int)))
-
     def agreeing(want: np.ndarray) -> np.ndarray:
         """Per class, a seeded random `want[c]` of the samples the teacher labels c (variety, not the most
         typical); topped up by the teacher's top-k when fewer agree."""
@@ -183,7 +180,7 @@ def run_seed(s: int, args) -> tuple[dict, dict, dict]:
             out.append(pick)
         return np.sort(np.concatenate(out)).astype(np.int64)
 
-    varied = agreeing(dose)
+    varied, double = agreeing(dose), C.select_by_teacher(probs, yp, np.minimum(gap, 2 * counts))
     arms = {  # name -> (lambda building the SoftSynthetic: built only when the arm is fitted)
         "hard": lambda: C.SoftSynthetic(xg, hard_t[yg], prior="real"),
         "hard top-k": lambda: C.SoftSynthetic(xp[keep], hard_t[yp[keep]], prior="real"),
@@ -199,8 +196,8 @@ def run_seed(s: int, args) -> tuple[dict, dict, dict]:
         X1 + ", weight 1": lambda: C.SoftSynthetic(xp[small], soft(small), 1.0, 0.75),
         X1 + ", join at 0.5": lambda: C.SoftSynthetic(xp[small], soft(small), 0.5, 0.5),
         X1 + ", random among agreeing": lambda: C.SoftSynthetic(xp[varied], soft(varied), 0.5, 0.75),
-        X1 + ", dose x2": lambda: C.SoftSynthetic(xp[dosed(2)], soft(dosed(2)), 0.5, 0.75),
-        X1 + ", hard labels, dose x2": lambda: C.SoftSynthetic(xp[dosed(2)], hard_t[yp[dosed(2)]], 0.5, 0.75),
+        X1 + ", dose x2": lambda: C.SoftSynthetic(xp[double], soft(double), 0.5, 0.75),
+        X1 + ", hard labels, dose x2": lambda: C.SoftSynthetic(xp[double], hard_t[yp[double]], 0.5, 0.75),
         X1 + ", hard labels, the whole gap": lambda: C.SoftSynthetic(xp[keep], hard_t[yp[keep]], 0.5, 0.75),
     }
     for name, build in arms.items():
