@@ -65,14 +65,33 @@ class TeacherPlan:
     join_at: float = 0.75
 
 
+def teacher_want(counts: np.ndarray, gap: np.ndarray, dose: float = 1.0, max_share: float = 1.0) -> np.ndarray:
+    """How many GAN samples the teacher arm keeps per class: `dose` x the class's real count, at
+    most its gap (dose 0: the whole gap), and none for a class whose real count is above
+    `max_share` x the largest class's (the GAN serves the thin classes; 1: every class)."""
+    counts, gap = np.asarray(counts), np.asarray(gap)
+    want = gap if dose == 0 else np.minimum(gap, np.round(dose * counts).astype(int))
+    return np.where(counts <= max_share * counts.max(), want, 0)
+
+
+SOFT_FALLBACK_TEMPERATURE = 2.0  # hard-label plans: the target of a kept sample the teacher disagrees with
+
+
 def plan_targets(plan: TeacherPlan, probs: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """The kept samples' targets: the teacher's distribution at `plan.temperature`, or, at
-    temperature 0, the conditioning label one-hot (hard labels on the teacher's top-k)."""
+    temperature 0, the conditioning label one-hot (hard labels on the teacher's top-k) where the
+    teacher's top class is that label, and the teacher's distribution at SOFT_FALLBACK_TEMPERATURE
+    where it is not: a sample whose shape leaked from another class never gets a hard label
+    the teacher contradicts (on a data set whose thin classes the generator draws badly, the
+    top-k of such a class can hold samples the teacher calls something else)."""
     from .classifiers import teacher_targets
 
     if plan.temperature > 0:
         return teacher_targets(probs, plan.temperature)
-    return np.eye(n_classes, dtype=np.float32)[labels]
+    hard = np.eye(n_classes, dtype=np.float32)[labels]
+    disagree = probs.argmax(1) != labels
+    hard[disagree] = teacher_targets(probs[disagree], SOFT_FALLBACK_TEMPERATURE)
+    return hard
 
 
 def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "random") -> tuple:
@@ -237,7 +256,8 @@ def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
                f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
                f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap), "
                + (f"its soft labels at temperature {plan.temperature:g}" if plan.temperature > 0 else
-                  "their conditioning labels (hard)") + f", weight {plan.weight:g}, joining after "
+                  "their conditioning labels (hard) where the teacher agrees, its soft labels at temperature "
+                  f"{SOFT_FALLBACK_TEMPERATURE:g} where it does not") + f", weight {plan.weight:g}, joining after "
                f"{plan.join_at:.0%} of the steps, the loss's prior or class weights from the real + synthetic mixture",
                best.make, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
                teacher=best.name, soft=plan, extra={"teacher_selection": {}})

@@ -136,6 +136,7 @@ class EvaluateConfig:
     teacher_weight: float = 0.5  # loss weight of a synthetic sample (real: 1)
     teacher_join: float = 0.75  # share of the steps before the synthetic samples join
     teacher_dose: float = 1.0  # r x each class's real count, at most its gap (x1 won on validation); 0: the gap
+    teacher_max_share: float = 1.0  # only classes with at most this share of the largest class's real count
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,7 @@ RULES = {
     "evaluate.teacher_weight": _between(0, 100, lo_open=True),
     "evaluate.teacher_join": _between(0, 1, hi_open=True),
     "evaluate.teacher_dose": _between(0, 100),
+    "evaluate.teacher_max_share": _between(0, 1, lo_open=True),
     "train.seed": _seed(),
     "synthesize.strategy": (_strategy, "auto|minority|not minority|not majority|all, a count N, a ratio "
                                        "in (0, 1] or CLASS=N,... with N >= 0"),

@@ -28,6 +28,7 @@ from .arms import (
     build_arms,
     classic_candidate_arms,
     steps_for,
+    teacher_want,
 )
 from .data import LabelledData, align_classes
 from .errors import InvalidDataError, RecipeError
@@ -122,10 +123,10 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                           f"{', '.join(sorted(every - {'real'}))}")
     teacher = None
     if teacher_pool is not None and synthetic is not None and ev.baselines:
-        gap = target - counts
-        want = gap if ev.teacher_dose == 0 else np.minimum(gap, np.round(ev.teacher_dose * counts).astype(int))
-        teacher = TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature, ev.teacher_weight,
-                              ev.teacher_join)
+        want = teacher_want(counts, target - counts, ev.teacher_dose, ev.teacher_max_share)
+        teacher = None if want.sum() == 0 else TeacherPlan(teacher_pool, want, ev.teacher_pool,
+                                                           ev.teacher_temperature, ev.teacher_weight,
+                                                           ev.teacher_join)
     learners, protocol = kind.learners(train, ev, device)
     combine = None
     if doses and ev.baselines:

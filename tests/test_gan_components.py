@@ -29,15 +29,29 @@ def test_teacher_targets_soften_with_temperature_and_keep_the_teachers_choice():
     assert (t2.argmax(1) == p.argmax(1)).all() and (t2.max(1) < p.max(1)).all()
 
 
-def test_teacher_temperature_zero_gives_the_conditioning_labels_one_hot():
-    from augmentor.arms import TeacherPlan, plan_targets
+def test_teacher_temperature_zero_gives_the_conditioning_labels_one_hot_where_the_teacher_agrees():
+    from augmentor.arms import SOFT_FALLBACK_TEMPERATURE, TeacherPlan, plan_targets
 
-    p = np.array([[0.9, 0.09, 0.01], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
-    labels = np.array([0, 1, 0])  # the third: conditioned on 0, the teacher prefers 2; hard keeps the 0
+    p = np.array([[0.9, 0.09, 0.01], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]], np.float32)
+    labels = np.array([0, 1, 0])  # the third: conditioned on 0, the teacher prefers 2: no hard 0 for it
     hard = plan_targets(TeacherPlan(pool=None, want=np.zeros(3), temperature=0.0), p, labels, 3)
-    assert hard.tolist() == [[1, 0, 0], [0, 1, 0], [1, 0, 0]] and hard.dtype == np.float32
+    assert hard[:2].tolist() == [[1, 0, 0], [0, 1, 0]] and hard.dtype == np.float32
+    np.testing.assert_allclose(hard[2], C.teacher_targets(p[2:], SOFT_FALLBACK_TEMPERATURE)[0])
+    assert hard[2].argmax() == 2
     soft = plan_targets(TeacherPlan(pool=None, want=np.zeros(3)), p, labels, 3)
     np.testing.assert_allclose(soft, C.teacher_targets(p, 2.0))
+
+
+def test_teacher_want_serves_only_the_classes_under_the_share():
+    from augmentor.arms import teacher_want
+
+    counts = np.array([1000, 599, 359, 215, 10])
+    gap = counts.max() - counts
+    assert teacher_want(counts, gap).tolist() == [0, 401, 359, 215, 10]  # x1, at most the gap
+    assert teacher_want(counts, gap, max_share=0.25).tolist() == [0, 0, 0, 215, 10]
+    assert teacher_want(counts, gap, dose=2.0, max_share=0.25).tolist() == [0, 0, 0, 430, 20]
+    assert teacher_want(counts, gap, dose=0, max_share=0.5).tolist() == [0, 0, 641, 785, 990]
+    assert teacher_want(counts, gap, max_share=0.001).sum() == 0  # no class: the study runs no teacher arm
 
 
 def _tiny(n: int = 48, seed: int = 0):
