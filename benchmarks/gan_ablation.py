@@ -28,7 +28,10 @@ One change each from the x1 arm (the product's teacher arm; passes on the DRW + 
   , temperature 1 / , hard labels (the conditioning label one-hot) / , real-count prior/weights /
   , weight 1 / , join at 0.5 / , random among agreeing (a seeded random choice of the samples the
   teacher labels as conditioned, not the most typical) / , dose x2 / , hard labels, dose x2 /
-  , hard labels, the whole gap
+  , hard labels, the whole gap / , hard labels, few-shot classes only (real count <= a tenth of the
+  largest: `evaluate.teacher_max_share` 0.1) / , hard labels, classes under a quarter (0.25) / under a half
+  (0.5) / under a quarter, dose x2 / , hard labels where the teacher agrees (the teacher's soft labels on the
+  kept samples it calls another class: the product at `teacher_temperature = 0`), classes under a quarter
 
     python benchmarks/gan_ablation.py [--seeds 3] [--threads 2] [--generator G.onnx --out J.json --only ARM ...]
     python benchmarks/gan_ablation.py --seeds 4 --workers 2 --threads 1 --loss drw --mixup 0.4 --pool 2 \
@@ -46,6 +49,7 @@ import numpy as np
 import torch
 
 import augmentor.classifiers as C
+from augmentor.arms import TeacherPlan, plan_targets, teacher_want
 from augmentor.data import load_dataset
 from augmentor.feature_gan import retrain_head, train_feature_gan
 from augmentor.runtime import OnnxGenerator
@@ -181,6 +185,13 @@ def run_seed(s: int, args) -> tuple[dict, dict, dict]:
         return np.sort(np.concatenate(out)).astype(np.int64)
 
     varied, double = agreeing(dose), C.select_by_teacher(probs, yp, np.minimum(gap, 2 * counts))
+    fallback = TeacherPlan(pool=None, want=dose, temperature=0.0)  # hard where the teacher agrees, soft elsewhere
+
+    def share(max_share: float, r: float = 1.0) -> np.ndarray:
+        """The product's selection with `evaluate.teacher_max_share` and `teacher_dose`."""
+        return C.select_by_teacher(probs, yp, teacher_want(counts, gap, r, max_share))
+
+    few, quarter, half, quarter2 = share(0.1), share(0.25), share(0.5), share(0.25, 2.0)
     arms = {  # name -> (lambda building the SoftSynthetic: built only when the arm is fitted)
         "hard": lambda: C.SoftSynthetic(xg, hard_t[yg], prior="real"),
         "hard top-k": lambda: C.SoftSynthetic(xp[keep], hard_t[yp[keep]], prior="real"),
@@ -199,6 +210,14 @@ def run_seed(s: int, args) -> tuple[dict, dict, dict]:
         X1 + ", dose x2": lambda: C.SoftSynthetic(xp[double], soft(double), 0.5, 0.75),
         X1 + ", hard labels, dose x2": lambda: C.SoftSynthetic(xp[double], hard_t[yp[double]], 0.5, 0.75),
         X1 + ", hard labels, the whole gap": lambda: C.SoftSynthetic(xp[keep], hard_t[yp[keep]], 0.5, 0.75),
+        X1 + ", hard labels, few-shot classes only": lambda: C.SoftSynthetic(xp[few], hard_t[yp[few]], 0.5, 0.75),
+        X1 + ", hard labels, classes under a quarter": lambda: C.SoftSynthetic(xp[quarter], hard_t[yp[quarter]],
+                                                                              0.5, 0.75),
+        X1 + ", hard labels, classes under a half": lambda: C.SoftSynthetic(xp[half], hard_t[yp[half]], 0.5, 0.75),
+        X1 + ", hard labels, classes under a quarter, dose x2": lambda: C.SoftSynthetic(
+            xp[quarter2], hard_t[yp[quarter2]], 0.5, 0.75),
+        X1 + ", hard labels where the teacher agrees, classes under a quarter": lambda: C.SoftSynthetic(
+            xp[quarter], plan_targets(fallback, probs[quarter], yp[quarter], k), 0.5, 0.75),
     }
     for name, build in arms.items():
         if name in wanted:
