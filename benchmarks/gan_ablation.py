@@ -256,8 +256,8 @@ def _pct(d: dict) -> str:
 
 def render() -> None:
     """reports/mnist-longtail-ablation.{md,json} from every pass in reports/mnist-longtail-ablation/."""
-    order = ["drw-recipe-generator", "drw-3x-generator", "drw-gsr-generator", "la-recipe-generator",
-             "la-ramp-generator"]  # the current reference first, then the earlier one's passes
+    order = ["drw-recipe-8-seeds", "drw-recipe-generator", "drw-3x-generator", "drw-gsr-generator",
+             "la-recipe-generator", "la-ramp-generator"]  # the current reference first, then the earlier one's passes
     files = sorted(PASSES.glob("*.json"), key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
     passes = {p.stem: json.loads(p.read_text()) for p in files}
     lines = ["# Long-tailed MNIST: how GAN samples should reach the classifier (validation only)", "",
@@ -285,6 +285,8 @@ def render() -> None:
                   f"conditioned class, {dose}):", "",
                   "| class | real | gap | drawn | teacher agrees (drawn) | kept | teacher agrees (kept) |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
+        if name in NOTES:
+            lines[-4] = lines[-4].removesuffix(":") + f" {NOTES[name]}:"
         for i, c in enumerate(d["classes"]):
             n = sel["drawn"][i]
             agree = f"{sel['teacher_agrees_drawn'][i] / n:.0%}" if n else "—"
@@ -298,6 +300,8 @@ def render() -> None:
 
 
 GENERATORS = {  # pass -> the generator it read (runs/<run>/generator.onnx)
+    "drw-recipe-8-seeds": "the recipe's generator (runs/mnist-longtail, 1,170 steps), 8 seeds: which classes get "
+                          "GAN samples",
     "drw-recipe-generator": "the recipe's generator (runs/mnist-longtail, 1,170 steps)",
     "drw-3x-generator": "the recipe trained 3x longer (runs/mnist-longtail-3x, `--epochs 90`: 3,510 steps)",
     "drw-gsr-generator": "the recipe with `train.gsr = 0.5` (runs/mnist-longtail-gsr, 1,170 steps)",
@@ -305,23 +309,44 @@ GENERATORS = {  # pass -> the generator it read (runs/<run>/generator.onnx)
     "la-ramp-generator": "the same with `train.condition_ramp = 0.5` (1,560 steps)",
 }
 
+NOTES = {  # pass -> what its selection table shows
+    "drw-recipe-8-seeds": "(the x1 arm's selection, every class; at `evaluate.teacher_max_share = 0.25` the same "
+                          "samples are kept for classes 3-9, none for classes 1 and 2)",
+}
+
 DECISIONS = """
 ## What the recipe keeps, and why (every reason is a validation number above)
 
 Decision rule: a component is kept when it raises the validation mean of the arm the product
 would use; the product's GAN arm is the variant with the highest validation mean; the generator setting is the one
-whose product arm scores higher on validation. **No GAN variant beats the reference on validation by more than
-its noise**: on the current reference (DRW + mixup 0.4, 4 seeds) the best, the teacher arm with hard labels, is
-+0.12 points [-0.91, +1.16] from it.
+whose product arm scores higher on validation. **One variant beats the reference on validation by more than its
+noise: GAN samples for the thin classes only** (8 seeds: +0.65 points [+0.09, +1.21]). It was the best of five
+share/dose variants measured on the same seeds, so its validation estimate is optimistic (the best of five);
+the report's confirmatory test seeds are what settle it.
 
-Current reference, DRW + mixup 0.4 (passes `drw-*`, 4 seeds each, teacher pool 2x the gap as the recipe draws):
+Current reference, DRW + mixup 0.4 (passes `drw-*`, teacher pool 2x the gap as the recipe draws):
 
+- **GAN samples only for the thin classes, kept (`evaluate.teacher_max_share = 0.25` in recipes/mnist-longtail.toml
+  and recipes/digits-longtail.toml; pass `drw-recipe-8-seeds`, seeds 0-7).** The product's arm with hard labels
+  gives every class with a gap its x1 share (classes 1-9): 95.45, +0.22 [-0.40, +0.85]. The same arm for only the
+  classes with at most a quarter of the largest class's real images (classes 3-9, 215 real images or fewer) 95.88,
+  +0.65 [+0.09, +1.21], higher than the reference on 7 of 8 seeds and equal on the eighth; a tenth (classes 8-9)
+  95.40, a half (classes 2-9) 95.53, a quarter at twice the dose 95.54. Classes 1 and 2 got the largest doses (401
+  and 359 samples a seed) for the least need, and class 2 is the class the generator draws worst (the teacher
+  agrees with 36 % of its draw): adding class 2 brings the arm to +0.30, adding classes 1 and 2 to +0.22. A share
+  of the largest class is a rule that carries to another long-tailed data set (the GAN serves the classes with too
+  few real images), not a list of this data set's classes.
+- **A hard label the teacher contradicts is never given** (the product at `teacher_temperature = 0`): a kept
+  sample the teacher calls another class gets the teacher's soft label (temperature 2). On this generator the
+  kept samples of classes 3-9 are all ones the teacher agrees with, so the arm scores the same 95.88; the rule is
+  for data sets whose thin classes the generator draws badly, where the top-k of a class can hold samples of
+  another (the issue's data set: 17 % agreement for its thinnest class).
 - **Hard labels on the teacher's top-k, kept (`evaluate.teacher_temperature = 0` in recipes/mnist-longtail.toml and
-  recipes/digits-longtail.toml).** With the recipe's generator the product's arm with the teacher's soft labels
-  (temperature 2) scores 94.88, with the kept samples' conditioning labels 95.43; on the gSR generator 95.00 vs
-  95.43; on the generator trained 3x longer 95.28 both. The kept samples are the ones the teacher agrees with
-  (99-100 % of them), so a hard label is the teacher's own answer; the soft targets spread a tail sample's mass
-  onto the head classes (temperature 1: 94.98).
+  recipes/digits-longtail.toml; passes with seeds 0-3).** With the recipe's generator the product's arm with the
+  teacher's soft labels (temperature 2) scores 94.88, with the kept samples' conditioning labels 95.43; on the gSR
+  generator 95.00 vs 95.43; on the generator trained 3x longer 95.28 both. The kept samples are the ones the
+  teacher agrees with (99-100 % of them), so a hard label is the teacher's own answer; the soft targets spread a
+  tail sample's mass onto the head classes (temperature 1: 94.98).
 - **Not kept, one change each from the product's arm** (recipe generator): the real counts' DRW weights instead of
   the mixture's 95.32 (+0.02 from the reference), weight 1 instead of 0.5 94.60, joining at half of the steps
   instead of three quarters 91.52 (-3.78 [-7.26, -0.29]: DRW's re-weighting starts there too), a random choice
