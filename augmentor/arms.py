@@ -63,6 +63,7 @@ class TeacherPlan:
     temperature: float = 2.0
     weight: float = 0.5
     join_at: float = 0.75
+    max_share: float = 1.0  # `want` serves only classes with at most this share of the largest's count (naming)
 
 
 def teacher_want(counts: np.ndarray, gap: np.ndarray, dose: float = 1.0, max_share: float = 1.0) -> np.ndarray:
@@ -252,9 +253,13 @@ def on_top_of(best: Arm, train: Dataset, draws: Draws, ratio: float) -> Arm:
 def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
     """GAN samples chosen and soft-labelled by `best`'s own model of the same seed (its teacher),
     added late and down-weighted, with `best`'s loss and mixup (its loss must be ce, logit-adjust or drw)."""
-    return Arm(f"real+synthetic (teacher)+{best.name.removeprefix('real+')}",
+    thin = plan.max_share < 1
+    return Arm(f"real+synthetic (teacher{f', share {plan.max_share:g}' if thin else ''})+"
+               f"{best.name.removeprefix('real+')}",
                f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
-               f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap), "
+               f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap"
+               + (f"; only the classes with at most {plan.max_share:.0%} of the largest class's real samples"
+                  if thin else "") + "), "
                + (f"its soft labels at temperature {plan.temperature:g}" if plan.temperature > 0 else
                   "their conditioning labels (hard) where the teacher agrees, its soft labels at temperature "
                   f"{SOFT_FALLBACK_TEMPERATURE:g} where it does not") + f", weight {plan.weight:g}, joining after "

@@ -134,7 +134,8 @@ class _Fits:
 def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable[[str], Sequence[Arm]],
              learners: Sequence, *, seeds: int, confirm_seeds: int = 0, candidates: Sequence[Arm] = (),
              combine: tuple[Draws, float] | None = None, online=None, reference: str = "",
-             teacher: TeacherPlan | None = None, mixup_losses: Sequence[str] = ("logit-adjust",),
+             teacher: TeacherPlan | Sequence[TeacherPlan] | None = None,
+             mixup_losses: Sequence[str] = ("logit-adjust",),
              progress: bool = True, protocol: dict | None = None, sources: dict | None = None,
              every_learner_headline: bool = False) -> dict:
     """Fit every arm with every learner for `seeds` seeds; compare on test; return the results.
@@ -143,10 +144,10 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
     `candidates` arms ("" when there are none or none beats `real`). `combine` = (draws, ratio)
     adds, per learner, GAN data on top of the loss-side arm that scores best on validation;
     `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on top of it too, and `teacher`
-    (images) GAN samples chosen and soft-labelled by that arm's own model (arms.teacher_on_top_of). The mixup
-    alpha chosen with over-sampling is also fitted with each loss fix in `mixup_losses` (whether or not the plain
-    loss arm is fitted). The headline's
-    arms (best GAN, best non-GAN, real) are fitted for max(seeds, confirm_seeds) seeds and form
+    (images; one arm per plan) GAN samples chosen and soft-labelled by that arm's own model
+    (arms.teacher_on_top_of). The mixup alpha chosen with over-sampling is also fitted with each loss
+    fix in `mixup_losses` (whether or not the plain loss arm is fitted). The headline's arms (best
+    GAN, best non-GAN, real) are fitted for max(seeds, confirm_seeds) seeds and form
     the confirmatory family (for every learner with `every_learner_headline`, else the first). `sources`
     says which variance sources the intervals cover."""
     if seeds < 1:
@@ -158,6 +159,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
         raise RecipeError(f"evaluate.reference '{reference}' is not one of the arms: {', '.join(names[1:])}")
     bar = tqdm(desc="evaluate", unit="fit", disable=not progress)
     by_clf, fits_of = {}, {}
+    teacher = [teacher] if isinstance(teacher, TeacherPlan) else list(teacher or ())
     try:
         for learner in learners:
             fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
@@ -216,12 +218,12 @@ def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidat
         best = fits.arms[fits.best([a.name for a in loss_arms], seeds)]
         combos = ([on_top_of(best, train, combine[0], combine[1])] if combine is not None else []) + \
             ([online_on_top_of(best, online)] if online is not None else [])
-        if teacher is not None:  # its teacher: the best arm whose loss takes soft targets, its own model, same seed
+        if teacher:  # its teacher: the best arm whose loss takes soft targets, its own model, same seed
             from .classifiers import SOFT_LOSSES
 
             soft_ok = [a.name for a in loss_arms if a.loss in SOFT_LOSSES]
             if soft_ok:
-                combos.append(teacher_on_top_of(fits.arms[fits.best(soft_ok, seeds)], teacher))
+                combos += [teacher_on_top_of(fits.arms[fits.best(soft_ok, seeds)], plan) for plan in teacher]
         fits.fit(combos, seeds)
         extra += combos
     every = [real, *candidates, *arms, *extra]

@@ -136,7 +136,9 @@ class EvaluateConfig:
     teacher_weight: float = 0.5  # loss weight of a synthetic sample (real: 1)
     teacher_join: float = 0.75  # share of the steps before the synthetic samples join
     teacher_dose: float = 1.0  # r x each class's real count, at most its gap (x1 won on validation); 0: the gap
-    teacher_max_share: float = 1.0  # only classes with at most this share of the largest class's real count
+    # one teacher arm per share: GAN samples only for classes with at most that share of the largest class's
+    # real count (1: every class); with several, the headline takes the best GAN arm on validation as always
+    teacher_max_share: tuple[float, ...] = (1.0,)
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,8 @@ RULES = {
     "evaluate.teacher_weight": _between(0, 100, lo_open=True),
     "evaluate.teacher_join": _between(0, 1, hi_open=True),
     "evaluate.teacher_dose": _between(0, 100),
-    "evaluate.teacher_max_share": _between(0, 1, lo_open=True),
+    "evaluate.teacher_max_share": ((lambda v: len(v) > 0 and len(set(v)) == len(v) and all(0 < x <= 1 for x in v)),
+                                   "a non-empty list of distinct shares in (0, 1]"),
     "train.seed": _seed(),
     "synthesize.strategy": (_strategy, "auto|minority|not minority|not majority|all, a count N, a ratio "
                                        "in (0, 1] or CLASS=N,... with N >= 0"),

@@ -121,12 +121,13 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     if unknown or "real" in ev.exclude:
         raise RecipeError(f"evaluate.exclude: {unknown or ['real']} cannot be excluded; arms are "
                           f"{', '.join(sorted(every - {'real'}))}")
-    teacher = None
+    teacher = []  # one teacher arm per share that leaves some class samples to keep (and keeps other ones)
     if teacher_pool is not None and synthetic is not None and ev.baselines:
-        want = teacher_want(counts, target - counts, ev.teacher_dose, ev.teacher_max_share)
-        teacher = None if want.sum() == 0 else TeacherPlan(teacher_pool, want, ev.teacher_pool,
-                                                           ev.teacher_temperature, ev.teacher_weight,
-                                                           ev.teacher_join)
+        for share in ev.teacher_max_share:
+            want = teacher_want(counts, target - counts, ev.teacher_dose, share)
+            if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in teacher):
+                teacher.append(TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature,
+                                           ev.teacher_weight, ev.teacher_join, share))
     learners, protocol = kind.learners(train, ev, device)
     combine = None
     if doses and ev.baselines:

@@ -306,8 +306,10 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     draws = gan_draws([gen], plan, 0, train)
     again = gan_draws([OnnxGenerator(tiny_model[1])], plan, 0, train)  # a new cache: drawn again, not looked up
     assert not np.array_equal(draws(0).x, draws(1).x) and np.array_equal(draws(1).x, again(1).x)
+    n_real = np.bincount(train.y, minlength=10)
+    share = float(np.sort(n_real)[4] / n_real.max())  # a second teacher arm for the (at least) 5 thinnest classes
     ev = EvaluateConfig(seeds=2, confirm_seeds=3, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5,
-                        mixup=(0.2, 0.4))
+                        mixup=(0.2, 0.4), teacher_max_share=(1.0, share))
     from augmentor.pipeline import online_factory
 
     counts = train.counts()
@@ -353,11 +355,19 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     assert any(n.startswith("real+synthetic x1+") for n in arms)
     # the teacher arm: on the best ce / logit-adjusted arm on validation, its own model as teacher, top-k per class
     soft_ok = {n: val(n) for n, a in arms.items() if a["kind"] == "loss" and a["loss"] in ("ce", "logit-adjust")}
-    teacher_arm = arms[f"real+synthetic (teacher)+{max(soft_ok, key=soft_ok.get).removeprefix('real+')}"]
+    base = max(soft_ok, key=soft_ok.get).removeprefix('real+')
+    teacher_arm = arms[f"real+synthetic (teacher)+{base}"]
     want = np.minimum(20, np.bincount(train.y, minlength=10))  # dose x1: as many as real, at most the gap
     for seed, sel in teacher_arm["teacher_selection"].items():
         assert sel["kept"] == want.tolist() and sel["drawn"] == [60] * 10  # from 3x the gap, every class
         assert teacher_arm["runs"][int(seed)]["n_train"] == len(train) + want.sum()
+    # the share arm: the same teacher and draw, samples only for the classes at most `share` x the largest
+    thin = arms[f"real+synthetic (teacher, share {share:g})+{base}"]
+    thin_want = np.where(n_real <= share * n_real.max(), want, 0)
+    assert 5 <= (thin_want > 0).sum() < 10 and "only the classes with at most" in thin["description"]
+    for seed, sel in thin["teacher_selection"].items():
+        assert sel["kept"] == thin_want.tolist() and sel["drawn"] == [60] * 10
+        assert thin["runs"][int(seed)]["n_train"] == len(train) + thin_want.sum()
     # exploratory comparisons: interval and q-value, never a verdict word
     exploratory = [c for a in arms.values() for c in (a.get("vs_real"), a.get("vs_reference")) if c]
     assert exploratory and all(c["role"] == "exploratory" and "verdict" not in c and "q_bh" in c
