@@ -256,7 +256,7 @@ def _pct(d: dict) -> str:
 
 def render() -> None:
     """reports/mnist-longtail-ablation.{md,json} from every pass in reports/mnist-longtail-ablation/."""
-    order = ["drw-recipe-8-seeds", "drw-recipe-generator", "drw-3x-generator", "drw-gsr-generator",
+    order = ["drw-recipe-8-seeds", "drw-3x-8-seeds", "drw-recipe-generator", "drw-3x-generator", "drw-gsr-generator",
              "la-recipe-generator", "la-ramp-generator"]  # the current reference first, then the earlier one's passes
     files = sorted(PASSES.glob("*.json"), key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
     passes = {p.stem: json.loads(p.read_text()) for p in files}
@@ -305,6 +305,8 @@ GENERATORS = {  # pass -> the generator it read (runs/<run>/generator.onnx)
     "drw-recipe-generator": "the recipe's generator (runs/mnist-longtail, 1,170 steps)",
     "drw-3x-generator": "the recipe trained 3x longer (runs/mnist-longtail-3x, `--epochs 90`: 3,510 steps)",
     "drw-gsr-generator": "the recipe with `train.gsr = 0.5` (runs/mnist-longtail-gsr, 1,170 steps)",
+    "drw-3x-8-seeds": "the recipe trained 3x longer (runs/mnist-longtail-3x, 3,510 steps), 8 seeds: which classes "
+                      "get GAN samples",
     "la-recipe-generator": "the recipe's generator of the time (1,560 steps)",
     "la-ramp-generator": "the same with `train.condition_ramp = 0.5` (1,560 steps)",
 }
@@ -312,6 +314,8 @@ GENERATORS = {  # pass -> the generator it read (runs/<run>/generator.onnx)
 NOTES = {  # pass -> what its selection table shows
     "drw-recipe-8-seeds": "(the x1 arm's selection, every class; at `evaluate.teacher_max_share = 0.25` the same "
                           "samples are kept for classes 3-9, none for classes 1 and 2)",
+    "drw-3x-8-seeds": "(the x1 arm's selection, every class; at a share of 0.25 the same samples are kept for "
+                      "classes 3-9, none for classes 1 and 2)",
 }
 
 DECISIONS = """
@@ -326,16 +330,21 @@ the report's confirmatory test seeds are what settle it.
 
 Current reference, DRW + mixup 0.4 (passes `drw-*`, teacher pool 2x the gap as the recipe draws):
 
-- **GAN samples only for the thin classes, kept (`evaluate.teacher_max_share = 0.25` in recipes/mnist-longtail.toml
-  and recipes/digits-longtail.toml; pass `drw-recipe-8-seeds`, seeds 0-7).** The product's arm with hard labels
-  gives every class with a gap its x1 share (classes 1-9): 95.45, +0.22 [-0.40, +0.85]. The same arm for only the
-  classes with at most a quarter of the largest class's real images (classes 3-9, 215 real images or fewer) 95.88,
-  +0.65 [+0.09, +1.21], higher than the reference on 7 of 8 seeds and equal on the eighth; a tenth (classes 8-9)
-  95.40, a half (classes 2-9) 95.53, a quarter at twice the dose 95.54. Classes 1 and 2 got the largest doses (401
-  and 359 samples a seed) for the least need, and class 2 is the class the generator draws worst (the teacher
-  agrees with 36 % of its draw): adding class 2 brings the arm to +0.30, adding classes 1 and 2 to +0.22. A share
-  of the largest class is a rule that carries to another long-tailed data set (the GAN serves the classes with too
-  few real images), not a list of this data set's classes.
+- **GAN samples only for the thin classes: fitted as a second teacher arm (`evaluate.teacher_max_share = [1.0,
+  0.25]` in recipes/mnist-longtail.toml and recipes/digits-longtail.toml; pass `drw-recipe-8-seeds`, seeds 0-7).**
+  The product's arm with hard labels gives every class with a gap its x1 share (classes 1-9): 95.45, +0.22 [-0.40,
+  +0.85]. The same arm for only the classes with at most a quarter of the largest class's real images (classes 3-9,
+  215 real images or fewer) 95.88, +0.65 [+0.09, +1.21], higher than the reference on 7 of 8 seeds and equal on the
+  eighth; a tenth (classes 8-9) 95.40, a half (classes 2-9) 95.53, a quarter at twice the dose 95.54. On the
+  generator trained 3x longer (pass `drw-3x-8-seeds`, the same seeds) the direction holds: the quarter 95.61 (+0.39
+  [-0.24, +1.01]), every class 95.31 (+0.09 [-0.46, +0.64]). Classes 1 and 2 got the largest doses (401 and 359
+  samples a seed) for the least need, and class 2 is the class the generator draws worst (the teacher agrees with
+  36 % of its draw): adding class 2 brings the arm to +0.30, adding classes 1 and 2 to +0.22. A share of the
+  largest class is a rule that carries to another long-tailed data set (the GAN serves the classes with too few
+  real images), not a list of this data set's classes. Not imposed, though: on digits-longtail
+  (reports/digits-longtail, 3 seeds, 24 validation images per class) the same rule lowered the teacher arm's
+  validation score from 92.9 to 91.5, so the recipes fit both arms and the report's headline takes the better on
+  each data set's validation, as it does for every GAN arm.
 - **A hard label the teacher contradicts is never given** (the product at `teacher_temperature = 0`): a kept
   sample the teacher calls another class gets the teacher's soft label (temperature 2). On this generator the
   kept samples of classes 3-9 are all ones the teacher agrees with, so the arm scores the same 95.88; the rule is
