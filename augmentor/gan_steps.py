@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models import base_factor, coarse
+
 # --- DiffAugment (Zhao et al., 2020): the same random transform for real and fake ----------
 
 def translate(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
@@ -62,24 +64,37 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...], gen: torch.Generator)
 
 
 def image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: float = 0.0,
-                lecam_decay: float = 0.99, guide: nn.Module | None = None, guidance: float = 0.0, augment=None):
+                lecam_decay: float = 0.99, guide: nn.Module | None = None, guidance: float = 0.0, augment=None,
+                uncond_low: float = 0.0):
     """Hinge loss with DiffAugment (and LeCam when `lecam` > 0; classifier guidance when `guide`
     is given: `guidance` x the frozen classifier's cross-entropy of G's samples against their
     conditioned class is added to G's loss); returns (loss_d, loss_g, d_real, d_fake), G not
     stepped. D's weights are frozen while G's loss is built, so G's backward pass computes no
     discriminator weight gradients (they were discarded anyway). `augment` replaces DiffAugment's image
-    transforms (1-D signals use their own, signals.diff_augment_1d)."""
+    transforms (1-D signals use their own, signals.diff_augment_1d). With `uncond_low` > 0 (UTLO, Khorram et
+    al. 2024) D also scores the base-resolution versions of the same real and fake images without
+    the class projection, and that unconditional hinge loss, times `uncond_low`, joins both losses:
+    a thin class's coarse shape is judged against every class's."""
     diff_augment_ = augment or diff_augment
     plain = getattr(d, "module", d)  # under DDP: the wrapped discriminator
     y_fake = torch.randint(n_classes, (len(z),), generator=gen).to(z.device)
     fake = g(z, y_fake)
     x_r, x_f = diff_augment_(x_real, policy, gen), diff_augment_(fake.detach(), policy, gen)
-    if plain is d:
+    if uncond_low > 0:  # one pass: conditional full-resolution and unconditional coarse images
+        factor = base_factor(*x_real.shape[-2:])
+        n = len(x_r)
+        mask = torch.cat([torch.ones(2 * n), torch.zeros(2 * n)]).to(x_r.device)
+        out = d(torch.cat([x_r, x_f, coarse(x_r, factor), coarse(x_f, factor)]),
+                torch.cat([y_real, y_fake, y_real, y_fake]), mask)
+        d_real, d_fake, low_real, low_fake = out[:n], out[n:2 * n], out[2 * n:3 * n], out[3 * n:]
+    elif plain is d:
         d_real, d_fake = d(x_r, y_real), d(x_f, y_fake)
     else:  # DDP reduces gradients once per forward: real and fake go through in one pass
         both = d(torch.cat([x_r, x_f]), torch.cat([y_real, y_fake]))
         d_real, d_fake = both[:len(x_r)], both[len(x_r):]
     loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    if uncond_low > 0:
+        loss_d = loss_d + uncond_low * (F.relu(1 - low_real).mean() + F.relu(1 + low_fake).mean())
     if lecam > 0:  # Tseng et al. 2021: pull D(real) towards the fake anchor and D(fake) towards the real one
         with torch.no_grad():
             plain.ema_real.lerp_(d_real.mean(), 1 - lecam_decay)
@@ -91,7 +106,14 @@ def image_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: fl
     opt_d.step()
     plain.requires_grad_(False)
     try:
-        loss_g = -plain(diff_augment_(fake, policy, gen), y_fake).mean()
+        x_g = diff_augment_(fake, policy, gen)
+        if uncond_low > 0:
+            n = len(x_g)
+            out = plain(torch.cat([x_g, coarse(x_g, factor)]), torch.cat([y_fake, y_fake]),
+                        torch.cat([torch.ones(n), torch.zeros(n)]).to(x_g.device))
+            loss_g = -out[:n].mean() - uncond_low * out[n:].mean()
+        else:
+            loss_g = -plain(x_g, y_fake).mean()
     finally:
         plain.requires_grad_(True)
     if guide is not None and guidance > 0:  # the classifier sees pixels in [0, 1]

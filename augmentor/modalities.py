@@ -57,7 +57,8 @@ def _image() -> Modality:
         training=gan_steps.Training(
             lambda data: ImageCodec(),
             lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: gan_steps.image_step(
-                g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, guide=guide, guidance=w),
+                g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, guide=guide, guidance=w,
+                uncond_low=cfg.uncond_low),
             True,
             lambda st: ImageGenerator(len(st["classes"]), tuple(st["shape"]), st["z_dim"], st["g_channels"]),
             lambda k, shape, z_dim, g_width, d_width, codec: (ImageGenerator(k, shape, z_dim, g_width),

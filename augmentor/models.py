@@ -144,9 +144,14 @@ class ImageDiscriminator(nn.Module):
         self.register_buffer("ema_fake", torch.zeros(()))
         self.cond = 1.0  # weight of the class projection (train.condition_ramp)
 
-    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, label: torch.Tensor, conditional: torch.Tensor | None = None) -> torch.Tensor:
+        """`conditional` (one 0/1 per image, optional) switches the class projection off per image:
+        at 0 the score is the unconditional head alone (`train.uncond_low`)."""
         h = self.features(x).sum(dim=(2, 3))
-        return self.head(h).squeeze(1) + self.cond * (self.embed(label) * h).sum(1)
+        projection = (self.embed(label) * h).sum(1)
+        if conditional is not None:
+            projection = projection * conditional
+        return self.head(h).squeeze(1) + self.cond * projection
 
 
 def set_conditioning(strength: float, *modules: nn.Module) -> None:
@@ -157,6 +162,30 @@ def set_conditioning(strength: float, *modules: nn.Module) -> None:
         for sub in m.modules():
             if isinstance(sub, (ConditionalBatchNorm2d, ImageDiscriminator)):
                 sub.cond = float(strength)
+
+
+def base_factor(height: int, width: int) -> int:
+    """How many times the generator's base resolution fits into the image side (2 ** upsamplings)."""
+    return 2 ** upsampling_plan(height, width)[0]
+
+
+def coarse(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """`x` averaged over `factor` x `factor` cells and blown back up (nearest): the low-resolution
+    version of an image at the original size, so one discriminator scores both."""
+    return F.interpolate(F.avg_pool2d(x, factor), scale_factor=float(factor), mode="nearest")
+
+
+def unconditional_base(g: nn.Module) -> None:
+    """UTLO (Khorram et al., CVPR 2024), on G's side: the class norm at the base resolution is fixed to
+    the unconditional (gain 1, bias 0) and frozen, so classes first differ one upsampling later and the
+    coarse layout every class draws from is learnt on all of them."""
+    if isinstance(g, ImageGenerator):
+        norm = g.blocks[0].norm1
+        with torch.no_grad():
+            norm.gain.weight.fill_(1.0)
+            norm.bias.weight.zero_()
+        norm.gain.weight.requires_grad_(False)
+        norm.bias.weight.requires_grad_(False)
 
 
 class Residual(nn.Module):

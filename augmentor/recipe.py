@@ -84,6 +84,10 @@ class TrainConfig:
     # conditioned class as target) in G's loss; 0 = off. Counters head-class shapes leaking into thin labels.
     # images: conditioning ramps linearly from off (unconditional GAN) to full over this share of the steps
     condition_ramp: float = 0.0
+    # images (UTLO): weight of an unconditional hinge loss on base-resolution (7x7 for 28x28) versions of the
+    # real and fake images, scored by D without its class projection; G's base-resolution class norm is then
+    # unconditional too. 0 = off
+    uncond_low: float = 0.0
     class_guidance: float = 0.0
     guidance_steps: int = 600  # the guidance classifier's training steps (classic augmentation, re-weighted)
     # guidance is off for this fraction of the steps, then ramps linearly to full weight over the next quarter:
@@ -301,6 +305,7 @@ RULES = {
     "train.gsr": _between(0, 100),
     "train.class_guidance": _between(0, 100),
     "train.condition_ramp": _between(0, 1),
+    "train.uncond_low": _between(0, 100),
     "train.guidance_steps": _between(1, 1_000_000),
     "train.guidance_start": _between(0, 1),
     "evaluate.online_ratio": _between(0, 100),

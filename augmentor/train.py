@@ -48,7 +48,14 @@ from .devices import torch_device
 from .distributed import barrier, gather, init_from_env, world
 from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
 from .gan_steps import AUGMENTS
-from .models import ImageDiscriminator, ImageGenerator, TableGenerator, group_spectral_penalty, set_conditioning
+from .models import (
+    ImageDiscriminator,
+    ImageGenerator,
+    TableGenerator,
+    group_spectral_penalty,
+    set_conditioning,
+    unconditional_base,
+)
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
 from .recipe import Recipe, TrainConfig, recipe_to_dict
 from .tables import TableData
@@ -87,6 +94,8 @@ def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Re
                           "in one process")
     if recipe.train.condition_ramp > 0 and not kind.guided:
         raise RecipeError(f"train.condition_ramp is for images; set it to 0 for {data.modality} data")
+    if recipe.train.uncond_low > 0 and not kind.guided:
+        raise RecipeError(f"train.uncond_low is for images; set it to 0 for {data.modality} data")
     if recipe.train.gsr > 0 and not kind.guided:
         raise RecipeError(f"train.gsr is for images; set it to 0 for {data.modality} data")
     if recipe.train.class_guidance > 0 and not kind.guided:
@@ -145,6 +154,8 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
         torch.manual_seed(cfg.seed)
         g, d = kind.models(n_classes, data.shape, recipe.model.z_dim, recipe.model.g_channels,
                            recipe.model.d_channels, codec)
+    if cfg.uncond_low > 0:
+        unconditional_base(g)
     ema = copy.deepcopy(g).requires_grad_(False)
     g, d, ema = g.to(dev), d.to(dev), ema.to(dev)
     opt_g = torch.optim.Adam(g.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))

@@ -154,3 +154,33 @@ def test_group_spectral_penalty_is_zero_at_init_and_shrinks_a_collapsed_class(tm
     gsr = train(d, tmp_path / "b", with_overrides(tiny_recipe, {"train.epochs": 2, "train.gsr": 1.0}),
                 progress=False).checkpoint
     assert any(not torch.equal(a, b) for a, b in zip(_weights(plain).values(), _weights(gsr).values()))
+
+
+def test_uncond_low_scores_coarse_images_without_the_class_and_keeps_the_base_norm_unconditional(
+        tmp_path, image_folder, tiny_recipe):
+    from augmentor.models import base_factor, build_models, coarse
+
+    assert base_factor(28, 28) == 4 and base_factor(16, 16) == 4 and base_factor(32, 32) == 8
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    low = coarse(x, 2)
+    assert low.shape == x.shape and torch.equal(low[0, 0, :2, :2], torch.full((2, 2), 2.5))  # mean of 0, 1, 4, 5
+    _, d = build_models(3, (1, 16, 16), 16, 16, 16)
+    d.eval()  # no spectral-norm power iteration between the calls
+    imgs = torch.randn(4, 1, 16, 16)
+    off = torch.zeros(4)
+    # without the projection the score cannot depend on the class; with it, it does
+    assert torch.allclose(d(imgs, torch.zeros(4, dtype=torch.long), off), d(imgs, torch.full((4,), 2), off))
+    with torch.no_grad():
+        d.embed.parametrizations.weight.original.normal_()
+    assert not torch.allclose(d(imgs, torch.zeros(4, dtype=torch.long)), d(imgs, torch.full((4,), 2)))
+    data = load_dataset(image_folder)
+    plain = train(data, tmp_path / "a", with_overrides(tiny_recipe, {"train.epochs": 2}), progress=False).checkpoint
+    utlo = train(data, tmp_path / "b", with_overrides(tiny_recipe, {"train.epochs": 2, "train.uncond_low": 1.0}),
+                 progress=False)
+    weights = _weights(utlo.checkpoint)
+    assert any(not torch.equal(weights[k], v) for k, v in _weights(plain).items() if k in weights)
+    base = utlo.generator.blocks[0].norm1  # fixed at the unconditional (1, 0) for every class
+    assert torch.equal(base.gain.weight, torch.ones_like(base.gain.weight))
+    assert torch.equal(base.bias.weight, torch.zeros_like(base.bias.weight))
+    later = utlo.generator.blocks[0].norm2  # the next one still learns per class
+    assert not torch.equal(later.gain.weight, torch.ones_like(later.gain.weight))
