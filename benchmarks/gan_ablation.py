@@ -256,7 +256,8 @@ def _pct(d: dict) -> str:
 
 def render() -> None:
     """reports/mnist-longtail-ablation.{md,json} from every pass in reports/mnist-longtail-ablation/."""
-    order = ["drw-recipe-8-seeds", "drw-3x-8-seeds", "drw-recipe-generator", "drw-3x-generator", "drw-gsr-generator",
+    order = ["drw-recipe-8-seeds", "drw-3x-8-seeds", "drw-lecam-8-seeds", "drw-utlo-8-seeds", "drw-recipe-generator",
+             "drw-3x-generator", "drw-gsr-generator",
              "la-recipe-generator", "la-ramp-generator"]  # the current reference first, then the earlier one's passes
     files = sorted(PASSES.glob("*.json"), key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
     passes = {p.stem: json.loads(p.read_text()) for p in files}
@@ -303,6 +304,9 @@ GENERATORS = {  # pass -> the generator it read (runs/<run>/generator.onnx)
     "drw-recipe-8-seeds": "the recipe's generator (runs/mnist-longtail, 1,170 steps), 8 seeds: which classes get "
                           "GAN samples",
     "drw-recipe-generator": "the recipe's generator (runs/mnist-longtail, 1,170 steps)",
+    "drw-lecam-8-seeds": "the recipe with `train.lecam = 0.1` (LeCam; runs/mnist-longtail-lecam, 1,170 steps), 8 seeds",
+    "drw-utlo-8-seeds": "the recipe with `train.uncond_low = 1.0` (UTLO: an unconditional loss on 7x7 versions of "
+                        "the images, G's 7x7 class norm unconditional; runs/mnist-longtail-utlo, 1,170 steps), 8 seeds",
     "drw-3x-generator": "the recipe trained 3x longer (runs/mnist-longtail-3x, `--epochs 90`: 3,510 steps)",
     "drw-gsr-generator": "the recipe with `train.gsr = 0.5` (runs/mnist-longtail-gsr, 1,170 steps)",
     "drw-3x-8-seeds": "the recipe trained 3x longer (runs/mnist-longtail-3x, 3,510 steps), 8 seeds: which classes "
@@ -316,6 +320,10 @@ NOTES = {  # pass -> what its selection table shows
                           "samples are kept for classes 3-9, none for classes 1 and 2)",
     "drw-3x-8-seeds": "(the x1 arm's selection, every class; at a share of 0.25 the same samples are kept for "
                       "classes 3-9, none for classes 1 and 2)",
+    "drw-lecam-8-seeds": "(the x1 arm's selection, every class; at a share of 0.25 the same samples are kept for "
+                         "classes 3-9)",
+    "drw-utlo-8-seeds": "(the x1 arm's selection, every class; at a share of 0.25 the same samples are kept for "
+                        "classes 3-9)",
 }
 
 DECISIONS = """
@@ -370,6 +378,21 @@ Current reference, DRW + mixup 0.4 (passes `drw-*`, teacher pool 2x the gap as t
   of its samples do not help either: twice the dose 95.08 (soft) and 94.92 (hard), hard labels on the whole gap
   94.62. Not kept: it would also take the recipe's end to end from about 26 to about 53 minutes, past the
   30-minute line of the instrument issue.
+- **LeCam (`train.lecam = 0.1`) is not kept** (pass `drw-lecam-8-seeds`, the same 8 seeds and reference as
+  `drw-recipe-8-seeds`): its generator draws the conditioned class more often (the teacher agrees with 84 % of
+  class 3's draw against 66 %, 83 % of class 5's against 70 %; class 9 31 % against 30 %), but the classifier does
+  not gain from it: the thin-classes arm 95.72 (+0.50 [-0.11, +1.11]) against 95.88 on the recipe's generator,
+  every class 95.59 against 95.45. Both differences are well inside the seeds' noise; the option stays, off.
+- **Unconditional low-resolution training (UTLO, `train.uncond_low = 1.0`) is not kept** (pass `drw-utlo-8-seeds`,
+  same seeds): D also scores the 7x7 versions of real and fake images without its class projection, and G's 7x7
+  class norm is unconditional. Its draw is *less* class-correct (class 6: 21 % teacher agreement against 69 %;
+  class 9 16 % against 30 %), the thin-classes arm scores 95.70 (+0.48 [-0.13, +1.08]) against 95.88, every class
+  95.50 against 95.45, and a step costs 0.83 s instead of 0.54 s, which would take the end to end past 30 minutes.
+  At 28x28 the 7x7 level is where a digit's identity lives, so sharing it across classes costs class-correctness
+  and the teacher's top-k filters most of the borrowed variety back out. The option stays, off by default.
+- **What every generator agrees on**: on four generators (the recipe's, 3x longer, LeCam, UTLO) GAN samples for the
+  thin classes only score +0.39 to +0.65 above the reference on validation, and for every class +0.09 to +0.36:
+  the thin-classes rule holds across generators, the generator's quality settings do not move it.
 - **gSR (`train.gsr = 0.5`, group spectral regulariser on G's class-conditional norms) is not kept**: its
   generator moves the product's arm by nothing measurable (hard labels 95.43 on both; soft 95.00 vs 94.88). Its
   premise does not hold on these generators (`benchmarks/cbn_spectra.py`, reports/cbn-spectra.json): the thinnest
@@ -401,9 +424,9 @@ generator; teacher pool 3x):
   hard-labelled samples are much worse (-15.0 vs -8.3), its teacher agreement lower for class 9 (58 % vs 74 %) and
   class 6 (83 % vs 98 %), and the product's arm scores 94.5 vs 94.9. Half the steps unconditional leaves too few
   conditional ones at this budget; the option stays (off by default) for longer runs.
-- **Not measured**: unconditional low-resolution stages (UTLO) and LeCam under this instrument. Class guidance
-  (kept) rests on the earlier generator ablation under the earlier instrument (+0.9 to +3.6 validation points on
-  every shared GAN arm; in git history, `reports/mnist-longtail-ablation.md` before this change).
+- Class guidance (kept) rests on the earlier generator ablation under the earlier instrument (+0.9 to +3.6
+  validation points on every shared GAN arm; in git history, `reports/mnist-longtail-ablation.md` before the DRW
+  passes).
 """
 
 
