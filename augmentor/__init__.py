@@ -9,16 +9,19 @@ never import torch.
 from importlib import import_module
 
 _WHERE = {
-    "LabelledData": "data", "load_dataset": "data", "write_npz": "data",
     "AugmentorError": "errors", "DeviceError": "errors", "ExportError": "errors", "GapPlanError": "errors",
     "InvalidDataError": "errors", "OutputExistsError": "errors", "RecipeError": "errors",
     "ResourceLimitError": "errors", "UnsafeArtifactError": "errors",
-    "evaluate": "evaluate", "export_onnx": "export", "verify_onnx": "export", "plan_gaps": "gaps",
-    "run_recipe": "pipeline", "Recipe": "recipe", "load_recipe": "recipe", "with_overrides": "recipe",
-    "write_report": "report", "GANResampler": "resampler", "OnnxGenerator": "runtime", "OnlineSynthetic": "online",
-    "read_model_info": "runtime", "run_evaluation": "study", "fill_gaps": "synthesize",
-    "generate_to_folder": "synthesize", "read_samples": "synthesize", "read_table_samples": "synthesize",
-    "TableData": "tables", "load_table": "tables", "train": "train",
+    # starting from a file: the registry finds its modality
+    "load_dataset": "modalities", "export_onnx": "modalities", "open_generator": "modalities",
+    "read_model_info": "modalities", "fill_gaps": "modalities", "generate_to_folder": "modalities",
+    "Modality": "modality", "LabelledData": "image", "write_npz": "image", "read_samples": "image",
+    "TableData": "table", "load_table": "table", "read_table_samples": "table", "GANResampler": "table.resampler",
+    "SignalData": "signal", "load_signals": "signal",
+    "evaluate": "evaluate", "verify_onnx": "export", "plan_gaps": "gaps", "run_recipe": "pipeline",
+    "evaluate_folders": "pipeline", "Recipe": "recipe", "load_recipe": "recipe", "with_overrides": "recipe",
+    "write_report": "report", "OnnxGenerator": "runtime", "OnlineSynthetic": "online",
+    "run_evaluation": "study", "read_folder": "synthesize", "train": "train",
 }
 __all__ = sorted(_WHERE)
 __version__ = "0.1.0"

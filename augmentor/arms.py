@@ -9,25 +9,22 @@ says whether classic augmentation and which loss the classifier uses. Kinds:
   loss        loss-side long-tail fixes: class-balanced re-weighting, logit adjustment
   gan         arms that use GAN samples
 
-A learner fits one arm for one seed and predicts the validation and test splits: the
-small CNN for images (every arm the same number of steps), scikit-learn classifiers for
-tables. Nothing here reads the test split except to predict it after the fit.
+A learner (each modality's package has its own) fits one arm for one seed and predicts the
+validation and test splits. Nothing here reads the test split except to predict it after the fit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
-from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.over_sampling import RandomOverSampler
 
-from .data import LabelledData, align_classes
-from .tables import TableData
+from .labels import align_classes
 
-Dataset = LabelledData | TableData
+Dataset = object  # any modality's dataset: x, y, classes, subset, with_data, MODALITY
 Draws = Callable[[int], Dataset]  # seed -> a synthetic set drawn for that seed
 
 
@@ -74,7 +71,6 @@ def teacher_want(counts: np.ndarray, gap: np.ndarray, dose: float = 1.0, max_sha
     want = gap if dose == 0 else np.minimum(gap, np.round(dose * counts).astype(int))
     return np.where(counts <= max_share * counts.max(), want, 0)
 
-
 SOFT_FALLBACK_TEMPERATURE = 2.0  # hard-label plans: the target of a kept sample the teacher disagrees with
 
 
@@ -103,33 +99,7 @@ def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "ran
             np.arange(len(train)).reshape(-1, 1), train.y)
         d = train.subset(idx.ravel())
         return d.x, d.y
-    from . import modalities
-
-    return modalities.get(train.modality).smote(train, strategy, int(min(5, np.bincount(train.y).min() - 1)), seed)
-
-
-def _smote_images(train: LabelledData, strategy: dict, k: int, seed: int) -> tuple:
-    x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
-        train.x.reshape(len(train), -1), train.y)
-    return x.reshape(-1, *train.shape).astype(np.float32), y
-
-
-def _smote_tables(train: TableData, strategy: dict, k: int, seed: int) -> tuple:
-    """SMOTE, SMOTENC with some categorical columns, SMOTEN with only categorical ones."""
-    cats = [train.x.columns.get_loc(c) for c in train.categorical]
-    if cats and len(cats) == train.x.shape[1]:
-        from imblearn.over_sampling import SMOTEN
-
-        sampler = SMOTEN(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
-    elif cats:
-        from imblearn.over_sampling import SMOTENC
-
-        sampler = SMOTENC(categorical_features=cats, sampling_strategy=strategy, k_neighbors=k, random_state=seed)
-    else:
-        sampler = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
-    x, y = sampler.fit_resample(train.x, train.y)
-    return pd.DataFrame(x, columns=train.x.columns).astype(train.x.dtypes.to_dict()), y
-
+    return train.MODALITY.smote(train, strategy, int(min(5, np.bincount(train.y).min() - 1)), seed)
 
 
 def concat(train: Dataset, extra: Dataset) -> tuple:
@@ -151,7 +121,6 @@ def top_up(train: Dataset, extra: Dataset, target: np.ndarray, seed: int) -> tup
     more = train.subset(np.concatenate(idx))
     out = both.concat(more)
     return out.x, out.y
-
 
 LOSS_WORDS = {"reweight": "reweighted", "logit-adjust": "logit-adjusted", "drw": "DRW"}
 
@@ -275,154 +244,5 @@ def online_on_top_of(best: Arm, online: Callable[[int], object]) -> Arm:
                online, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup)
 
 
-class CnnLearner:
-    """Images: a SmallCNN, the same step budget for every arm. With `workers` > 1 the fits of a
-    batch run side by side in worker processes of one torch thread each (fitpool.py)."""
-
-    def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str,
-                 workers: int = 1) -> None:
-        self.name, self.n_classes, self.steps = "SmallCNN", n_classes, steps
-        self.batch_size, self.lr, self.device = batch_size, lr, device
-        self.workers = workers if device == "cpu" else 1
-        self.models: dict[tuple[str, int], object] = {}  # (arm, seed) -> fitted SmallCNN, for teacher arms
-        self._pool, self._evals = None, None
-
-    def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
-        from .classifiers import predict_proba
-
-        soft = self._teacher_samples(arm, seed) if arm.soft is not None else None
-        model = _fit(self._job(arm, x, y, seed, soft))
-        if arm.kind != "gan":
-            self.models[(arm.name, seed)] = model  # a later arm may use it as its teacher
-        return [predict_proba(model, e).argmax(1) for e in evals]
-
-    def fit_predict_many(self, jobs: Iterable[tuple[Arm, object, object, int]], evals: Sequence) -> Iterator:
-        """`fit_predict` for each (arm, x, y, seed), in order; in the worker pool when there is one.
-        An arm with fresh draws every epoch (an OnlineSynthetic) is fitted here, in this process."""
-        if self.workers < 2:
-            for arm, x, y, seed in jobs:
-                yield self.fit_predict(arm, x, y, seed, evals)
-            return
-        from .fitpool import FitPool
-
-        if self._pool is None:
-            self._pool, self._evals = FitPool(self.workers, {"evals": list(evals)}), evals
-        elif evals is not self._evals:
-            raise ValueError("a CnnLearner's worker pool predicts one set of evaluation inputs")
-        local: dict[int, list[np.ndarray]] = {}  # index -> predictions of an in-process fit
-        order: list[tuple[int, Arm, int, tuple]] = []  # the pooled jobs: index, arm, seed, image shape
-
-        def remote():
-            for i, (arm, x, y, seed) in enumerate(jobs):
-                if hasattr(x, "epoch_arrays"):
-                    local[i] = self.fit_predict(arm, x, y, seed, evals)
-                    continue
-                order.append((i, arm, seed, tuple(x.shape[1:])))
-                soft = self._teacher_samples(arm, seed) if arm.soft is not None else None
-                yield self._job(arm, x, y, seed, soft) | {"keep": arm.kind != "gan"}
-
-        done = 0
-        for k, (preds, state) in enumerate(self._pool.imap(_fit_in_worker, remote())):
-            i, arm, seed, shape = order[k]
-            while done < i:  # in-process fits drawn before this pooled one
-                yield local.pop(done)
-                done += 1
-            if state is not None:
-                self.models[(arm.name, seed)] = _rebuild(state, shape, self.n_classes)
-            yield preds
-            done += 1
-        for i in sorted(local):  # in-process fits drawn after the last pooled one
-            yield local.pop(i)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool, self._evals = None, None
-
-    def _job(self, arm: Arm, x, y, seed: int, soft) -> dict:
-        return {"x": x, "y": y, "n_classes": self.n_classes, "steps": self.steps, "batch_size": self.batch_size,
-                "lr": self.lr, "seed": seed, "device": self.device, "classic": arm.classic, "loss": arm.loss,
-                "mixup": arm.mixup, "soft": soft}
-
-    def _teacher_samples(self, arm: Arm, seed: int):
-        from .classifiers import SoftSynthetic, predict_proba, select_by_teacher
-
-        plan, teacher = arm.soft, self.models[(arm.teacher, seed)]
-        pool = plan.pool(seed)
-        probs = predict_proba(teacher, pool.x)
-        keep = select_by_teacher(probs, pool.y, plan.want)
-        k = self.n_classes
-        agree = probs.argmax(1) == pool.y
-        arm.extra["teacher_selection"][seed] = {
-            "drawn": np.bincount(pool.y, minlength=k).tolist(), "kept": np.bincount(pool.y[keep], minlength=k).tolist(),
-            "teacher_agrees_drawn": np.bincount(pool.y[agree], minlength=k).tolist(),
-            "teacher_agrees_kept": np.bincount(pool.y[keep][agree[keep]], minlength=k).tolist()}
-        return SoftSynthetic(pool.x[keep], plan_targets(plan, probs[keep], pool.y[keep], k), plan.weight, plan.join_at)
-
-
-def _fit(job: dict):
-    from .classifiers import classic_augmentation, fit_cnn
-
-    return fit_cnn(job["x"], job["y"], job["n_classes"], steps=job["steps"], batch_size=job["batch_size"],
-                   lr=job["lr"], seed=job["seed"], device=job["device"],
-                   augment=classic_augmentation(job["classic"]) if job["classic"] else None,
-                   loss=job["loss"], mixup=job["mixup"], soft=job["soft"])
-
-
-def _fit_in_worker(job: dict, shared: dict) -> tuple[list[np.ndarray], dict | None]:
-    """One fit in a worker process: its predictions on the shared evaluation inputs, and the
-    model's state when a later arm may use it as its teacher."""
-    from .classifiers import predict_proba
-    from .fitpool import state_arrays
-
-    model = _fit(job)
-    return [predict_proba(model, e).argmax(1) for e in shared["evals"]], state_arrays(model) if job["keep"] else None
-
-
-def _rebuild(state: dict, shape: tuple, n_classes: int):
-    """The SmallCNN a worker fitted on images of `shape` (C, H, W), from its state."""
-    import torch
-
-    from .classifiers import SmallCNN
-
-    model = SmallCNN(shape[0], n_classes, min(shape[1:]))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    return model.eval()
-
-
-class TableLearner:
-    """Tables: one scikit-learn classifier; the loss-side fix is class_weight='balanced'."""
-
-    def __init__(self, name: str, categorical: list[str], numeric: list[str]) -> None:
-        self.name, self.categorical, self.numeric = name, categorical, numeric
-
-    def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
-        from .classifiers import table_classifier
-
-        model = table_classifier(self.name, self.categorical, self.numeric, seed,
-                                 balanced=arm.loss != "ce").fit(x, y)
-        return [model.predict(e) for e in evals]
-
-
 def steps_for(n_train: int, epochs: int, batch_size: int) -> int:
     return epochs * math.ceil(n_train / batch_size)
-
-
-def synthetic_validity(train: TableData, synthetic: TableData) -> dict:
-    """Does every synthetic row look like a row of the training table? Seen categories
-    only, integer columns integral, numeric values inside the observed range."""
-    out = {"rows": len(synthetic), "unseen_categories": {}, "non_integral": {}, "out_of_range": {}}
-    for c in train.x.columns:
-        real, fake = train.x[c], synthetic.x[c]
-        if c in train.categorical:
-            bad = int((~fake.isin(set(real.tolist()))).sum())
-            if bad:
-                out["unseen_categories"][c] = bad
-            continue
-        v = fake.to_numpy(np.float64)
-        if c in train.integer and (bad := int((v != np.round(v)).sum())):
-            out["non_integral"][c] = bad
-        if bad := int(((v < real.min()) | (v > real.max())).sum()):
-            out["out_of_range"][c] = bad
-    out["valid"] = not (out["unseen_categories"] or out["non_integral"] or out["out_of_range"])
-    return out

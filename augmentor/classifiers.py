@@ -1,4 +1,5 @@
-"""Downstream classifiers that judge the synthetic data: a small CNN for images.
+"""The torch classifier fit shared by the array modalities (images, 1-D signals): losses, mixup,
+soft teacher targets, a fixed step budget. The network comes from the modality (`network`).
 
 Every arm of an evaluation trains the same network for the same number of gradient
 steps (its budget), so an arm with more samples sees each one less often rather than
@@ -14,125 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WIDTHS = (32, 64, 128)  # images under 16 px (8x8 digits)
-WIDTHS_LARGE = (24, 48, 96)  # 16 px and more: chosen on validation for cost (reports/learner-width-pilot.md)
-
-
-class SmallCNN(nn.Module):
-    """Three 3x3 conv layers with batch norm, global average pooling, dropout, a linear head.
-
-    Images under 16 px: widths (32, 64, 128), pooled once (after the second conv). Images of
-    16 px or more are pooled after the first conv too, before its batch norm and ReLU (the
-    second conv runs at 14x14 on 28x28, the third at 7x7), at widths (24, 48, 96): on long-tailed
-    MNIST's validation split that layout matched (32, 64, 128) on the strong arms (logit
-    adjustment + mixup 94.8 vs 95.1, DRW 95.2 vs 95.1, over-sampling + affine 96.5 vs 95.9, three
-    seeds) at 0.6x the fit time; plain training on the imbalanced data scored lower (83.2 vs 89.0)."""
-
-    def __init__(self, channels: int, n_classes: int, size: int = 8, widths: tuple[int, int, int] | None = None,
-                 pool_first: bool | None = None) -> None:
-        super().__init__()
-        large = size >= 16
-        self.widths = widths = widths or (WIDTHS_LARGE if large else WIDTHS)
-        pool_first = large if pool_first is None else pool_first
-        a, b, c = widths
-        if not large:
-            first = [nn.Conv2d(channels, a, 3, padding=1), nn.BatchNorm2d(a), nn.ReLU()]
-        elif pool_first:  # pooled before its batch norm and ReLU: those run on a quarter of the pixels
-            first = [nn.Conv2d(channels, a, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(a), nn.ReLU()]
-        else:
-            first = [nn.Conv2d(channels, a, 3, padding=1), nn.BatchNorm2d(a), nn.ReLU(), nn.MaxPool2d(2)]
-        self.features = nn.Sequential(
-            *first,
-            nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(b, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        )
-        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(c, n_classes))
-        self.to(memory_format=torch.channels_last)  # 1.4x faster convolutions on CPU (oneDNN)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(x))
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate features: the space fidelity metrics are computed in."""
-        return self.features(((x - 0.5) / 0.5).contiguous(memory_format=torch.channels_last))
-
-
-# The declared candidate policies, per kind of image; evaluation fits `real+classic (NAME)` for
-# each and keeps the one with the best validation balanced accuracy (or none, if none beats `real`).
-CLASSIC_CANDIDATES = {"grayscale": ("affine", "pad-crop"), "color": ("crop-flip", "randaugment")}
-CLASSIC_POLICIES = ("affine", "pad-crop", "crop-flip", "randaugment")
-
-
-def classic_candidates(channels: int) -> tuple[str, ...]:
-    """The declared classic-augmentation candidates for images with `channels` channels."""
-    return CLASSIC_CANDIDATES["grayscale" if channels == 1 else "color"]
-
-
-def _shift_pixels(size: int) -> float:
-    # About 2 px on 28 px (what a practitioner uses on MNIST-like data), 1 px on 8x8 digits.
-    return max(1.0, size / 14)
-
-
-def _warp(batch: torch.Tensor, scale: torch.Tensor, shift_px: torch.Tensor, flip: torch.Tensor | None,
-          mode: str, padding: str) -> torch.Tensor:
-    """Per-sample scale, translation (pixels, [N, 2] as x, y) and optional horizontal flip."""
-    n, _, h, w = batch.shape
-    theta = torch.zeros(n, 2, 3)
-    sx = 1 / scale * (torch.where(flip, -1.0, 1.0) if flip is not None else 1.0)
-    theta[:, 0, 0], theta[:, 1, 1] = sx, 1 / scale
-    theta[:, 0, 2], theta[:, 1, 2] = -2 * shift_px[:, 0] / w, -2 * shift_px[:, 1] / h
-    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
-    return F.grid_sample(batch, grid, mode=mode, padding_mode=padding, align_corners=False)
-
-
-def classic_augmentation(kind: str = "affine"):
-    """A classic augmentation policy: a function from a CPU batch of pixels in [0, 1] to an
-    augmented batch, with fresh parameters per sample drawn from torch's global RNG (seeded
-    by the caller).
-
-    - affine: random translation (±size/14 px, about ±2 px on 28 px) and scale (±10 %), bilinear;
-    - pad-crop: zero padding of size/10 px (at least 1) and a random crop back to size;
-    - crop-flip: pad-crop + random horizontal flip (natural RGB images);
-    - randaugment: crop-flip + RandAugment (2 ops, magnitude 9, torchvision v2), for RGB images.
-    """
-    if kind not in CLASSIC_POLICIES:
-        raise ValueError(f"unknown classic augmentation '{kind}'; use one of {', '.join(CLASSIC_POLICIES)}")
-
-    def affine(batch: torch.Tensor) -> torch.Tensor:
-        n, size = len(batch), min(batch.shape[2:])
-        shift = (torch.rand(n, 2) * 2 - 1) * _shift_pixels(size)
-        scale = 1 + (torch.rand(n) * 2 - 1) * 0.1
-        return _warp(batch, scale, shift, None, "bilinear", "zeros")
-
-    def pad_crop(batch: torch.Tensor, flip: bool = False) -> torch.Tensor:
-        n, size = len(batch), min(batch.shape[2:])
-        pad = max(1, size // 10)
-        shift = torch.randint(-pad, pad + 1, (n, 2)).float()
-        flips = torch.rand(n) < 0.5 if flip else None
-        return _warp(batch, torch.ones(n), shift, flips, "nearest", "zeros")
-
-    if kind == "affine":
-        return affine
-    if kind == "pad-crop":
-        return pad_crop
-    if kind == "crop-flip":
-        return lambda batch: pad_crop(batch, flip=True)
-    from torchvision.transforms import v2
-
-    policy = v2.RandAugment(num_ops=2, magnitude=9)
-
-    def randaugment(batch: torch.Tensor, group: int = 8) -> torch.Tensor:
-        # v2 draws one set of parameters per call: a fresh draw every `group` samples.
-        u8 = (pad_crop(batch, flip=True) * 255).round().to(torch.uint8)
-        return torch.cat([policy(u8[i:i + group]) for i in range(0, len(u8), group)]).float() / 255
-
-    return randaugment
-
-
 LOSSES = ("ce", "reweight", "logit-adjust", "drw")
+
+
 SOFT_LOSSES = ("ce", "logit-adjust", "drw")  # the losses a fit with soft synthetic targets supports
+
+
 DRW_SHARE = 0.5  # deferred re-weighting: class-balanced weights for the last half of the steps (pilot)
+
+
 DRW_BETA = 0.9999  # effective-number weights (Cui et al. 2019), as in LDAM-DRW (Cao et al. 2019)
 
 
@@ -184,8 +75,8 @@ class SoftSynthetic:
 
 def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: int = 64,
             lr: float = 1e-3, seed: int = 0, device: str = "cpu", augment=None, loss: str = "ce",
-            mixup: float = 0.0, soft: SoftSynthetic | None = None, network=None) -> SmallCNN:
-    """Train a SmallCNN on pixels in [0, 1] for exactly `steps` Adam steps (seeded).
+            mixup: float = 0.0, soft: SoftSynthetic | None = None, network) -> nn.Module:
+    """Train `network` on an array of samples for exactly `steps` Adam steps (seeded).
 
     `x` is an array of images (with labels `y`), or an `OnlineSynthetic` (y None): then every
     pass over the data is a new epoch of it, with fresh synthetic samples and their loss weight.
@@ -193,11 +84,11 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
     is plain cross-entropy or a long-tail loss (see `loss_terms`); `mixup` > 0 mixes each batch
     with a shuffled copy of itself, lambda ~ Beta(mixup, mixup) per batch (Zhang et al. 2018).
     `soft` adds synthetic samples with soft teacher targets (see `SoftSynthetic`; losses "ce"
-    and "logit-adjust" only). `network(shape, n_classes)` builds another model than the SmallCNN
-    (e.g. the 1-D CNN of signals)."""
+    and "logit-adjust" only). `network(shape, n_classes)` builds the model: the modality's (the image
+    SmallCNN, the 1-D CNN of signals)."""
     if soft is not None:
         return _fit_soft(x, y, n_classes, soft, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                         device=device, augment=augment, loss=loss, mixup=mixup)
+                         device=device, augment=augment, loss=loss, mixup=mixup, network=network)
     online = hasattr(x, "epoch_arrays")
     weight, offset = loss_terms(x.labels() if online else y, n_classes, loss)
     gen = torch.Generator().manual_seed(seed)
@@ -206,8 +97,7 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
     with torch.random.fork_rng(devices=[]):  # dropout and augmentation draw from the global RNG
         torch.manual_seed(seed)
         first = x.x if online else x
-        model = (network(first.shape[1:], n_classes) if network else
-                 SmallCNN(first.shape[1], n_classes, min(first.shape[2:]))).to(device)
+        model = network(first.shape[1:], n_classes).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
         epoch, ws = 0, None
@@ -251,7 +141,7 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
 
 
 def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic, *, steps: int, batch_size: int,
-              lr: float, seed: int, device: str, augment, loss: str, mixup: float) -> SmallCNN:
+              lr: float, seed: int, device: str, augment, loss: str, mixup: float, network) -> nn.Module:
     """`fit_cnn` with soft-labelled synthetic samples: soft cross-entropy on target rows
     (one-hot for real samples), per-sample weights, a join step, and the loss's prior (logit
     adjustment) or class weights (DRW) from the effective mixture once the samples join. Until
@@ -283,7 +173,7 @@ def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic,
     lambdas = np.random.default_rng(seed).beta(mixup, mixup, steps) if mixup > 0 else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = SmallCNN(x.shape[1], n_classes, min(x.shape[2:])).to(device)
+        model = network(x.shape[1:], n_classes).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
         xt, tt, wt = (torch.from_numpy(a).to(device) for a in (xs, targets, sample_w))
@@ -350,7 +240,7 @@ def _weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
 
 
 @torch.no_grad()
-def predict_proba(model: SmallCNN, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def predict_proba(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     device = next(model.parameters()).device
     out = [F.softmax(model(torch.from_numpy(x[i:i + batch_size]).to(device)), dim=1).cpu().numpy()
            for i in range(0, len(x), batch_size)]
@@ -358,58 +248,7 @@ def predict_proba(model: SmallCNN, x: np.ndarray, batch_size: int = 1024) -> np.
 
 
 @torch.no_grad()
-def embed(model: SmallCNN, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def embed(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     device = next(model.parameters()).device
     return np.concatenate([model.embed(torch.from_numpy(x[i:i + batch_size]).to(device)).cpu().numpy()
                            for i in range(0, len(x), batch_size)])
-
-
-class QualityFilter:
-    """Rejects synthetic samples that a classifier trained on the real training split does
-    not assign to their conditioned class with probability >= `threshold`. The classifier
-    is trained with the class-balanced loss: trained plainly on an imbalanced split it
-    rarely predicts a thin class, and would reject that class's every sample."""
-
-    def __init__(self, model: SmallCNN, threshold: float) -> None:
-        if not 0 <= threshold <= 1:
-            raise ValueError(f"filter threshold must be in [0, 1], got {threshold}")
-        self.model, self.threshold = model, threshold
-
-    @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, n_classes: int, threshold: float, *,
-            steps: int = 300, seed: int = 0, device: str = "cpu") -> QualityFilter:
-        return cls(fit_cnn(x, y, n_classes, steps=steps, seed=seed, device=device, loss="reweight"), threshold)
-
-    def accept(self, x: np.ndarray, label: int) -> np.ndarray:
-        """Boolean mask over `x` (pixels in [0, 1]) of samples kept for class `label`."""
-        return predict_proba(self.model, x)[:, label] >= self.threshold
-
-
-TABLE_CLASSIFIERS = ("logreg", "hgb", "rf")
-
-
-def table_classifier(name: str, categorical: list[str], numeric: list[str], seed: int, balanced: bool = False):
-    """A scikit-learn pipeline: one-hot categorical + standardised numeric -> classifier.
-
-    `logreg` logistic regression, `hgb` histogram gradient boosting, `rf` random forest
-    (200 trees). `seed` sets the classifier's own randomness (none for logreg);
-    `balanced` sets class_weight="balanced", the loss-side long-tail fix for tables."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    weight = "balanced" if balanced else None
-    models = {
-        "logreg": lambda: LogisticRegression(max_iter=5000, class_weight=weight),
-        "hgb": lambda: HistGradientBoostingClassifier(random_state=seed, class_weight=weight),
-        "rf": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1, class_weight=weight),
-    }
-    if name not in models:
-        from .errors import RecipeError
-
-        raise RecipeError(f"unknown table classifier '{name}'; choose from {', '.join(TABLE_CLASSIFIERS)}")
-    columns = ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
-                                 ("numeric", StandardScaler(), numeric)])
-    return make_pipeline(columns, models[name]())

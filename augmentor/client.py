@@ -97,9 +97,7 @@ class Client:
         """(x, y): images as float pixels in [0, 1] (8-bit values, as stored), or a DataFrame of
         table rows in the model's columns; y are label indices into `classes`. `stored` is
         accepted for compatibility with OnnxGenerator: a server always sends stored values."""
-        from . import modalities
-
-        if modalities.get(self.modality).serve_formats[0] == "npz":  # arrays: 8-bit pixels or float signals
+        if self.info["formats"][0] == "npz":  # the server's default: arrays (8-bit pixels or float signals)
             arrays = self.generate_raw(counts, seed)
             x = arrays["x"]
             return (x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x), arrays["y"].astype(np.int64)

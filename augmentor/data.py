@@ -1,47 +1,24 @@
-"""Datasets of every modality: load (dispatching on the spec), split, thin, align, fingerprint.
+"""Operations on a dataset of any modality: split, thin, hold out validation, fingerprint.
 
-`load_dataset` hands a spec to the modality that claims it (modalities.py): tables (`.csv`,
-`.parquet`, builtin tables), signals (signals.py), images (everything else). The shared
-operations below work on either `LabelledData` (images) or `TableData`: both have `x`,
-integer `y` indexing `classes`, `subset` and `with_labels`.
+Every modality's dataset (image.LabelledData, table.TableData, signal.SignalData) has `x`,
+integer `y` indexing `classes`, `subset`, `with_labels` and `content_bytes`; loading one is the
+registry's (`modalities.load_dataset`), which hands the spec to the modality that claims it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from .errors import InvalidDataError
-from .images import LabelledData, validate, write_npz
 from .labels import align_classes
-from .tables import TableData
 
-__all__ = ["LabelledData", "TableData", "align_classes", "fingerprint", "imbalance_targets", "load_dataset",
-           "balanced_validation_split", "hold_out_and_thin", "stratified_split", "thin_classes", "validate",
-           "validation_split", "write_npz"]
-Dataset = LabelledData | TableData
-
-
-def load_dataset(spec: str | os.PathLike, image_size: int = 0, channels: int = 0, *,
-                 label: str = "label", categorical: Sequence[str] = (), numeric: Sequence[str] = (),
-                 impute: str = "none", **signal: int | str) -> Dataset:
-    """Load a dataset spec: an ImageFolder directory, a `.npz`, a `.csv` / `.parquet`
-    table, or `builtin:NAME` (digits; breast_cancer and wine are tables).
-
-    Images: `image_size` > 0 resizes every image to a square of that side; `channels` 1 or
-    3 converts (0 keeps what the data has). Tables: see `tables.load_table` for `label`,
-    `categorical`, `numeric` and `impute`. Signals (WAV folders, `.ts`, signal `.npz`, builtin
-    signal sets): `length` and `rate`, see `signals.load_signals`. The result is validated.
-    """
-    from . import modalities
-
-    spec = str(spec)
-    return modalities.for_spec(spec).load(spec, image_size=image_size, channels=channels, label=label,
-                                          categorical=categorical, numeric=numeric, impute=impute, **signal)
+__all__ = ["align_classes", "fingerprint", "imbalance_targets", "balanced_validation_split", "hold_out_and_thin",
+           "stratified_split", "thin_classes", "validation_split"]
+Dataset = object  # any modality's dataset
 
 
 def fingerprint(data: Dataset) -> str:
@@ -142,8 +119,7 @@ def hold_out_and_thin(train: Dataset, validation: Dataset | None, fraction: floa
     return train, validation
 
 
-def validation_split(data: LabelledData | TableData, fraction: float, seed: int
-                     ) -> tuple[LabelledData | TableData, LabelledData | TableData]:
+def validation_split(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
     """Hold out floor(fraction x n_c) samples of each class c for validation (seeded), but
     never so many that fewer than 2 stay for training: a class with 2 or 3 samples keeps
     them all and is absent from validation. Returns (train, validation)."""

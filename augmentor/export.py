@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,7 @@ from torch import nn
 from .atomic import atomic_path
 from .checkpoint import latest_checkpoint
 from .errors import ExportError, OutputExistsError
-from .fold import fold_batchnorm
-from .models import ImageGenerator, TableGenerator
+from .modality import Modality
 from .runtime import FORMAT_VERSION, META_PREFIX
 from .train import generator_from_checkpoint
 
@@ -39,7 +39,7 @@ PARITY = {"fp32": (1e-3, 1e-5), "fp16": (1e-2, 1e-2)}
 class HalfPrecision(nn.Module):
     """float32 in, float16 inside, float32 out: a drop-in replacement for the fp32 model."""
 
-    def __init__(self, g: ImageGenerator | TableGenerator) -> None:
+    def __init__(self, g: nn.Module) -> None:
         super().__init__()
         self.g = copy.deepcopy(g).half()
         self.z_dim, self.n_classes = g.z_dim, g.n_classes
@@ -50,17 +50,18 @@ class HalfPrecision(nn.Module):
 
 def export_onnx(run_dir: str | Path, out: str | Path | None = None,
                 checkpoint: str | Path | None = None, opset: int = 18, fold: bool = True,
-                fp16: bool = False) -> Path:
+                fp16: bool = False, *, registry: Callable[[str], Modality]) -> Path:
     """Export the run's latest (or the given) checkpoint; verify; return the .onnx path.
 
     With `fold`, batch-norm statistics are folded into the preceding layers first; parity
-    is always checked against the unfolded PyTorch generator. With `fp16`, weights and
+    is always checked against the unfolded PyTorch generator. `registry` gives the Modality
+    the checkpoint names (its generator). With `fp16`, weights and
     activations are float16 while inputs and outputs stay float32.
     """
     ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
     out = Path(out) if out else Path(run_dir) / "generator.onnx"
     _check_model_path(out, ckpt)
-    g, state = generator_from_checkpoint(ckpt)
+    g, state = generator_from_checkpoint(ckpt, registry)
     export_generator(g, out, classes=state["classes"], codec=state["codec"],
                      data_fingerprint=state["data_fingerprint"], train_step=state["step"],
                      opset=opset, fold=fold, fp16=fp16)
@@ -79,7 +80,7 @@ def _check_model_path(out: Path, checkpoint: Path) -> None:
         raise OutputExistsError(f"--out {out} is the checkpoint being exported; choose another path")
 
 
-def export_generator(g: ImageGenerator | TableGenerator, out: str | Path, *, classes: list[str], codec: dict,
+def export_generator(g: nn.Module, out: str | Path, *, classes: list[str], codec: dict,
                      data_fingerprint: str, train_step: int = 0, opset: int = 18,
                      fold: bool = True, fp16: bool = False) -> Path:
     """Write `g` as a verified augmentor ONNX model with its metadata, atomically."""
@@ -98,7 +99,7 @@ def export_generator(g: ImageGenerator | TableGenerator, out: str | Path, *, cla
     g = g.eval()
     with atomic_path(out) as tmp:
         # Only the image generator has batch norm; the table generator uses layer norm.
-        to_export: nn.Module = fold_batchnorm(g) if fold and g.foldable else g
+        to_export: nn.Module = g.folded() if fold and g.foldable else g
         _torch_export(HalfPrecision(to_export) if fp16 else to_export, tmp, opset)
         model = onnx.load(str(tmp))
         _strip_trace_metadata(model.graph)
@@ -136,7 +137,7 @@ def _torch_export(g: nn.Module, path: Path, opset: int) -> None:
         )
 
 
-def verify_onnx(path: str | Path, g: ImageGenerator | TableGenerator, precision: str = "fp32",
+def verify_onnx(path: str | Path, g: nn.Module, precision: str = "fp32",
                 batch_sizes: tuple[int, ...] = (1, 7), seed: int = 0) -> dict[str, float]:
     """Full onnx check, then ORT-vs-PyTorch parity over every class; ExportError if off."""
     import onnxruntime as ort

@@ -1,127 +1,105 @@
-"""The one registry of modalities: everything that differs between images, tables and signals.
+"""The registry: the one module that knows every modality, on top of the code base.
 
-Every other module asks the registry (`get(name)`, `for_spec(spec)`, `for_codec(spec)`) and
-never names a modality itself (tests/test_modalities.py checks it). An entry holds:
-
-  claims / load       which dataset specs are this modality's, and how to load them
-  codec               the model-space codec described by a model's metadata
-  training            codec fitting, the GAN's loss step, sample grids, rebuilding G from a checkpoint
-  writer / reader     the synthetic output folder, written and read back
-  smote               SMOTE in the modality's own form (pixels, mixed-type rows, flattened series)
-  evaluation          learners, classic augmentation candidates, loss fixes, fidelity features
-  serve_formats       what `augmentor serve` returns (the first is the default)
-  distributed         whether `--nproc` / torchrun training is supported
-  guided              whether the in-process torch classifier paths apply: class guidance and the
-                      conditioning ramp in training, the quality filter, the teacher and online arms
-
-Entries are built on first use (the modules they point into import this one), so importing
-the registry is free and cycles cannot form.
+Each modality is a package (`augmentor/image`, `augmentor/table`, `augmentor/signal`) that builds
+one `Modality` (modality.py). This module imports the three, and hands the right one down:
+a dataset spec goes to the modality that claims it (`for_spec`, `load_dataset`); a model's
+metadata names its codec (`for_codec`); a checkpoint names its modality (`get`). Generic code
+never imports this module (tests/test_architecture.py checks the import graph); the entry points
+below are what the public API (`augmentor.load_dataset`, `augmentor.open_generator`, ...) and the
+command line call when they start from a file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
+import os
+from collections.abc import Mapping
+from pathlib import Path
 
-from .errors import UnsafeArtifactError
-
-DEFAULT = "image"  # checkpoints written before modalities were recorded are image runs
-
-
-@dataclass(frozen=True)
-class Modality:
-    name: str
-    claims: Callable[[str], bool]
-    load: Callable[..., object]  # (spec, **options) -> dataset; options it does not use are ignored
-    codec: Callable[[dict], object]
-    training: object  # train.Training
-    writer: Callable[..., object]
-    reader: Callable[..., object]  # (out, like, source) -> dataset
-    smote: Callable[..., tuple]  # (train, strategy, k, seed) -> (x, y)
-    evaluation: object
-    serve_formats: tuple[str, ...]
-    distributed: bool = False
-    guided: bool = False
-
-
-def _image() -> Modality:
-    from . import arms, gan_steps, images, study, synthesize
-    from .codec import ImageCodec
-    from .models import ImageDiscriminator, ImageGenerator
-
-    return Modality(
-        "image", claims=lambda spec: True, load=lambda spec, image_size=0, channels=0, **_: images.load_images(
-            spec, image_size, channels),
-        codec=lambda spec: ImageCodec(),
-        training=gan_steps.Training(
-            lambda data: ImageCodec(),
-            lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: gan_steps.image_step(
-                g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, guide=guide, guidance=w,
-                uncond_low=cfg.uncond_low),
-            True,
-            lambda st: ImageGenerator(len(st["classes"]), tuple(st["shape"]), st["z_dim"], st["g_channels"]),
-            lambda k, shape, z_dim, g_width, d_width, codec: (ImageGenerator(k, shape, z_dim, g_width),
-                                                              ImageDiscriminator(k, shape, d_width))),
-        writer=synthesize._images_to_folder,
-        reader=lambda out, like, source: synthesize.read_samples(out, like.classes, source),
-        smote=arms._smote_images, evaluation=study.ImageEvaluation(), serve_formats=("npz", "png-zip"),
-        distributed=True, guided=True)
-
-
-def _table() -> Modality:
-    from . import arms, gan_steps, study, synthesize, tables
-    from .codec import TableCodec
-    from .models import TableCritic, TableGenerator
-
-    def table_models(n_classes, shape, z_dim, g_width, d_width, codec):
-        return (TableGenerator(n_classes, codec.spans, z_dim, g_width),
-                TableCritic(n_classes, codec.width, d_width))
-
-    return Modality(
-        "table", claims=tables.is_table_spec,
-        load=lambda spec, label="label", categorical=(), numeric=(), impute="none", **_: tables.load_table(
-            spec, label, categorical, numeric, impute),
-        codec=TableCodec.from_json,
-        training=gan_steps.Training(
-            lambda data: TableCodec.fit(data.x, data.categorical, data.label),
-            lambda g, d, opt, x, y, z, gen, cfg, k, guide, w: gan_steps.table_step(g, d, opt, x, y, z, gen),
-            False,
-            lambda st: TableGenerator(len(st["classes"]), TableCodec.from_json(st["codec"]).spans,
-                                      st["z_dim"], st["g_channels"]),
-            table_models),
-        writer=synthesize._table_to_folder, reader=synthesize.read_table_samples,
-        smote=arms._smote_tables, evaluation=study.TableEvaluation(), serve_formats=("csv", "parquet"))
-
-
-def _signal() -> Modality:
-    from . import signals
-
-    return signals._modality()
-
+from . import image, signal, table
+from .errors import InvalidDataError, UnsafeArtifactError
+from .modality import Modality
 
 # Dispatch order for dataset specs: the first modality that claims a spec loads it (images last:
 # a folder or .npz that is neither a table nor a signal set is an image set).
-_BUILDERS: dict[str, Callable[[], Modality]] = {"table": _table, "signal": _signal, "image": _image}
-NAMES = tuple(_BUILDERS)
+_ALL: dict[str, Modality] = {m.name: m for m in (table.MODALITY, signal.MODALITY, image.MODALITY)}
+NAMES = tuple(_ALL)
 
 
-@cache
 def get(name: str) -> Modality:
-    """The registry entry of modality `name` (as recorded in data, checkpoints and model metadata)."""
-    if name not in _BUILDERS:
+    """The modality `name` (as recorded in data, checkpoints and model metadata)."""
+    if name not in _ALL:
         raise UnsafeArtifactError(f"unknown modality {str(name)[:40]!r}; augmentor knows {', '.join(NAMES)}")
-    return _BUILDERS[name]()
+    return _ALL[name]
 
 
 def for_spec(spec: str) -> Modality:
     """The modality that loads dataset spec `spec`."""
-    return next(m for m in map(get, NAMES) if m.claims(spec))
+    for m in _ALL.values():
+        if m.claims(spec):
+            return m
+    available = [b for name in ("image", "table", "signal") for b in _ALL[name].builtins]
+    raise InvalidDataError(f"unknown builtin dataset '{spec.split(':', 1)[-1]}'. Available: {', '.join(available)}")
 
 
 def for_codec(spec: dict) -> object:
     """The codec described by a model's metadata JSON."""
     kind = spec.get("kind") if isinstance(spec, dict) else None
-    if kind not in _BUILDERS:
+    if kind not in _ALL:
         raise UnsafeArtifactError(f"unknown codec in model metadata: {str(spec)[:200]!r}")
-    return get(kind).codec(spec)
+    return _ALL[kind].codec(spec)
+
+
+# --- entry points that start from a file ------------------------------------------------------
+
+def load_dataset(spec: str | os.PathLike, image_size: int = 0, channels: int = 0, **options: object) -> object:
+    """Load a dataset spec: an ImageFolder directory, a `.npz`, a `.csv` / `.parquet` table, a
+    folder of WAV class folders, a `.ts` file, or `builtin:NAME`. Images: `image_size` > 0 resizes
+    every image to a square of that side; `channels` 1 or 3 converts. Tables: `label`, `categorical`,
+    `numeric`, `impute` (table.load_table). Signals: `length`, `rate`, `fit` (signal.load_signals).
+    The result is validated and carries its modality (`data.MODALITY`)."""
+    spec = str(spec)
+    return for_spec(spec).load(spec, image_size=image_size, channels=channels, **options)
+
+
+def read_model_info(path: str | Path):
+    """Parse and check an augmentor ONNX model's metadata against its graph (runtime.read_model_info)."""
+    from . import runtime
+
+    return runtime.read_model_info(path, for_codec)
+
+
+def open_generator(path: str | Path, device: str = "cpu", **options: object):
+    """An `OnnxGenerator` for an exported model file (runtime.OnnxGenerator, with this registry's codecs)."""
+    from .runtime import OnnxGenerator
+
+    return OnnxGenerator(path, device, codecs=for_codec, **options)
+
+
+def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: str | Path | None = None,
+                **options: object) -> Path:
+    """Export a run's latest (or the given) checkpoint to ONNX and verify it (export.export_onnx)."""
+    from . import export
+
+    return export.export_onnx(run_dir, out, checkpoint, registry=get, **options)
+
+
+def generator_from_checkpoint(path: str | Path):
+    """The EMA generator (eval mode) and JSON state of a checkpoint (train.generator_from_checkpoint)."""
+    from .train import generator_from_checkpoint as load
+
+    return load(path, get)
+
+
+def fill_gaps(model, data, out: str | Path, *args: object, **options: object):
+    """Fill `data`'s class gaps from a model file or OnnxGenerator (synthesize.fill_gaps)."""
+    from . import synthesize
+
+    return synthesize.fill_gaps(model, data, out, *args, codecs=for_codec, **options)
+
+
+def generate_to_folder(model, counts: Mapping[str, int], out: str | Path, *args: object, **options: object):
+    """Write exactly `counts[c]` samples per class from a model file or OnnxGenerator
+    (synthesize.generate_to_folder)."""
+    from . import synthesize
+
+    return synthesize.generate_to_folder(model, counts, out, *args, codecs=for_codec, **options)

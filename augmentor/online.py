@@ -22,7 +22,7 @@ The source is anything with `classes` and `generate(counts, seed=..., stored=Tru
 `OnnxGenerator` (an exported model) or `augmentor.client.Client` (a server).
 
     from augmentor import OnlineSynthetic, OnnxGenerator
-    ds = OnlineSynthetic(x_real, y_real, classes, OnnxGenerator("generator.onnx"), ratio=1.0, seed=0)
+    ds = OnlineSynthetic(x_real, y_real, classes, open_generator("generator.onnx"), ratio=1.0, seed=0)
     for epoch in range(epochs):
         ds.set_epoch(epoch)
         for x, y, w in DataLoader(ds, batch_size=64, shuffle=True):

@@ -7,7 +7,9 @@
   RUN/synthetic-only/             class-balanced samples (the synthetic-only arm's seed-0 draw)
   REPORT/                         report.md, results.json, per_class.csv, plots
 
-The evaluation draws every GAN set afresh for each seed, in memory (study.py).
+The evaluation draws every GAN set afresh for each seed, in memory (study.py). `evaluate_folders`
+is `augmentor evaluate`: real splits and synthetic folders. Both sit above the registry: they
+start from files, find the modality there (modalities.py) and hand it down with the data.
 """
 
 from __future__ import annotations
@@ -16,20 +18,19 @@ import dataclasses
 import logging
 import platform
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from . import modalities
-from .arms import Dataset
+from .arms import Dataset, Draws
 from .checkpoint import list_checkpoints
-from .data import LabelledData, hold_out_and_thin, load_dataset, stratified_split
+from .data import hold_out_and_thin, stratified_split
 from .devices import ort_device, torch_device
-from .errors import OutputExistsError
-from .export import export_onnx
+from .errors import InvalidDataError, OutputExistsError
+from .modalities import export_onnx, load_dataset, open_generator
 from .outputs import check_outputs, output_lock
-from .recipe import Recipe, recipe_to_dict
+from .recipe import EvaluateConfig, Recipe, recipe_to_dict
 from .report import check_report_dir, write_report
-from .runtime import OnnxGenerator
-from .study import gan_draws, run_evaluation, variance_sources  # noqa: F401 (also the API's import path)
+from .study import fixed_draw, gan_draws, run_evaluation, variance_sources
 from .synthesize import fill_gaps, generate_to_folder, read_folder
 from .train import prepare_run_dir, train
 
@@ -117,7 +118,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     times["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    gens = [OnnxGenerator(m, ort_device(device), spinning=False) for m in models]  # each opened once
+    gens = [open_generator(m, ort_device(device), spinning=False) for m in models]  # each opened once
     plan = fill_gaps(gens[0], train_data, run / "synthetic", syn, overwrite=True, progress=progress).planned
     per_class = ev.synthetic_only_per_class or max(train_data.counts().values())
     balanced = {c: per_class for c in train_data.classes}
@@ -128,16 +129,15 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
              "synthetic_only": gan_draws(gens, balanced, syn.seed + 1, train_data),
              "doses": {r: gan_draws(gens, {c: round(r * n) for c, n in counts.items()}, syn.seed + 2, train_data)
                        for r in ev.doses}}
-    guided = modalities.get(train_data.modality).guided
+    guided = train_data.MODALITY.guided
     if ev.teacher_pool > 0 and guided and sum(plan.values()):
         draws["teacher_pool"] = gan_draws(gens, {c: ev.teacher_pool * n for c, n in plan.items()}, syn.seed + 4,
                                           train_data)
     quality_filter = None
-    if ev.filter_threshold > 0 and gens[0].info.codec.filterable:
-        from .classifiers import QualityFilter
-
-        quality_filter = QualityFilter.fit(train_data.x, train_data.y, len(train_data.classes),
-                                           ev.filter_threshold, device=torch_device(device))
+    make_filter = train_data.MODALITY.quality_filter
+    if ev.filter_threshold > 0 and make_filter is not None:
+        quality_filter = make_filter(train_data.x, train_data.y, len(train_data.classes), ev.filter_threshold,
+                                     device=torch_device(device))
     online = None
     if ev.online and guided:
         online = online_factory(gens, train_data, {c: counts[c] + n for c, n in plan.items()}, ev, syn.seed + 3,
@@ -150,13 +150,13 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
                              online=online, device=torch_device(device), progress=progress, sources=sources)
     times["evaluate"] = time.perf_counter() - t
     samples = read_folder(run / "synthetic-only", train_data)
-    return write_report(recipe.report_dir, results, samples=samples if isinstance(samples, LabelledData) else None,
+    return write_report(recipe.report_dir, results, samples=samples if train_data.MODALITY.training.preview else None,
                         title=f"augmentor report: {recipe.name}",
                         recipe_text=recipe_text, overwrite=True,
                         extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe)})
 
 
-def online_factory(gens: list, train_data: LabelledData, target: dict, ev, base_seed: int, quality_filter=None):
+def online_factory(gens: list, train_data: Dataset, target: dict, ev, base_seed: int, quality_filter=None):
     """seed s -> an OnlineSynthetic over GAN s mod len(gens) (seed base + 1000 s), optionally filtered."""
     from .online import FilteredSource, OnlineSynthetic
 
@@ -170,3 +170,61 @@ def online_factory(gens: list, train_data: LabelledData, target: dict, ev, base_
 
     return make
 
+
+def _refuse_carving_from_gan_data(spec: str, train_data: Dataset, folders: list) -> None:
+    """Validation carved out of the data the GAN was trained on would judge the GAN on its own
+    training samples: refuse, naming --validation."""
+    from .data import fingerprint
+    from .synthesize import model_record
+
+    mine = None
+    for folder in folders:
+        if folder is None:
+            continue
+        theirs = model_record(folder).get("data_fingerprint")
+        if theirs and theirs == (mine := mine or fingerprint(train_data)):
+            raise InvalidDataError(f"{spec} is the data the GAN behind {folder} was trained on: a validation split "
+                                   "held out of it would score GAN choices on the GAN's own training samples; "
+                                   "pass --validation with real data the GAN never saw")
+
+
+def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: str | None = None,
+                     validation_fraction: float = 0.2, synthetic: Path | None = None,
+                     synthetic_only: Path | None = None, doses: Mapping[float, Path] | None = None,
+                     filter_threshold: float | None = None, imbalance: dict | None = None, label: str = "label",
+                     signal: dict | None = None, device: str = "cpu",
+                     progress: bool = True) -> tuple[dict, Dataset | None]:
+    """`augmentor evaluate`: real splits and synthetic *folders* (one fixed draw each, so the
+    report says the synthetic draw is not a covered source). Returns (results, sample grid data)."""
+    train_data = load_dataset(train, label=label, **(signal or {}))
+    if not validation:
+        _refuse_carving_from_gan_data(train, train_data, [synthetic, synthetic_only, *(doses or {}).values()])
+    test_data = train_data.load_like(test)
+    validation_data = train_data.load_like(validation) if validation else None
+    imb = imbalance or {}
+    train_data, validation_data = hold_out_and_thin(
+        train_data, validation_data, validation_fraction, 0, profile=imb.get("profile", "none"),
+        classes=imb.get("classes", ()), keep=imb.get("keep", 1.0), ratio=imb.get("ratio", 1.0),
+        thin_seed=imb.get("seed", 0))
+    guided = train_data.MODALITY.guided
+    if filter_threshold is not None and not guided:
+        raise InvalidDataError(f"--filter is available for images only, not for {train_data.modality} data")
+
+    def read(folder: Path) -> Draws:
+        return fixed_draw(read_folder(folder, train_data, "synthetic"))
+
+    quality_filter = None
+    if filter_threshold is not None and synthetic:
+        quality_filter = train_data.MODALITY.quality_filter(train_data.x, train_data.y, len(train_data.classes),
+                                                            filter_threshold)
+    ev = dataclasses.replace(ev, teacher_pool=min(ev.teacher_pool, 1))  # the folder is the teacher's pool
+    gap_fill = read(synthetic) if synthetic else None  # read once: the gap-filling arms and the teacher's pool
+    results = run_evaluation(
+        train_data, validation_data, test_data, ev, synthetic=gap_fill,
+        synthetic_only=read(synthetic_only) if synthetic_only else None,
+        doses={r: read(f) for r, f in (doses or {}).items()}, quality_filter=quality_filter, device=device,
+        teacher_pool=gap_fill if ev.teacher_pool and guided else None,
+        progress=progress, sources=variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=False, gan_seeds=1))
+    folder = synthetic_only or synthetic
+    samples = read_folder(folder, train_data, "synthetic") if folder else None
+    return results, samples if train_data.MODALITY.training.preview else None

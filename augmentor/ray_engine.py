@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -59,20 +59,21 @@ def plan_units(counts: Mapping[str, int], unit_size: int) -> list[tuple[int, str
     return units
 
 
-def _session(path: str, device: str) -> OnnxGenerator:
+def _session(path: str, device: str, codecs) -> OnnxGenerator:
     key = (path, device)
     if key not in _SESSIONS:
-        _SESSIONS[key] = OnnxGenerator(path, device, threads=1)
+        _SESSIONS[key] = OnnxGenerator(path, device, threads=1, codecs=codecs)
     return _SESSIONS[key]
 
 
 def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: str, partial: str,
-             batch_size: int, row_offset: int, die_once: str | None = None) -> int:
-    """Write one unit's samples and then its manifest part; return the number of samples."""
+             batch_size: int, row_offset: int, die_once: str | None = None, codecs=None) -> int:
+    """Write one unit's samples and then its manifest part; return the number of samples. `codecs`
+    (the registry's `for_codec`, pickled by reference) builds the model's codec in the worker."""
     from .sinks import class_folder
 
     k, name, start, n = unit
-    gen = _session(model, device)
+    gen = _session(model, device, codecs)
     if gen.info.sha256 != sha256:
         raise InvalidDataError(f"{model} changed while the job ran (sha256 {gen.info.sha256[:12]} != {sha256[:12]})")
     root, label = Path(partial), gen.class_index(name)
@@ -97,11 +98,9 @@ def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: 
             write_bytes(root / f"shard-{k:05d}.npz", buf.getvalue())
             rows = [f"shard-{k:05d}.npz#{i}" for i in range(n)]
     else:
-        from .synthesize import source_column
-
         frame = codec.decode(out)
         frame[codec.label] = np.full(n, name, dtype=object)
-        frame[source_column(codec)] = "synthetic"
+        frame[codec.source_column()] = "synthetic"
         buf = io.BytesIO()
         if fmt == "csv":
             frame.to_csv(buf, header=False, index=False)
@@ -146,8 +145,9 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
                       config: SynthesizeConfig, *, address: str | None = None, num_workers: int = 2,
                       gpus_per_worker: float = 0.0, device: str = "cpu", overwrite: bool = False,
                       progress: bool = True, protected: list[Path] = (), unit_size: int = 0,
-                      _die_once: str | None = None):
-    """`counts[c]` samples per class from `model`, written by Ray tasks into `out`."""
+                      _die_once: str | None = None, codecs: Callable[[dict], object] | None = None):
+    """`counts[c]` samples per class from `model`, written by Ray tasks into `out`; `codecs` builds the
+    model's codec from its metadata (the registry's `for_codec`)."""
     try:
         import ray
     except ImportError:
@@ -158,13 +158,14 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
 
     if address is not None:
         check_address(address)
-    gen = OnnxGenerator(model, "cpu")
+    gen = OnnxGenerator(model, "cpu", codecs=codecs)
     out, codec = Path(out), gen.info.codec
     _check_counts(gen, counts)
-    fmt = config.format or codec.formats[0]
-    if fmt not in codec.formats:
+    formats = codec.MODALITY.formats
+    fmt = config.format or formats[0]
+    if fmt not in formats:
         raise InvalidDataError(f"unknown output format '{fmt}' for a {codec.kind} model; use "
-                               f"{' or '.join(codec.formats)}")
+                               f"{' or '.join(formats)}")
     counts = {c: int(n) for c, n in counts.items() if n > 0}
     unit_size = unit_size or config.shard_size
     units = plan_units(counts, unit_size)
@@ -197,7 +198,7 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
                 while queue and len(pending) < num_workers:
                     u = queue.pop(0)
                     ref = remote.remote(path, gen.info.sha256, ort_device, u, config.seed, fmt, str(partial),
-                                        config.batch_size, offsets[u[0]], _die_once)
+                                        config.batch_size, offsets[u[0]], _die_once, codecs)
                     pending[ref] = u
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
@@ -239,9 +240,7 @@ def _merge(partial: Path, units: list, fmt: str, codec) -> None:
         for k, *_ in units:
             f.write((parts / f"{k:05d}.csv").read_text())
     if fmt in ("csv", "parquet"):
-        from .synthesize import source_column
-
-        columns = [c["name"] for c in codec.columns] + [codec.label, source_column(codec)]
+        columns = [c["name"] for c in codec.columns] + [codec.label, codec.source_column()]
         target = partial / f"samples.{fmt}"
         if fmt == "csv":
             import pandas as pd

@@ -1,4 +1,4 @@
-"""ONNX Runtime inference for exported generators: `OnnxGenerator(path)`.
+"""ONNX Runtime inference for exported generators: `OnnxGenerator(path, codecs=...)` (`augmentor.open_generator(path)`).
 
 Needs the `.onnx` file alone: classes, shape, latent size and codec come from its
 metadata, which is checked against the graph before use. Noise is drawn per class from
@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .codec import ImageCodec, TableCodec, codec_from_json
 from .errors import DeviceError, InvalidDataError, UnsafeArtifactError
 from .names import check_class_names
 
@@ -32,7 +31,6 @@ MAX_META_BYTES = 4 << 20  # all metadata values together
 MAX_JSON_DEPTH = 32
 MAX_CLASSES = 10_000
 MAX_Z_DIM = 4096
-IMAGE_SIDE = ImageCodec.SIDE  # the sizes augmentor models; anything else was not written by it
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class ModelInfo:
     classes: tuple[str, ...]
     shape: tuple[int, ...]
     z_dim: int
-    codec: ImageCodec | TableCodec
+    codec: object  # the modality's codec (`codec.MODALITY` is its Modality)
     data_fingerprint: str
     sha256: str
     metadata: dict[str, str]
@@ -59,8 +57,9 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_model_info(path: str | Path) -> ModelInfo:
-    """Parse and check an augmentor ONNX model's metadata against its graph."""
+def read_model_info(path: str | Path, codecs: Callable[[dict], object]) -> ModelInfo:
+    """Parse and check an augmentor ONNX model's metadata against its graph. `codecs` builds the
+    codec its metadata describes (the registry's `for_codec`; an unknown kind is refused there)."""
     import onnx
 
     path = Path(path)
@@ -91,14 +90,14 @@ def read_model_info(path: str | Path) -> ModelInfo:
                                     "re-export the model from data with safe class names")
         shape = tuple(int(s) for s in _bounded_json(meta["shape"]))
         z_dim = int(meta["z_dim"])
-        codec = codec_from_json(_bounded_json(meta["codec"]))
+        codec = codecs(_bounded_json(meta["codec"]))
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError, InvalidDataError) as e:
         raise UnsafeArtifactError(f"{path}: malformed augmentor metadata ({str(e)[:300]})") from None
     modality = meta["modality"]
     if len(classes) < 2 or not 1 <= z_dim <= MAX_Z_DIM or modality != codec.kind or not codec.valid_shape(shape):
         raise UnsafeArtifactError(f"{path}: malformed augmentor metadata (modality {modality}, codec "
                                   f"{codec.kind}, {len(classes)} classes, shape {list(shape)}, z_dim "
-                                  f"{z_dim}); images must be 1 or 3 x {IMAGE_SIDE[0]}..{IMAGE_SIDE[1]} px")
+                                  f"{z_dim}); {codec.shape_rule}")
     _check_graph(path, model.graph, z_dim, shape)
     return ModelInfo(path, classes, shape, z_dim, codec, meta["data_fingerprint"],
                      file_sha256(path), meta)
@@ -190,10 +189,14 @@ class OnnxGenerator:
     """
 
     def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0,
-                 spinning: bool = True, trt_cache: str | Path | None = None) -> None:
+                 spinning: bool = True, trt_cache: str | Path | None = None, *,
+                 codecs: Callable[[dict], object] | None) -> None:
         import onnxruntime as ort
 
-        self.info = read_model_info(path)
+        if codecs is None:
+            raise TypeError("OnnxGenerator needs `codecs` (augmentor.modalities.for_codec), or use "
+                            "augmentor.open_generator(path)")
+        self.info = read_model_info(path, codecs)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = threads or physical_cores()

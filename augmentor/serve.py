@@ -24,21 +24,19 @@ and never a path.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import time
-import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from fastapi import Request  # module level: FastAPI resolves the handlers' string annotations here
 
-from . import modalities
 from .errors import InvalidDataError
 from .runtime import OnnxGenerator, noise_stream
+from .serve_body import encode
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +46,7 @@ MEDIA = {"npz": "application/octet-stream", "png-zip": "application/zip", "csv":
 
 def _formats(gen: OnnxGenerator) -> tuple[str, ...]:
     """What the service returns for this model's modality (the first is the default)."""
-    return modalities.get(gen.info.modality).serve_formats
+    return gen.info.codec.MODALITY.serve_formats
 
 
 CHUNK = 256  # rows per piece of a request handed to the batcher
@@ -220,80 +218,6 @@ async def model_rows(batcher: Batcher, gen: OnnxGenerator, counts: dict[str, int
             yield name, start, await batcher.run(draw(size), np.full(size, label, np.int64))
 
 
-class _Sink(io.RawIOBase):
-    """A write-only stream whose bytes are collected and handed out in pieces (zip writing)."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b) -> int:
-        self.parts.append(bytes(b))
-        return len(b)
-
-    def take(self) -> bytes:
-        out, self.parts = b"".join(self.parts), []
-        return out
-
-
-def _npy_header(shape: Sequence[int], dtype: np.dtype) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                                               "fortran_order": False, "shape": tuple(shape)})
-    return buf.getvalue()
-
-
-async def encode(fmt: str, rows: AsyncIterator, gen: OnnxGenerator, counts: dict[str, int],
-                 seed: int) -> AsyncIterator[bytes]:
-    """The response body, piece by piece."""
-    codec = gen.info.codec
-    if fmt in ("npz", "png-zip"):
-        sink = _Sink()
-        with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
-            if fmt == "npz":  # the labels first (known before any generation), then pixels as they come
-                y = np.concatenate([np.full(n, gen.class_index(c), np.int64) for c, n in counts.items()])
-                for key, arr in (("y", y), ("classes", np.array(gen.classes, dtype=str))):
-                    z.writestr(f"{key}.npy", _npy_header(arr.shape, arr.dtype) + arr.tobytes())
-                with z.open("x.npy", "w", force_zip64=True) as f:
-                    dtype = codec.array(np.zeros((0, *gen.info.shape), np.float32)).dtype  # uint8 pixels, float series
-                    f.write(_npy_header((len(y), *gen.info.shape), dtype))
-                    async for _, _, batch in rows:
-                        f.write(np.ascontiguousarray(codec.array(batch)).tobytes())
-                        yield sink.take()
-            else:
-                from .sinks import png_bytes
-
-                async for name, start, batch in rows:
-                    for i, img in enumerate(codec.to_uint8(batch)):
-                        z.writestr(f"{name}/syn-s{seed}-{start + i:06d}.png", png_bytes(img))
-                    yield sink.take()
-        yield sink.take()
-        return
-    from .synthesize import source_column
-
-    source_col, first, frames = source_column(codec), True, []
-    async for name, _, batch in rows:
-        frame = codec.decode(batch)
-        frame[codec.label] = np.full(len(batch), name, dtype=object)
-        frame[source_col] = "synthetic"
-        if fmt == "csv":
-            yield frame.to_csv(header=first, index=False).encode()
-            first = False
-        else:
-            frames.append(frame)
-    if fmt == "csv" and first:  # nothing generated: a header-less empty body, like an empty CSV file
-        return
-    if fmt == "parquet":
-        import pandas as pd
-
-        buf = io.BytesIO()
-        cols = [c["name"] for c in codec.columns] + [codec.label, source_col]
-        (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)).to_parquet(buf, index=False)
-        yield buf.getvalue()
-
-
 def model_names(paths: Sequence[str | Path]) -> dict[str, Path]:
     """Each model's name (its file's stem); two models with one name are refused."""
     names: dict[str, Path] = {}
@@ -338,16 +262,18 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: int = 1024,
                max_wait_ms: float = 5.0, max_samples: int = 100_000, threads: int = 0,
-               max_in_flight: int | None = None, max_body: int = MAX_BODY):
-    """The FastAPI app serving `models` (ONNX files exported by augmentor). At most
-    `max_in_flight` samples (default 4 x `max_samples`) are admitted across requests at once."""
+               max_in_flight: int | None = None, max_body: int = MAX_BODY, codecs: Callable[[dict], object]):
+    """The FastAPI app serving `models` (ONNX files exported by augmentor; `codecs` builds each one's
+    codec from its metadata: the registry's `for_codec`). At most `max_in_flight` samples (default
+    4 x `max_samples`) are admitted across requests at once."""
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, Response, StreamingResponse
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-    gens = {name: OnnxGenerator(path, device, threads=threads) for name, path in model_names(models).items()}
+    gens = {name: OnnxGenerator(path, device, threads=threads, codecs=codecs)
+            for name, path in model_names(models).items()}
     registry = CollectorRegistry()
     requests = Counter("augmentor_requests", "generate requests by model and HTTP status", ["model", "status"],
                        registry=registry)

@@ -1,10 +1,10 @@
 """One training loop for every modality's class-conditional GAN, with EMA of G.
 
-Each modality's loss step comes from its registry entry (modalities.py; the steps and DiffAugment
-are in gan_steps.py): images and signals a hinge loss with DiffAugment, optional LeCam and (images)
-classifier guidance, a frozen class-balanced classifier's cross-entropy on G's samples; tables a
-WGAN loss with a gradient penalty, Gumbel-softmax for categorical columns, fake rows drawn for the
-same classes as the real batch.
+Each modality's loss step comes from the `Modality` its data carries (`data.MODALITY.training`;
+the hinge step is in gan_steps.py, each package has its DiffAugment): images and signals a hinge
+loss with DiffAugment, optional LeCam and (images) classifier guidance, a frozen class-balanced
+classifier's cross-entropy on G's samples; tables a WGAN loss with a gradient penalty,
+Gumbel-softmax for categorical columns, fake rows drawn for the same classes as the real batch.
 
 `train(data, run_dir, recipe)` writes into `run_dir`:
   checkpoints/step-NNNNNNN.safetensors   weights, optimizers, RNG (see checkpoint.py)
@@ -23,6 +23,7 @@ import csv
 import io
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import modalities
 from .atomic import write_bytes
 from .checkpoint import (
     latest_checkpoint,
@@ -43,23 +43,15 @@ from .checkpoint import (
     save_checkpoint,
     unprefixed,
 )
-from .data import LabelledData, fingerprint
+from .data import fingerprint
 from .devices import torch_device
 from .distributed import barrier, gather, init_from_env, world
 from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
-from .gan_steps import AUGMENTS
-from .models import (
-    ImageDiscriminator,
-    ImageGenerator,
-    TableGenerator,
-    group_spectral_penalty,
-    set_conditioning,
-    unconditional_base,
-)
+from .modality import Modality
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
 from .recipe import Recipe, TrainConfig, recipe_to_dict
-from .tables import TableData
 
+DIFFAUGMENT = ("translation", "cutout", "color")  # every array modality's DiffAugment names these three
 LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "seconds"]
 
 
@@ -80,7 +72,7 @@ class TrainResult:
     state: dict
 
 
-def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cpu",
+def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cpu",
           resume: bool = False, overwrite: bool = False, progress: bool = True,
           deterministic: bool = False) -> TrainResult:
     """Train (or resume) the class-conditional GAN on `data`; return the models and the last
@@ -88,7 +80,7 @@ def train(data: LabelledData | TableData, run_dir: str | Path | None, recipe: Re
     _check_config(recipe)
     dev = init_from_env(resolve_device(device))  # joins torchrun's process group, if there is one
     rank, world_size = world()
-    kind = modalities.get(data.modality)
+    kind = data.MODALITY
     if world_size > 1 and not kind.distributed:
         raise RecipeError(f"distributed training (--nproc / torchrun) is for images; {data.modality} data trains "
                           "in one process")
@@ -137,7 +129,7 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: lis
     write_marker(run_dir, "run")
 
 
-def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
+def _train(data, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
            resume: bool, overwrite: bool, progress: bool) -> TrainResult:
     cfg = recipe.train
     rank, world_size = world()
@@ -148,14 +140,14 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
     barrier()
 
     n_classes = len(data.classes)
-    kind = modalities.get(data.modality).training
+    kind = data.MODALITY.training
     codec = kind.fit_codec(data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         g, d = kind.models(n_classes, data.shape, recipe.model.z_dim, recipe.model.g_channels,
                            recipe.model.d_channels, codec)
     if cfg.uncond_low > 0:
-        unconditional_base(g)
+        kind.freeze_base(g)
     ema = copy.deepcopy(g).requires_grad_(False)
     g, d, ema = g.to(dev), d.to(dev), ema.to(dev)
     opt_g = torch.optim.Adam(g.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
@@ -175,7 +167,7 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
     if resume and list_checkpoints(run_dir):
         step, stored = _restore(latest_checkpoint(run_dir), data_print, g, d, ema, opt_g, opt_d, gen)
     if cfg.class_guidance > 0:
-        guide = guidance_classifier(data, cfg, dev, stored)
+        guide = kind.guidance(data, cfg, dev, stored)
 
     steps_per_epoch = math.ceil(len(data) / (cfg.batch_size * world_size))
     total = cfg.epochs * steps_per_epoch
@@ -208,11 +200,11 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
         x_real, y_real = x_all[idx], y_all[idx]
         z = torch.randn(cfg.batch_size, recipe.model.z_dim, generator=gen).to(dev)
         if cfg.condition_ramp > 0:
-            set_conditioning(min(1.0, step / (cfg.condition_ramp * total)), g, ema, d)
+            kind.condition(min(1.0, step / (cfg.condition_ramp * total)), g, ema, d)
         loss_d, loss_g, d_real, d_fake = kind.step(g_step, d_step, opt_d, x_real, y_real, z, gen, cfg, n_classes,
                                                    guide, guidance_weight(cfg, step, total))
         if cfg.gsr > 0:
-            loss_g = loss_g + cfg.gsr * group_spectral_penalty(g)
+            loss_g = loss_g + cfg.gsr * kind.penalty(g)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -243,23 +235,6 @@ def _train(data: LabelledData | TableData, run_dir: Path | None, recipe: Recipe,
     return TrainResult(last, ema.eval(), {**state, "step": step})
 
 
-def guidance_classifier(data: LabelledData, cfg: TrainConfig, dev: torch.device,
-                        stored: dict | None = None) -> nn.Module:
-    """The frozen classifier of `train.class_guidance`: a SmallCNN fitted on the real training
-    split with classic augmentation and the class-balanced loss (trained plainly on a long tail it
-    would rarely predict a thin class), seeded by `train.seed`. On resume its stored weights are
-    loaded instead, so a resumed run continues with exactly the same classifier."""
-    from .classifiers import SmallCNN, classic_augmentation, fit_cnn
-
-    n_classes = len(data.classes)
-    weights = unprefixed("cls", stored or {})
-    if weights:
-        model = SmallCNN(data.shape[0], n_classes, min(data.shape[1:]))
-        model.load_state_dict(weights)
-    else:
-        model = fit_cnn(data.x, data.y, n_classes, steps=cfg.guidance_steps, seed=cfg.seed, device=str(dev),
-                        augment=classic_augmentation(), loss="reweight")
-    return model.to(dev).eval().requires_grad_(False)
 
 
 def guidance_weight(cfg: TrainConfig, step: int, total: int) -> float:
@@ -276,9 +251,9 @@ def _check_config(recipe: Recipe) -> None:
     for key in ("epochs", "batch_size", "checkpoint_every", "sample_every", "log_every"):
         if getattr(cfg, key) < 1:
             raise RecipeError(f"train.{key} must be >= 1, got {getattr(cfg, key)}")
-    unknown = [a for a in cfg.diffaugment if a not in AUGMENTS]
+    unknown = [a for a in cfg.diffaugment if a not in DIFFAUGMENT]
     if unknown:
-        raise RecipeError(f"train.diffaugment: unknown {unknown}; choose from {list(AUGMENTS)}")
+        raise RecipeError(f"train.diffaugment: unknown {unknown}; choose from {list(DIFFAUGMENT)}")
     if not 0 <= cfg.ema_decay < 1:
         raise RecipeError(f"train.ema_decay must be in [0, 1), got {cfg.ema_decay}")
 
@@ -291,7 +266,7 @@ def _sampling_weights(y: np.ndarray, n_classes: int, balanced: bool) -> torch.Te
 
 
 @torch.no_grad()
-def _update_ema(ema: ImageGenerator, g: ImageGenerator, decay: float, step: int) -> None:
+def _update_ema(ema: nn.Module, g: nn.Module, decay: float, step: int) -> None:
     # Warm-up: early weights move fast, so a fixed 0.999 would average in the random init.
     decay = min(decay, (1 + step) / (10 + step))
     for p_ema, p in zip(ema.parameters(), g.parameters()):
@@ -300,7 +275,7 @@ def _update_ema(ema: ImageGenerator, g: ImageGenerator, decay: float, step: int)
         b_ema.copy_(b)
 
 
-def _save(run_dir: Path, step: int, g: ImageGenerator, d: ImageDiscriminator, ema: ImageGenerator,
+def _save(run_dir: Path, step: int, g: nn.Module, d: nn.Module, ema: nn.Module,
           opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, rngs: list[torch.Tensor],
           state: dict, guide: nn.Module | None = None) -> Path:
     """`rngs`: every rank's generator state (rank 0's is "rng", as in a single-process run);
@@ -316,8 +291,8 @@ def _save(run_dir: Path, step: int, g: ImageGenerator, d: ImageDiscriminator, em
                             "opt_d_groups": od_groups})
 
 
-def _restore(path: Path, data_print: str, g: ImageGenerator, d: ImageDiscriminator,
-             ema: ImageGenerator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+def _restore(path: Path, data_print: str, g: nn.Module, d: nn.Module,
+             ema: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              gen: torch.Generator) -> tuple[int, dict]:
     """Load a checkpoint into the models, optimizers and RNG; return its step and its tensors."""
     tensors, state = load_checkpoint(path)
@@ -345,11 +320,12 @@ def _restore(path: Path, data_print: str, g: ImageGenerator, d: ImageDiscriminat
     return int(state["step"]), tensors
 
 
-def generator_from_checkpoint(path: str | Path) -> tuple[ImageGenerator | TableGenerator, dict]:
-    """The EMA generator (eval mode) and the JSON state of a checkpoint."""
+def generator_from_checkpoint(path: str | Path, registry: Callable[[str], Modality]) -> tuple[nn.Module, dict]:
+    """The EMA generator (eval mode) and the JSON state of a checkpoint; `registry` gives the
+    Modality its state names (runs written before modalities were recorded are image runs)."""
     tensors, state = load_checkpoint(path)
     try:
-        g = modalities.get(state.get("modality", modalities.DEFAULT)).training.generator(state)
+        g = registry(state.get("modality", "image")).training.generator(state)
         g.load_state_dict(unprefixed("ema", tensors))
     except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         raise UnsafeArtifactError(f"{path}: checkpoint is inconsistent ({e})") from None
@@ -380,7 +356,7 @@ def _append_log(path: Path, row: dict) -> None:
 
 
 @torch.no_grad()
-def _save_grid(g: ImageGenerator, z: torch.Tensor, y: torch.Tensor, path: Path) -> None:
+def _save_grid(g: nn.Module, z: torch.Tensor, y: torch.Tensor, path: Path) -> None:
     from PIL import Image
     from torchvision.utils import make_grid
 

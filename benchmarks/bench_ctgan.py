@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augmentor.arms import Arm, TableLearner, build_arms, concat, synthetic_validity
+from augmentor.arms import Arm, build_arms, concat
 from augmentor.evaluate import evaluate
-from augmentor.export import export_onnx
 from augmentor.gaps import parse_strategy, plan_gaps
+from augmentor.modalities import export_onnx, open_generator
 from augmentor.pipeline import prepare_splits, variance_sources, versions
 from augmentor.recipe import load_recipe, with_overrides
-from augmentor.runtime import OnnxGenerator
-from augmentor.tables import TableData
+from augmentor.table.data import TableData
+from augmentor.table.evaluation import TableLearner, synthetic_validity
 from augmentor.train import train
 
 
@@ -42,7 +42,7 @@ def run_augmentor(recipe, train_data: TableData, plan: dict[str, int], seeds: in
         t = time.perf_counter()
         model = export_onnx(tmp)
         export_s = time.perf_counter() - t
-        gen = OnnxGenerator(model)
+        gen = open_generator(model)
         sets, sample_s = [], []
         for s in range(seeds):
             t = time.perf_counter()

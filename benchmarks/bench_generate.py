@@ -22,10 +22,11 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from augmentor.codec import ImageCodec
 from augmentor.export import export_generator
-from augmentor.models import ImageGenerator
-from augmentor.runtime import OnnxGenerator, physical_cores
+from augmentor.image.codec import ImageCodec
+from augmentor.image.models import ImageGenerator
+from augmentor.modalities import open_generator
+from augmentor.runtime import physical_cores
 
 GENERATORS = {"digits 1x8x8": ((1, 8, 8), 10), "rgb 3x32x32": ((3, 32, 32), 10)}
 
@@ -54,7 +55,7 @@ def bench_one(name: str, shape, n_classes: int, batch_sizes, repeats: int, tmp: 
     # The product's own export (batch norm folded, verified) and its own session: what users run.
     export_generator(g, path, classes=[str(c) for c in range(n_classes)], codec=ImageCodec().to_json(),
                      data_fingerprint="benchmark")
-    gen = OnnxGenerator(path)
+    gen = open_generator(path)
     rows = []
     for bs in batch_sizes:
         z = np.random.default_rng(0).standard_normal((bs, 64), dtype=np.float32)

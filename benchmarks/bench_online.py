@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from augmentor.classifiers import fit_cnn
+from augmentor.image.learners import fit_cnn
+from augmentor.modalities import open_generator
 from augmentor.online import OnlineSynthetic
-from augmentor.runtime import OnnxGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,9 +37,9 @@ def model_path(tmp: Path) -> tuple[Path, str]:
     trained = ROOT / "runs" / "mnist-A" / "generator.onnx"
     if trained.exists():
         return trained, str(trained.relative_to(ROOT))
-    from augmentor.codec import ImageCodec
     from augmentor.export import export_generator
-    from augmentor.models import ImageGenerator
+    from augmentor.image.codec import ImageCodec
+    from augmentor.image.models import ImageGenerator
 
     torch.manual_seed(0)
     g = ImageGenerator(10, (1, 28, 28), 64, 64).eval()
@@ -70,7 +70,7 @@ def main() -> None:
     classes = [str(c) for c in range(10)]
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path, model_source = model_path(Path(tmp))
-        gen = OnnxGenerator(onnx_path, spinning=False)
+        gen = open_generator(onnx_path, spinning=False)
         online = OnlineSynthetic(x, y, classes, gen, seed=0)
         steps = args.epochs * (len(online) // 64)
         sx, sy = online.synthetic(0)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from augmentor.runtime import OnnxGenerator
+from augmentor.modalities import open_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_online import model_path  # noqa: E402
@@ -73,7 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model, source = model_path(Path(tmp))
         name = model.stem
-        gen = OnnxGenerator(model, spinning=False)
+        gen = open_generator(model, spinning=False)
         total = args.clients * args.requests * args.per_request
         # direct: the same number of samples in one process, uint8 as in the npz payload
         t0 = time.perf_counter()

@@ -34,7 +34,7 @@ from sections import update_section  # noqa: E402
 from augmentor.arms import Arm  # noqa: E402
 from augmentor.pipeline import prepare_splits  # noqa: E402
 from augmentor.recipe import load_recipe  # noqa: E402
-from augmentor.signal_models import MiniRocketLearner  # noqa: E402
+from augmentor.signal.learners import MiniRocketLearner  # noqa: E402
 
 
 def gan_time(run: Path, results: Path) -> dict:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import torch
 
-from augmentor.codec import ImageCodec
 from augmentor.export import export_generator
-from augmentor.models import ImageGenerator
+from augmentor.image.codec import ImageCodec
+from augmentor.image.models import ImageGenerator
+from augmentor.image.writer import PngSink
+from augmentor.modalities import generate_to_folder, open_generator
 from augmentor.recipe import SynthesizeConfig
-from augmentor.runtime import OnnxGenerator, physical_cores
-from augmentor.sinks import PngSink
-from augmentor.synthesize import generate_to_folder
+from augmentor.runtime import physical_cores
 
 
 def median_time(fn, repeats: int) -> float:
@@ -60,7 +60,7 @@ def main() -> None:
         g = ImageGenerator(10, (1, 28, 28), z_dim=64, width=128)
         model = export_generator(g, tmp / "g28.onnx", classes=classes, codec=ImageCodec().to_json(),
                                  data_fingerprint="benchmark: seeded initialisation")
-        gen = OnnxGenerator(model)
+        gen = open_generator(model)
 
         def pure():
             for _ in gen.iter_batches(counts, 0, args.batch_size):

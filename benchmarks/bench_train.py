@@ -1,6 +1,6 @@
 """GAN training speed on the long-tailed MNIST run: steps/s before and after the speed-ups.
 
-Each configuration trains the real loop's step (`gan_steps.image_step`, Adam on G and D, DiffAugment,
+Each configuration trains the real loop's step (`gan_steps.hinge_step`, Adam on G and D, the image DiffAugment,
 batch 64) on 28x28 images for `--steps` timed steps after 3 warm-up steps, in this one process,
 one configuration after another (never two at once: they would share the 2 cores):
 
@@ -34,16 +34,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from augmentor.classifiers import SmallCNN
-from augmentor.gan_steps import diff_augment
-from augmentor.gan_steps import image_step as _image_step
-from augmentor.models import build_models
+from augmentor.gan_steps import hinge_step
+from augmentor.image.diffaug import diff_augment
+from augmentor.image.learners import SmallCNN
+from augmentor.image.models import build_models
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_online import mnist_longtail_train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ("translation", "cutout")
+
+_image_step = functools.partial(hinge_step, augment=diff_augment)
 
 
 def legacy_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes):

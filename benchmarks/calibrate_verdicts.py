@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from augmentor.arms import Arm, CnnLearner, oversample, steps_for
-from augmentor.classifiers import SmallCNN
-from augmentor.data import load_dataset
+from augmentor.arms import Arm, oversample, steps_for
+from augmentor.image.learners import CnnLearner, SmallCNN
+from augmentor.modalities import load_dataset
 from augmentor.recipe import EvaluateConfig, load_recipe
 from augmentor.stats import HELPS, HURTS, judge_family, paired_difference, test_sampling_variance
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from augmentor.checkpoint import list_checkpoints, load_checkpoint
-from augmentor.models import group_top_singular_values
+from augmentor.image.models import group_top_singular_values
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = 4

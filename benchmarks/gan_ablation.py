@@ -48,11 +48,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import augmentor.classifiers as C
+import augmentor.image.learners as C
 from augmentor.arms import TeacherPlan, plan_targets, teacher_want
-from augmentor.data import load_dataset
 from augmentor.feature_gan import retrain_head, train_feature_gan
-from augmentor.runtime import OnnxGenerator
+from augmentor.modalities import load_dataset, open_generator
 from augmentor.stats import paired_difference, test_sampling_variance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +134,7 @@ def run_seed(s: int, args) -> tuple[dict, dict, dict]:
     k = len(train.classes)
     counts = np.bincount(train.y, minlength=k)
     gap = counts.max() - counts
-    gen = OnnxGenerator(args.generator, threads=args.threads, spinning=False)
+    gen = open_generator(args.generator, threads=args.threads, spinning=False)
     preds: dict[str, np.ndarray] = {}
     timings: dict[str, float] = {}
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-import augmentor.classifiers as C
+import augmentor.image.learners as C
 from augmentor.arms import oversample
-from augmentor.data import load_dataset
+from augmentor.modalities import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "mnist-longtail"

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import augmentor.classifiers as C
-from augmentor.data import load_dataset
+import augmentor.image.learners as C
+from augmentor.modalities import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "mnist-longtail"

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import augmentor.classifiers as C
-from augmentor.data import load_dataset
-from augmentor.runtime import OnnxGenerator
+import augmentor.image.learners as C
+from augmentor.modalities import load_dataset, open_generator
 from augmentor.study import gan_draws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +39,7 @@ def main() -> None:
     counts = np.bincount(train.y, minlength=k)
     gap = counts.max() - counts
     want = np.minimum(gap, counts)
-    gen = OnnxGenerator(MODEL, "cpu", spinning=False)
+    gen = open_generator(MODEL, "cpu", spinning=False)
     pool_of = gan_draws([gen], {c: int(2 * g) for c, g in zip(train.classes, gap) if g > 0}, 4, train)
 
     def balanced_accuracy(model) -> float:

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from augmentor.codec import TableCodec, codec_from_json
 from augmentor.fidelity import prdc
+from augmentor.modalities import for_codec as codec_from_json
 from augmentor.pipeline import prepare_splits
 from augmentor.recipe import load_recipe, with_overrides
+from augmentor.table.codec import TableCodec
 from augmentor.train import train
 
 VARIANTS = {

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from augmentor.classifiers import fit_cnn, predict_proba
+from augmentor.classifiers import predict_proba
 from augmentor.evaluate import score
+from augmentor.image.learners import fit_cnn
 from augmentor.pipeline import prepare_splits
 from augmentor.recipe import load_recipe
 from augmentor.train import train

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from augmentor.data import load_dataset, stratified_split, thin_classes, write_npz
-from augmentor.export import export_onnx
+from augmentor.data import stratified_split, thin_classes
+from augmentor.image.data import write_npz
+from augmentor.modalities import export_onnx, load_dataset
 from augmentor.recipe import recipe_from_dict
 from augmentor.train import train
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-import augmentor.classifiers as C
+import augmentor.classifiers as fit
+import augmentor.image.learners as C
 
 
 def _dot_images(n: int = 16, size: int = 28) -> torch.Tensor:
@@ -80,13 +81,13 @@ def test_mixup_fits_are_seeded_and_change_the_fit():
 
 def test_drw_weights_favour_thin_classes_and_apply_only_in_the_deferred_share(monkeypatch):
     _, y = _data()
-    w, off = C.loss_terms(y, 3, "drw")
+    w, off = fit.loss_terms(y, 3, "drw")
     assert off is None and w.mean() == pytest.approx(1.0) and w[2] > w[1] > w[0]
     x, y = _data()
     ce = C.fit_cnn(x, y, 3, steps=6, batch_size=16, seed=2)
-    monkeypatch.setattr(C, "DRW_SHARE", 0.0)  # deferred past the last step: plain cross-entropy throughout
+    monkeypatch.setattr(fit, "DRW_SHARE", 0.0)  # deferred past the last step: plain cross-entropy throughout
     assert torch.equal(_weights(C.fit_cnn(x, y, 3, steps=6, batch_size=16, seed=2, loss="drw")), _weights(ce))
-    monkeypatch.setattr(C, "DRW_SHARE", 0.5)
+    monkeypatch.setattr(fit, "DRW_SHARE", 0.5)
     assert not torch.equal(_weights(C.fit_cnn(x, y, 3, steps=6, batch_size=16, seed=2, loss="drw")), _weights(ce))
 
 

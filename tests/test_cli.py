@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from augmentor.cli import cli
-from augmentor.data import load_dataset
-from augmentor.synthesize import read_manifest
+from augmentor.modalities import load_dataset
+from augmentor.outputs import read_manifest
 
 
 def invoke(*args):

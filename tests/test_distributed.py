@@ -30,8 +30,8 @@ def _rank_main(rank: int, world: int, port: int, out: str, lecam: float) -> None
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
                        "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1"})
     torch.set_num_threads(1)
-    from augmentor.data import load_dataset
     from augmentor.distributed import shutdown
+    from augmentor.modalities import load_dataset
     from augmentor.recipe import recipe_from_dict
     from augmentor.train import train
 

@@ -4,15 +4,10 @@ import numpy as np
 import pytest
 
 from augmentor.arms import build_arms
-from augmentor.data import (
-    LabelledData,
-    balanced_validation_split,
-    imbalance_targets,
-    load_dataset,
-    stratified_split,
-    thin_classes,
-)
+from augmentor.data import balanced_validation_split, imbalance_targets, stratified_split, thin_classes
 from augmentor.fidelity import fidelity, frechet_distance, kid, prdc
+from augmentor.image.data import LabelledData
+from augmentor.modalities import load_dataset, open_generator
 from augmentor.pipeline import prepare_splits
 from augmentor.recipe import SynthesizeConfig, load_recipe
 from augmentor.stats import holm, judge_family, paired_difference, verdict
@@ -228,7 +223,8 @@ def test_quality_filter_draws_until_exact_counts(tiny_model, tmp_path):
     import json
 
     from augmentor.errors import InvalidDataError
-    from augmentor.synthesize import generate_to_folder, read_manifest
+    from augmentor.modalities import generate_to_folder
+    from augmentor.outputs import read_manifest
 
     res = generate_to_folder(tiny_model[1], {"0": 20, "1": 7}, tmp_path / "f", SynthesizeConfig(batch_size=8),
                              quality_filter=EveryOther(), progress=False)
@@ -249,7 +245,7 @@ def test_quality_filter_draws_until_exact_counts(tiny_model, tmp_path):
 
 @pytest.mark.slow
 def test_quality_filter_classifier(digits_splits):
-    from augmentor.classifiers import QualityFilter
+    from augmentor.image.learners import QualityFilter
 
     data = load_dataset(digits_splits[0])
     qf = QualityFilter.fit(data.x, data.y, 10, 0.5, steps=100)
@@ -282,10 +278,9 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     """Fresh draws per seed; no test array reaches any fit; every CNN fit has the same step
     budget; every choice comes from validation in its declared order; the confirmatory family
     gets more seeds and Holm verdicts; everything else is exploratory."""
-    import augmentor.classifiers as classifiers
+    import augmentor.image.learners as classifiers
     from augmentor.data import validation_split
     from augmentor.recipe import EvaluateConfig
-    from augmentor.runtime import OnnxGenerator
     from augmentor.stats import holm
 
     train, validation = validation_split(load_dataset(digits_splits[0]), 0.2, 0)
@@ -301,10 +296,10 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
         return original(x, y, n_classes, **kw)
 
     monkeypatch.setattr(classifiers, "fit_cnn", spy)
-    gen = OnnxGenerator(tiny_model[1])
+    gen = open_generator(tiny_model[1])
     plan = {c: 20 for c in train.classes}
     draws = gan_draws([gen], plan, 0, train)
-    again = gan_draws([OnnxGenerator(tiny_model[1])], plan, 0, train)  # a new cache: drawn again, not looked up
+    again = gan_draws([open_generator(tiny_model[1])], plan, 0, train)  # a new cache: drawn again, not looked up
     assert not np.array_equal(draws(0).x, draws(1).x) and np.array_equal(draws(1).x, again(1).x)
     n_real = np.bincount(train.y, minlength=10)
     share = float(np.sort(n_real)[4] / n_real.max())  # a second teacher arm for the (at least) 5 thinnest classes
@@ -412,15 +407,14 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
     this process) and the teacher arm (its teacher's model sent back from a worker) included."""
     import torch
 
-    import augmentor.classifiers as classifiers
+    import augmentor.image.learners as classifiers
     from augmentor.data import validation_split
     from augmentor.pipeline import online_factory
     from augmentor.recipe import EvaluateConfig
-    from augmentor.runtime import OnnxGenerator
 
     train, validation = validation_split(load_dataset(digits_splits[0]), 0.2, 0)
     test = load_dataset(digits_splits[1])
-    gen = OnnxGenerator(tiny_model[1])
+    gen = open_generator(tiny_model[1])
     plan = {c: 20 for c in train.classes}
     counts = train.counts()
     threads = torch.get_num_threads()

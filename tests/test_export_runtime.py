@@ -8,10 +8,9 @@ import pytest
 from augmentor.checkpoint import latest_checkpoint
 from augmentor.errors import DeviceError, UnsafeArtifactError
 from augmentor.export import verify_onnx
+from augmentor.modalities import generate_to_folder, generator_from_checkpoint, open_generator, read_model_info
+from augmentor.outputs import read_manifest
 from augmentor.recipe import SynthesizeConfig
-from augmentor.runtime import OnnxGenerator, read_model_info
-from augmentor.synthesize import generate_to_folder, read_manifest
-from augmentor.train import generator_from_checkpoint
 
 
 def test_onnx_contract(tiny_model):
@@ -37,7 +36,7 @@ def test_parity_with_pytorch_over_every_class(tiny_model):
 
 
 def test_dynamic_batch_and_exact_counts(tiny_model):
-    gen = OnnxGenerator(tiny_model[1])
+    gen = open_generator(tiny_model[1])
     assert gen.provider == "CPUExecutionProvider"
     x, y = gen.generate({"3": 5, "7": 300}, seed=1, batch_size=128)
     assert x.shape == (305, 1, 8, 8) and np.bincount(y, minlength=10)[[3, 7]].tolist() == [5, 300]
@@ -45,7 +44,7 @@ def test_dynamic_batch_and_exact_counts(tiny_model):
 
 
 def test_noise_is_per_class_and_extends(tiny_model):
-    gen = OnnxGenerator(tiny_model[1])
+    gen = open_generator(tiny_model[1])
     a, _ = gen.generate({"3": 10}, seed=4)
     b, _ = gen.generate({"1": 50, "3": 20}, seed=4, batch_size=7)
     assert np.allclose(a, b[50:60], atol=1e-6)
@@ -107,7 +106,7 @@ def test_bad_models_are_refused(tiny_model, tmp_path):
         read_model_info(_tampered(src, tmp_path / "c.onnx", bad_json))
     (tmp_path / "d.onnx").write_bytes(b"definitely not onnx")
     with pytest.raises(UnsafeArtifactError, match="not an ONNX model"):
-        OnnxGenerator(tmp_path / "d.onnx")
+        open_generator(tmp_path / "d.onnx")
 
 
 def test_models_with_an_extra_output_or_nan_output_are_refused(tiny_model, tmp_path):
@@ -126,14 +125,14 @@ def test_models_with_an_extra_output_or_nan_output_are_refused(tiny_model, tmp_p
         m.graph.node.append(helper.make_node("Mul", ["x_raw", "nan"], ["x"]))
 
     with pytest.raises(UnsafeArtifactError, match="one output x"):
-        OnnxGenerator(_tampered(src, tmp_path / "extra.onnx", extra_output))
+        open_generator(_tampered(src, tmp_path / "extra.onnx", extra_output))
     with pytest.raises(UnsafeArtifactError, match="NaN"):
-        OnnxGenerator(_tampered(src, tmp_path / "nan.onnx", nan_output))
+        open_generator(_tampered(src, tmp_path / "nan.onnx", nan_output))
 
 
 def test_cuda_request_never_falls_back_silently(tiny_model):
     try:
-        gen = OnnxGenerator(tiny_model[1], device="cuda")
+        gen = open_generator(tiny_model[1], device="cuda")
     except DeviceError as e:
         assert "cuda" in str(e).lower()
     else:  # a machine with a working GPU
@@ -144,8 +143,8 @@ def test_cuda_request_never_falls_back_silently(tiny_model):
 def test_batchnorm_folding_keeps_outputs(tiny_model, tmp_path):
     import torch
 
-    from augmentor.export import export_onnx
-    from augmentor.fold import fold_batchnorm
+    from augmentor.image.models import fold_batchnorm
+    from augmentor.modalities import export_onnx
 
     run, _ = tiny_model
     g, _ = generator_from_checkpoint(latest_checkpoint(run))
@@ -162,7 +161,7 @@ def test_batchnorm_folding_keeps_outputs(tiny_model, tmp_path):
 
 
 def test_fp16_export_keeps_float32_io_within_stated_tolerance(tiny_model, tmp_path):
-    from augmentor.export import export_onnx
+    from augmentor.modalities import export_onnx
 
     run, _ = tiny_model
     path = export_onnx(run, tmp_path / "half.onnx", fp16=True)  # verify_onnx ran with fp16 tolerance
@@ -186,7 +185,7 @@ def test_npz_shards_hold_exactly_the_planned_samples(tiny_model, tmp_path):
     assert np.bincount(ys, minlength=10)[[2, 5, 9]].tolist() == [70, 3, 40] and len(ys) == 113
     # the same pixels as the PNG path, read back through the manifest
     generate_to_folder(tiny_model[1], counts, tmp_path / "png", SynthesizeConfig(seed=2), progress=False)
-    from augmentor.synthesize import read_samples
+    from augmentor.image.writer import read_samples
 
     classes = tuple(str(i) for i in range(10))
     a, b = read_samples(tmp_path / "npz", classes), read_samples(tmp_path / "png", classes)

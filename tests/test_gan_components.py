@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-import augmentor.classifiers as C
-from augmentor.models import ImageDiscriminator, ImageGenerator, set_conditioning
+import augmentor.image.learners as C
+from augmentor.image.models import ImageDiscriminator, ImageGenerator, set_conditioning
 
 
 def test_teacher_keeps_the_top_k_of_every_class_up_to_its_gap():

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from augmentor.checkpoint import list_checkpoints, load_checkpoint
-from augmentor.data import load_dataset
+from augmentor.modalities import load_dataset
 from augmentor.recipe import SynthesizeConfig, load_recipe
 from augmentor.train import train
 
@@ -150,7 +150,7 @@ def test_killed_npz_synthesis_resumes_from_whole_shards(tiny_model, tmp_path):
 
 
 def test_partial_output_of_another_job_is_not_reused(tiny_model, tmp_path):
-    from augmentor.synthesize import generate_to_folder
+    from augmentor.modalities import generate_to_folder
 
     model = tiny_model[1]
     partial = tmp_path / ".out.partial"
@@ -169,8 +169,8 @@ def test_shard_flushed_before_its_manifest_rows_is_redone(tiny_model, tmp_path):
     import json
     import shutil
 
+    from augmentor.modalities import generate_to_folder
     from augmentor.runtime import file_sha256
-    from augmentor.synthesize import generate_to_folder
 
     model = tiny_model[1]
     job = dict(counts={"3": 250, "5": 100}, config=SynthesizeConfig(seed=2, format="npz", shard_size=100),

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from augmentor.classifiers import fit_cnn, predict_proba
-from augmentor.data import load_dataset
+from augmentor.classifiers import predict_proba
 from augmentor.errors import InvalidDataError
 from augmentor.fidelity import memorisation
+from augmentor.image.learners import fit_cnn
+from augmentor.modalities import load_dataset, open_generator
 from augmentor.online import FilteredSource, OnlineSynthetic
-from augmentor.runtime import OnnxGenerator
 
 
 @pytest.fixture(scope="module")
 def setup(tiny_model, digits_splits):
-    return load_dataset(digits_splits[0]), OnnxGenerator(tiny_model[1])
+    return load_dataset(digits_splits[0]), open_generator(tiny_model[1])
 
 
 def test_class_mix_is_exact_and_only_below_target(setup):

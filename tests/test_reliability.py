@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from augmentor import atomic
 from augmentor.checkpoint import list_checkpoints, load_checkpoint
-from augmentor.data import load_dataset
 from augmentor.errors import OutputExistsError, RecipeError
+from augmentor.modalities import load_dataset
 from augmentor.recipe import load_recipe, with_overrides
 from augmentor.report import write_report
 from augmentor.train import train

@@ -21,13 +21,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from augmentor.cli import cli
-from augmentor.data import load_dataset
 from augmentor.errors import InvalidDataError, RecipeError, UnsafeArtifactError
+from augmentor.image.writer import read_samples
+from augmentor.modalities import generate_to_folder, load_dataset, open_generator, read_model_info
 from augmentor.names import check_class_names
-from augmentor.outputs import output_lock
+from augmentor.outputs import output_lock, split_ref
 from augmentor.recipe import RULES, SynthesizeConfig, recipe_from_dict
-from augmentor.runtime import OnnxGenerator, read_model_info
-from augmentor.synthesize import generate_to_folder, read_samples, split_ref
 
 from .conftest import make_image_folder, tree_hash, tree_listing
 
@@ -90,7 +89,7 @@ def test_crafted_class_name_models_write_nothing_outside_out(tiny_model, tmp_pat
     r = run_cli("synthesize", model, "--data", data, "--out", work / "o" / "s")
     assert_user_error(r, "class name")
     with pytest.raises(UnsafeArtifactError, match="class name"):
-        OnnxGenerator(model)
+        open_generator(model)
     assert tree_listing(tmp_path) == before
     assert (work / "victim").is_dir()
 
@@ -236,13 +235,13 @@ def test_model_shape_outside_8_to_64_px_is_refused(tiny_model, tmp_path):
             p.value = "[1, 16, 16]"  # in range, but not what the graph makes
     onnx.save(m, str(tmp_path / "liar.onnx"))
     with pytest.raises(UnsafeArtifactError, match="the graph returns"):
-        OnnxGenerator(tmp_path / "liar.onnx")
+        open_generator(tmp_path / "liar.onnx")
 
 
 def test_more_classes_than_the_graph_holds_are_refused(tiny_model, tmp_path):
     model = with_meta(tiny_model[1], tmp_path / "m.onnx", classes=[str(i) for i in range(12)])
     with pytest.raises(UnsafeArtifactError, match="graph fails for classes"):
-        OnnxGenerator(model)
+        open_generator(model)
     assert_user_error(run_cli("generate", model, "--counts", "11=1", "--out", tmp_path / "o"), "graph fails")
 
 
@@ -493,7 +492,7 @@ def test_fuzz_generate_arguments_exit_0_or_2(tiny_model, tmp_path_factory, batch
 
 @pytest.mark.slow
 def test_table_output_never_overwrites_a_user_column(tmp_path):
-    from augmentor.export import export_onnx
+    from augmentor.modalities import export_onnx
     from augmentor.train import train
 
     rng = np.random.default_rng(0)

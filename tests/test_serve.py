@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +23,16 @@ import uvicorn  # noqa: E402
 
 from augmentor.cli import cli  # noqa: E402
 from augmentor.client import Client, ServerError  # noqa: E402
+from augmentor.modalities import (
+    for_codec,  # noqa: E402
+    open_generator,  # noqa: E402
+)
 from augmentor.online import OnlineSynthetic  # noqa: E402
-from augmentor.runtime import OnnxGenerator  # noqa: E402
-from augmentor.serve import create_app  # noqa: E402
+from augmentor.serve import create_app as _create_app  # noqa: E402
 
 from .test_tables import TABLE_RECIPE, mixed_frame  # noqa: E402
+
+create_app = partial(_create_app, codecs=for_codec)  # the CLI hands the app the registry's codecs
 
 
 def _free_port() -> int:
@@ -124,7 +130,7 @@ def test_png_zip_has_the_bytes_of_generate(server, model, tmp_path):
 
 def test_models_health_metrics(server, model):
     models = json.loads(server.get("/v1/models"))["models"]
-    gen = OnnxGenerator(model)
+    gen = open_generator(model)
     assert models == [{"name": "digits", "modality": "image", "classes": list(gen.classes), "shape": [1, 8, 8],
                        "z_dim": gen.info.z_dim, "sha256": gen.info.sha256, "formats": ["npz", "png-zip"]}]
     assert json.loads(server.get("/healthz"))["status"] == "ok"
@@ -268,7 +274,7 @@ def test_unknown_model_and_no_paths(server):
 
 
 def test_32_concurrent_clients_get_their_own_samples_and_share_runs(server, model):
-    gen = OnnxGenerator(model)
+    gen = open_generator(model)
     runs_before = server.metric("augmentor_batch_rows_count", model="digits")
     barrier, results, errors = threading.Barrier(32), {}, []
 
@@ -294,10 +300,10 @@ def test_32_concurrent_clients_get_their_own_samples_and_share_runs(server, mode
 
 
 def test_client_is_a_source_for_online_synthetic(server, model, digits_splits):
-    from augmentor.data import load_dataset
+    from augmentor.modalities import load_dataset
 
     data = load_dataset(digits_splits[0])
-    local = OnlineSynthetic(data.x, data.y, data.classes, OnnxGenerator(model), seed=4)
+    local = OnlineSynthetic(data.x, data.y, data.classes, open_generator(model), seed=4)
     remote = OnlineSynthetic(data.x, data.y, data.classes, Client(server.url), seed=4)
     for epoch in (0, 1):
         np.testing.assert_array_equal(local.epoch_arrays(epoch)[0], remote.epoch_arrays(epoch)[0])
@@ -332,9 +338,9 @@ def test_disconnect_mid_stream_stops_the_work(server):
 
 @pytest.fixture(scope="module")
 def table_model(tmp_path_factory):
-    from augmentor.export import export_onnx
+    from augmentor.modalities import export_onnx
     from augmentor.recipe import recipe_from_dict
-    from augmentor.tables import load_table
+    from augmentor.table.data import load_table
     from augmentor.train import train
 
     root = tmp_path_factory.mktemp("served-table")
@@ -347,7 +353,7 @@ def table_model(tmp_path_factory):
 def test_table_csv_and_parquet_match_generate(table_model, tmp_path):
     s = Server([table_model])
     try:
-        gen = OnnxGenerator(table_model)
+        gen = open_generator(table_model)
         counts = {gen.classes[0]: 6, gen.classes[-1]: 4}
         arg = ",".join(f"{c}={n}" for c, n in counts.items())
         status, body = s.post("/v1/models/table/generate", {"counts": counts, "seed": 3, "format": "csv"})

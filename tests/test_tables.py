@@ -14,15 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augmentor.cli import cli
-from augmentor.codec import TableCodec
-from augmentor.data import load_dataset
 from augmentor.errors import InvalidDataError, UnsafeArtifactError
-from augmentor.export import export_onnx
 from augmentor.gaps import plan_gaps
+from augmentor.modalities import export_onnx, fill_gaps, load_dataset, read_model_info
+from augmentor.outputs import read_manifest
 from augmentor.recipe import SynthesizeConfig, recipe_from_dict
-from augmentor.runtime import read_model_info
-from augmentor.synthesize import fill_gaps, read_manifest
-from augmentor.tables import load_table
+from augmentor.table.codec import TableCodec
+from augmentor.table.data import load_table
 from augmentor.train import train
 
 
@@ -252,7 +250,7 @@ def test_gan_resampler_in_an_imblearn_pipeline():
     from sklearn.model_selection import cross_val_score
     from sklearn.preprocessing import StandardScaler
 
-    from augmentor.resampler import GANResampler
+    from augmentor.table.resampler import GANResampler
 
     df = mixed_frame(200)
     y = df.pop("target")
@@ -270,7 +268,7 @@ def test_gan_resampler_in_an_imblearn_pipeline():
 
 
 def test_gan_resampler_keeps_mixed_dataframe_dtypes():
-    from augmentor.resampler import GANResampler
+    from augmentor.table.resampler import GANResampler
 
     df = mixed_frame(150)
     y = df.pop("target").to_numpy()
@@ -282,7 +280,7 @@ def test_gan_resampler_keeps_mixed_dataframe_dtypes():
 def _sampler_checks():
     from imblearn.utils.estimator_checks import _yield_sampler_checks
 
-    from augmentor.resampler import GANResampler
+    from augmentor.table.resampler import GANResampler
 
     sampler = GANResampler(epochs=1, width=16, random_state=0)
     return [pytest.param(sampler, check, id=check.__name__) for check in _yield_sampler_checks(sampler)]
@@ -305,7 +303,7 @@ def test_table_stages_through_the_cli(table_model, tmp_path):
     """synthesize --include-real, generate --format parquet and evaluate on tables, by CLI."""
     from augmentor.checkpoint import latest_checkpoint
     from augmentor.export import verify_onnx
-    from augmentor.train import generator_from_checkpoint
+    from augmentor.modalities import generator_from_checkpoint
 
     data, model = table_model
     g, _ = generator_from_checkpoint(latest_checkpoint(model.parent))
@@ -339,8 +337,8 @@ def test_table_stages_through_the_cli(table_model, tmp_path):
 
 def test_table_oversampling_arms_hit_the_target_counts_and_validity_flags_bad_rows(mixed_csv):
     from augmentor.arms import oversample as oversample_table
-    from augmentor.arms import synthetic_validity
-    from augmentor.tables import TableData
+    from augmentor.table.data import TableData
+    from augmentor.table.evaluation import synthetic_validity
 
     d = load_table(mixed_csv, label="target")
     target = np.full(len(d.classes), max(d.counts().values()))

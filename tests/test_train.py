@@ -8,9 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from augmentor.checkpoint import list_checkpoints, load_checkpoint
-from augmentor.data import load_dataset
 from augmentor.errors import OutputExistsError, UnsafeArtifactError
-from augmentor.export import export_onnx
+from augmentor.modalities import export_onnx, load_dataset
 from augmentor.recipe import with_overrides
 from augmentor.train import train
 
@@ -134,7 +133,7 @@ def test_class_guidance_changes_g_stores_its_classifier_and_resumes_exactly(tmp_
 
 
 def test_group_spectral_penalty_is_zero_at_init_and_shrinks_a_collapsed_class(tmp_path, image_folder, tiny_recipe):
-    from augmentor.models import ConditionalBatchNorm2d, build_models, group_spectral_penalty
+    from augmentor.image.models import ConditionalBatchNorm2d, build_models, group_spectral_penalty
 
     g, _ = build_models(3, (1, 16, 16), 16, 16, 16)
     assert float(group_spectral_penalty(g).detach()) == 0.0  # gains 1, biases 0: no deviation to penalise
@@ -158,7 +157,7 @@ def test_group_spectral_penalty_is_zero_at_init_and_shrinks_a_collapsed_class(tm
 
 def test_uncond_low_scores_coarse_images_without_the_class_and_keeps_the_base_norm_unconditional(
         tmp_path, image_folder, tiny_recipe):
-    from augmentor.models import base_factor, build_models, coarse
+    from augmentor.image.models import base_factor, build_models, coarse
 
     assert base_factor(28, 28) == 4 and base_factor(16, 16) == 4 and base_factor(32, 32) == 8
     x = torch.arange(16.0).reshape(1, 1, 4, 4)

@@ -1,16 +1,11 @@
-"""Raw data <-> model space.
+"""The table codec: per-column encoders fitted on the training split.
 
-Images: pixels in [0, 1] <-> [-1, 1] (the generator ends in tanh).
-Tables: per-column encoders fitted on the training split. A numeric column goes through
-its empirical quantiles to [-1, 1] (so heavy tails and multi-modal columns become
-uniform, and decoding can only give values inside the observed range); an integer column
-is rounded back to integers; a categorical column is one-hot (decoding takes the most
-likely seen category). The generator's output layout follows `TableCodec.spans`.
-
-A codec is described by a JSON dict stored in the ONNX metadata, so a consumer of the
-model file alone can decode its outputs. (For tables that JSON holds each numeric
-column's quantiles and each categorical column's categories: summary statistics of the
-training data travel with the model.)
+A numeric column goes through its empirical quantiles to [-1, 1] (so heavy tails and multi-modal
+columns become uniform, and decoding can only give values inside the observed range); an integer
+column is rounded back to integers; a categorical column is one-hot (decoding takes the most likely
+seen category). The generator's output layout follows `TableCodec.spans`. Its JSON (in the ONNX
+metadata) holds each numeric column's quantiles and each categorical column's categories: summary
+statistics of the training data travel with the model.
 """
 
 from __future__ import annotations
@@ -20,58 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import UnsafeArtifactError
-
-
-class ImageCodec:
-    """Affine map between pixel values in [0, 1] and model values in [-1, 1]."""
-
-    kind = "image"
-
-    def encode(self, x01: np.ndarray) -> np.ndarray:
-        return (np.asarray(x01, np.float32) * 2.0 - 1.0).astype(np.float32)
-
-    def decode(self, xm: np.ndarray) -> np.ndarray:
-        """Model outputs -> float pixels in [0, 1] (clipped)."""
-        return np.clip((np.asarray(xm, np.float32) + 1.0) * 0.5, 0.0, 1.0)
-
-    def to_uint8(self, xm: np.ndarray) -> np.ndarray:
-        return np.rint(self.decode(xm) * 255.0).astype(np.uint8)
-
-    # What the rest of the product needs to know about this modality, in one place.
-    formats = ("png", "npz")  # output formats; the first is the default
-    file_formats = ("png",)  # formats written one file per sample (`file_bytes`)
-    filterable = True  # a quality filter (image classifier) can judge its samples
-    SIDE = (8, 64)
-
-    def stored(self, xm: np.ndarray) -> np.ndarray:
-        """Model outputs as they are once written: 8-bit pixels, back in [0, 1]."""
-        return self.to_uint8(xm).astype(np.float32) / 255.0
-
-    def array(self, xm: np.ndarray) -> np.ndarray:
-        """Model outputs as an .npz output holds them: 8-bit pixels."""
-        return self.to_uint8(xm)
-
-    def file_bytes(self, pixels_u8: np.ndarray) -> bytes:
-        """One sample (from `array`) as the bytes of its own file: a PNG."""
-        from .sinks import png_bytes
-
-        return png_bytes(pixels_u8)
-
-    def valid_shape(self, shape: tuple[int, ...]) -> bool:
-        return (len(shape) == 3 and shape[0] in (1, 3)
-                and all(self.SIDE[0] <= s <= self.SIDE[1] for s in shape[1:]))
-
-    def load_options(self, shape: tuple[int, ...]) -> dict:
-        """How to load data for a model of this `shape`: at its size and channels."""
-        return {"image_size": shape[1], "channels": shape[0]}
-
-    def bytes_per_sample(self, shape: tuple[int, ...], fmt: str) -> int:
-        raw = int(np.prod(shape))
-        return max(raw + 128, 4096) if fmt == "png" else raw + 8  # a PNG takes at least a disk block
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "range": [-1.0, 1.0], "pixels": [0.0, 1.0]}
+from ..errors import UnsafeArtifactError
 
 
 class TableCodec:
@@ -105,10 +49,9 @@ class TableCodec:
                             "values": values.tolist(), "levels": mean_levels.tolist()})
         return cls(columns, label)
 
-    formats = ("csv", "parquet")
     file_formats = ()
-    filterable = False
     MAX_WIDTH = 100_000
+    shape_rule = f"a table model's shape is its codec's width, at most {MAX_WIDTH}"
 
     def stored(self, xm: np.ndarray) -> pd.DataFrame:
         return self.decode(xm)
@@ -165,6 +108,12 @@ class TableCodec:
                 out[c["name"]] = _astype(pd.Series(v), c["dtype"])
         return pd.DataFrame(out)
 
+    def source_column(self) -> str:
+        """The name of the table output's source column: "source" unless a data column has it."""
+        taken = {c["name"] for c in self.columns} | {self.label}
+        return next(c for c in ("source", "augmentor_source",
+                                *(f"augmentor_source_{i}" for i in range(2, len(taken) + 3))) if c not in taken)
+
     def to_json(self) -> dict:
         return {"kind": self.kind, "label": self.label, "columns": self.columns}
 
@@ -207,10 +156,3 @@ def _astype(col: pd.Series, dtype: str) -> pd.Series:
         return col.astype(dtype)
     except (TypeError, ValueError):
         return col.astype(object)
-
-
-def codec_from_json(spec: dict) -> object:
-    """The codec a model's metadata describes (the modality registry knows each kind)."""
-    from .modalities import for_codec
-
-    return for_codec(spec)

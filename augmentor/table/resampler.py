@@ -1,7 +1,7 @@
 """`GANResampler`: augmentor's tabular GAN as an imbalanced-learn over-sampler.
 
     from imblearn.pipeline import make_pipeline
-    from augmentor.resampler import GANResampler
+    from augmentor.table.resampler import GANResampler
 
     model = make_pipeline(GANResampler(epochs=300, random_state=0), LogisticRegression())
 
@@ -27,10 +27,10 @@ from imblearn.utils import check_target_type
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .codec import codec_from_json
-from .recipe import recipe_from_dict
-from .runtime import noise_stream
-from .tables import table_from_frame
+from ..recipe import recipe_from_dict
+from ..runtime import noise_stream
+from .codec import TableCodec
+from .data import table_from_frame
 
 
 class GANResampler(BaseOverSampler):
@@ -87,7 +87,7 @@ class GANResampler(BaseOverSampler):
         return X, y, binarize_y
 
     def _fit_resample(self, X, y):
-        from .train import train
+        from ..train import train
 
         frame = X.reset_index(drop=True) if hasattr(X, "iloc") else pd.DataFrame(X).infer_objects()
         columns = list(frame.columns)
@@ -104,7 +104,7 @@ class GANResampler(BaseOverSampler):
         })
         trained = train(data, None, recipe, device=self.device, progress=False)  # models only, no files
         g, state = trained.generator.cpu(), trained.state
-        codec = codec_from_json(state["codec"])
+        codec = TableCodec.from_json(state["codec"])
         by_name = {str(v): v for v in np.unique(y)}
         counts = {str(c): int(n) for c, n in self.sampling_strategy_.items() if n > 0}
         new_x, new_y = [], []

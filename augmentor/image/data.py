@@ -19,10 +19,9 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .atomic import atomic_path
-from .errors import InvalidDataError
-from .names import check_class_names
-from .tables import TABLE_BUILTINS
+from ..atomic import atomic_path
+from ..errors import InvalidDataError
+from ..names import check_class_names
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class LabelledData:
 
     def load_like(self, spec: str, **_: object) -> LabelledData:
         """Another image set at this one's size and channels, labelled by these classes."""
-        from .labels import align_classes
+        from ..labels import align_classes
 
         return align_classes(load_images(spec, self.shape[1], self.shape[0]), self.classes)
 
@@ -153,8 +152,7 @@ def _load_builtin(name: str) -> LabelledData:
         x = (d.images.astype(np.float32) / 16.0)[:, None]
         return LabelledData(x, d.target.astype(np.int64), tuple(str(c) for c in d.target_names),
                             "builtin:digits")
-    raise InvalidDataError(f"unknown builtin dataset '{name}'. Available: "
-                           f"{', '.join(BUILTINS + TABLE_BUILTINS)}")
+    raise InvalidDataError(f"unknown builtin image dataset '{name}'. Available: {', '.join(BUILTINS)}")
 
 
 def _load_folder(root: Path, image_size: int, channels: int) -> LabelledData:

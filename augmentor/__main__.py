@@ -1,0 +1,5 @@
+"""`python -m augmentor`: the command line."""
+
+from .cli import main
+
+main()

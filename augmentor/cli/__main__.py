@@ -1,0 +1,5 @@
+"""`python -m augmentor.cli`: the command line."""
+
+from . import main
+
+main()

@@ -1,0 +1,37 @@
+"""1-D signals: sensor time series and short audio clips (WAV class folders, signal `.npz`, `.ts`,
+sets that ship inside sktime).
+
+The package implements the `Modality` (modality.py) for signals and binds it to `SignalData` and
+`SignalCodec`; it imports only the core and generic helpers, never another modality or the registry.
+"""
+
+from __future__ import annotations
+
+from ..gan_steps import hinge_step
+from ..modality import Modality, Training, bind
+from .codec import SignalCodec
+from .data import BUILTINS, SignalData, is_signal_spec, load_signals
+from .learners import SignalEvaluation, smote_signals
+from .models import SignalDiscriminator, SignalGenerator, diff_augment_1d
+from .writer import read_signal_samples, signals_to_folder
+
+__all__ = ["MODALITY", "SignalCodec", "SignalData", "load_signals", "read_signal_samples"]
+
+
+def _step(g, d, opt, x, y, z, gen, cfg, k, guide, w):
+    return hinge_step(g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, augment=diff_augment_1d)
+
+
+def _generator(state: dict) -> SignalGenerator:
+    return SignalGenerator(len(state["classes"]), tuple(state["shape"]), state["z_dim"], state["g_channels"])
+
+
+def _models(k: int, shape: tuple, z_dim: int, g_width: int, d_width: int, codec: SignalCodec) -> tuple:
+    return SignalGenerator(k, shape, z_dim, g_width), SignalDiscriminator(k, shape, d_width)
+
+
+MODALITY = bind(Modality(
+    "signal", claims=is_signal_spec, load=load_signals, codec=SignalCodec.from_json,
+    training=Training(SignalCodec.fit, _step, False, _generator, _models),
+    writer=signals_to_folder, reader=read_signal_samples, smote=smote_signals, evaluation=SignalEvaluation(),
+    formats=("npz", "wav"), serve_formats=("npz",), builtins=tuple(BUILTINS)), SignalData, SignalCodec)

@@ -1,0 +1,122 @@
+"""How tables are evaluated: scikit-learn learners with class_weight='balanced' as the loss fix,
+fidelity in the codec's space, the validity of synthetic rows; SMOTE / SMOTENC / SMOTEN."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from imblearn.over_sampling import SMOTE
+
+from ..arms import Arm
+from ..recipe import EvaluateConfig
+from .codec import TableCodec
+from .data import TableData
+
+Dataset = TableData
+TABLE_CLASSIFIERS = ("logreg", "hgb", "rf")
+
+
+class TableEvaluation:
+    """Tables: one scikit-learn classifier per name, class_weight='balanced' as the loss fix;
+    fidelity in the codec's space; a validity check of the synthetic rows."""
+
+    losses, classic = ("reweight",), False
+
+    def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:
+        return ()  # no classic augmentation for tables
+
+    def mixup(self, ev: EvaluateConfig) -> tuple[float, ...]:
+        return ()  # the scikit-learn learners take hard labels
+
+    def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
+        numeric = [c for c in train.x.columns if c not in train.categorical]
+        return ([TableLearner(c, list(train.categorical), numeric) for c in ev.classifiers],
+                {"classifier_kind": "scikit-learn"})
+
+    def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
+        return TableCodec.fit(train.x, train.categorical).encode
+
+    def extra_sections(self, train: Dataset, sets: dict, validation: Dataset) -> dict:
+        return {"validity": {name: synthetic_validity(train, s) for name, s in sets.items()}}
+
+
+class TableLearner:
+    """Tables: one scikit-learn classifier; the loss-side fix is class_weight='balanced'."""
+
+    def __init__(self, name: str, categorical: list[str], numeric: list[str]) -> None:
+        self.name, self.categorical, self.numeric = name, categorical, numeric
+
+    def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
+        model = table_classifier(self.name, self.categorical, self.numeric, seed,
+                                 balanced=arm.loss != "ce").fit(x, y)
+        return [model.predict(e) for e in evals]
+
+
+
+
+def table_classifier(name: str, categorical: list[str], numeric: list[str], seed: int, balanced: bool = False):
+    """A scikit-learn pipeline: one-hot categorical + standardised numeric -> classifier.
+
+    `logreg` logistic regression, `hgb` histogram gradient boosting, `rf` random forest
+    (200 trees). `seed` sets the classifier's own randomness (none for logreg);
+    `balanced` sets class_weight="balanced", the loss-side long-tail fix for tables."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    weight = "balanced" if balanced else None
+    models = {
+        "logreg": lambda: LogisticRegression(max_iter=5000, class_weight=weight),
+        "hgb": lambda: HistGradientBoostingClassifier(random_state=seed, class_weight=weight),
+        "rf": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1, class_weight=weight),
+    }
+    if name not in models:
+        from ..errors import RecipeError
+
+        raise RecipeError(f"unknown table classifier '{name}'; choose from {', '.join(TABLE_CLASSIFIERS)}")
+    columns = ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
+                                 ("numeric", StandardScaler(), numeric)])
+    return make_pipeline(columns, models[name]())
+
+
+
+
+def smote_tables(train: TableData, strategy: dict, k: int, seed: int) -> tuple:
+    """SMOTE, SMOTENC with some categorical columns, SMOTEN with only categorical ones."""
+    cats = [train.x.columns.get_loc(c) for c in train.categorical]
+    if cats and len(cats) == train.x.shape[1]:
+        from imblearn.over_sampling import SMOTEN
+
+        sampler = SMOTEN(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    elif cats:
+        from imblearn.over_sampling import SMOTENC
+
+        sampler = SMOTENC(categorical_features=cats, sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    else:
+        sampler = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    x, y = sampler.fit_resample(train.x, train.y)
+    return pd.DataFrame(x, columns=train.x.columns).astype(train.x.dtypes.to_dict()), y
+
+
+def synthetic_validity(train: TableData, synthetic: TableData) -> dict:
+    """Does every synthetic row look like a row of the training table? Seen categories
+    only, integer columns integral, numeric values inside the observed range."""
+    out = {"rows": len(synthetic), "unseen_categories": {}, "non_integral": {}, "out_of_range": {}}
+    for c in train.x.columns:
+        real, fake = train.x[c], synthetic.x[c]
+        if c in train.categorical:
+            bad = int((~fake.isin(set(real.tolist()))).sum())
+            if bad:
+                out["unseen_categories"][c] = bad
+            continue
+        v = fake.to_numpy(np.float64)
+        if c in train.integer and (bad := int((v != np.round(v)).sum())):
+            out["non_integral"][c] = bad
+        if bad := int(((v < real.min()) | (v > real.max())).sum()):
+            out["out_of_range"][c] = bad
+    out["valid"] = not (out["unseen_categories"] or out["non_integral"] or out["out_of_range"])
+    return out
