@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from imblearn.over_sampling import RandomOverSampler
 
 from .labels import align_classes
 
@@ -95,6 +94,8 @@ def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "ran
     """Random over-sampling, or SMOTE in the modality's own form, to the `target` counts."""
     strategy = {c: int(n) for c, n in enumerate(target) if n > 0}
     if method == "random":
+        from imblearn.over_sampling import RandomOverSampler
+
         idx, _ = RandomOverSampler(sampling_strategy=strategy, random_state=seed).fit_resample(
             np.arange(len(train)).reshape(-1, 1), train.y)
         d = train.subset(idx.ravel())

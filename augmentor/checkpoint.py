@@ -49,9 +49,11 @@ def save_checkpoint(run_dir: str | Path, step: int, tensors: dict[str, torch.Ten
     return path
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint written by `save_checkpoint`; anything else is refused."""
+def load_checkpoint(path: str | Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint written by `save_checkpoint`; anything else is refused. `tensors=False`
+    reads the JSON state alone (the tensors dict is then empty)."""
     path = Path(path)
+    want_tensors = tensors
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -62,7 +64,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
             if meta.get("version") != VERSION:
                 raise UnsafeArtifactError(f"{path}: checkpoint version {meta.get('version')!r} "
                                           f"is not supported (expected {VERSION})")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()} if want_tensors else {}
         state = json.loads(meta["state"])
     except (SafetensorError, OSError, ValueError, KeyError) as e:
         raise UnsafeArtifactError(

@@ -70,13 +70,14 @@ def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: 
              batch_size: int, row_offset: int, die_once: str | None = None, codecs=None) -> int:
     """Write one unit's samples and then its manifest part; return the number of samples. `codecs`
     (the registry's `for_codec`, pickled by reference) builds the model's codec in the worker."""
-    from .sinks import class_folder
+    from .sinks import NpzSink, class_folder
 
     k, name, start, n = unit
     gen = _session(model, device, codecs)
     if gen.info.sha256 != sha256:
         raise InvalidDataError(f"{model} changed while the job ran (sha256 {gen.info.sha256[:12]} != {sha256[:12]})")
-    root, label = Path(partial), gen.class_index(name)
+    root = Path(partial)
+    gen.class_index(name)  # a class the model knows
     # the class's noise stream from `start` on: exactly the rows one process generates for these indices
     out = np.concatenate([b for _, _, b in gen.iter_batches({name: start + n}, seed, batch_size, skip={name: start})])
     codec = gen.info.codec
@@ -92,11 +93,10 @@ def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: 
                 if die_once and i == len(pixels) // 2 and not Path(die_once).exists():
                     Path(die_once).write_text("died once")  # test hook: a worker killed mid-unit
                     os._exit(1)
-        else:
-            buf = io.BytesIO()
-            np.savez(buf, x=pixels, y=np.full(n, label, np.int64), classes=np.array(gen.classes, dtype=str))
-            write_bytes(root / f"shard-{k:05d}.npz", buf.getvalue())
-            rows = [f"shard-{k:05d}.npz#{i}" for i in range(n)]
+        else:  # one shard per unit, written by the same sink as the local engine's
+            shard = NpzSink(root, gen.classes, max(n, 1), first_shard=k)
+            rows = shard.add(name, [], pixels)
+            shard.close()
     else:
         frame = codec.decode(out)
         frame[codec.label] = np.full(n, name, dtype=object)

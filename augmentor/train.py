@@ -302,10 +302,7 @@ def _restore(path: Path, data_print: str, g: nn.Module, d: nn.Module,
             "dataset, or start a new run with --overwrite"
         )
     rank, world_size = world()
-    if int(state.get("world_size", 1)) != world_size:
-        raise RecipeError(f"{path}: this run was trained with {state.get('world_size', 1)} process(es) and is "
-                          f"resumed with {world_size}; resume with --nproc {state.get('world_size', 1)} "
-                          "(the batches each rank draws depend on the world size)")
+    check_world_size(path, state, world_size)
     try:
         g.load_state_dict(unprefixed("g", tensors))
         d.load_state_dict(unprefixed("d", tensors))
@@ -318,6 +315,15 @@ def _restore(path: Path, data_print: str, g: nn.Module, d: nn.Module,
             f"{path}: checkpoint does not match this model configuration ({e})"
         ) from None
     return int(state["step"]), tensors
+
+
+def check_world_size(path: Path, state: dict, world_size: int) -> None:
+    """A run resumes with the number of processes it was trained with, or not at all."""
+    trained = int(state.get("world_size", 1))
+    if trained != world_size:
+        raise RecipeError(f"{path}: this run was trained with {trained} process(es) and is resumed with "
+                          f"{world_size}; resume with --nproc {trained} (the batches each rank draws depend on "
+                          "the world size)")
 
 
 def generator_from_checkpoint(path: str | Path, registry: Callable[[str], Modality]) -> tuple[nn.Module, dict]:

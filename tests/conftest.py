@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import numpy as np
-import pytest
-from PIL import Image
+if os.environ.get("PYTEST_XDIST_WORKER"):  # before torch is imported: one thread per worker process
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # two workers on two cores, not four threads
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from augmentor.data import stratified_split, thin_classes
 from augmentor.image.data import write_npz

@@ -401,6 +401,7 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     assert set(mem) == set(plan) and all(0 <= v["near_copy_rate"] <= 1 for v in mem.values())
 
 
+@pytest.mark.slow
 def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_model, digits_splits):
     """evaluate.workers = 2: the same arms, choices, runs and teacher selections as one fit at a
     time, bit for bit at one torch thread (a worker runs one thread); the online arm (fitted in
@@ -422,7 +423,7 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
     try:
         out = []
         for workers in (1, 2):
-            ev = EvaluateConfig(seeds=2, confirm_seeds=3, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5,
+            ev = EvaluateConfig(seeds=2, confirm_seeds=2, epochs=1, batch_size=128, doses=(), filter_threshold=0.5,
                                 mixup=(0.2,), mixup_losses=("logit-adjust", "drw"), workers=workers)
             online = online_factory([gen], train, {c: counts[c] + n for c, n in plan.items()}, ev, 3)
             out.append(run_evaluation(train, validation, test, ev, synthetic=gan_draws([gen], plan, 0, train),

@@ -80,10 +80,10 @@ def test_large_generation_streams_with_flat_memory(tiny_model, tmp_path):
         return int(r.stdout.strip().splitlines()[-1])
 
     small = peak_kib(1_000, "small")
-    big = peak_kib(200_000, "big")
-    assert (big - small) / 1024 < 300, f"peak RSS grew by {(big - small) / 1024:.0f} MB"
+    big = peak_kib(100_000, "big")  # held in memory, 100,000 manifest rows and samples would take far more
+    assert (big - small) / 1024 < 150, f"peak RSS grew by {(big - small) / 1024:.0f} MB"
     with (tmp_path / "big" / "manifest.csv").open() as f:
-        assert sum(1 for _ in f) == 200_001
+        assert sum(1 for _ in f) == 100_001
     assert os.path.getsize(tmp_path / "big" / "shard-00000.npz") > 0
 
 
@@ -112,15 +112,15 @@ def test_killed_png_synthesis_resumes_without_duplicates(tiny_model, tmp_path):
     """SIGKILL mid-way, run the same command again: the manifest is the source of truth,
     the result is complete, has no duplicates and equals an uninterrupted run byte for byte."""
     model = tiny_model[1]
-    args = ["generate", model, "--counts", "3=5000,5=3000", "--workers", "2", "-q"]
+    args = ["generate", model, "--counts", "3=3000,5=2000", "--workers", "2", "-q"]
     out = tmp_path / "out"
     partial = tmp_path / ".out.partial"
     proc = subprocess.Popen(cli(*args, "--out", out))
-    _kill_when(proc, lambda: _manifest_rows(partial / "manifest.csv") > 1500)
+    _kill_when(proc, lambda: _manifest_rows(partial / "manifest.csv") > 1000)
     assert proc.returncode == -signal.SIGKILL, "finished before the kill; make the job larger"
     assert not out.exists() and partial.is_dir()  # nothing under the final name yet
     done_before = _manifest_rows(partial / "manifest.csv")
-    assert 0 < done_before < 8000
+    assert 0 < done_before < 5000
 
     r = subprocess.run(cli(*args, "--out", out), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -129,8 +129,8 @@ def test_killed_png_synthesis_resumes_without_duplicates(tiny_model, tmp_path):
     with (out / "manifest.csv").open() as f:
         rows = list(csv.DictReader(f))
     files = [row["file"] for row in rows]
-    assert len(files) == len(set(files)) == 8000
-    assert sum(row["class"] == "3" for row in rows) == 5000
+    assert len(files) == len(set(files)) == 5000
+    assert sum(row["class"] == "3" for row in rows) == 3000
 
     subprocess.run(cli(*args, "--out", tmp_path / "ref"), check=True)
     assert _tree(out) == _tree(tmp_path / "ref")

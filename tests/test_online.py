@@ -13,6 +13,8 @@ from augmentor.image.learners import fit_cnn
 from augmentor.modalities import load_dataset, open_generator
 from augmentor.online import FilteredSource, OnlineSynthetic
 
+pytestmark = pytest.mark.xdist_group("online")  # one worker: the module's fixtures are built once
+
 
 @pytest.fixture(scope="module")
 def setup(tiny_model, digits_splits):

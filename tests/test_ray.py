@@ -18,7 +18,7 @@ from augmentor.ray_engine import run_unit as _run_unit
 from augmentor.recipe import SynthesizeConfig
 
 ray = pytest.importorskip("ray", reason="augmentor[ray] is installed by make test")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker: its fixtures once
 
 # the CLI hands the engine the registry's codecs; so do these tests
 generate_with_ray = partial(_generate_with_ray, codecs=for_codec)

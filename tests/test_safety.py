@@ -189,6 +189,7 @@ def test_out_dot_is_refused(tiny_model, tmp_path, monkeypatch):
 
 # --- a lock on each output --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_second_process_on_a_locked_output_gets_a_clear_error(tiny_model, tmp_path):
     out = tmp_path / "o"
     with output_lock(out):
@@ -551,6 +552,7 @@ def test_a_symlink_loop_as_a_class_folder_is_one_line(tmp_path):
     assert time.monotonic() - t < 30
 
 
+@pytest.mark.slow
 def test_ten_thousand_one_image_classes_are_one_line_naming_a_class(tmp_path):
     im = Image.fromarray(np.zeros((8, 8), np.uint8))
     for i in range(10_000):

@@ -25,6 +25,8 @@ from augmentor.signal.models import diff_augment_1d
 from augmentor.synthesize import read_folder
 from augmentor.train import train
 
+pytestmark = pytest.mark.xdist_group("signals")  # one worker: the module's fixtures are built once
+
 RATE = 8000
 SIGNAL_RECIPE = {
     "name": "clips",
@@ -36,8 +38,11 @@ SIGNAL_RECIPE = {
 }
 
 
-def clip(kind: int, i: int, n: int = 2000) -> np.ndarray:
-    """0.25 s at 8 kHz: class 0 a tone, class 1 a chirp, class 2 an AM tone; a little noise."""
+N = 512  # samples per clip: 64 ms at 8 kHz (short clips keep the 1-D GAN and CNN fits small)
+
+
+def clip(kind: int, i: int, n: int = N) -> np.ndarray:
+    """N samples at 8 kHz: class 0 a tone, class 1 a chirp, class 2 an AM tone; a little noise."""
     rng = np.random.default_rng(1000 * kind + i)
     t = np.arange(n) / RATE
     f = 300 + 40 * rng.random()
@@ -72,16 +77,16 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 def test_wav_folder_train_export_synthesize_read_back(wav_model, tmp_path):
     data, model, _ = wav_model
-    assert data.modality == "signal" and data.shape == (1, 2000) and data.rate == RATE
+    assert data.modality == "signal" and data.shape == (1, N) and data.rate == RATE
     assert data.counts() == {"am": 3, "chirp": 10, "tone": 40}
     gen = open_generator(model)
-    assert gen.info.modality == "signal" and gen.info.shape == (1, 2000) and gen.info.codec.rate == RATE
+    assert gen.info.modality == "signal" and gen.info.shape == (1, N) and gen.info.codec.rate == RATE
     assert data.sample_format == "int16" and gen.info.codec.sample_format == "int16"
     out = fill_gaps(gen, data, tmp_path / "syn", progress=False).out  # a WAV-folder set: WAV folders by default
     written = sorted(out.rglob("*.wav"))
     assert len(written) == 67 and not list(out.glob("*.npz"))
     with wave.open(str(written[0])) as w:  # 16-bit PCM in, 16-bit PCM out: Python's wave reads it
-        assert w.getsampwidth() == 2 and w.getframerate() == RATE and w.getnframes() == 2000
+        assert w.getsampwidth() == 2 and w.getframerate() == RATE and w.getnframes() == N
     back = read_folder(out, data, "synthetic")
     assert back.counts() == {"am": 37, "chirp": 30, "tone": 0}
     assert back.shape == data.shape and np.isfinite(back.x).all()
@@ -93,7 +98,7 @@ def test_wav_folder_train_export_synthesize_read_back(wav_model, tmp_path):
     files = sorted(wav.rglob("*.wav"))
     assert len(files) == 6
     rate, x = wavfile.read(files[0])
-    assert rate == RATE and x.dtype == np.int16 and x.shape == (2000,)
+    assert rate == RATE and x.dtype == np.int16 and x.shape == (N,)
     again = generate_to_folder(gen, {"am": 4, "chirp": 2}, tmp_path / "w2", progress=False, config=_fmt("wav")).out
     assert tree_digest(wav) == tree_digest(again)  # same model + seed: identical bytes
     from_wav = read_folder(wav, data, "synthetic")
@@ -122,6 +127,7 @@ def _fmt(fmt: str, seed: int = 0):
     return SynthesizeConfig(format=fmt, seed=seed)
 
 
+@pytest.mark.slow
 def test_wav_folder_evaluate_cli(wav_model, tmp_path):
     data, model, root = wav_model
     runner = CliRunner()
@@ -265,6 +271,7 @@ def _npz_tree(out: Path) -> tuple[np.ndarray, np.ndarray]:
     return (np.concatenate([np.load(p)["x"] for p in shards]), np.concatenate([np.load(p)["y"] for p in shards]))
 
 
+@pytest.mark.slow
 def test_served_and_ray_samples_equal_the_cli(wav_model, tmp_path):
     """The same model + seed: `generate`'s npz, the service's npz body and client, Ray's shards agree."""
     import io

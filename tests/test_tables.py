@@ -23,6 +23,8 @@ from augmentor.table.codec import TableCodec
 from augmentor.table.data import load_table
 from augmentor.train import train
 
+pytestmark = pytest.mark.xdist_group("tables")  # one worker: the module's fixtures are built once
+
 
 def mixed_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
     """Float, integer, string and boolean columns; class-dependent so there is signal."""

@@ -102,13 +102,19 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
 
     check_outputs({"--out": out}, [data, *([recipe] if recipe else [])])
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from ..checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
         from ..devices import torch_device
         from ..distributed import launch
+        from ..train import check_world_size
 
         cores = os.cpu_count() or 1
         if not torch_device(device).startswith("cuda") and nproc > cores:
             raise UserError(f"--nproc {nproc} is more processes than this machine's {cores} cores for CPU "
                             f"training; use --nproc {cores} or fewer")
+
+        if resume and list_checkpoints(out):  # refused here, before any rank starts
+            last = latest_checkpoint(out)
+            check_world_size(last, load_checkpoint(last, tensors=False)[1], nproc)
 
         argv = ["train", data, "--out", str(out), "--device", device]
         for flag, value in (("--recipe", recipe), ("--epochs", epochs), ("--image-size", image_size),

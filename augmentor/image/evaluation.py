@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from imblearn.over_sampling import SMOTE
 from torch import nn
 
 from ..arms import steps_for
@@ -55,6 +54,8 @@ class ImageEvaluation:
 
 
 def smote_images(train: LabelledData, strategy: dict, k: int, seed: int) -> tuple:
+    from imblearn.over_sampling import SMOTE
+
     x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
         train.x.reshape(len(train), -1), train.y)
     return x.reshape(-1, *train.shape).astype(np.float32), y

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from imblearn.over_sampling import SMOTE
 from torch import nn
 
 from ..arms import steps_for
@@ -185,6 +184,8 @@ def two_sample_test(real: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> d
 
 def smote_signals(train: SignalData, strategy: dict, k: int, seed: int) -> tuple:
     """SMOTE on the flattened series (every channel and time step a feature)."""
+    from imblearn.over_sampling import SMOTE
+
     x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
         train.x.reshape(len(train), -1), train.y)
     return x.reshape(-1, *train.shape).astype(np.float32), y

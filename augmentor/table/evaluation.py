@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from imblearn.over_sampling import SMOTE
 
 from ..arms import Arm
 from ..recipe import EvaluateConfig
@@ -97,6 +96,8 @@ def smote_tables(train: TableData, strategy: dict, k: int, seed: int) -> tuple:
 
         sampler = SMOTENC(categorical_features=cats, sampling_strategy=strategy, k_neighbors=k, random_state=seed)
     else:
+        from imblearn.over_sampling import SMOTE
+
         sampler = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
     x, y = sampler.fit_resample(train.x, train.y)
     return pd.DataFrame(x, columns=train.x.columns).astype(train.x.dtypes.to_dict()), y
