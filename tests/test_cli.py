@@ -29,6 +29,7 @@ TINY_TOML = """
 name = "tiny"
 [data]
 train = "builtin:digits"
+test_fraction = 0.5     # a smaller training split: the plumbing of every stage, not the model
 [data.imbalance]
 profile = "step"
 classes = ["0", "1"]

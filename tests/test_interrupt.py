@@ -23,7 +23,7 @@ z_dim = 8
 g_channels = 32
 d_channels = 16
 [train]
-epochs = 150
+epochs = 75
 batch_size = 8
 checkpoint_every = 5
 sample_every = 1000
@@ -53,7 +53,7 @@ def test_sigkill_mid_training_then_resume(tmp_path, image_folder):
     with (run / "log.csv").open() as f:
         last_logged = int(list(csv.DictReader(f))[-1]["step"])
     assert last_logged - state["step"] <= 5  # at most one checkpoint interval lost
-    total = 150 * 2
+    total = 75 * 2
     assert state["step"] < total, "the run finished before it was killed; make it longer"
 
     r = subprocess.run(cli("train", image_folder, "--out", run, "--recipe", recipe, "--resume", "-q"))

@@ -13,8 +13,6 @@ from ..modality import Modality, Training, bind
 from .codec import ImageCodec
 from .data import BUILTINS, LabelledData, load_images, validate, write_npz
 from .diffaug import diff_augment
-from .evaluation import ImageEvaluation, guidance_classifier, smote_images
-from .learners import QualityFilter
 from .models import (
     ImageDiscriminator,
     ImageGenerator,
@@ -56,14 +54,40 @@ def _read(out, like: LabelledData, source: str | None) -> LabelledData:
     return read_samples(out, like.classes, source)
 
 
-def _quality_filter(x, y, n_classes: int, threshold: float, **options: object) -> QualityFilter:
+# The evaluation side (scikit-learn, imbalanced-learn, the learners) is imported when first used:
+# training, export and generation never load it.
+
+class _Evaluation:
+    """`evaluation.ImageEvaluation`, imported on first use."""
+
+    def __getattr__(self, name: str):
+        from .evaluation import ImageEvaluation
+
+        return getattr(ImageEvaluation(), name)
+
+
+def _smote(*args, **options) -> tuple:
+    from .evaluation import smote_images
+
+    return smote_images(*args, **options)
+
+
+def _guidance(*args, **options):
+    from .evaluation import guidance_classifier
+
+    return guidance_classifier(*args, **options)
+
+
+def _quality_filter(x, y, n_classes: int, threshold: float, **options: object):
+    from .learners import QualityFilter
+
     return QualityFilter.fit(x, y, n_classes, threshold, **options)
 
 
 MODALITY = bind(Modality(
     "image", claims=_claims, load=_load, codec=lambda spec: ImageCodec(),
     training=Training(lambda data: ImageCodec(), _step, True, _generator, _models, condition=set_conditioning,
-                      freeze_base=unconditional_base, penalty=group_spectral_penalty, guidance=guidance_classifier),
-    writer=images_to_folder, reader=_read, smote=smote_images, evaluation=ImageEvaluation(),
+                      freeze_base=unconditional_base, penalty=group_spectral_penalty, guidance=_guidance),
+    writer=images_to_folder, reader=_read, smote=_smote, evaluation=_Evaluation(),
     formats=("png", "npz"), serve_formats=("npz", "png-zip"), quality_filter=_quality_filter,
     distributed=True, guided=True, builtins=BUILTINS), LabelledData, ImageCodec)

@@ -11,7 +11,6 @@ from ..gan_steps import hinge_step
 from ..modality import Modality, Training, bind
 from .codec import SignalCodec
 from .data import BUILTINS, SignalData, is_signal_spec, load_signals
-from .learners import SignalEvaluation, smote_signals
 from .models import SignalDiscriminator, SignalGenerator, diff_augment_1d
 from .writer import read_signal_samples, signals_to_folder
 
@@ -30,8 +29,23 @@ def _models(k: int, shape: tuple, z_dim: int, g_width: int, d_width: int, codec:
     return SignalGenerator(k, shape, z_dim, g_width), SignalDiscriminator(k, shape, d_width)
 
 
+class _Evaluation:
+    """`learners.SignalEvaluation`, imported on first use (training and generation never load it)."""
+
+    def __getattr__(self, name: str):
+        from .learners import SignalEvaluation
+
+        return getattr(SignalEvaluation(), name)
+
+
+def _smote(*args, **options) -> tuple:
+    from .learners import smote_signals
+
+    return smote_signals(*args, **options)
+
+
 MODALITY = bind(Modality(
     "signal", claims=is_signal_spec, load=load_signals, codec=SignalCodec.from_json,
     training=Training(SignalCodec.fit, _step, False, _generator, _models),
-    writer=signals_to_folder, reader=read_signal_samples, smote=smote_signals, evaluation=SignalEvaluation(),
+    writer=signals_to_folder, reader=read_signal_samples, smote=_smote, evaluation=_Evaluation(),
     formats=("npz", "wav"), serve_formats=("npz",), builtins=tuple(BUILTINS)), SignalData, SignalCodec)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from ..modality import Modality, Training, bind
 from .codec import TableCodec
 from .data import TABLE_BUILTINS, TableData, is_table_spec, load_table, table_from_frame, write_table
-from .evaluation import TableEvaluation, smote_tables
 from .models import TableCritic, TableGenerator, table_step
 from .writer import read_table_samples, table_to_folder
 
@@ -41,8 +40,23 @@ def _models(k: int, shape: tuple, z_dim: int, g_width: int, d_width: int, codec:
     return TableGenerator(k, codec.spans, z_dim, g_width), TableCritic(k, codec.width, d_width)
 
 
+class _Evaluation:
+    """`evaluation.TableEvaluation`, imported on first use (training and generation never load it)."""
+
+    def __getattr__(self, name: str):
+        from .evaluation import TableEvaluation
+
+        return getattr(TableEvaluation(), name)
+
+
+def _smote(*args, **options) -> tuple:
+    from .evaluation import smote_tables
+
+    return smote_tables(*args, **options)
+
+
 MODALITY = bind(Modality(
     "table", claims=is_table_spec, load=_load, codec=TableCodec.from_json,
     training=Training(_fit_codec, _step, False, _generator, _models),
-    writer=table_to_folder, reader=read_table_samples, smote=smote_tables, evaluation=TableEvaluation(),
+    writer=table_to_folder, reader=read_table_samples, smote=_smote, evaluation=_Evaluation(),
     formats=("csv", "parquet"), serve_formats=("csv", "parquet"), builtins=TABLE_BUILTINS), TableData, TableCodec)
