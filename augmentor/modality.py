@@ -72,3 +72,19 @@ def bind(modality: Modality, *classes: type) -> Modality:
     for cls in classes:
         cls.MODALITY = modality
     return modality
+
+
+class Deferred:
+    """An object made by `make()` on first use: a package hands its evaluation side (scikit-learn,
+    imbalanced-learn, the learners) to its Modality this way, so training, export and generation
+    never import it."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make, self._made = make, None
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)

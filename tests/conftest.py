@@ -87,3 +87,9 @@ def tree_hash(root: Path) -> str:
 def tree_listing(root: Path) -> list[str]:
     """Every path below `root` (files, folders, links), relative and sorted."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long (slow-marked) tests first: two workers then finish together instead of one idling while
+    the other runs a long test collected last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -81,6 +81,15 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+def _in_process(*args: str):
+    """The CLI in this process: for the steps that start no ranks (a refusal, an export)."""
+    from click.testing import CliRunner
+
+    from augmentor.cli import cli
+
+    return CliRunner().invoke(cli, list(args))
+
+
 def test_nproc_train_resume_and_export(tmp_path, small):
     recipe = tmp_path / "r.toml"
     recipe.write_text('[model]\nz_dim = 8\ng_channels = 32\nd_channels = 16\n'
@@ -94,14 +103,14 @@ def test_nproc_train_resume_and_export(tmp_path, small):
     tensors, _ = load_checkpoint(first)
     assert "rng.1" in tensors and "rng" in tensors  # every rank's RNG, for an exact resume
     # resuming with another world size is refused, naming the one to use
-    r = _cli("train", small, "--recipe", str(recipe), "--epochs", "2", "--out", str(run), "--resume", "-q")
-    assert r.returncode == 2 and "--nproc 2" in r.stderr + r.stdout
+    r = _in_process("train", small, "--recipe", str(recipe), "--epochs", "2", "--out", str(run), "--resume", "-q")
+    assert r.exit_code == 2 and "--nproc 2" in r.output
     r = _cli("train", small, "--recipe", str(recipe), "--nproc", "2", "--epochs", "2", "--out", str(run), "--resume",
              "-q")
     assert r.returncode == 0, r.stderr[-2000:]
     assert load_checkpoint(latest_checkpoint(run))[1]["step"] == 2 * STEPS
-    r = _cli("export", str(run))
-    assert r.returncode == 0, r.stderr[-2000:]
+    r = _in_process("export", str(run), "-q")
+    assert r.exit_code == 0, r.output
     assert (run / "generator.onnx").is_file()
 
 
@@ -172,9 +181,9 @@ def test_kill_9_of_nproc_train_leaves_no_rank_and_no_writer(tmp_path, small):
         ranks |= _descendants(job.pid)
         assert len(ranks) >= 2
         # a --resume beside the live job is refused, naming the PID that holds the lock
-        r = _cli("train", small, "--recipe", str(recipe), "--nproc", "2", "--epochs", "400",
-                 "--out", str(run), "--resume", "-q")
-        assert r.returncode == 2 and f"PID {job.pid}" in r.stderr, r.stderr[-2000:]
+        r = _in_process("train", small, "--recipe", str(recipe), "--nproc", "2", "--epochs", "400",
+                        "--out", str(run), "--resume", "-q")
+        assert r.exit_code == 2 and f"PID {job.pid}" in r.output, r.output[-2000:]
     finally:
         assert_gone_and_still(job, ranks, run)
 

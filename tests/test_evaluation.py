@@ -414,6 +414,7 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
     from augmentor.recipe import EvaluateConfig
 
     train, validation = validation_split(load_dataset(digits_splits[0]), 0.2, 0)
+    train = train.subset(np.flatnonzero((train.y < 5) | (np.arange(len(train)) % 2 == 0)))  # half the large classes
     test = load_dataset(digits_splits[1])
     gen = open_generator(tiny_model[1])
     plan = {c: 20 for c in train.classes}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..gan_steps import hinge_step
-from ..modality import Modality, Training, bind
+from ..modality import Deferred, Modality, Training, bind
 from .codec import ImageCodec
 from .data import BUILTINS, LabelledData, load_images, validate, write_npz
 from .diffaug import diff_augment
@@ -57,13 +57,10 @@ def _read(out, like: LabelledData, source: str | None) -> LabelledData:
 # The evaluation side (scikit-learn, imbalanced-learn, the learners) is imported when first used:
 # training, export and generation never load it.
 
-class _Evaluation:
-    """`evaluation.ImageEvaluation`, imported on first use."""
+def _evaluation() -> object:
+    from .evaluation import ImageEvaluation
 
-    def __getattr__(self, name: str):
-        from .evaluation import ImageEvaluation
-
-        return getattr(ImageEvaluation(), name)
+    return ImageEvaluation()
 
 
 def _smote(*args, **options) -> tuple:
@@ -88,6 +85,6 @@ MODALITY = bind(Modality(
     "image", claims=_claims, load=_load, codec=lambda spec: ImageCodec(),
     training=Training(lambda data: ImageCodec(), _step, True, _generator, _models, condition=set_conditioning,
                       freeze_base=unconditional_base, penalty=group_spectral_penalty, guidance=_guidance),
-    writer=images_to_folder, reader=_read, smote=_smote, evaluation=_Evaluation(),
+    writer=images_to_folder, reader=_read, smote=_smote, evaluation=Deferred(_evaluation),
     formats=("png", "npz"), serve_formats=("npz", "png-zip"), quality_filter=_quality_filter,
     distributed=True, guided=True, builtins=BUILTINS), LabelledData, ImageCodec)

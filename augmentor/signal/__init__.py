@@ -8,7 +8,7 @@ The package implements the `Modality` (modality.py) for signals and binds it to 
 from __future__ import annotations
 
 from ..gan_steps import hinge_step
-from ..modality import Modality, Training, bind
+from ..modality import Deferred, Modality, Training, bind
 from .codec import SignalCodec
 from .data import BUILTINS, SignalData, is_signal_spec, load_signals
 from .models import SignalDiscriminator, SignalGenerator, diff_augment_1d
@@ -29,13 +29,10 @@ def _models(k: int, shape: tuple, z_dim: int, g_width: int, d_width: int, codec:
     return SignalGenerator(k, shape, z_dim, g_width), SignalDiscriminator(k, shape, d_width)
 
 
-class _Evaluation:
-    """`learners.SignalEvaluation`, imported on first use (training and generation never load it)."""
+def _evaluation() -> object:
+    from .learners import SignalEvaluation
 
-    def __getattr__(self, name: str):
-        from .learners import SignalEvaluation
-
-        return getattr(SignalEvaluation(), name)
+    return SignalEvaluation()
 
 
 def _smote(*args, **options) -> tuple:
@@ -47,5 +44,5 @@ def _smote(*args, **options) -> tuple:
 MODALITY = bind(Modality(
     "signal", claims=is_signal_spec, load=load_signals, codec=SignalCodec.from_json,
     training=Training(SignalCodec.fit, _step, False, _generator, _models),
-    writer=signals_to_folder, reader=read_signal_samples, smote=_smote, evaluation=_Evaluation(),
+    writer=signals_to_folder, reader=read_signal_samples, smote=_smote, evaluation=Deferred(_evaluation),
     formats=("npz", "wav"), serve_formats=("npz",), builtins=tuple(BUILTINS)), SignalData, SignalCodec)

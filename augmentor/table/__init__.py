@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..modality import Modality, Training, bind
+from ..modality import Deferred, Modality, Training, bind
 from .codec import TableCodec
 from .data import TABLE_BUILTINS, TableData, is_table_spec, load_table, table_from_frame, write_table
 from .models import TableCritic, TableGenerator, table_step
@@ -40,13 +40,10 @@ def _models(k: int, shape: tuple, z_dim: int, g_width: int, d_width: int, codec:
     return TableGenerator(k, codec.spans, z_dim, g_width), TableCritic(k, codec.width, d_width)
 
 
-class _Evaluation:
-    """`evaluation.TableEvaluation`, imported on first use (training and generation never load it)."""
+def _evaluation() -> object:
+    from .evaluation import TableEvaluation
 
-    def __getattr__(self, name: str):
-        from .evaluation import TableEvaluation
-
-        return getattr(TableEvaluation(), name)
+    return TableEvaluation()
 
 
 def _smote(*args, **options) -> tuple:
@@ -58,5 +55,5 @@ def _smote(*args, **options) -> tuple:
 MODALITY = bind(Modality(
     "table", claims=is_table_spec, load=_load, codec=TableCodec.from_json,
     training=Training(_fit_codec, _step, False, _generator, _models),
-    writer=table_to_folder, reader=read_table_samples, smote=_smote, evaluation=_Evaluation(),
+    writer=table_to_folder, reader=read_table_samples, smote=_smote, evaluation=Deferred(_evaluation),
     formats=("csv", "parquet"), serve_formats=("csv", "parquet"), builtins=TABLE_BUILTINS), TableData, TableCodec)
