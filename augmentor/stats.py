@@ -16,7 +16,10 @@ Families: a report declares before the run a small confirmatory family — the u
 on validation — Holm-adjusted, and only those comparisons get a verdict word ("helps" / "hurts"
 / "no detectable change"). Every other comparison is exploratory: an estimate with its interval
 and a Benjamini-Hochberg q-value across the exploratory set, no verdict word. With fewer than
-`MIN_SEEDS` seeds, or no spread at all, the verdict is "not enough evidence".
+`MIN_SEEDS` seeds, or a non-zero difference with no spread at all, the verdict is "not enough
+evidence". When both arms make the same prediction on every test example at every seed, the
+difference is exactly 0 under any resampling of seeds or test set: the interval is [0, 0] and the
+verdict "no detectable change" (the two arms are, in effect, one fit).
 
 `benchmarks/calibrate_verdicts.py` simulates, with the report's SmallCNN on long-tailed MNIST
 and the confirmatory family's size, null comparisons (arms that differ only in seed) and a
@@ -135,4 +138,6 @@ def method_text(family_size: int, confidence: float = CONFIDENCE) -> str:
             f"the confirmatory family of {family_size} comparison(s) declared before the run (best GAN arm vs "
             f"best non-GAN arm, best GAN arm vs real; both chosen on validation), Holm-adjusted; every other "
             f"comparison is exploratory: its interval and a Benjamini-Hochberg q-value, no verdict word; "
-            f"fewer than {MIN_SEEDS} seeds or no spread: 'not enough evidence'")
+            f"fewer than {MIN_SEEDS} seeds, or a non-zero difference with no spread: 'not enough evidence'; "
+            f"the same predictions on every test example and seed: a difference of exactly 0, interval [0, 0], "
+            f"'no detectable change'")

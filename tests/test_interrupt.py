@@ -64,7 +64,7 @@ def test_sigkill_mid_training_then_resume(tmp_path, image_folder):
     # on CPU with a fixed seed, the resumed run equals an uninterrupted one
     ref = train(load_dataset(image_folder), tmp_path / "ref", load_recipe(recipe), progress=False).checkpoint
     a, b = load_file(str(final)), load_file(str(ref))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.slow

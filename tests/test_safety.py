@@ -426,7 +426,7 @@ def test_a_local_ray_cluster_gets_no_more_workers_than_cores(tiny_model, tmp_pat
 def test_bad_cli_values_are_one_line_exit_2(tiny_model, tmp_path, args):
     args = [tiny_model[1] if a == "MODEL" else tmp_path / "o" if a == "OUT" else a for a in args]
     r = run_cli(*args)
-    assert r.exit_code == 2 and r.exception is None or isinstance(r.exception, SystemExit), r.output
+    assert r.exit_code == 2 and (r.exception is None or isinstance(r.exception, SystemExit)), r.output
     assert not (tmp_path / "o").exists()
 
 
