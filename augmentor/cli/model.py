@@ -13,6 +13,7 @@ from .options import (
     check_engine,
     common,
     engine_options,
+    format_option,
     label_option,
     max_samples_option,
     ort_device_option,
@@ -52,9 +53,8 @@ def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, fp16: bool,
 @click.option("--counts", required=True, help="CLASS=N[,CLASS=N...] samples to generate.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--batch-size", type=BATCH_RANGE, default=256, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet", "wav"]), default=None,
-              help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet. "
-                   "Signals: npz shards (the default) or wav (class folders of float WAV files).")
+@format_option("Signals: npz shards (the default) or wav (class folders of WAV files in the training clips' "
+               "sample type; float32 when they were not WAVs).")
 @workers_option
 @max_samples_option
 @engine_options
@@ -108,9 +108,8 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
               help="Keep only samples a classifier trained on DATA assigns to their class with "
                    "probability >= this; acceptance rates go to OUT/filter.json.")
 @click.option("--batch-size", type=BATCH_RANGE, default=256, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet", "wav"]), default=None,
-              help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or parquet. "
-                   "Signals: npz shards (the default) or wav (class folders of float WAV files).")
+@format_option("Signals: wav class folders in the data's own sample type when DATA is a WAV folder "
+                "(the default there; 16-bit PCM in, 16-bit PCM out), else npz shards; either on request.")
 @workers_option
 @max_samples_option
 @engine_options

@@ -149,3 +149,10 @@ def engine_options(func):
     return click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                         help="local: this process (+ PNG encoders); ray: sharded over Ray tasks "
                              "(pip install 'augmentor[ray]'); the same samples either way.")(func)
+
+
+def format_option(signals: str):
+    """`--format`, with what the default is for signals in this command."""
+    return click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet", "wav"]), default=None,
+                        help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or "
+                             f"parquet. {signals}")
