@@ -105,6 +105,7 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
         from ..checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
         from ..devices import torch_device
         from ..distributed import launch
+        from ..errors import AugmentorError
         from ..train import check_world_size
 
         cores = os.cpu_count() or 1
@@ -113,8 +114,13 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
                             f"training; use --nproc {cores} or fewer")
 
         if resume and list_checkpoints(out):  # refused here, before any rank starts
-            last = latest_checkpoint(out)
-            check_world_size(last, load_checkpoint(last, tensors=False)[1], nproc)
+            try:
+                last = latest_checkpoint(out)
+                state = load_checkpoint(last, tensors=False)[1]
+            except (AugmentorError, OSError):  # a live job may be replacing it: the ranks check under the lock
+                state = None
+            if state is not None:
+                check_world_size(last, state, nproc)
 
         argv = ["train", data, "--out", str(out), "--device", device]
         for flag, value in (("--recipe", recipe), ("--epochs", epochs), ("--image-size", image_size),
