@@ -53,7 +53,6 @@ def load_checkpoint(path: str | Path, tensors: bool = True) -> tuple[dict[str, t
     """Read a checkpoint written by `save_checkpoint`; anything else is refused. `tensors=False`
     reads the JSON state alone (the tensors dict is then empty)."""
     path = Path(path)
-    want_tensors = tensors
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -64,14 +63,14 @@ def load_checkpoint(path: str | Path, tensors: bool = True) -> tuple[dict[str, t
             if meta.get("version") != VERSION:
                 raise UnsafeArtifactError(f"{path}: checkpoint version {meta.get('version')!r} "
                                           f"is not supported (expected {VERSION})")
-            tensors = {k: f.get_tensor(k) for k in f.keys()} if want_tensors else {}
+            loaded = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
         state = json.loads(meta["state"])
     except (SafetensorError, OSError, ValueError, KeyError) as e:
         raise UnsafeArtifactError(
             f"{path}: not a readable augmentor checkpoint ({e}). Checkpoints are safetensors "
             "files written by `augmentor train`; pickled files are never loaded"
         ) from None
-    return tensors, state
+    return loaded, state
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path:

@@ -49,9 +49,8 @@ from .distributed import barrier, gather, init_from_env, world
 from .errors import OutputExistsError, RecipeError, UnsafeArtifactError
 from .modality import Modality
 from .outputs import MARKER, check_outputs, is_augmentor_output, output_lock, write_marker
-from .recipe import Recipe, TrainConfig, recipe_to_dict
+from .recipe import DIFFAUGMENT, Recipe, TrainConfig, recipe_to_dict
 
-DIFFAUGMENT = ("translation", "cutout", "color")  # every array modality's DiffAugment names these three
 LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "seconds"]
 
 
