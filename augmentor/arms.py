@@ -39,6 +39,7 @@ class Arm:
     extra: dict = field(default_factory=dict)  # facts for the report (e.g. filter acceptance)
     teacher: str = ""  # GAN samples chosen and soft-labelled by this arm's model of the same seed
     soft: TeacherPlan | None = None
+    rebalance: str = "none"  # arms.REBALANCING: how the training data or loss answer the imbalance
 
     @property
     def uses_gan(self) -> bool:
@@ -124,108 +125,90 @@ def top_up(train: Dataset, extra: Dataset, target: np.ndarray, seed: int) -> tup
     return out.x, out.y
 
 LOSS_WORDS = {"reweight": "reweighted", "logit-adjust": "logit-adjusted", "drw": "DRW"}
+LOSSES = tuple(LOSS_WORDS)
+SOFT_LOSSES = ("ce", "logit-adjust", "drw")  # the losses a fit with soft synthetic targets supports
+# The rebalancing axis of the non-GAN grid (search.py): one of these per cell, declared order = tie order
+REBALANCING = ("none", "oversample", "smote", "reweight", "logit-adjust", "drw")
+_TAG = {"none": "", "oversample": "+oversampled", "smote": "+SMOTE", "reweight": "+reweighted",
+        "logit-adjust": "+logit-adjusted", "drw": "+DRW"}
+_TEXT = {"none": "", "oversample": "random over-sampling to the target counts",
+         "smote": "SMOTE (SMOTENC with categorical columns) to the target counts",
+         "reweight": "class-balanced re-weighting of the loss",
+         "logit-adjust": "logit-adjusted loss (Menon et al. 2021, tau 1)",
+         "drw": "deferred re-weighting (plain loss, then effective-number class weights for the last half of the "
+                "steps; Cao et al. 2019)"}
 
 
-def classic_candidate_arms(train: Dataset, candidates: Sequence[str]) -> list[Arm]:
-    """`real+classic (NAME)` for each declared candidate policy; evaluation keeps the best on validation."""
+def cell_name(rebalance: str, classic: str = "", mixup: float = 0.0) -> str:
+    """`real+classic (affine)+oversampled+mixup 0.4`; the cell with nothing is `real`."""
+    return "real" + (f"+classic ({classic})" if classic else "") + _TAG[rebalance] + (f"+mixup {mixup:g}" if mixup
+                                                                                        else "")
+
+
+def rebalanced(train: Dataset, target: np.ndarray, rebalance: str, seed: int) -> tuple:
+    """The training data of a rebalancing: over-sampled or SMOTEd to `target`, else as given."""
+    if rebalance == "oversample":
+        return oversample(train, target, seed)
+    if rebalance == "smote":
+        return oversample(train, target, seed, "smote")
+    return train.x, train.y
+
+
+def cell_arm(train: Dataset, target: np.ndarray, rebalance: str = "none", classic: str = "",
+             mixup: float = 0.0) -> Arm:
+    """One cell of the non-GAN grid: a rebalancing (REBALANCING) x a classic augmentation policy ("" none)
+    x a mixup alpha (0 none). `target`: the per-class counts the resampling raises the classes to."""
+    if rebalance not in REBALANCING:
+        raise ValueError(f"unknown rebalancing '{rebalance}'; choose from {', '.join(REBALANCING)}")
+    loss = rebalance if rebalance in LOSSES else "ce"
+    parts = ([f"classic augmentation ({classic})"] if classic else []) + ([_TEXT[rebalance]] if _TEXT[rebalance]
+                                                                          else []) \
+        + ([f"mixup (alpha {mixup:g})"] if mixup else [])
+    name = cell_name(rebalance, classic, mixup)
+    kind = "reference" if name == "real" else ("loss" if loss != "ce" else "baseline")
     real = (train.x, train.y)
-    return [Arm(f"real+classic ({c})", f"classic augmentation candidate: {c} (real data, plain loss)",
-                lambda s: real, "baseline", classic=c) for c in candidates]
+    make = (lambda s: real) if rebalance not in ("oversample", "smote") else \
+        (lambda s: rebalanced(train, target, rebalance, s))
+    return Arm(name, " + ".join(parts) or "real training split as given", make, kind, classic=classic, loss=loss,
+               mixup=mixup, rebalance=rebalance)
 
 
-def build_arms(train: Dataset, *, target: np.ndarray, synthetic: Draws | None = None,
-               synthetic_only: Draws | None = None, doses: dict[float, Draws] | None = None,
-               filtered: Callable[[int], Dataset] | None = None, online: Callable[[int], object] | None = None,
-               baselines: bool = True, losses: Sequence[str] = ("reweight", "logit-adjust"), classic: str = "",
-               mixup: Sequence[float] = ()) -> list[Arm]:
-    """Every arm the inputs allow, in report order. `target` is the per-class count the
-    resampling baselines raise the classes to (the gap-filling plan's); `classic` is the classic
-    augmentation policy chosen on validation ("" when none or none helped): the baselines and GAN
-    arms named `+classic` use it; `mixup` lists the mixup alphas to try with over-sampling."""
-    real = (train.x, train.y)
-    tag = "+classic" if classic else ""
-    what = f"classic augmentation ({classic}) + " if classic else ""
-    arms = [Arm("real", "real training split as given", lambda s: real, "reference")]
-    if baselines:
-        arms += [Arm("real+oversampled", "random over-sampling to the target counts",
-                     lambda s: oversample(train, target, s)),
-                 Arm("real+SMOTE", "SMOTE (SMOTENC with categorical columns) to the target counts",
-                     lambda s: oversample(train, target, s, "smote"))]
-        if classic:
-            arms.append(Arm("real+classic+oversampled", f"{what}random over-sampling",
-                            lambda s: oversample(train, target, s), classic=classic))
-        for loss in losses:
-            text = {"reweight": "class-balanced re-weighting of the loss" if classic or mixup else
-                    "class_weight='balanced'", "logit-adjust": "logit-adjusted loss (Menon et al. 2021, tau 1)",
-                    "drw": "deferred re-weighting (plain loss, then effective-number class weights for the "
-                    "last half of the steps; Cao et al. 2019)"}[loss]
-            arms.append(Arm(f"real{tag}+{LOSS_WORDS[loss]}", what + text, lambda s: real, "loss",
-                            classic=classic, loss=loss))
-        for alpha in mixup:
-            arms.append(Arm(f"real{tag}+oversampled+mixup {alpha:g}", f"{what}random over-sampling + mixup "
-                            f"(alpha {alpha:g})", lambda s: oversample(train, target, s), classic=classic,
-                            mixup=alpha))
-    if synthetic is not None:
-        arms.append(Arm("real+synthetic", "real + GAN samples filling the gaps (drawn afresh each seed)",
-                        lambda s: concat(train, synthetic(s)), "gan"))
-        if baselines and classic:
-            arms.append(Arm("real+synthetic+classic", f"GAN gap-filling + classic augmentation ({classic})",
-                            lambda s: concat(train, synthetic(s)), "gan", classic=classic))
-    for ratio, draws in sorted((doses or {}).items()):
-        arms.append(Arm(f"real+synthetic x{ratio:g}", f"real + {ratio:.0%} more per class from the GAN",
-                        lambda s, d=draws: concat(train, d(s)), "gan"))
-    if filtered is not None:
-        arms.append(Arm("real+synthetic (filtered)", "the gap-filling draw, keeping the samples the quality "
-                        "filter accepts", lambda s: concat(train, filtered(s)), "gan"))
-        plus = f", + classic augmentation ({classic})" if classic else ""
-        top_up_arm = Arm(f"real+synthetic (filtered)+oversampled{tag}", "the filtered gap-filling draw, the rest "
-                         f"of each class's gap by random over-sampling of its real samples{plus}",
-                         lambda s: top_up(train, filtered(s), target, s), "gan", classic=classic)
-        if baselines and classic:
-            arms.append(Arm("real+synthetic (filtered)+classic", "the filtered gap-filling draw + classic "
-                            f"augmentation ({classic})", lambda s: concat(train, filtered(s)), "gan",
-                            classic=classic))
-        if baselines:
-            arms.append(top_up_arm)
-    if online is not None:
-        arms.append(Arm("real+online-synthetic", "real + fresh GAN gap-filling samples every epoch "
-                        "(OnlineSynthetic)", online, "gan"))
-        if baselines and classic:
-            arms.append(Arm("real+online-synthetic+classic", "fresh GAN gap-filling samples every epoch "
-                            f"+ classic augmentation ({classic})", online, "gan", classic=classic))
-    if synthetic_only is not None:
-        def only(s: int) -> tuple:
-            d = align_classes(synthetic_only(s), train.classes)
-            return d.x, d.y
-        arms.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
-                        only, "gan"))
-    return arms
+def grid_arms(train: Dataset, target: np.ndarray, rebalancing: Sequence[str], classic: Sequence[str],
+              mixup: Sequence[float]) -> list[Arm]:
+    """`real`, then every cell of rebalancing x ("", *classic) x (0, *mixup) in the declared axis order
+    (`none` on the rebalancing axis only when declared: `real` itself is always a cell)."""
+    cells = [cell_arm(train, target)] + [cell_arm(train, target, r, c, m) for r in dict.fromkeys(rebalancing)
+                                         for c in dict.fromkeys(("", *classic)) for m in dict.fromkeys((0.0, *mixup))]
+    return list({a.name: a for a in cells}.values())
 
 
-def mixup_on_top_of(best_mixup: Arm, train: Dataset, loss: str = "logit-adjust") -> Arm:
-    """Mixup at the alpha chosen on validation, with a loss-side fix instead of over-sampling."""
-    real = (train.x, train.y)
-    tag = "+classic" if best_mixup.classic else ""
-    return Arm(f"real{tag}+{LOSS_WORDS[loss]}+mixup {best_mixup.mixup:g}",
-               f"mixup (alpha {best_mixup.mixup:g}, chosen on validation) with the {LOSS_WORDS[loss]} loss"
-               + (f", classic augmentation ({best_mixup.classic})" if best_mixup.classic else ""),
-               lambda s: real, "loss", classic=best_mixup.classic, loss=loss, mixup=best_mixup.mixup)
+def with_gan(train: Dataset, extra: Dataset, target: np.ndarray, rebalance: str, seed: int) -> tuple:
+    """Real + GAN samples, then the rebalancing of the arm they join: random over-sampling raises each
+    class still below `target` with its real samples (top_up), SMOTE interpolates the pooled set."""
+    if rebalance == "oversample":
+        return top_up(train, extra, target, seed)
+    both = train.concat(align_classes(extra, train.classes))
+    if rebalance == "smote":
+        need = np.maximum(np.asarray(target), np.bincount(both.y, minlength=len(target)))
+        return oversample(both, need, seed, "smote")
+    return both.x, both.y
 
 
-def on_top_of(best: Arm, train: Dataset, draws: Draws, ratio: float) -> Arm:
-    """GAN data together with the loss-side fix chosen on validation: real + `ratio` x count
-    GAN samples per class (the real class mix kept), trained with `best`'s loss, augmentation and mixup."""
-    return Arm(f"real+synthetic x{ratio:g}+{best.name.removeprefix('real+')}",
-               f"real + {ratio:.0%} more per class from the GAN, with {best.description}",
-               lambda s: concat(train, draws(s)), "gan", classic=best.classic, loss=best.loss, mixup=best.mixup)
+def gan_on_top_of(best: Arm, train: Dataset, target: np.ndarray, base: str, description: str, draws: Draws) -> Arm:
+    """A GAN arm with `best`'s whole setting (rebalancing, classic augmentation, loss, mixup): the GAN samples
+    join the real split before `best`'s resampling, so against `best` only the GAN samples differ."""
+    tail = best.name.removeprefix("real")
+    return Arm(base + tail, description + (f", with {best.description}" if best.name != "real" else ""),
+               lambda s: with_gan(train, draws(s), target, best.rebalance, s), "gan", classic=best.classic,
+               loss=best.loss, mixup=best.mixup, rebalance=best.rebalance)
 
 
 def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
     """GAN samples chosen and soft-labelled by `best`'s own model of the same seed (its teacher),
     added late and down-weighted, with `best`'s loss and mixup (its loss must be ce, logit-adjust or drw)."""
     thin = plan.max_share < 1
-    return Arm(f"real+synthetic (teacher{f', share {plan.max_share:g}' if thin else ''})+"
-               f"{best.name.removeprefix('real+')}",
+    return Arm(f"real+synthetic (teacher{f', share {plan.max_share:g}' if thin else ''})"
+               f"{best.name.removeprefix('real')}",
                f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
                f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap"
                + (f"; only the classes with at most {plan.max_share:.0%} of the largest class's real samples"
@@ -235,14 +218,14 @@ def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
                   f"{SOFT_FALLBACK_TEMPERATURE:g} where it does not") + f", weight {plan.weight:g}, joining after "
                f"{plan.join_at:.0%} of the steps, the loss's prior or class weights from the real + synthetic mixture",
                best.make, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
-               teacher=best.name, soft=plan, extra={"teacher_selection": {}})
+               teacher=best.name, soft=plan, extra={"teacher_selection": {}}, rebalance=best.rebalance)
 
 
 def online_on_top_of(best: Arm, online: Callable[[int], object]) -> Arm:
     """Fresh GAN samples every epoch together with the loss-side fix chosen on validation."""
-    return Arm(f"real+online-synthetic+{best.name.removeprefix('real+')}",
-               f"fresh GAN samples every epoch (OnlineSynthetic), with {best.description}",
-               online, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup)
+    return Arm(f"real+online-synthetic{best.name.removeprefix('real')}",
+               f"fresh GAN samples every epoch (OnlineSynthetic) in place of resampling, with {best.description}",
+               online, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup, rebalance=best.rebalance)
 
 
 def steps_for(n_train: int, epochs: int, batch_size: int) -> int:

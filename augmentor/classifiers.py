@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .arms import SOFT_LOSSES  # noqa: F401  (the losses a fit with soft synthetic targets supports)
+
 LOSSES = ("ce", "reweight", "logit-adjust", "drw")
 
 
-SOFT_LOSSES = ("ce", "logit-adjust", "drw")  # the losses a fit with soft synthetic targets supports
 
 
 DRW_SHARE = 0.5  # deferred re-weighting: class-balanced weights for the last half of the steps (pilot)

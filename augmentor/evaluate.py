@@ -1,15 +1,16 @@
 """Did the synthetic data help? Every arm x classifier x seed, chosen on validation, read once on test.
 
-Protocol, the same for every modality:
+Protocol, the same for every modality and every learner:
 - each arm (arms.py) is fitted for seeds 0..n-1 (seed s seeds the classifier, the resampling
   and the GAN draw used by that arm), and predicts the validation and test splits once;
-- every choice made from data is made on the validation split, in this order: the classic
-  augmentation policy among the declared candidates (none, if none beats `real`); the mixup
-  alpha; the loss-side fix the GAN data and mixup are combined with; the reference (the best
-  non-GAN arm other than `real`, unless declared); the headline's GAN and non-GAN arms;
-- the confirmatory family (stats.py) — headline GAN arm vs best non-GAN arm, and vs `real` —
-  is fitted for `confirm_seeds` seeds and Holm-judged; every arm's comparisons with `real` and
-  the reference, over the first n seeds, are exploratory estimates.
+- the arms without a GAN are a declared grid — rebalancing x classic augmentation x mixup —
+  searched per learner under a budget (search.py: successive halving, a declared tie rule),
+  on validation, or by k-fold over train + validation when validation is small;
+- the GAN arms take the winner's whole setting (rebalancing, augmentation, loss, mixup), so the
+  comparison isolates the GAN samples; the best GAN arm is chosen on validation;
+- the confirmatory family (stats.py) — per learner, its best GAN arm vs the search's winner and
+  vs `real` — is fitted for `confirm_seeds` seeds and Holm-judged as one family; every other
+  comparison with `real` and the reference, over the first n seeds, is an exploratory estimate.
 
 The result is one shape for every modality: `results["classifiers"][name]["arms"][arm]`.
 """
@@ -24,9 +25,10 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from tqdm import tqdm
 
-from .arms import Arm, Dataset, Draws, TeacherPlan, mixup_on_top_of, on_top_of, online_on_top_of, teacher_on_top_of
+from .arms import SOFT_LOSSES, Arm, Dataset
 from .data import align_classes
 from .errors import RecipeError
+from .search import TIE_RULE, Folds, halving, margin, merge_same_fits, pick, rank
 from .stats import (
     CONFIDENCE,
     MIN_SEEDS,
@@ -70,12 +72,26 @@ def summarize(runs: list[dict], split: str = "test") -> dict:
 class _Fits:
     """Runs and test predictions of one learner, arm by arm; an arm is fitted once per seed."""
 
-    def __init__(self, learner, validation: Dataset, test: Dataset, k: int, bar) -> None:
+    def __init__(self, learner, validation: Dataset, test: Dataset, k: int, bar, pooled: Dataset | None = None) -> None:
         self.learner, self.validation, self.test, self.k, self.bar = learner, validation, test, k, bar
+        self.pooled = pooled  # train + validation, predicted too when choices are made by k-fold
         self.runs: dict[str, list[dict]] = {}
         self.test_pred: dict[str, list[np.ndarray]] = {}
         self.arms: dict[str, Arm] = {}
         self.evals: list | None = None  # what every fit predicts: one list, so a worker pool gets it once
+
+    def predict(self, jobs: Sequence[tuple]) -> list[list[np.ndarray]]:
+        """The learner's predictions on `evals` for each (arm, x, y, seed), in order."""
+        if self.evals is None:
+            self.evals = [self.validation.x, self.test.x] + ([self.pooled.x] if self.pooled is not None else [])
+        many = getattr(self.learner, "fit_predict_many", None)
+        out = []
+        for p in (many(iter(jobs), self.evals) if many else
+                  (self.learner.fit_predict(*job, self.evals) for job in jobs)):
+            out.append(p)
+            if self.bar is not None:
+                self.bar.update(1)
+        return out
 
     def fit(self, arms: Sequence[Arm], seeds: int) -> None:
         """Fit every arm for seeds 0..seeds-1 (those not fitted yet); a teacher arm's teacher first.
@@ -87,22 +103,15 @@ class _Fits:
         if teachers:  # its teacher is the teacher arm's model of the same seed
             self.fit(teachers, seeds)
         todo = [(arm, seed) for seed in range(seeds) for arm in arms if len(self.runs.get(arm.name, [])) <= seed]
-        made: list[tuple] = []
-
-        def jobs():
-            for arm, seed in todo:
-                m = arm.make(seed)
-                x, y = (m, m.labels()) if hasattr(m, "epoch_arrays") else m  # online: epoch 0's labels
-                made.append(y)
-                yield arm, x, y, seed
-
-        if self.evals is None:
-            self.evals = [self.validation.x, self.test.x]
-        evals = self.evals
-        many = getattr(self.learner, "fit_predict_many", None)
-        preds = many(jobs(), evals) if many else (self.learner.fit_predict(*job, evals) for job in jobs())
-        for i, (val_pred, test_pred) in enumerate(preds):
+        jobs, made = [], []
+        for arm, seed in todo:
+            m = arm.make(seed)
+            x, y = (m, m.labels()) if hasattr(m, "epoch_arrays") else m  # online: epoch 0's labels
+            made.append(y)
+            jobs.append((arm, x, y, seed))
+        for i, preds in enumerate(self.predict(jobs)):
             (arm, seed), y = todo[i], made[i]
+            val_pred, test_pred = preds[0], preds[1]
             counts = np.bincount(y, minlength=self.k)
             if arm.soft is not None:  # + the GAN samples its teacher kept
                 counts = counts + np.asarray(arm.extra["teacher_selection"][seed]["kept"])
@@ -111,15 +120,16 @@ class _Fits:
                 "validation": score(self.validation.y, val_pred, self.k),
                 "test": score(self.test.y, test_pred, self.k)})
             self.test_pred.setdefault(arm.name, []).append(np.asarray(test_pred))
-            if self.bar is not None:
-                self.bar.update(1)
 
     def val(self, name: str, seeds: int | None = None) -> float:
         return _val_mean(self.runs[name][:seeds])
 
+    def val_per_seed(self, name: str, seeds: int | None = None) -> np.ndarray:
+        return np.array([r["validation"]["balanced_accuracy"] for r in self.runs[name][:seeds]])
+
     def best(self, names: Sequence[str], seeds: int) -> str:
-        """Highest validation mean over the first `seeds` seeds; a tie never goes to `real`."""
-        return max(names, key=lambda n: (self.val(n, seeds), n != "real"))
+        """Highest validation mean over the first `seeds` seeds; equal scores by search.TIE_RULE."""
+        return pick([self.arms[n] for n in names], lambda n: self.val(n, seeds)).name
 
     def compare(self, name: str, ref: str, seeds: int | None = None) -> dict:
         a, b = self.runs[name][:seeds], self.runs[ref][:seeds]
@@ -131,41 +141,41 @@ class _Fits:
         return {**d, "metric": "balanced_accuracy"}
 
 
-def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable[[str], Sequence[Arm]],
-             learners: Sequence, *, seeds: int, confirm_seeds: int = 0, candidates: Sequence[Arm] = (),
-             combine: tuple[Draws, float] | None = None, online=None, reference: str = "",
-             teacher: TeacherPlan | Sequence[TeacherPlan] | None = None,
-             mixup_losses: Sequence[str] = ("logit-adjust",),
-             progress: bool = True, protocol: dict | None = None, sources: dict | None = None,
-             every_learner_headline: bool = False) -> dict:
-    """Fit every arm with every learner for `seeds` seeds; compare on test; return the results.
+GanArms = Callable[[Arm, Arm | None], Sequence[Arm]]  # (best non-GAN arm, best soft-target arm) -> GAN arms
 
-    `build(classic)` returns the arms given the classic policy chosen on validation among the
-    `candidates` arms ("" when there are none or none beats `real`). `combine` = (draws, ratio)
-    adds, per learner, GAN data on top of the loss-side arm that scores best on validation;
-    `online` (seed -> OnlineSynthetic) adds fresh-draw GAN data on top of it too, and `teacher`
-    (images; one arm per plan) GAN samples chosen and soft-labelled by that arm's own model
-    (arms.teacher_on_top_of). The mixup alpha chosen with over-sampling is also fitted with each loss
-    fix in `mixup_losses` (whether or not the plain loss arm is fitted). The headline's arms (best
-    GAN, best non-GAN, real) are fitted for max(seeds, confirm_seeds) seeds and form
-    the confirmatory family (for every learner with `every_learner_headline`, else the first). `sources`
-    says which variance sources the intervals cover."""
+
+def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[Arm], learners: Sequence, *,
+             seeds: int, confirm_seeds: int = 0, gan: GanArms | None = None, reference: str = "",
+             keep: float = 0.25, folds: int = 3, fold_below: int = 25,
+             rebuild: Callable[[Arm, Dataset], Arm] | None = None, progress: bool = True,
+             protocol: dict | None = None, sources: dict | None = None) -> dict:
+    """Search the non-GAN `grid` (search.py; `real` first) per learner, add the GAN arms `gan(best, soft)`
+    builds on top of the winner, fit the confirmatory family for every learner and compare on test.
+
+    Choices are made on validation, or by `folds`-fold cross-validation over train + validation when
+    the validation split holds fewer than `fold_below` examples per class (median) and `rebuild` can
+    make a cell for a fold. `reference` (a grid cell) replaces the search's winner as the comparator of
+    the exploratory estimates. `sources` says which variance sources the intervals cover."""
     if seeds < 1:
         raise RecipeError(f"seeds must be >= 1, got {seeds}")
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
     k = len(train.classes)
-    names = [a.name for policy in ("", *(c.classic for c in candidates[:1])) for a in build(policy)]
+    names = [a.name for a in grid]
+    if not names or names[0] != "real":
+        raise ValueError("the grid's first arm must be `real`")
     if reference and (reference == "real" or reference not in names):
         raise RecipeError(f"evaluate.reference '{reference}' is not one of the arms: {', '.join(names[1:])}")
+    val_counts = np.bincount(validation.y, minlength=k)
+    small = bool(rebuild is not None and folds > 1 and np.median(val_counts) < fold_below)
     bar = tqdm(desc="evaluate", unit="fit", disable=not progress)
     by_clf, fits_of = {}, {}
-    teacher = [teacher] if isinstance(teacher, TeacherPlan) else list(teacher or ())
     try:
         for learner in learners:
-            fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar)
-            by_clf[learner.name] = _choose_and_fit(fits, build, candidates, train, seeds, combine, online, reference,
-                                                   teacher if hasattr(learner, "models") else None, mixup_losses)
-        headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds), every_learner_headline)
+            fold_plan = Folds(train, validation, folds, rebuild, max(seeds, 1)) if small else None
+            fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar,
+                                                 fold_plan.pooled if fold_plan else None)
+            by_clf[learner.name] = _search_and_fit(fits, grid, gan, seeds, reference, keep, fold_plan)
+        headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds))
     finally:
         for learner in learners:  # a learner's worker pool, if it has one
             getattr(learner, "close", lambda: None)()
@@ -175,10 +185,13 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
         "modality": train.modality,
         "classes": list(train.classes),
         "train_counts": np.bincount(train.y, minlength=k).tolist(),
-        "validation_counts": np.bincount(validation.y, minlength=k).tolist(),
+        "validation_counts": val_counts.tolist(),
         "test_counts": np.bincount(test.y, minlength=k).tolist(),
         "protocol": {"seeds": seeds, "confirm_seeds": max(seeds, confirm_seeds),
-                     "classifiers": [lr.name for lr in learners], **(protocol or {})},
+                     "classifiers": [lr.name for lr in learners], "search_keep": keep,
+                     "choices_on": (f"{folds}-fold cross-validation over train + validation (validation: median "
+                                    f"{np.median(val_counts):g} per class < {fold_below})") if small else
+                     "validation split", **(protocol or {})},
         "statistics": {"method": method_text(len(family)), "confidence": CONFIDENCE, "min_seeds": MIN_SEEDS,
                        "metric": "balanced_accuracy", "family_size": len(family), "family": family,
                        "exploratory_size": exploratory},
@@ -188,67 +201,47 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, build: Callable
     }
 
 
-def _choose_and_fit(fits: _Fits, build: Callable[[str], Sequence[Arm]], candidates: Sequence[Arm], train: Dataset,
-                    seeds: int, combine, online, reference: str, teacher=None,
-                    mixup_losses: Sequence[str] = ("logit-adjust",)) -> dict:
-    """The validation choices of one learner, in order, fitting what each needs."""
-    real = build("")[0]
-    fits.fit([real, *candidates], seeds)
-    classic = {"candidates": [c.classic for c in candidates], "chosen": "", "chosen_by":
-               "highest mean balanced accuracy on the validation split; kept only if not below real"}
-    if candidates:
-        best = fits.best([c.name for c in candidates], seeds)
-        if fits.val(best) >= fits.val("real"):
-            classic["chosen"] = fits.arms[best].classic
-        else:
-            classic["reason"] = (f"every candidate scored below real on validation (best {best}: "
-                                 f"{fits.val(best) * 100:.1f} vs {fits.val('real') * 100:.1f}); classic "
-                                 "augmentation is left out of every other arm and of the reference search")
-    arms = [a for a in build(classic["chosen"]) if a.name != "real"]
-    fits.fit(arms, seeds)
-    extra: list[Arm] = []
-    mixups = [a for a in arms if a.mixup > 0 and a.kind == "baseline"]
-    loss_arms = [a for a in arms if a.kind == "loss"]
-    if mixups and mixup_losses:  # fitted even where a recipe leaves the plain loss arm out
-        best_mixup = fits.arms[fits.best([a.name for a in mixups], seeds)]
-        extra += [mixup_on_top_of(best_mixup, train, loss) for loss in mixup_losses]
-        fits.fit(extra, seeds)
-    loss_arms += extra
-    if loss_arms:  # GAN data on top of the loss-side fix chosen on validation: stored and fresh draws
-        best = fits.arms[fits.best([a.name for a in loss_arms], seeds)]
-        combos = ([on_top_of(best, train, combine[0], combine[1])] if combine is not None else []) + \
-            ([online_on_top_of(best, online)] if online is not None else [])
-        if teacher:  # its teacher: the best arm whose loss takes soft targets, its own model, same seed
-            from .classifiers import SOFT_LOSSES
-
-            soft_ok = [a.name for a in loss_arms if a.loss in SOFT_LOSSES]
-            if soft_ok:
-                combos += [teacher_on_top_of(fits.arms[fits.best(soft_ok, seeds)], plan) for plan in teacher]
-        fits.fit(combos, seeds)
-        extra += combos
-    every = [real, *candidates, *arms, *extra]
-    left_out = [] if classic["chosen"] else [c.name for c in candidates]
-    non_gan = [a.name for a in every if a.kind in ("baseline", "loss") and a.name not in left_out]
-    ref = reference or (fits.best(non_gan, seeds) if non_gan else None)
-    return {"arms": {a.name: a for a in every},  # replaced by entries in _explore
-            "classic_augmentation": classic, "left_out_of_search": left_out,
+def _search_and_fit(fits: _Fits, grid: Sequence[Arm], gan: GanArms | None, seeds: int, reference: str,
+                    keep: float, folds: Folds | None) -> dict:
+    """One learner: the grid search (search.halving), then its winner, `real` and the GAN arms on train."""
+    cells = merge_same_fits(grid, fits.learner)
+    best, record = halving(fits, cells, seeds, keep, folds)
+    record["cells"] = len(grid)
+    real = cells[0]
+    fits.fit([real, best], seeds)  # on the training split (with folds, the search fitted folds only)
+    soft = best if best.loss in SOFT_LOSSES else None
+    if soft is None:  # a teacher needs a loss that takes soft targets: the best such arm the search kept
+        kept = [a for a in cells if a.name in record["stages"][-1]["balanced_accuracy"] and a.loss in SOFT_LOSSES]
+        if kept:
+            soft = pick(kept, lambda n: record["stages"][-1]["balanced_accuracy"][n])
+            fits.fit([soft], seeds)
+    gan_arms = [a for a in (gan(best, soft) if gan is not None else [])  # teacher arms: learners that take them
+                if a.soft is None or getattr(fits.learner, "soft_targets", False)]
+    fits.fit(gan_arms, seeds)
+    arms = {n: fits.arms[n] for n in fits.runs}
+    ref = reference or best.name
+    if ref not in fits.runs:
+        fits.fit([next(a for a in cells if a.name == ref)], seeds)
+        arms[ref] = fits.arms[ref]
+    record["choice_scores"] = {n: {"balanced_accuracy": s["balanced_accuracy"][n], "seeds": s["seeds"]}
+                               for s in record["stages"] for n in s["balanced_accuracy"]}
+    return {"arms": arms,  # replaced by entries in _explore
+            "search": record,
             "reference": {"name": ref, "chosen_by": "recipe" if reference else
-                          "highest mean balanced accuracy on the validation split among non-GAN arms"}}
+                          f"the non-GAN search's winner ({record['chosen_on']})"}}
 
 
-def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int,
-             every_learner: bool = False) -> tuple[dict | None, list[str]]:
-    """The headline (first classifier; with `every_learner`, one per classifier): the best GAN arm and the
-    best non-GAN arm on validation, refitted to `confirm_seeds` seeds with `real`, and the confirmatory
-    family (every headline's comparisons) judged with Holm."""
+def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int) -> tuple[dict | None, list[str]]:
+    """One headline per learner: its best GAN arm on validation against the search's winner and against
+    `real`, refitted to `confirm_seeds` seeds; every learner's comparisons form one family, Holm-judged."""
     heads, comparisons, labels = [], [], []
-    for clf in list(by_clf) if every_learner else [next(iter(by_clf))]:
+    for clf in by_clf:
         fits, arms = fits_of[clf], by_clf[clf]["arms"]
         gan = [n for n, a in arms.items() if a.uses_gan and n != "synthetic-only"]
-        non_gan = [n for n, a in arms.items() if not a.uses_gan and n not in by_clf[clf]["left_out_of_search"]]
-        if not gan or not non_gan:
+        b = by_clf[clf]["search"]["chosen"]
+        if not gan:
             continue
-        g, b = fits.best(gan, seeds), fits.best(non_gan, seeds)
+        g = fits.best(gan, seeds)
         fits.fit([arms[n] for n in dict.fromkeys([g, b, "real"])], confirm_seeds)
         mine = []
         if b != "real":
@@ -261,16 +254,21 @@ def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int,
         def ba(n: str, fits=fits) -> float:
             return float(np.mean([r["test"]["balanced_accuracy"] for r in fits.runs[n]]))
 
-        heads.append({"classifier": clf, "chosen_by": "highest mean balanced accuracy on the validation split "
-                      f"(first {seeds} seeds; a tie never goes to real)", "gan_arm": g, "best_non_gan_arm": b,
+        ordered = sorted(gan, key=lambda n: rank(arms[n], fits.val(n, seeds), [arms[x] for x in gan]))
+        noise = margin(g, ordered[1], fits.val_per_seed, seeds) if len(ordered) > 1 else None
+        heads.append({"classifier": clf, "chosen_by": "GAN arm: highest mean balanced accuracy on the validation "
+                      f"split (first {seeds} seeds; {TIE_RULE}); non-GAN arm: the search's winner "
+                      f"({by_clf[clf]['search']['chosen_on']})", "gan_arm": g, "best_non_gan_arm": b,
                       "seeds": confirm_seeds, "balanced_accuracy": {g: ba(g), b: ba(b), "real": ba("real")},
+                      "chosen_on": {g: fits.val(g, seeds), b: by_clf[clf]["search"]["chosen_score"]},
+                      **({"gan_choice_noise": noise} if noise else {}),
                       "difference": mine[0], "vs_real": mine[-1]})
     if not heads:
         return None, []
     judge_family(comparisons)
     for h in heads:
         h["verdict"], h["family"] = h["difference"]["verdict"], labels
-    return ({**heads[0], "others": heads[1:]} if every_learner else heads[0]), labels
+    return {**heads[0], "others": heads[1:]}, labels
 
 
 def _explore(by_clf: dict, fits_of: dict, seeds: int) -> int:
@@ -279,8 +277,11 @@ def _explore(by_clf: dict, fits_of: dict, seeds: int) -> int:
     for clf, res in by_clf.items():
         fits, ref = fits_of[clf], res["reference"]["name"]
         entries = {}
+        chosen_on = res["search"]["choice_scores"]
         for name, arm in res["arms"].items():
             entry = _arm_entry(arm, fits.runs[name])
+            entry["choice_score"] = chosen_on.get(name) or {"balanced_accuracy": fits.val(name, seeds),
+                                                            "seeds": min(seeds, len(fits.runs[name]))}
             if name != "real":
                 entry["vs_real"] = fits.compare(name, "real", seeds)
                 comparisons.append(entry["vs_real"])
@@ -299,7 +300,7 @@ def _val_mean(runs: list[dict]) -> float:
 
 def _arm_entry(arm: Arm, runs: list[dict]) -> dict:
     first = runs[0]
-    return {"description": arm.description, "kind": arm.kind, "uses_gan": arm.uses_gan,
+    return {"description": arm.description, "kind": arm.kind, "uses_gan": arm.uses_gan, "rebalance": arm.rebalance,
             "classic_augmentation": arm.classic, "loss": arm.loss, "mixup": arm.mixup, "seeds": len(runs),
             "n_train": first["n_train"], "train_counts": first["train_counts"], **arm.extra, "runs": runs,
             "summary": summarize(runs), "validation_summary": summarize(runs, "validation")}

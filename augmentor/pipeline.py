@@ -21,6 +21,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from .arms import Dataset, Draws
 from .checkpoint import list_checkpoints
 from .data import hold_out_and_thin, stratified_split
@@ -228,3 +230,32 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
     folder = synthetic_only or synthetic
     samples = read_folder(folder, train_data, "synthetic") if folder else None
     return results, samples if train_data.MODALITY.training.preview else None
+
+
+def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000, device: str = "cpu") -> dict:
+    """`augmentor calibrate`: measure the false-verdict rate and power of the report `recipe` wrote, on
+    its data and learners (calibrate.py); store them in its results.json and re-render report.md."""
+    import json
+
+    from .calibrate import attach, calibrate
+    from .gaps import parse_strategy, plan_gaps
+
+    report = recipe.report_dir
+    path = report / "results.json"
+    if not path.is_file():
+        raise InvalidDataError(f"{path} does not exist: run `augmentor run` with this recipe first")
+    results = json.loads(path.read_text())
+    if "search" not in next(iter(results["classifiers"].values())):
+        raise InvalidDataError(f"{path} was written before the grid search (no 'search' record): re-run the recipe")
+    train_data, validation, test = prepare_splits(recipe)
+    counts = train_data.counts()
+    plan = plan_gaps(counts, parse_strategy(recipe.synthesize.strategy))
+    target = np.array([counts[c] + plan.get(c, 0) for c in train_data.classes])
+    ev = recipe.evaluate
+    learners, _ = train_data.MODALITY.evaluation.learners(train_data, ev, torch_device(device))
+    with output_lock(report, "--report"):
+        cal = calibrate(train_data, validation, test, learners, results, target, pool=pool, simulations=simulations,
+                        cache=recipe.run_dir / "calibration", data_name=f"{recipe.name} ({recipe.data.train})",
+                        fit_inputs={k: recipe_to_dict(recipe)[k] for k in ("data", "evaluate", "synthesize")})
+    attach(report, cal)
+    return cal

@@ -112,7 +112,7 @@ class SynthesizeConfig:
 class EvaluateConfig:
     seeds: int = 3  # every arm: the validation choices and the exploratory estimates
     confirm_seeds: int = 6  # confirmatory arms (headline GAN, best non-GAN, real); power at 1.5 points on MNIST-LT
-    # with the 28x28 SmallCNN: 0.77 at 5 seeds, 0.91 at 6 (reports/verdict-calibration.md)
+    # with the 28x28 SmallCNN: 0.77 at 5 seeds, 0.91 at 6 (reports/verdict-calibration-mnist-smallcnn.md)
     epochs: int = 30  # classifier budget: epochs x ceil(N_real / batch_size) steps, every arm
     batch_size: int = 64
     lr: float = 3e-3  # one-cycle peak; 3e-3 beat 1e-3 on validation for every arm (benchmarks/pilot_classifier.py)
@@ -121,7 +121,12 @@ class EvaluateConfig:
     baselines: bool = True  # oversampling, SMOTE, classic augmentation arms
     classic: tuple[str, ...] = ()  # image candidates; empty: gray affine, pad-crop; RGB crop-flip, randaugment
     mixup: tuple[float, ...] = (0.2, 0.4)  # images: mixup alphas tried with over-sampling (best on validation)
-    mixup_losses: tuple[str, ...] = ("logit-adjust",)  # the chosen alpha is then fitted with these loss fixes
+    # the non-GAN grid (search.py): rebalancing x classic (none + candidates) x mixup (0 + alphas); empty:
+    # every rebalancing the modality has (none, oversample, smote and its loss fixes)
+    rebalancing: tuple[str, ...] = ()
+    search_keep: float = 0.25  # successive halving: every cell at 1 seed, this share (at least 2) at `seeds`
+    folds: int = 3  # choices by repeated stratified k-fold over train + validation when validation is small
+    fold_below: int = 25  # ... i.e. holds fewer than this many examples per class (median); 0: never
     doses: tuple[float, ...] = (0.5, 1.0)  # extra arms: real + ratio x count GAN samples per class
     filter_threshold: float = 0.0  # > 0: a quality-filtered arm keeping p(class) >= threshold
     classifiers: tuple[str, ...] = ("logreg", "hgb", "rf")  # tables: scikit-learn classifiers

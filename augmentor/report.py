@@ -95,7 +95,7 @@ def _pm(s) -> str:
     return f"{s.mean * 100:.1f} ± {s.std * 100:.1f}"
 
 
-def _answer(h: Headline | None, first: LearnerResult) -> list[str]:
+def _answer(h: Headline | None, first: LearnerResult, learners: dict[str, LearnerResult]) -> list[str]:
     out = ["## The answer", ""]
     if h is None:
         return out + ["No GAN arm took part in this evaluation, so there is no confirmatory family: every "
@@ -105,7 +105,7 @@ def _answer(h: Headline | None, first: LearnerResult) -> list[str]:
             "not enough evidence": "cannot yet be judged against"}
     out.append(f"**Did the GAN data beat the best you can do without it? {h.verdict}.** The best GAN arm on "
                f"validation, **{g}** ({ba[g] * 100:.1f} % balanced accuracy on test), {word[h.verdict]} the best "
-               f"arm without a GAN on validation, **{b}** ({ba[b] * 100:.1f} %): {_ci(h.difference)} points "
+               f"arm without a GAN (the search's winner), **{b}** ({ba[b] * 100:.1f} %): {_ci(h.difference)} points "
                f"(95 % interval), {_holm(h.difference.p_holm)}, {h.seeds} seeds ({h.classifier}).")
     if b != "real":
         out.append("")
@@ -122,7 +122,8 @@ def _answer(h: Headline | None, first: LearnerResult) -> list[str]:
     for o in h.others:  # the modality's other learners answer too, in the same confirmatory family
         ob = o.balanced_accuracy
         out += ["", f"**{o.classifier}: {o.verdict}.** Its best GAN arm on validation, {o.gan_arm} "
-                f"({ob[o.gan_arm] * 100:.1f} %), against its best arm without a GAN, {o.best_non_gan_arm} "
+                f"({ob[o.gan_arm] * 100:.1f} %), against its best arm without a GAN (its search's winner), "
+                f"{o.best_non_gan_arm} "
                 f"({ob[o.best_non_gan_arm] * 100:.1f} %): {_ci(o.difference)} points, {_holm(o.difference.p_holm)}, "
                 f"{o.seeds} seeds" + (f"; against real ({ob['real'] * 100:.1f} %): {o.vs_real.verdict}, "
                                       f"{_ci(o.vs_real)} points, {_holm(o.vs_real.p_holm)}."
@@ -132,7 +133,43 @@ def _answer(h: Headline | None, first: LearnerResult) -> list[str]:
         chosen = (f"**{c.chosen}** chosen on validation among {', '.join(c.candidates)}" if c.chosen else
                   f"**left out**: {c.reason}")
         out += ["", f"Classic augmentation: {chosen}."]
+    for clf, res in learners.items():
+        out += _search_line(clf, res)
     return out + [""]
+
+
+def _search_line(clf: str, res: LearnerResult) -> list[str]:
+    s = res.search
+    if not s:
+        return []
+    line = (f"Best without a GAN for {clf}: **{s['chosen']}**, {s['chosen_score'] * 100:.1f} % balanced accuracy on "
+            f"the {s['chosen_on']}, the winner of {s['cells']} grid cells ({s['distinct_fits']} distinct fits)")
+    n = s.get("noise")
+    if n:
+        se = "" if n["se"] is None or math.isnan(n["se"]) else f" ± {n['se'] * 100:.1f} (se over {n['seeds']})"
+        line += f"; its margin over the runner-up, {n['runner_up']}: {n['margin'] * 100:+.1f}{se} points"
+    return ["", line + "."]
+
+
+def _search_md(clf: str, res: LearnerResult) -> list[str]:
+    """Every score the non-GAN choice was made on, stage by stage (search.halving)."""
+    s = res.search
+    if not s:
+        return []
+    stages = s["stages"]
+    out = ["", f"Non-GAN search for {clf} on the {s['chosen_on']}: every cell at {stages[0]['seeds']} seed(s)"
+           + (f", the best {stages[1]['arms']} at {stages[1]['seeds']}" if len(stages) > 1 else "")
+           + f" (mean balanced accuracy, percent); {s['tie_rule']}.", "",
+           "| cell | " + " | ".join(f"{st['seeds']} seed(s)" for st in stages) + " |",
+           "|---|" + "---:|" * len(stages)]
+    for name in stages[0]["balanced_accuracy"]:
+        cells = [f"{st['balanced_accuracy'][name] * 100:.1f}" if name in st["balanced_accuracy"] else "—"
+                 for st in stages]
+        mark = " (chosen)" if name == s["chosen"] else ""
+        out.append(f"| {name}{mark} | " + " | ".join(cells) + " |")
+    for name, same in (s.get("same_fit") or {}).items():
+        out.append(f"\n{name}: for {clf} the same fit as {', '.join(same)} (fitted once).")
+    return out
 
 
 def _statistics(results: Results) -> list[str]:
@@ -143,17 +180,34 @@ def _statistics(results: Results) -> list[str]:
     return ["How to read the numbers: " + s["method"] + f". The confirmatory family: {family}. Exploratory "
             f"comparisons: {s.get('exploratory_size', 0)}.", "",
             f"The intervals cover: {', '.join(covered) or 'nothing (one seed)'}. They do **not** cover: "
-            f"{', '.join(missing) or '—'}. The level and power of this method, as used here, are measured by "
-            "simulation in reports/verdict-calibration.md."]
+            f"{', '.join(missing) or '—'}. " + _calibration_text(results.section("calibration"))]
+
+
+def _calibration_text(cal: dict | None) -> str:
+    """What was measured about this report's verdicts, and only that."""
+    if not cal or "false_verdict_rate" not in cal:
+        why = (cal or {}).get("none") or "no `augmentor calibrate` run was made for it"
+        return (f"This report has no calibration of its own ({why}): the level and power of its verdicts on this "
+                "data and these learners are not measured; reports/verdict-calibration.md lists what is.")
+    per = "; ".join(
+        f"{n} {v['power']:.2f} for a loss of {v['power_effect_points']:.2f} points" if v["power_effect_points"] > 0
+        else f"{n}: not measured (its weakened arm scored {-v['power_effect_points']:.2f} points higher, no loss)"
+        for n, v in (cal.get("per_learner") or {}).items())
+    return (f"Calibration on this report's data and learners (`augmentor calibrate`, {cal['simulations']} "
+            f"simulated families, {cal['pool_fits']} fits per arm, choice on validation included): a false-verdict "
+            f"rate of {cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f} for the family of "
+            f"{cal['family_size']} at {cal['seeds']} seeds; power to call a known loss 'hurts' (each learner's arm "
+            f"trained on a random 70 % of each class's samples): {per}.")
 
 
 def markdown(results: Results, title: str, plots: list[str], recipe_text: str | None) -> str:
     first = next(iter(results.learners.values()))
-    out = [f"# {title}", ""] + _answer(results.headline, first) + _statistics(results)
+    out = [f"# {title}", ""] + _answer(results.headline, first, results.learners) + _statistics(results)
     for clf, res in results.learners.items():
         out += ["", f"## Estimates: {clf} (balanced accuracy, percent; validation for choices, test for "
                 "estimates; exploratory)", ""]
         out += _estimates(res, results)
+        out += _search_md(clf, res)
     out += _splits(results)
     out += _fidelity_md(results.section("fidelity") or {})
     out += _filter_md(results.section("quality_filter"))
@@ -161,7 +215,8 @@ def markdown(results: Results, title: str, plots: list[str], recipe_text: str | 
     out += _memorisation_md(results.section("memorisation"))
     out += _two_sample_md(results.section("two_sample_test"))
     out += _validity_md(results.section("validity"))
-    out += ["", "## Arms", ""] + [f"- **{n}** ({a.kind}): {a.description}" for n, a in first.arms.items()]
+    every = {n: a for res in results.learners.values() for n, a in res.arms.items()}
+    out += ["", "## Arms", ""] + [f"- **{n}** ({a.kind}): {a.description}" for n, a in every.items()]
     out += ["", "## Protocol", ""] + _protocol(results)
     return "\n".join(out + _closing(results, plots, recipe_text)) + "\n"
 
@@ -172,13 +227,17 @@ def _estimates(res: LearnerResult, results: Results) -> list[str]:
     if res.left_out_of_search:
         out.append(f"Left out of the reference search: {', '.join(res.left_out_of_search)} ({res.classic.reason}).")
     out += ["", "Differences are over the first " f"{results.protocol['seeds']} seeds with a 95 % interval and a "
-            "Benjamini-Hochberg q-value; no verdict word (see The answer for the confirmatory verdicts).", "",
-            f"| arm | kind | seeds | train samples | validation | test | Δ vs real [95 % CI] | q | Δ vs {ref} "
+            "Benjamini-Hochberg q-value; no verdict word (see The answer for the confirmatory verdicts). \"Chosen "
+            "on\": the score each choice was made on, with its seeds (grid cells: their search stage, "
+            f"{results.protocol.get('choices_on', 'validation split')}; GAN arms: validation).", "",
+            f"| arm | kind | seeds | train samples | chosen on (seeds) | test | Δ vs real [95 % CI] | q | Δ vs {ref} "
             "[95 % CI] | q |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, a in arms.items():
         vr, vb = a.vs_real, a.vs_reference
-        val = a.validation_summary.balanced_accuracy.mean * 100
-        out.append(f"| {name} | {a.kind} | {a.seeds} | {a.n_train} | {val:.1f} | "
+        cs = a.raw.get("choice_score")
+        val = (f"{cs['balanced_accuracy'] * 100:.1f} ({cs['seeds']})" if cs else
+               f"{a.validation_summary.balanced_accuracy.mean * 100:.1f} ({a.seeds})")
+        out.append(f"| {name} | {a.kind} | {a.seeds} | {a.n_train} | {val} | "
                    f"{_pm(a.summary.balanced_accuracy)} | {_ci(vr)} | {_p(vr.q_bh if vr else None)} | {_ci(vb)} | "
                    f"{_p(vb.q_bh if vb else None)} |")
     out += ["", "Accuracy and macro-F1 on test (percent, mean ± std):", "", "| arm | accuracy | macro-F1 |",
@@ -317,13 +376,28 @@ def _protocol(results: Results) -> list[str]:
                      f"{', '.join(f'{a:g}' for a in p.get('mixup_alphas', [])) or 'none'}"
                      + (f"; fits run {p['workers']} at a time in worker processes of one torch thread each."
                         if p.get("workers", 1) > 1 else "."))
-    mixed = " and ".join({"logit-adjust": "logit adjustment", "drw": "DRW"}.get(x, x)
-                         for x in p.get("mixup_losses", ["logit-adjust"]))
-    lines += ["- Choices made from data, all on the validation split, in order: the classic augmentation policy "
-              f"(kept only if not below real); the mixup alpha (with over-sampling, then reused with {mixed}); "
-              "the loss-side fix the GAN data is combined with; the reference arm; the headline's "
-              "GAN and non-GAN arms. Declared before the run: the candidate sets, the dose ratios, the filter "
-              "threshold, the GAN's last checkpoint, the classifier's budget and learning rate.",
+    grid = p.get("grid")
+    if grid:
+        axes = (f"rebalancing {{{', '.join(grid['rebalancing']) or '—'}}} x classic {{none"
+                + "".join(f", {c}" for c in grid["classic"]) + "} x mixup {0"
+                + "".join(f", {a:g}" for a in grid["mixup"]) + "}")
+        lines += [f"- Choices made from data, all on the {p.get('choices_on', 'validation split')}: the non-GAN grid "
+                  f"({axes}, `real` always a cell; cells that are one fit for a learner fitted once) searched per "
+                  f"learner by successive halving (every cell at 1 seed, the best {p.get('search_keep', 0.25):.0%} "
+                  f"(at least 2) at {p['seeds']} seeds); its winner is the best arm without a GAN and every GAN arm "
+                  "takes the winner's whole setting; the GAN arm on validation. Declared before the run: the grid, "
+                  "the dose ratios, the filter threshold, the GAN's last checkpoint, the classifier's budget and "
+                  "learning rate, the tie rule.",
+                  ]
+    else:
+        mixed = " and ".join({"logit-adjust": "logit adjustment", "drw": "DRW"}.get(x, x)
+                             for x in p.get("mixup_losses", ["logit-adjust"]))
+        lines += ["- Choices made from data, all on the validation split, in order: the classic augmentation policy "
+                  f"(kept only if not below real); the mixup alpha (with over-sampling, then reused with {mixed}); "
+                  "the loss-side fix the GAN data is combined with; the reference arm; the headline's "
+                  "GAN and non-GAN arms. Declared before the run: the candidate sets, the dose ratios, the filter "
+                  "threshold, the GAN's last checkpoint, the classifier's budget and learning rate."]
+    lines += [
               "- The test split is real held-out data, read once per arm and seed after the fit; no synthetic "
               "sample is ever tested on.", _test_size_note(results)]
     return lines

@@ -116,6 +116,11 @@ class LearnerResult:
     left_out_of_search: list[str]
     raw: dict = field(repr=False, default_factory=dict)
 
+    @property
+    def search(self) -> dict:
+        """The non-GAN search's record (search.halving): stages, scores, winner, noise; {} for older reports."""
+        return self.raw.get("search") or {}
+
     @classmethod
     def from_dict(cls, name: str, d: dict) -> LearnerResult:
         c = d.get("classic_augmentation") or {"candidates": [], "chosen": "", "chosen_by": ""}

@@ -24,7 +24,8 @@ verdict "no detectable change" (the two arms are, in effect, one fit).
 `benchmarks/calibrate_verdicts.py` simulates, with the report's SmallCNN on long-tailed MNIST
 and the confirmatory family's size, null comparisons (arms that differ only in seed) and a
 handicap of measured size, and commits the false-verdict rate and the power by seed count to
-`reports/verdict-calibration.json`.
+`reports/verdict-calibration-mnist-smallcnn.json`; every report calibrated with
+`augmentor calibrate` is listed in `reports/verdict-calibration.md`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def paired_difference(arm: np.ndarray, reference: np.ndarray, confidence: float 
         return out
     se = math.sqrt(var)
     # n - 1 degrees of freedom whenever the seeds vary: Welch-Satterthwaite's larger df let the
-    # confirmatory family's false-verdict rate reach 9 % at 3 seeds (reports/verdict-calibration.md)
+    # confirmatory family's false-verdict rate reach 9 % at 3 seeds (reports/verdict-calibration-mnist-smallcnn.md)
     df = float(n - 1) if seed_var > 0 else math.inf
     half = float(st.t.ppf(0.5 + confidence / 2, df)) * se
     p = float(2 * st.t.sf(abs(mean) / se, df))

@@ -16,7 +16,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .arms import Dataset, Draws, TeacherPlan, build_arms, classic_candidate_arms, teacher_want
+from .arms import (
+    Arm,
+    Dataset,
+    Draws,
+    TeacherPlan,
+    cell_arm,
+    gan_on_top_of,
+    grid_arms,
+    online_on_top_of,
+    teacher_on_top_of,
+    teacher_want,
+)
 from .errors import InvalidDataError, RecipeError
 from .evaluate import evaluate
 from .labels import align_classes
@@ -79,31 +90,42 @@ class FilteredDraws:
                 "per_class": {c: {"drawn": int(n), "accepted": int(a), "acceptance_rate": a / n if n else None}
                               for c, n, a in zip(self.classes, self.drawn, self.accepted) if n}}
 
+GAN_BASES = ("real+synthetic", "real+synthetic (filtered)", "real+online-synthetic", "real+synthetic (teacher)",
+             "synthetic-only")  # GAN arm names before the winner's setting; doses: "real+synthetic x<ratio>"
+
+
+def grid_axes(train: Dataset, ev: EvaluateConfig) -> dict:
+    """The declared non-GAN grid for this data: rebalancing x classic candidates x mixup alphas."""
+    kind = train.MODALITY.evaluation
+    if not ev.baselines:
+        return {"rebalancing": [], "classic": [], "mixup": []}
+    default = ("none", "oversample", "smote", *kind.losses)
+    rebalancing = [r for r in (ev.rebalancing or default) if r in ("none", "oversample", "smote", *kind.losses)]
+    return {"rebalancing": rebalancing, "classic": list(kind.classic_candidates(train, ev)) if kind.classic else [],
+            "mixup": list(kind.mixup(ev))}
+
+
+def scaled_target(target: np.ndarray, n_train: int, data: Dataset) -> np.ndarray:
+    """The resampling target for a fold's training set: the plan's counts scaled to its size, never below
+    a class's own count."""
+    own = np.bincount(data.y, minlength=len(target))
+    return np.maximum(own, np.round(np.asarray(target) * len(data) / n_train).astype(int))
+
+
 def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: EvaluateConfig, *,
                    synthetic: Draws | None = None, synthetic_only: Draws | None = None,
                    doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
                    teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
                    sources: dict | None = None) -> dict:
-    """Every arm x classifier x seed (evaluate.py), then fidelity, memorisation (images), filter
-    and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arms."""
+    """The grid search and GAN arms of every learner (evaluate.py), then fidelity, memorisation (images),
+    filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm."""
     kind = train.MODALITY.evaluation
     k = len(train.classes)
     counts = np.bincount(train.y, minlength=k)
     target = counts + np.bincount(synthetic(0).y, minlength=k) if synthetic else np.full(k, counts.max())
     filtered = FilteredDraws(synthetic, quality_filter, train.classes) if synthetic and quality_filter else None
-    candidates = kind.classic_candidates(train, ev) if ev.baselines else ()
-
-    def build(classic: str) -> list:
-        return build_arms(train, target=target, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
-                          filtered=filtered, online=online if ev.online else None, baselines=ev.baselines,
-                          losses=kind.losses, classic=classic, mixup=kind.mixup(ev))
-
-    every = {a.name for a in build("") + build(candidates[0] if candidates else "")}
-    every |= {a.name for a in classic_candidate_arms(train, candidates)}
-    unknown = [n for n in ev.exclude if n not in every]
-    if unknown or "real" in ev.exclude:
-        raise RecipeError(f"evaluate.exclude: {unknown or ['real']} cannot be excluded; arms are "
-                          f"{', '.join(sorted(every - {'real'}))}")
+    axes = grid_axes(train, ev)
+    grid = grid_arms(train, target, **axes)
     teacher = []  # one teacher arm per share that leaves some class samples to keep (and keeps other ones)
     if teacher_pool is not None and synthetic is not None and ev.baselines:
         for share in ev.teacher_max_share:
@@ -111,18 +133,42 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in teacher):
                 teacher.append(TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature,
                                            ev.teacher_weight, ev.teacher_join, share))
+    bases = {"real+synthetic": synthetic, "real+synthetic (filtered)": filtered,
+             **{f"real+synthetic x{r:g}": d for r, d in sorted((doses or {}).items())},
+             "real+online-synthetic": online if ev.online else None,
+             "real+synthetic (teacher)": teacher or None, "synthetic-only": synthetic_only}
+    known = {a.name for a in grid} | set(bases)
+    unknown = [n for n in ev.exclude if n not in known]
+    if unknown or "real" in ev.exclude:
+        raise RecipeError(f"evaluate.exclude: {unknown or ['real']} cannot be excluded; the arms (GAN arms by the "
+                          f"name before the winner's setting) are {', '.join(sorted(known - {'real'}))}")
+    grid = [a for a in grid if a.name not in ev.exclude]
+    bases = {n: v for n, v in bases.items() if v is not None and n not in ev.exclude}
+
+    def gan(best: Arm, soft: Arm | None) -> list[Arm]:
+        out = []
+        for base, what in bases.items():
+            if base == "real+online-synthetic":
+                out.append(online_on_top_of(best, what))
+            elif base == "real+synthetic (teacher)":
+                out += [teacher_on_top_of(soft, plan) for plan in what] if soft is not None else []
+            elif base == "synthetic-only":
+                out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
+                               lambda s: _only(synthetic_only(s), train), "gan"))
+            else:
+                text = {"real+synthetic": "real + GAN samples filling the gaps (drawn afresh each seed)",
+                        "real+synthetic (filtered)": "the gap-filling draw, keeping the samples the quality filter "
+                        "accepts"}.get(base, f"real + {base.rsplit(' x', 1)[-1]} x each class's count from the GAN")
+                out.append(gan_on_top_of(best, train, target, base, text, what))
+        return out
+
     learners, protocol = kind.learners(train, ev, device)
-    combine = None
-    if doses and ev.baselines:
-        ratio = max(doses)
-        combine = (doses[ratio], ratio)
-    results = evaluate(train, validation, test, lambda c: [a for a in build(c) if a.name not in ev.exclude],
-                       learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
-                       candidates=[a for a in classic_candidate_arms(train, candidates) if a.name not in ev.exclude],
-                       combine=combine, online=online if ev.online and ev.baselines else None,
-                       reference=ev.reference, teacher=teacher, mixup_losses=ev.mixup_losses,
-                       progress=progress, protocol=protocol,
-                       sources=sources, every_learner_headline=getattr(kind, "headline_every_learner", False))
+    results = evaluate(train, validation, test, grid, learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
+                       gan=gan, reference=ev.reference, keep=ev.search_keep, folds=ev.folds,
+                       fold_below=ev.fold_below,
+                       rebuild=lambda arm, data: cell_arm(data, scaled_target(target, len(train), data), arm.rebalance,
+                                                          arm.classic, arm.mixup),
+                       progress=progress, protocol={**protocol, "grid": axes}, sources=sources)
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
     # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test
@@ -143,6 +189,10 @@ def _fidelity(train: Dataset, real: Dataset, sets: dict[str, Dataset], embed, k:
     real = align_classes(real, train.classes)
     feats = embed(real.x)
     return {name: fidelity(feats, real.y, embed(s.x), s.y, train.classes, k) for name, s in sets.items()}
+
+def _only(data: Dataset, train: Dataset) -> tuple:
+    d = align_classes(data, train.classes)
+    return d.x, d.y
 
 def memorisation_section(train: Dataset, sets: dict, validation: Dataset) -> dict:
     """Each synthetic set's nearest-neighbour memorisation check per class (array modalities: images, signals)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augmentor.arms import Arm, build_arms, concat
+from augmentor.arms import Arm, concat, grid_arms
 from augmentor.evaluate import evaluate
 from augmentor.gaps import parse_strategy, plan_gaps
 from augmentor.modalities import export_onnx, open_generator
@@ -109,7 +109,8 @@ def main() -> None:
         # The baselines' targets come from the plan, never from a method's realised class mix, and
         # every arm (both methods' included) is fitted once, in one evaluation and one Holm family.
         target = np.array([train_data.counts()[c] + plan.get(c, 0) for c in train_data.classes])
-        arms = build_arms(train_data, target=target, losses=("reweight",))
+        grid = grid_arms(train_data, target, ("none", "oversample", "smote", "reweight"), (), ())
+        arms: list[Arm] = []  # the two methods' rows, plain (not on top of the search's winner)
         for method, fn in (("augmentor", run_augmentor), ("ctgan", run_ctgan)):
             print(f"{name}: {method} ...", flush=True)
             timing, sets = fn(recipe, train_data, plan, seeds)
@@ -118,7 +119,7 @@ def main() -> None:
             entry["methods"][method] = {**timing, "validity": synthetic_validity(train_data, sets[0])}
         numeric = [c for c in train_data.x.columns if c not in train_data.categorical]
         learners = [TableLearner(c, list(train_data.categorical), numeric) for c in clfs]
-        ev = evaluate(train_data, validation, test, lambda classic, arms=arms: arms, learners, seeds=seeds,
+        ev = evaluate(train_data, validation, test, grid, learners, gan=lambda best, soft, arms=arms: arms, seeds=seeds,
                       progress=False, sources=variance_sources(seeds, fresh_draws=True, gan_seeds=1))
         for method in entry["methods"]:
             arm = {c: ev["classifiers"][c]["arms"][f"real+{method}"] for c in clfs}

@@ -153,7 +153,7 @@ def main() -> None:
         "null_interval_coverage": {str(n): s["coverage"] for n, s in sims.items()},
         "seconds": time.perf_counter() - t0,
     }
-    (ROOT / "reports" / "verdict-calibration.json").write_text(json.dumps(out, indent=2) + "\n")
+    (ROOT / "reports" / "verdict-calibration-mnist-smallcnn.json").write_text(json.dumps(out, indent=2) + "\n")
     lines = ["# Verdict calibration: the confirmatory family as reports use it", "",
              f"Learner: the report's SmallCNN ({out['steps']} Adam steps, batch {out['batch_size']}, lr "
              f"{out['lr']:g}) on {out['data']}, arm {out['arm']}: {args.pool} fits (seeds 0..{args.pool - 1}), "
@@ -176,7 +176,7 @@ def main() -> None:
               "", "± is the binomial standard error; simulations share the pool's fits, so it understates the "
               "simulation error somewhat. The handicap is applied to predictions, so its size is known exactly "
               "per seed; the seed-to-seed variation it is detected against is the real one of the SmallCNN."]
-    (ROOT / "reports" / "verdict-calibration.md").write_text("\n".join(lines) + "\n")
+    (ROOT / "reports" / "verdict-calibration-mnist-smallcnn.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -39,8 +39,8 @@ def compare(a: dict, b: dict) -> dict:
         "threads": [a.get("versions", {}).get("device"), b.get("versions", {}).get("device")],
         "arms": rows,
         "same_choices": {
-            "classic": a["classifiers"][clf]["classic_augmentation"]["chosen"]
-            == b["classifiers"][clf]["classic_augmentation"]["chosen"],
+            "search": (a["classifiers"][clf].get("search") or {}).get("chosen")
+            == (b["classifiers"][clf].get("search") or {}).get("chosen"),
             "reference": a["classifiers"][clf]["reference"]["name"] == b["classifiers"][clf]["reference"]["name"],
             "headline_arms": (ha.get("gan_arm"), ha.get("best_non_gan_arm")) == (hb.get("gan_arm"),
                                                                               hb.get("best_non_gan_arm"))},

@@ -49,6 +49,8 @@ epochs = 1
 batch_size = 128        # 9 steps a fit: the plumbing of every arm, not the model
 doses = [0.5]
 filter_threshold = 0.000001  # any p > 0 passes: checks the plumbing, not the model
+rebalancing = ["none", "oversample", "logit-adjust"]
+mixup = [0.2]
 """
 
 
@@ -65,37 +67,41 @@ def test_run_whole_pipeline(tmp_path):
     results = json.loads((report / "results.json").read_text())
     arms = results["classifiers"]["SmallCNN"]["arms"]
     names = list(arms)
-    assert names[:3] == ["real", "real+classic (affine)", "real+classic (pad-crop)"]
-    tag = "+classic" if results["classifiers"]["SmallCNN"]["classic_augmentation"]["chosen"] else ""
-    for name in ("real+oversampled", "real+SMOTE", f"real{tag}+reweighted", f"real{tag}+logit-adjusted",
-                 f"real{tag}+DRW", f"real{tag}+oversampled+mixup 0.2", f"real{tag}+oversampled+mixup 0.4",
-                 "real+synthetic", "real+synthetic x0.5", "real+synthetic (filtered)",
-                 f"real+synthetic (filtered)+oversampled{tag}", "real+online-synthetic", "synthetic-only"):
-        assert name in arms, name
-    assert any(n.startswith(f"real{tag}+logit-adjusted+mixup ") for n in names)
-    # on top of the loss fix chosen on validation: stored GAN samples, fresh ones every epoch, and the
-    # teacher-chosen soft-labelled ones (on the best ce / logit-adjusted arm)
-    assert names[-3].startswith("real+synthetic x0.5+")
-    assert names[-2].startswith("real+online-synthetic+")
-    assert names[-1].startswith("real+synthetic (teacher)+") and arms[names[-1]]["loss"] in ("ce", "logit-adjust")
+    search = results["classifiers"]["SmallCNN"]["search"]
+    w = search["chosen"]
+    # the declared grid: rebalancing x classic {none, affine, pad-crop} (the default candidates) x mixup {0, 0.2}
+    grid = results["protocol"]["grid"]
+    assert grid == {"rebalancing": ["none", "oversample", "logit-adjust"], "classic": ["affine", "pad-crop"],
+                    "mixup": [0.2]}
+    assert search["cells"] == 3 * 3 * 2 and names[0] == "real"
+    for name in ("real+oversampled", "real+classic (affine)+logit-adjusted",
+                 "real+classic (pad-crop)+oversampled+mixup 0.2", "real+classic (affine)+mixup 0.2",
+                 "real+synthetic" + w[4:],
+                 "real+synthetic x0.5" + w[4:], "real+synthetic (filtered)" + w[4:], "real+online-synthetic" + w[4:],
+                 "synthetic-only"):
+        assert name in arms or name in search["stages"][0]["balanced_accuracy"], name
+    teacher = [n for n in names if n.startswith("real+synthetic (teacher)")]
+    assert len(teacher) == 1 and arms[teacher[0]]["loss"] in ("ce", "logit-adjust", "drw")
     h = results["headline"]
     confirmatory = {h["gan_arm"], h["best_non_gan_arm"], "real"}
     if "(teacher" in h["gan_arm"]:  # a teacher arm's teacher is fitted on the same (confirmatory) seeds
-        confirmatory.add("real+" + h["gan_arm"].split(")+", 1)[1])
-    assert all(a["seeds"] == (3 if n in confirmatory else 2) for n, a in arms.items())
+        confirmatory.add("real" + h["gan_arm"].split(")", 1)[1])
+    stage2 = search["stages"][-1]["balanced_accuracy"]
+    assert all(a["seeds"] == (3 if n in confirmatory else 2 if n in stage2 or a["uses_gan"] else 1)
+               for n, a in arms.items()), {n: a["seeds"] for n, a in arms.items()}
     assert h["difference"]["n"] == 3 and h["difference"]["role"] == "confirmatory"
     assert all("verdict" not in a["vs_real"] for n, a in arms.items() if n != "real")  # exploratory: no word
     assert sum(results["validation_counts"]) > 0 and results["variance_sources"]["test-set sampling"] is True
     assert results["variance_sources"]["GAN training (one GAN per seed)"] is False
     assert (tmp_path / "run" / "gan-1" / "generator.onnx").is_file()
     ref = results["classifiers"]["SmallCNN"]["reference"]["name"]
-    assert arms["real+synthetic"]["vs_reference"]["reference"] == ref
+    assert arms["real+synthetic" + w[4:]]["vs_reference"]["reference"] == ref == w
     assert set(results["fidelity"]) == {"synthetic (gap-filling)", "synthetic (filtered)", "synthetic-only"}
     assert {"0", "1"} <= set(results["quality_filter"]["per_class"])
-    # real+synthetic and real+oversampled have the same per-class counts: all at the majority
-    assert arms["real+synthetic"]["train_counts"] == arms["real+oversampled"]["train_counts"]
-    assert len(set(arms["real+synthetic"]["train_counts"])) == 1
+    # the gap-filling GAN arm fills every class to the majority (with the winner's resampling or loss on top)
+    assert len(set(arms["real+synthetic" + w[4:]]["train_counts"])) == 1
     md = (report / "report.md").read_text()
+    assert "Non-GAN search for SmallCNN" in md and "Best without a GAN for SmallCNN" in md
     assert md.splitlines()[2] == "## The answer" and "real+oversampled" in md and "Target" not in md
     assert "## Fidelity" in md and "## Quality filter" in md and "## Splits" in md and "Holm" in md
     assert "## Memorisation" in md and "## Estimates: SmallCNN" in md
@@ -197,4 +203,4 @@ def test_evaluate_cli_defaults_to_the_calibrated_confirmatory_seeds():
     from augmentor.recipe import EvaluateConfig
 
     option = next(p for p in cli.commands["evaluate"].params if p.name == "confirm_seeds")
-    assert option.default == EvaluateConfig().confirm_seeds == 6  # reports/verdict-calibration.md's default
+    assert option.default == EvaluateConfig().confirm_seeds == 6  # verdict-calibration-mnist-smallcnn.md

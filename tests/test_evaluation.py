@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from augmentor.arms import build_arms
 from augmentor.data import balanced_validation_split, imbalance_targets, stratified_split, thin_classes
 from augmentor.fidelity import fidelity, frechet_distance, kid, prdc
 from augmentor.image.data import LabelledData
@@ -23,27 +22,40 @@ def thin_digits():
     return thin_classes(tr, imbalance_targets(tr.counts(), "exponential", ratio=20), 0)
 
 
-def test_oversampling_and_smote_reach_the_planned_counts(thin_digits):
+def test_grid_cells_and_gan_arms_on_top_reach_the_planned_counts(thin_digits):
+    from augmentor.arms import gan_on_top_of, grid_arms
+
     rng = np.random.default_rng(0)
     counts = np.bincount(thin_digits.y)
     gap = counts.max() - counts
     syn_y = np.repeat(np.arange(10), gap)
     synthetic = LabelledData(rng.random((len(syn_y), 1, 8, 8), dtype=np.float32), syn_y,
                              thin_digits.classes)
-    arms = {a.name: a for a in build_arms(thin_digits, target=counts + gap, synthetic=fixed_draw(synthetic),
-                                          classic="affine", losses=("reweight", "logit-adjust", "drw"),
-                                          mixup=(0.2,))}
+    cells = grid_arms(thin_digits, counts + gap, ("oversample", "smote", "reweight", "logit-adjust", "drw"),
+                      ("affine",), (0.2,))
+    arms = {a.name: a for a in cells}
+    assert cells[0].name == "real" and len(cells) == 1 + 5 * 2 * 2  # real, then every cell once
     planned = (counts + gap).tolist()
-    for name in ("real+oversampled", "real+SMOTE", "real+classic+oversampled", "real+synthetic"):
+    for name in ("real+oversampled", "real+SMOTE", "real+classic (affine)+oversampled"):
         x, y = arms[name].make(3)
         assert np.bincount(y, minlength=10).tolist() == planned, name
         assert x.shape == (sum(planned), 1, 8, 8) and x.dtype == np.float32
     x, _ = arms["real+SMOTE"].make(3)
     assert 0 <= x.min() and x.max() <= 1
-    assert arms["real+classic+oversampled"].classic == "affine" and not arms["real+oversampled"].classic
+    assert arms["real+classic (affine)+oversampled"].classic == "affine" and not arms["real+oversampled"].classic
     assert {a.loss for a in arms.values() if a.kind == "loss"} == {"reweight", "logit-adjust", "drw"}
-    assert arms["real+classic+oversampled+mixup 0.2"].mixup == 0.2
-    assert np.bincount(arms["real+classic+oversampled+mixup 0.2"].make(3)[1], minlength=10).tolist() == planned
+    mixed = arms["real+classic (affine)+oversampled+mixup 0.2"]
+    assert mixed.mixup == 0.2 and mixed.rebalance == "oversample"
+    assert np.bincount(mixed.make(3)[1], minlength=10).tolist() == planned
+    # a GAN arm takes the whole setting of the arm it joins; the GAN samples fill the gaps before its resampling
+    gan = gan_on_top_of(mixed, thin_digits, counts + gap, "real+synthetic", "gap-filling", fixed_draw(synthetic))
+    assert gan.name == "real+synthetic+classic (affine)+oversampled+mixup 0.2" and gan.uses_gan
+    assert (gan.classic, gan.loss, gan.mixup, gan.rebalance) == ("affine", "ce", 0.2, "oversample")
+    x, y = gan.make(3)
+    assert np.bincount(y, minlength=10).tolist() == planned and len(x) == sum(planned)
+    plain = gan_on_top_of(arms["real"], thin_digits, counts + gap, "real+synthetic", "gap-filling",
+                          fixed_draw(synthetic))
+    assert plain.name == "real+synthetic" and len(plain.make(0)[1]) == len(thin_digits) + len(syn_y)
 
 
 def test_filtered_arm_topped_up_by_oversampling_reaches_the_target_with_every_accepted_sample(thin_digits):
@@ -304,7 +316,8 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     n_real = np.bincount(train.y, minlength=10)
     share = float(np.sort(n_real)[4] / n_real.max())  # a second teacher arm for the (at least) 5 thinnest classes
     ev = EvaluateConfig(seeds=2, confirm_seeds=3, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5,
-                        mixup=(0.2, 0.4), teacher_max_share=(1.0, share))
+                        mixup=(0.4,), rebalancing=("oversample", "logit-adjust"), teacher_max_share=(1.0, share),
+                        fold_below=0)  # choices on the validation split (k-fold: its own test)
     from augmentor.pipeline import online_factory
 
     counts = train.counts()
@@ -321,67 +334,68 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     assert len(arm_fits) == sum(a["seeds"] for a in arms.values())
     for _, x in fits:
         assert not any(row.tobytes() in test_rows for row in x)
-    syn = arms["real+synthetic"]["runs"]
+    syn = next(a for n, a in arms.items() if n.startswith("real+synthetic") and "(" not in n.split("+")[1])["runs"]
     assert syn[0]["train_counts"] == syn[1]["train_counts"]
 
     def val(name: str) -> float:
         return float(np.mean([r["validation"]["balanced_accuracy"] for r in arms[name]["runs"][:2]]))
 
-    # classic augmentation: each declared candidate fitted; the chosen one is the best on validation, not below real
-    classic = res["classic_augmentation"]
-    cands = {f"real+classic ({c})": c for c in classic["candidates"]}
-    assert classic["candidates"] == ["affine", "pad-crop"] and set(cands) <= set(arms)
-    best = max(cands, key=val)
-    if classic["chosen"]:
-        assert classic["chosen"] == cands[best] and val(best) >= val("real")
-        assert arms["real+classic+oversampled"]["classic_augmentation"] == classic["chosen"]
-    else:
-        assert val(best) < val("real") and "below real" in classic["reason"] and res["left_out_of_search"]
-    # mixup: alpha chosen on validation with over-sampling, then used with logit adjustment
-    tag = "+classic" if classic["chosen"] else ""
-    mix = {n: a for n, a in arms.items() if a["mixup"] and a["kind"] == "baseline"}
-    alpha = arms[max(mix, key=val)]["mixup"]
-    assert len(mix) == 2 and arms[f"real{tag}+logit-adjusted+mixup {alpha:g}"]["loss"] == "logit-adjust"
-    assert arms[f"real{tag}+DRW"]["loss"] == "drw"
-    ref = res["reference"]["name"]
-    non_gan = {n: val(n) for n, a in arms.items() if a["kind"] in ("baseline", "loss")
-               and n not in res["left_out_of_search"]}
-    assert ref == max(non_gan, key=non_gan.get)
-    assert any(n.startswith("real+synthetic x1+") for n in arms)
-    # the teacher arm: on the best ce / logit-adjusted arm on validation, its own model as teacher, top-k per class
-    soft_ok = {n: val(n) for n, a in arms.items() if a["kind"] == "loss" and a["loss"] in ("ce", "logit-adjust")}
-    base = max(soft_ok, key=soft_ok.get).removeprefix('real+')
-    teacher_arm = arms[f"real+synthetic (teacher)+{base}"]
+    # the grid: real + rebalancing {oversample, logit-adjust} x classic {none, affine, pad-crop} x mixup {0, 0.4};
+    # every cell at 1 seed, the best quarter (at least 2) at 2 seeds, the winner the best of those on validation
+    search = res["search"]
+    first, second = search["stages"]
+    assert results["protocol"]["grid"]["classic"] == ["affine", "pad-crop"] and search["cells"] == 13
+    assert first["seeds"] == 1 and len(first["balanced_accuracy"]) == 13 and second["seeds"] == 2
+    for name, v in first["balanced_accuracy"].items():
+        assert arms[name]["runs"][0]["validation"]["balanced_accuracy"] == pytest.approx(v)
+    ranked = sorted(first["balanced_accuracy"], key=lambda n: -first["balanced_accuracy"][n])
+    assert len(second["balanced_accuracy"]) == 4
+    cut = first["balanced_accuracy"][ranked[3]]
+    assert all(first["balanced_accuracy"][n] >= cut for n in second["balanced_accuracy"])
+    for name, v in second["balanced_accuracy"].items():
+        assert val(name) == pytest.approx(v)
+    w = search["chosen"]
+    assert val(w) == max(val(n) for n in second["balanced_accuracy"]) == pytest.approx(search["chosen_score"])
+    winner = arms[w]
+    # every GAN arm takes the winner's whole setting (a teacher arm its teacher's), so only the GAN samples differ
+    soft = w if winner["loss"] in ("ce", "logit-adjust", "drw") else max(
+        (n for n in second["balanced_accuracy"] if arms[n]["loss"] in ("ce", "logit-adjust", "drw")), key=val)
+    setting = ("rebalance", "classic_augmentation", "loss", "mixup")
+    for name, a in arms.items():
+        if a["uses_gan"] and name != "synthetic-only":
+            base = soft if "teacher" in name else w
+            assert all(a[k] == arms[base][k] for k in setting), name
+            assert name.endswith(base.removeprefix("real")), name
+    assert any(n.startswith("real+synthetic x1") for n in arms)
+    # the teacher arm: on the winner (or the best soft-target cell), its own model as teacher, top-k per class
+    teacher_arm = arms[f"real+synthetic (teacher){soft.removeprefix('real')}"]
     want = np.minimum(20, np.bincount(train.y, minlength=10))  # dose x1: as many as real, at most the gap
     for seed, sel in teacher_arm["teacher_selection"].items():
         assert sel["kept"] == want.tolist() and sel["drawn"] == [60] * 10  # from 3x the gap, every class
-        assert teacher_arm["runs"][int(seed)]["n_train"] == len(train) + want.sum()
+        assert teacher_arm["runs"][int(seed)]["train_counts"] == (
+            np.asarray(arms[soft]["runs"][int(seed)]["train_counts"]) + want).tolist()
     # the share arm: the same teacher and draw, samples only for the classes at most `share` x the largest
-    thin = arms[f"real+synthetic (teacher, share {share:g})+{base}"]
+    thin = arms[f"real+synthetic (teacher, share {share:g}){soft.removeprefix('real')}"]
     thin_want = np.where(n_real <= share * n_real.max(), want, 0)
     assert 5 <= (thin_want > 0).sum() < 10 and "only the classes with at most" in thin["description"]
-    for seed, sel in thin["teacher_selection"].items():
+    for sel in thin["teacher_selection"].values():
         assert sel["kept"] == thin_want.tolist() and sel["drawn"] == [60] * 10
-        assert thin["runs"][int(seed)]["n_train"] == len(train) + thin_want.sum()
     # exploratory comparisons: interval and q-value, never a verdict word
     exploratory = [c for a in arms.values() for c in (a.get("vs_real"), a.get("vs_reference")) if c]
     assert exploratory and all(c["role"] == "exploratory" and "verdict" not in c and "q_bh" in c
                                for c in exploratory)
     filtered_seeds = max(a["seeds"] for n, a in arms.items() if "(filtered)" in n)
     assert results["quality_filter"]["per_class"]["0"]["drawn"] == 20 * filtered_seeds  # every seed's draw, per sample
-    assert "real+online-synthetic" in arms  # and its +classic twin exactly when a classic policy was chosen
-    assert ("real+online-synthetic+classic" in arms) == bool(classic["chosen"])
-    online_runs = arms["real+online-synthetic"]["runs"]
-    assert online_runs[0]["n_train"] == len(train) + sum(plan.values())
-    # the headline: the best GAN and non-GAN arms on validation, refitted to confirm_seeds, judged with Holm
+    online_name = f"real+online-synthetic{w.removeprefix('real')}"
+    assert online_name in arms
+    assert arms[online_name]["runs"][0]["n_train"] == len(train) + sum(plan.values())
+    # the headline: the best GAN arm on validation against the search's winner, refitted to confirm_seeds, Holm
     h = results["headline"]
     gan_val = {n: val(n) for n, a in arms.items() if a["uses_gan"] and n != "synthetic-only"}
-    every_non_gan = {n: val(n) for n, a in arms.items() if not a["uses_gan"] and n not in res["left_out_of_search"]}
-    assert h["gan_arm"] == max(gan_val, key=gan_val.get)
-    assert h["best_non_gan_arm"] == max(every_non_gan, key=lambda n: (every_non_gan[n], n != "real"))
-    for name in {h["gan_arm"], h["best_non_gan_arm"], "real"}:
+    assert h["gan_arm"] == max(gan_val, key=gan_val.get) and h["best_non_gan_arm"] == w
+    for name in {h["gan_arm"], w, "real"}:
         assert arms[name]["seeds"] == 3
-    family = [h["difference"], h["vs_real"]] if h["best_non_gan_arm"] != "real" else [h["vs_real"]]
+    family = [h["difference"], h["vs_real"]] if w != "real" else [h["vs_real"]]
     assert results["statistics"]["family_size"] == len(family) and all(c["n"] == 3 for c in family)
     for c, p in zip(family, holm([c["p"] for c in family])):
         assert c["p_holm"] == pytest.approx(p)
@@ -393,7 +407,7 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     typed = Results.from_dict(results)
     assert typed.headline.gan_arm == h["gan_arm"] and typed.headline.difference.role == "confirmatory"
     assert typed.learners["SmallCNN"].arms[h["gan_arm"]].seeds == 3
-    assert typed.learners["SmallCNN"].classic.chosen == classic["chosen"]
+    assert typed.learners["SmallCNN"].search["chosen"] == w
     back = typed.to_dict()
     assert back["headline"]["difference"]["p_holm"] == pytest.approx(h["difference"]["p_holm"], nan_ok=True)
     assert set(back["classifiers"]["SmallCNN"]["arms"]) == set(arms)
@@ -426,7 +440,8 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
         out = []
         for workers in (1, 2):
             ev = EvaluateConfig(seeds=2, confirm_seeds=2, epochs=1, batch_size=128, doses=(), filter_threshold=0.5,
-                                mixup=(0.2,), mixup_losses=("logit-adjust", "drw"), workers=workers)
+                                mixup=(0.2,), rebalancing=("logit-adjust", "drw"), classic=("affine",),
+                                workers=workers, fold_below=0)
             online = online_factory([gen], train, {c: counts[c] + n for c, n in plan.items()}, ev, 3)
             out.append(run_evaluation(train, validation, test, ev, synthetic=gan_draws([gen], plan, 0, train),
                                       online=online, progress=False,
@@ -435,8 +450,8 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
     finally:
         torch.set_num_threads(threads)
     one, two = (r["classifiers"]["SmallCNN"]["arms"] for r in out)
-    assert list(one) == list(two) and "real+online-synthetic" in one
-    assert {"real+logit-adjusted+mixup 0.2", "real+DRW+mixup 0.2"} <= set(one)  # the alpha with each declared loss
+    assert list(one) == list(two) and any(n.startswith("real+online-synthetic") for n in one)
+    assert {"real+logit-adjusted+mixup 0.2", "real+DRW+mixup 0.2"} <= set(one)  # every cell, at 1 seed at least
     assert any(a["teacher_selection"] for a in one.values() if "teacher_selection" in a)
     for name in one:
         assert one[name]["runs"] == two[name]["runs"], name
@@ -445,35 +460,106 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
     assert out[1]["protocol"]["workers"] == 2
 
 
-def test_a_validation_tie_never_goes_to_real():
-    from augmentor.evaluate import _Fits
+class Scripted:
+    """A learner whose validation and test scores are set per arm: it predicts the true label of the first
+    share of each split's examples (its score for that arm) and a wrong one for the rest. No torch."""
 
-    fits = _Fits(None, None, None, 2, None)
-    fits.runs = {n: [{"validation": {"balanced_accuracy": v}}] for n, v in
-                 (("real", 0.875), ("real+logit-adjusted", 0.875), ("real+DRW", 0.8))}
-    assert fits.best(["real", "real+logit-adjusted", "real+DRW"], 1) == "real+logit-adjusted"
-    fits.runs["real"][0]["validation"]["balanced_accuracy"] = 0.9
-    assert fits.best(["real", "real+logit-adjusted", "real+DRW"], 1) == "real"
+    def __init__(self, splits, scores, name="scripted", fit_key=None):
+        self.splits, self.scores, self.name, self.fits = splits, scores, name, []
+        if fit_key:
+            self.fit_key = fit_key
+
+    def fit_predict(self, arm, x, y, seed, evals):
+        self.fits.append(arm.name)
+        out = []
+        for e in evals:
+            y_true = next(d.y for d in self.splits if d.x.shape == e.shape and np.array_equal(d.x, e))
+            share = self.scores(arm)
+            pred = (y_true + 1) % 10
+            right = np.zeros(len(y_true), bool)
+            for c in np.unique(y_true):  # the same share of every class: balanced accuracy = share
+                idx = np.flatnonzero(y_true == c)
+                right[idx[:round(share * len(idx))]] = True
+            pred[right] = y_true[right]
+            out.append(pred)
+        return out
 
 
-def test_mixup_with_each_declared_loss_is_fitted_when_the_plain_loss_arms_are_left_out(thin_digits):
-    """A recipe may exclude the plain logit-adjusted and DRW arms (mnist-longtail does, to pay for a
-    confirmatory seed): the chosen mixup alpha is still fitted with every loss in mixup_losses."""
+def _grid_eval(train, validation, test, scores, **kw):
+    from augmentor.arms import cell_arm, grid_arms
     from augmentor.evaluate import evaluate
 
-    class Stub:  # predicts the majority label of its training set: no torch needed
-        name = "stub"
+    def rebuild(arm, data):
+        return cell_arm(data, np.full(10, np.bincount(data.y).max()), arm.rebalance, arm.classic, arm.mixup)
 
-        def fit_predict(self, arm, x, y, seed, evals):
-            return [np.full(len(e), np.bincount(y).argmax()) for e in evals]
+    kw.setdefault("rebuild", rebuild)
+    counts = np.bincount(train.y)
+    grid = grid_arms(train, np.full(len(counts), counts.max()), kw.pop("rebalancing", ("oversample", "logit-adjust")),
+                     kw.pop("classic", ("affine",)), kw.pop("mixup", ()))
+    learner = Scripted([validation, test, train.concat(validation)], scores, fit_key=kw.pop("fit_key", None))
+    return evaluate(train, validation, test, grid, [learner], progress=False, **kw), learner
+
+
+def test_the_search_keeps_classic_augmentation_that_loses_alone_but_wins_with_oversampling(thin_digits):
+    """On a long tail augmentation alone hides the thin classes (below real) while augmentation with
+    over-sampling is the best arm: the joint grid keeps it (the old gate dropped it from every arm)."""
+    train, validation = stratified_split(thin_digits, 0.3, 0)
+
+    def scores(arm):
+        return {("", "none"): 0.8, ("affine", "none"): 0.7, ("", "oversample"): 0.85,
+                ("affine", "oversample"): 0.95}.get((arm.classic, arm.rebalance), 0.75)
+
+    out, _ = _grid_eval(train, validation, validation, scores, seeds=3, fold_below=0,
+                        rebalancing=("none", "oversample", "logit-adjust"))
+    res = out["classifiers"]["scripted"]
+    first = res["search"]["stages"][0]["balanced_accuracy"]
+    assert first["real+classic (affine)"] < first["real"]  # augmentation alone loses to real ...
+    assert res["search"]["chosen"] == "real+classic (affine)+oversampled"  # ... and wins with oversampling
+    assert res["reference"]["name"] == "real+classic (affine)+oversampled"
+
+
+def test_ties_go_to_the_simpler_arm_never_to_list_order(thin_digits):
+    from augmentor.search import pick
 
     train, validation = stratified_split(thin_digits, 0.3, 0)
-    counts = np.bincount(train.y)
-    arms = build_arms(train, target=np.full(len(counts), counts.max()), losses=("reweight", "logit-adjust", "drw"),
-                      mixup=(0.2, 0.4))
-    kept = [a for a in arms if a.name not in ("real+logit-adjusted", "real+DRW")]
-    out = evaluate(train, validation, validation, lambda c: kept, [Stub()], seeds=1,
-                   mixup_losses=("logit-adjust", "drw"), progress=False)
-    names = set(out["classifiers"]["stub"]["arms"])
-    assert "real+logit-adjusted" not in names and "real+DRW" not in names
-    assert {"real+logit-adjusted+mixup 0.2", "real+DRW+mixup 0.2"} <= names  # 0.2: the first alpha of a tie
+    out, _ = _grid_eval(train, validation, validation, lambda arm: 0.9 if arm.name != "real" else 0.6, seeds=2,
+                        fold_below=0)
+    # every cell but real ties: the simplest (one component) wins, the first of those in the declared order
+    assert out["classifiers"]["scripted"]["search"]["chosen"] == "real+oversampled"
+    from augmentor.arms import cell_arm
+
+    arms = [cell_arm(train, np.bincount(train.y), "logit-adjust", "affine", 0.4), cell_arm(train, np.bincount(train.y),
+            "logit-adjust"), cell_arm(train, np.bincount(train.y))]
+    assert pick(arms, lambda n: 0.5).name == "real"  # a tie with real goes to real: it is the simplest
+    assert pick(arms[:2], lambda n: 0.5).name == "real+logit-adjusted"
+    assert pick(arms, lambda n: 0.5 + 0.1 * (n == "real+classic (affine)+logit-adjusted+mixup 0.4")).name == \
+        "real+classic (affine)+logit-adjusted+mixup 0.4"
+
+
+def test_cells_that_are_one_fit_for_a_learner_are_fitted_once_and_named_together(thin_digits):
+    train, validation = stratified_split(thin_digits, 0.3, 0)
+    out, learner = _grid_eval(train, validation, validation, lambda arm: 0.8, seeds=1, fold_below=0,
+                              rebalancing=("reweight", "logit-adjust", "drw"), classic=(),
+                              fit_key=lambda a: (a.rebalance if a.loss == "ce" else "balanced", a.classic, a.mixup))
+    res = out["classifiers"]["scripted"]
+    assert set(res["arms"]) == {"real", "real+reweighted"} and res["search"]["cells"] == 4
+    assert res["search"]["same_fit"] == {"real+reweighted": ["real+logit-adjusted", "real+DRW"]}
+    assert "real+logit-adjusted" in res["arms"]["real+reweighted"]["description"]
+    assert sorted(learner.fits) == ["real", "real+reweighted"]
+
+
+def test_choices_on_a_small_validation_split_are_made_by_k_fold_and_never_touch_test(thin_digits):
+    train, validation = stratified_split(thin_digits, 0.3, 0)
+    test = thin_digits.subset(np.arange(40))  # never a fold's training or held-out data
+    out, learner = _grid_eval(train, validation, test, lambda arm: 0.9 if arm.rebalance == "oversample" else 0.7,
+                              seeds=2, folds=3, fold_below=1000)
+    res = out["classifiers"]["scripted"]
+    assert out["protocol"]["choices_on"].startswith("3-fold cross-validation")
+    assert res["search"]["chosen_on"].startswith("3-fold cross-validation")
+    stage1 = res["search"]["stages"][0]["balanced_accuracy"]
+    assert len(stage1) == 5 and stage1["real+oversampled"] > stage1["real"] + 0.1
+    fold_fits = [f for f in learner.fits if "fold" in f]
+    assert len(fold_fits) == 3 * (5 + 2)  # 5 cells x 3 folds, then the best 2 at a second repeat
+    assert res["search"]["chosen"] == "real+oversampled"
+    # on the training split: real and the winner only (nothing else was fitted on it)
+    assert set(res["arms"]) == {"real", "real+oversampled"}

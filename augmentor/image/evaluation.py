@@ -37,7 +37,7 @@ class ImageEvaluation:
         return [learner], {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
                            "workers": learner.workers,
                            "classic_candidates": list(self.classic_candidates(train, ev)),
-                           "mixup_alphas": list(ev.mixup), "mixup_losses": list(ev.mixup_losses), "device": device}
+                           "mixup_alphas": list(ev.mixup), "device": device}
 
     def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
         """The penultimate layer of a SmallCNN fitted on the training split (plain loss, seed 0): the

@@ -176,6 +176,8 @@ class CnnLearner:
     """Images: a SmallCNN, the same step budget for every arm. With `workers` > 1 the fits of a
     batch run side by side in worker processes of one torch thread each (fitpool.py)."""
 
+    soft_targets = True  # fits teacher arms (GAN samples with soft targets from another arm's model)
+
     def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str,
                  workers: int = 1) -> None:
         self.name, self.n_classes, self.steps = "SmallCNN", n_classes, steps

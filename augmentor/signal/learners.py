@@ -77,6 +77,11 @@ class MiniRocketLearner:
     def __init__(self, n_classes: int) -> None:
         self.n_classes = n_classes
 
+    @staticmethod
+    def fit_key(arm) -> tuple:
+        """Every loss fix is the same fit here: class_weight='balanced'."""
+        return arm.rebalance if arm.loss == "ce" else "balanced", arm.classic, arm.mixup
+
     def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
         from sklearn.linear_model import RidgeClassifierCV
         from sklearn.pipeline import make_pipeline
@@ -126,7 +131,6 @@ class SignalEvaluation:
     candidates, the three loss fixes and mixup; fidelity in the 1-D CNN's penultimate layer."""
 
     losses, classic = ("reweight", "logit-adjust", "drw"), True
-    headline_every_learner = True  # the field's two learners answer separately: a headline for each
 
     def classic_candidates(self, train: SignalData, ev) -> tuple[str, ...]:
         return tuple(c for c in ev.classic if c in CLASSIC) or CLASSIC

@@ -47,6 +47,11 @@ class TableLearner:
     def __init__(self, name: str, categorical: list[str], numeric: list[str]) -> None:
         self.name, self.categorical, self.numeric = name, categorical, numeric
 
+    @staticmethod
+    def fit_key(arm: Arm) -> tuple:
+        """Every loss fix is the same fit here: class_weight='balanced'."""
+        return arm.rebalance if arm.loss == "ce" else "balanced", arm.classic, arm.mixup
+
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
         model = table_classifier(self.name, self.categorical, self.numeric, seed,
                                  balanced=arm.loss != "ce").fit(x, y)

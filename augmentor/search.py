@@ -1,0 +1,147 @@
+"""The non-GAN search a practitioner runs: a declared grid, searched under a budget, with a declared tie rule.
+
+The grid is rebalancing (arms.REBALANCING) x classic augmentation (none + the candidates) x mixup (0 + the
+alphas), `real` always in it (arms.grid_arms). Cells that are one fit for a learner (its `fit_key`: e.g.
+MiniRocket's ridge takes every loss fix as class_weight='balanced') are fitted once and named together.
+
+Budget rule, successive halving: every cell at 1 seed, the best `keep` share (at least 2) at `seeds`
+seeds; the best of those is the search's winner, the report's best arm without a GAN. Scores are mean
+balanced accuracy on the validation split, or, when validation holds fewer than `fold_below` examples per
+class (median over classes), on repeated stratified k-fold over train + validation: repeat r is "seed"
+r, its score the mean over the k held-out folds (the test split is never touched). Equal scores go to
+the simpler arm (TIE_RULE). The record keeps every number a choice was made on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from .arms import REBALANCING, Arm, Dataset
+
+TIE_RULE = ("equal scores go to the simpler arm: fewer of rebalancing, classic augmentation, mixup and GAN "
+            "samples; then the earlier in the declared axis order (rebalancing " + ", ".join(REBALANCING)
+            + "; classic none, then the candidates as declared; mixup 0, then the alphas as declared)")
+
+
+def complexity(arm: Arm) -> int:
+    return (arm.rebalance != "none") + bool(arm.classic) + (arm.mixup > 0) + arm.uses_gan
+
+
+def pick(arms: Sequence[Arm], score: Callable[[str], float]) -> Arm:
+    """The best arm by `score`; equal scores by TIE_RULE (`arms` in the declared order)."""
+    return sorted(arms, key=lambda a: rank(a, score(a.name), arms))[0]
+
+
+def rank(arm: Arm, value: float, arms: Sequence[Arm]) -> tuple:
+    return (-value, complexity(arm), [a.name for a in arms].index(arm.name))
+
+
+def merge_same_fits(cells: Sequence[Arm], learner) -> list[Arm]:
+    """One arm per distinct fit of `learner` (its `fit_key(arm)`, else rebalancing, classic, loss, mixup),
+    named by the first cell in declared order; the others are listed in its `same_fit` and description."""
+    key = getattr(learner, "fit_key", None) or (lambda a: (a.rebalance, a.classic, a.loss, a.mixup))
+    groups: dict = {}
+    for a in cells:
+        groups.setdefault(key(a), []).append(a)
+    out = []
+    for first, *rest in groups.values():
+        if rest:
+            names = [a.name for a in rest]
+            first = replace(first, extra={**first.extra, "same_fit": names},
+                            description=f"{first.description} (for {learner.name} the same fit as "
+                                        f"{', '.join(names)})")
+        out.append(first)
+    return out
+
+
+class Folds:
+    """Repeated stratified k-fold over train + validation, for choices when validation is small.
+    `rebuild(arm, data)` makes the same cell for another training set (its resampling target scaled)."""
+
+    def __init__(self, train: Dataset, validation: Dataset, k: int, rebuild: Callable[[Arm, Dataset], Arm],
+                 repeats: int) -> None:
+        from sklearn.model_selection import RepeatedStratifiedKFold
+
+        self.pooled = train.concat(validation)
+        self.k, self.rebuild = k, rebuild
+        y = self.pooled.y
+        k_ok = max(2, min(k, int(np.bincount(y)[np.bincount(y) > 0].min()) if len(y) else k))
+        self.k = k_ok
+        splits = list(RepeatedStratifiedKFold(n_splits=k_ok, n_repeats=repeats, random_state=0).split(
+            np.zeros(len(y)), y))
+        self.splits = [splits[r * k_ok:(r + 1) * k_ok] for r in range(repeats)]
+        self.scores: dict[str, list[float]] = {}  # arm -> per-repeat mean held-out balanced accuracy
+
+    def fit(self, fits, arms: Sequence[Arm], repeats: int) -> None:
+        from .evaluate import score
+
+        todo = [(a, r) for r in range(repeats) for a in arms if len(self.scores.get(a.name, [])) <= r]
+        jobs, held = [], []
+        for arm, r in todo:
+            for i, (tr, va) in enumerate(self.splits[r]):
+                fold_arm = self.rebuild(arm, self.pooled.subset(tr))
+                fold_arm = replace(fold_arm, name=f"{arm.name} [repeat {r}, fold {i}]")
+                x, y = fold_arm.make(r)
+                jobs.append((fold_arm, x, y, r))
+                held.append(va)
+        preds = fits.predict(jobs)
+        per = iter(zip(preds, held))
+        for arm, r in todo:
+            got = [next(per) for _ in self.splits[r]]
+            ba = [score(self.pooled.y[va], p[-1][va], fits.k)["balanced_accuracy"] for p, va in got]
+            self.scores.setdefault(arm.name, []).append(float(np.mean(ba)))
+
+    def value(self, name: str, repeats: int) -> float:
+        return float(np.mean(self.scores[name][:repeats]))
+
+    def per_seed(self, name: str, repeats: int) -> np.ndarray:
+        return np.asarray(self.scores[name][:repeats])
+
+
+def halving(fits, cells: Sequence[Arm], seeds: int, keep: float, folds: Folds | None) -> tuple[Arm, dict]:
+    """Successive halving over `cells` (already merged per fit): 1 seed each, then the best `keep` share
+    (at least 2) at `seeds`; returns the winner and the record of every score a choice was made on."""
+    cells = list(cells)
+
+    def fit(arms: Sequence[Arm], n: int) -> None:
+        fits.fit(arms, n) if folds is None else folds.fit(fits, arms, n)
+
+    def value(name: str, n: int) -> float:
+        return fits.val(name, n) if folds is None else folds.value(name, n)
+
+    def per_seed(name: str, n: int) -> np.ndarray:
+        return fits.val_per_seed(name, n) if folds is None else folds.per_seed(name, n)
+
+    first = 1 if seeds > 1 and len(cells) > 2 else seeds
+    fit(cells, first)
+    stage1 = {a.name: value(a.name, first) for a in cells}
+    n_keep = len(cells) if first == seeds else min(len(cells), max(2, math.ceil(keep * len(cells))))
+    top = sorted(cells, key=lambda a: rank(a, stage1[a.name], cells))[:n_keep]
+    top = [a for a in cells if a in top]  # declared order, for the tie rule
+    fit(top, seeds)
+    stage2 = {a.name: value(a.name, seeds) for a in top}
+    ordered = sorted(top, key=lambda a: rank(a, stage2[a.name], cells))
+    winner = ordered[0]
+    stages = [{"seeds": first, "arms": len(cells), "balanced_accuracy": stage1}]
+    if first != seeds:
+        stages.append({"seeds": seeds, "arms": len(top), "balanced_accuracy": stage2})
+    record = {"cells": len(cells), "distinct_fits": len(cells), "stages": stages, "chosen": winner.name,
+              "chosen_score": stage2[winner.name], "tie_rule": TIE_RULE, "keep": keep,
+              "chosen_on": "validation split" if folds is None else
+              f"{folds.k}-fold cross-validation over train + validation ({seeds} repeats)",
+              "same_fit": {a.name: a.extra["same_fit"] for a in cells if a.extra.get("same_fit")}}
+    if len(ordered) > 1:
+        record["noise"] = margin(winner.name, ordered[1].name, per_seed, seeds)
+    return winner, record
+
+
+def margin(best: str, runner_up: str, per_seed: Callable[[str, int], np.ndarray], n: int) -> dict:
+    """How far the choice is from a coin flip: the winner's margin over the runner-up, per seed, with its
+    standard error over seeds (NaN with one seed)."""
+    d = per_seed(best, n) - per_seed(runner_up, n)
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan
+    return {"runner_up": runner_up, "margin": float(d.mean()), "se": se, "seeds": int(len(d))}
