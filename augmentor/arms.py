@@ -5,9 +5,12 @@ resampled split, or the real split plus GAN samples drawn afresh for that seed; 
 says whether classic augmentation and which loss the classifier uses. Kinds:
 
   reference   `real`: the training split as given, plain loss
-  baseline    what a practitioner does without a GAN: over-sampling, SMOTE, classic augmentation
-  loss        loss-side long-tail fixes: class-balanced re-weighting, logit adjustment
-  gan         arms that use GAN samples
+  baseline    what a practitioner does without a GAN: over-sampling, SMOTE, classic augmentation, mixup
+  loss        the same with a loss-side long-tail fix: re-weighting, logit adjustment, DRW
+  gan         arms that use GAN samples, with the whole setting of the arm they join (gan_on_top_of)
+
+The arms without a GAN are the cells of one declared grid (grid_arms): a rebalancing (REBALANCING:
+none, over-sampling, SMOTE, or a loss fix) x a classic augmentation policy x a mixup alpha.
 
 A learner (each modality's package has its own) fits one arm for one seed and predicts the
 validation and test splits. Nothing here reads the test split except to predict it after the fit.

@@ -135,6 +135,13 @@ def _answer(h: Headline | None, first: LearnerResult, learners: dict[str, Learne
         out += ["", f"Classic augmentation: {chosen}."]
     for clf, res in learners.items():
         out += _search_line(clf, res)
+    for head in [h, *h.others]:
+        n = head.gan_choice_noise
+        if n:
+            se = "" if n["se"] is None or math.isnan(n["se"]) else f" ± {n['se'] * 100:.1f}"
+            out += ["", f"Best GAN arm for {head.classifier}: {head.gan_arm}, chosen on the validation split "
+                    f"({head.chosen_on.get(head.gan_arm, math.nan) * 100:.1f} %, {n['seeds']} seeds); its margin over "
+                    f"the runner-up, {n['runner_up']}: {n['margin'] * 100:+.1f}{se} points."]
     return out + [""]
 
 

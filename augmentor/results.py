@@ -144,7 +144,9 @@ class Headline:
     vs_real: Comparison
     chosen_by: str
     family: list[str]
-    others: list[Headline] = field(default_factory=list)  # the other learners' headlines (signals: MiniRocket)
+    others: list[Headline] = field(default_factory=list)  # the other learners' headlines
+    chosen_on: dict = field(default_factory=dict)  # the scores the two arms were chosen on
+    gan_choice_noise: dict | None = None  # the GAN arm's margin on validation over the runner-up GAN arm
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Headline | None:
@@ -153,7 +155,8 @@ class Headline:
         return cls(d["classifier"], d["gan_arm"], d["best_non_gan_arm"], int(d.get("seeds", 0)),
                    d["balanced_accuracy"], d["verdict"], Comparison.from_dict(d["difference"]),
                    Comparison.from_dict(d.get("vs_real") or d["difference"]), d["chosen_by"], d.get("family", []),
-                   [cls.from_dict(o) for o in d.get("others", [])])
+                   [cls.from_dict(o) for o in d.get("others", [])], d.get("chosen_on") or {},
+                   d.get("gan_choice_noise"))
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,9 @@ class Results:
                  "others": [headline(o) for o in h.others]}
             if not h.others:
                 d.pop("others")
+            for key in ("chosen_on", "gan_choice_noise"):
+                if not d[key]:
+                    d.pop(key)
             return d
 
         if self.headline:
