@@ -84,14 +84,21 @@ def plan_targets(plan: TeacherPlan, probs: np.ndarray, labels: np.ndarray, n_cla
     where it is not: a sample whose shape leaked from another class never gets a hard label
     the teacher contradicts (on a data set whose thin classes the generator draws badly, the
     top-k of such a class can hold samples the teacher calls something else)."""
-    from .classifiers import teacher_targets
-
     if plan.temperature > 0:
         return teacher_targets(probs, plan.temperature)
     hard = np.eye(n_classes, dtype=np.float32)[labels]
     disagree = probs.argmax(1) != labels
     hard[disagree] = teacher_targets(probs[disagree], SOFT_FALLBACK_TEMPERATURE)
     return hard
+
+
+def teacher_targets(probs: np.ndarray, temperature: float = 2.0) -> np.ndarray:
+    """Soft targets from a teacher's class probabilities, sharpened or softened at `temperature`
+    (p^(1/T), renormalised): a head-shaped '5' conditioned as 5 teaches 'mostly 3, a little 5'.
+    The conditioning label only chooses which samples are kept (`select_by_teacher`)."""
+    logp = np.log(np.clip(probs, 1e-8, 1.0)) / temperature
+    p = np.exp(logp - logp.max(1, keepdims=True))
+    return (p / p.sum(1, keepdims=True)).astype(np.float32)
 
 
 def oversample(train: Dataset, target: np.ndarray, seed: int, method: str = "random") -> tuple:

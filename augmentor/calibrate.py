@@ -34,7 +34,7 @@ from tqdm import tqdm
 from .arms import Arm, Dataset, cell_arm
 from .atomic import write_bytes
 from .errors import RecipeError
-from .evaluate import score
+from .metrics import score
 from .stats import HELPS, HURTS, judge_family, paired_difference
 
 KEEP = 0.7  # the weakened arm's share of each class's training samples

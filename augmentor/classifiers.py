@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .arms import SOFT_LOSSES  # noqa: F401  (the losses a fit with soft synthetic targets supports)
+from .arms import SOFT_LOSSES, teacher_targets  # noqa: F401  (re-exported: the soft fit's pieces)
 
 LOSSES = ("ce", "reweight", "logit-adjust", "drw")
 
@@ -209,15 +209,6 @@ def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic,
 def _soft_ce(logp: torch.Tensor, targets: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Cross-entropy against target distributions, the weighted mean over the batch."""
     return (-(targets * logp).sum(1) * w).sum() / w.sum()
-
-
-def teacher_targets(probs: np.ndarray, temperature: float = 2.0) -> np.ndarray:
-    """Soft targets from a teacher's class probabilities, sharpened or softened at `temperature`
-    (p^(1/T), renormalised): a head-shaped '5' conditioned as 5 teaches 'mostly 3, a little 5'.
-    The conditioning label only chooses which samples are kept (`select_by_teacher`)."""
-    logp = np.log(np.clip(probs, 1e-8, 1.0)) / temperature
-    p = np.exp(logp - logp.max(1, keepdims=True))
-    return (p / p.sum(1, keepdims=True)).astype(np.float32)
 
 
 def select_by_teacher(probs: np.ndarray, labels: np.ndarray, want: np.ndarray) -> np.ndarray:

@@ -17,17 +17,16 @@ The result is one shape for every modality: `results["classifiers"][name]["arms"
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, recall_score
 from tqdm import tqdm
 
 from .arms import SOFT_LOSSES, Arm, Dataset
 from .data import align_classes
 from .errors import RecipeError
+from .metrics import score  # noqa: F401  (re-exported)
 from .search import TIE_RULE, Folds, halving, margin, merge_same_fits, pick, rank
 from .stats import (
     CONFIDENCE,
@@ -40,19 +39,6 @@ from .stats import (
 )
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
-
-
-def score(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
-    """Metrics over the classes present in `y_true` (a thin class may be absent from validation)."""
-    present = sorted(set(np.asarray(y_true).tolist()))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        recall = recall_score(y_true, y_pred, labels=list(range(n_classes)), average=None, zero_division=0)
-        f1 = f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "balanced_accuracy": float(np.mean([recall[c] for c in present])),
-            "macro_f1": float(f1),
-            "per_class_recall": [float(r) if c in present else math.nan for c, r in enumerate(recall)]}
 
 
 def summarize(runs: list[dict], split: str = "test") -> dict:

@@ -107,6 +107,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     for name, part in (("train", train_data), ("validation", validation), ("test", test)):
         part.write(run / "data" / name)
     log.info("train %s; validation %s; test %s", train_data.counts(), validation.counts(), test.counts())
+    check_learners(train_data, ev)
     times["prepare"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -156,6 +157,16 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
                         title=f"augmentor report: {recipe.name}",
                         recipe_text=recipe_text, overwrite=True,
                         extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe)})
+
+
+def check_learners(train_data: Dataset, ev: EvaluateConfig) -> None:
+    """Build every learner the recipe names once, before any training: a bad spec is one line (RecipeError)."""
+    from .study import grid_axes
+
+    check = getattr(train_data.MODALITY.evaluation, "check", None)
+    if check is not None:
+        losses = any(r in ("reweight", "logit-adjust", "drw") for r in grid_axes(train_data, ev)["rebalancing"])
+        check(train_data, ev, losses)
 
 
 def online_factory(gens: list, train_data: Dataset, target: dict, ev, base_seed: int, quality_filter=None):
@@ -208,6 +219,7 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
         train_data, validation_data, validation_fraction, 0, profile=imb.get("profile", "none"),
         classes=imb.get("classes", ()), keep=imb.get("keep", 1.0), ratio=imb.get("ratio", 1.0),
         thin_seed=imb.get("seed", 0))
+    check_learners(train_data, ev)
     guided = train_data.MODALITY.guided
     if filter_threshold is not None and not guided:
         raise InvalidDataError(f"--filter is available for images only, not for {train_data.modality} data")

@@ -130,6 +130,9 @@ class EvaluateConfig:
     doses: tuple[float, ...] = (0.5, 1.0)  # extra arms: real + ratio x count GAN samples per class
     filter_threshold: float = 0.0  # > 0: a quality-filtered arm keeping p(class) >= threshold
     classifiers: tuple[str, ...] = ("logreg", "hgb", "rf")  # tables: scikit-learn classifiers
+    # the learners to judge, replacing the modality's defaults: a built-in name, or an import path
+    # "package.module:Name(key=value, ...)" (tables: any scikit-learn-compatible classifier); empty: the defaults
+    learners: tuple[str, ...] = ()
     fidelity_k: int = 5
     reference: str = ""  # comparator arm declared before the run; empty: best non-GAN arm on validation
     gan_seeds: int = 1  # train the GAN this many times (1, or = seeds: each seed gets its own GAN)

@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from .arms import REBALANCING, Arm, Dataset
+from .metrics import score
 
 TIE_RULE = ("equal scores go to the simpler arm: fewer of rebalancing, classic augmentation, mixup and GAN "
             "samples; then the earlier in the declared axis order (rebalancing " + ", ".join(REBALANCING)
@@ -77,8 +78,6 @@ class Folds:
         self.scores: dict[str, list[float]] = {}  # arm -> per-repeat mean held-out balanced accuracy
 
     def fit(self, fits, arms: Sequence[Arm], repeats: int) -> None:
-        from .evaluate import score
-
         todo = [(a, r) for r in range(repeats) for a in arms if len(self.scores.get(a.name, [])) <= r]
         jobs, held = [], []
         for arm, r in todo:

@@ -174,7 +174,7 @@ def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, image_folder):
 
 
 def test_help_has_examples():
-    for cmd in ("inspect", "train", "export", "generate", "synthesize", "evaluate", "run"):
+    for cmd in ("inspect", "train", "export", "generate", "synthesize", "evaluate", "run", "calibrate"):
         r = invoke(cmd, "--help")
         assert r.exit_code == 0 and "Example" in r.output, cmd
 

@@ -220,6 +220,7 @@ epochs = 2
 batch_size = 32
 [evaluate]
 seeds = 2
+confirm_seeds = 3
 classifiers = ["logreg", "rf"]
 """)
     r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"),
@@ -238,12 +239,32 @@ classifiers = ["logreg", "rf"]
     assert rows["income"].between(train_rows["income"].min(), train_rows["income"].max()).all()
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert set(results["classifiers"]) == {"logreg", "rf"}
+    search = results["classifiers"]["rf"]["search"]
+    assert set(search["stages"][0]["balanced_accuracy"]) == {"real", "real+oversampled", "real+SMOTE",
+                                                              "real+reweighted"}
+    w = search["chosen"]
     arms = results["classifiers"]["rf"]["arms"]
-    assert {"real", "real+oversampled", "real+SMOTE", "real+reweighted", "real+synthetic",
-            "synthetic-only"} <= set(arms)
-    assert all(len(a["runs"]) == 2 for a in arms.values())
+    assert {"real", w, "real+synthetic" + w[4:], "synthetic-only"} <= set(arms)
+    assert all(len(a["runs"]) >= 2 for a in arms.values())
     assert results["validity"]["synthetic (gap-filling)"]["valid"] is True
-    assert "## The answer" in (tmp_path / "report" / "report.md").read_text()
+    # every learner answers in one confirmatory family
+    h = results["headline"]
+    assert [h["classifier"], *(o["classifier"] for o in h["others"])] == ["logreg", "rf"]
+    assert all(f"{c}: " in " ".join(h["family"]) for c in ("logreg", "rf"))
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## The answer" in md and "has no calibration of its own" in md
+    # augmentor calibrate: the report's own false-verdict rate and power, written into results.json and report.md
+    r = CliRunner().invoke(cli, ["calibrate", str(recipe.with_name("mixed-report.toml")), "-q"])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    recipe.with_name("mixed-report.toml").write_text(recipe.read_text().replace(
+        'name = "mixed"', f'name = "mixed"\nout = "{tmp_path / "run"}"\nreport = "{tmp_path / "report"}"'))
+    r = CliRunner().invoke(cli, ["calibrate", str(recipe.with_name("mixed-report.toml")), "--pool", "15",
+                                 "--simulations", "200", "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    cal = json.loads((tmp_path / "report" / "results.json").read_text())["calibration"]
+    assert cal["family_size"] == results["statistics"]["family_size"] and cal["seeds"] == 3
+    assert set(cal["per_learner"]) == {"logreg", "rf"} and 0 <= cal["false_verdict_rate"] <= 1
+    assert "Calibration on this report's data and learners" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_gan_resampler_in_an_imblearn_pipeline():

@@ -14,6 +14,7 @@ from .options import (
     common,
     device_option,
     label_option,
+    learner_option,
     overwrite_option,
     parse_imbalance,
     seed_option,
@@ -190,6 +191,7 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
               "transformations jitter ... window-warp.")
 @click.option("--classifier", "classifiers", multiple=True, type=click.Choice(["logreg", "hgb", "rf"]),
               help="Tables: scikit-learn classifier(s) to evaluate with (default: all three).")
+@learner_option
 @click.option("--length", type=click.IntRange(0, 1 << 16), default=0,
               help="Signals: samples per series (other lengths are fitted with --fit).")
 @click.option("--fit", type=click.Choice(["resample", "pad-crop"]), default="resample", show_default=True,
@@ -203,8 +205,8 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
                  synthetic: Path | None, synthetic_only: Path | None, filter_threshold: float | None,
                  dose: tuple[str, ...], reference: str, report: Path, seeds: int, confirm_seeds: int, epochs: int,
                  imbalance: str | None, no_baselines: bool, classic: tuple[str, ...],
-                 classifiers: tuple[str, ...], label: str, length: int, fit: str, rate: int, overwrite: bool,
-                 device: str, progress: bool) -> None:
+                 classifiers: tuple[str, ...], learners: tuple[str, ...], label: str, length: int, fit: str,
+                 rate: int, overwrite: bool, device: str, progress: bool) -> None:
     """Train a classifier on each arm over several seeds; choose on validation; report on test.
 
     \b
@@ -215,6 +217,8 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
           --report reports/longtail-baselines
       augmentor evaluate --train runs/wine/data/train.csv --test runs/wine/data/test.csv \\
           --synthetic runs/wine/synthetic --classifier rf --report reports/wine-rf
+      augmentor evaluate --train runs/wine/data/train.csv --test runs/wine/data/test.csv \
+          --synthetic runs/wine/synthetic --learner "xgboost:XGBClassifier(n_estimators=200)" --report reports/wine-xgb
       augmentor evaluate --train clips/ --test clips-test/ --validation clips-val/ --length 2000 \
           --synthetic runs/clips/synthetic --report reports/clips
     """
@@ -239,7 +243,8 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
                                    "evaluate.epochs": epochs, "evaluate.classic": list(classic) or None,
                                    "evaluate.baselines": not no_baselines,
                                    "evaluate.reference": reference,
-                                   "evaluate.classifiers": list(classifiers) or None}).evaluate
+                                   "evaluate.classifiers": list(classifiers) or None,
+                                   "evaluate.learners": list(learners) or None}).evaluate
     results, samples = evaluate_folders(
         train_spec, test_spec, ev, validation=validation_spec, validation_fraction=validation_fraction,
         synthetic=synthetic, synthetic_only=synthetic_only, doses=doses, filter_threshold=filter_threshold,
@@ -259,12 +264,13 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 @click.option("--resume", is_flag=True, help="Continue training from the run's last checkpoint.")
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Override [data.imbalance]: none, exponential:RATIO or step:CLASS,CLASS:KEEP.")
+@learner_option
 @overwrite_option
 @seed_option
 @device_option
 @common
 def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
-        report: Path | None, resume: bool, imbalance: str | None, overwrite: bool,
+        report: Path | None, resume: bool, imbalance: str | None, learners: tuple[str, ...], overwrite: bool,
         seed: int | None, device: str, progress: bool) -> None:
     """Run every stage of RECIPE: split, train, export, synthesize, evaluate, report.
 
@@ -273,13 +279,15 @@ def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
       augmentor run recipes/digits.toml
       augmentor run recipes/digits.toml --epochs 5 --seeds 2 --out runs/quick --report reports/quick
       augmentor run recipes/digits.toml --imbalance exponential:50 --out runs/lt --report reports/lt
+      augmentor run recipes/wine.toml --learner rf --learner "lightgbm:LGBMClassifier(verbose=-1)"
     """
     from ..pipeline import run_recipe
     from ..recipe import load_recipe, with_overrides
 
     r = with_overrides(load_recipe(recipe), {
         "train.epochs": epochs, "evaluate.seeds": seeds, "train.seed": seed,
-        "out": str(out) if out else None, "report": str(report) if report else None})
+        "out": str(out) if out else None, "report": str(report) if report else None,
+        "evaluate.learners": list(learners) or None})
     if imbalance:
         imb = parse_imbalance(imbalance)
         r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})

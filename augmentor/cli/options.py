@@ -156,3 +156,10 @@ def format_option(signals: str):
     return click.option("--format", "fmt", type=click.Choice(["png", "npz", "csv", "parquet", "wav"]), default=None,
                         help="Images: png (ImageFolder, the default) or npz shards. Tables: csv (the default) or "
                              f"parquet. {signals}")
+
+
+learner_option = click.option(
+    "--learner", "learners", multiple=True, metavar="SPEC",
+    help="A learner to judge (repeat for several; replaces the modality's defaults): a built-in name "
+         "(tables: logreg, hgb, rf) or an import path 'package.module:Name(key=value, ...)' (tables: any "
+         "scikit-learn-compatible classifier, e.g. 'xgboost:XGBClassifier').")

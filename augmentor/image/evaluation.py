@@ -33,21 +33,32 @@ class ImageEvaluation:
 
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         steps = steps_for(len(train), ev.epochs, ev.batch_size)
-        learner = CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device, workers=ev.workers)
-        return [learner], {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
-                           "workers": learner.workers,
+        learners = [CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device, workers=ev.workers,
+                               network=spec) for spec in ev.learners or ("smallcnn",)]
+        learner = learners[0]
+        return learners, {"learners": {lr.name: lr.network for lr in learners}, "epochs": ev.epochs,
+                          "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
+                          "workers": learner.workers,
                            "classic_candidates": list(self.classic_candidates(train, ev)),
                            "mixup_alphas": list(ev.mixup), "device": device}
 
     def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
         """The penultimate layer of a SmallCNN fitted on the training split (plain loss, seed 0): the
         `real` arm's seed-0 model when the evaluation kept it (the same fit), else fitted here."""
-        kept = [lr.models[("real", 0)] for lr in learners if ("real", 0) in getattr(lr, "models", {})]
+        kept = [lr.models[("real", 0)] for lr in learners
+                if getattr(lr, "network", "") == "smallcnn" and ("real", 0) in getattr(lr, "models", {})]
         if kept:
             return lambda x: embed(kept[0], x)
         model = fit_cnn(train.x, train.y, len(train.classes), steps=steps_for(len(train), ev.epochs, ev.batch_size),
                         batch_size=ev.batch_size, lr=ev.lr, seed=0, device=device)
         return lambda x: embed(model, x)
+
+    def check(self, train: Dataset, ev: EvaluateConfig, losses: bool) -> None:
+        """Every network the recipe names, built and run on two images before any training."""
+        from .networks import check_network
+
+        for spec in ev.learners:
+            check_network(spec, tuple(train.shape), len(train.classes))
 
     def extra_sections(self, train: Dataset, sets: dict, validation: Dataset) -> dict:
         return {"memorisation": memorisation_section(train, sets, validation)}

@@ -179,8 +179,12 @@ class CnnLearner:
     soft_targets = True  # fits teacher arms (GAN samples with soft targets from another arm's model)
 
     def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str,
-                 workers: int = 1) -> None:
-        self.name, self.n_classes, self.steps = "SmallCNN", n_classes, steps
+                 workers: int = 1, network: str = "smallcnn") -> None:
+        from ..learner_spec import short_name
+
+        self.network = network  # networks.py: smallcnn, a torchvision ResNet, or a factory by import path
+        self.name = "SmallCNN" if network == "smallcnn" else short_name(network)
+        self.n_classes, self.steps = n_classes, steps
         self.batch_size, self.lr, self.device = batch_size, lr, device
         self.workers = workers if device == "cpu" else 1
         self.models: dict[tuple[str, int], object] = {}  # (arm, seed) -> fitted SmallCNN, for teacher arms
@@ -225,7 +229,7 @@ class CnnLearner:
                 yield local.pop(done)
                 done += 1
             if state is not None:
-                self.models[(arm.name, seed)] = _rebuild(state, shape, self.n_classes)
+                self.models[(arm.name, seed)] = _rebuild(state, shape, self.n_classes, self.network)
             yield preds
             done += 1
         for i in sorted(local):  # in-process fits drawn after the last pooled one
@@ -239,7 +243,7 @@ class CnnLearner:
     def _job(self, arm: Arm, x, y, seed: int, soft) -> dict:
         return {"x": x, "y": y, "n_classes": self.n_classes, "steps": self.steps, "batch_size": self.batch_size,
                 "lr": self.lr, "seed": seed, "device": self.device, "classic": arm.classic, "loss": arm.loss,
-                "mixup": arm.mixup, "soft": soft}
+                "mixup": arm.mixup, "soft": soft, "network": self.network}
 
     def _teacher_samples(self, arm: Arm, seed: int):
         plan, teacher = arm.soft, self.models[(arm.teacher, seed)]
@@ -256,10 +260,14 @@ class CnnLearner:
 
 
 def _fit(job: dict):
+    from .networks import network_factory
+
+    network = job.get("network", "smallcnn")
     return fit_cnn(job["x"], job["y"], job["n_classes"], steps=job["steps"], batch_size=job["batch_size"],
                    lr=job["lr"], seed=job["seed"], device=job["device"],
                    augment=classic_augmentation(job["classic"]) if job["classic"] else None,
-                   loss=job["loss"], mixup=job["mixup"], soft=job["soft"])
+                   loss=job["loss"], mixup=job["mixup"], soft=job["soft"],
+                   network=None if network == "smallcnn" else network_factory(network))
 
 
 def _fit_in_worker(job: dict, shared: dict) -> tuple[list[np.ndarray], dict | None]:
@@ -271,8 +279,10 @@ def _fit_in_worker(job: dict, shared: dict) -> tuple[list[np.ndarray], dict | No
     return [predict_proba(model, e).argmax(1) for e in shared["evals"]], state_arrays(model) if job["keep"] else None
 
 
-def _rebuild(state: dict, shape: tuple, n_classes: int):
-    """The SmallCNN a worker fitted on images of `shape` (C, H, W), from its state."""
-    model = SmallCNN(shape[0], n_classes, min(shape[1:]))
+def _rebuild(state: dict, shape: tuple, n_classes: int, network: str = "smallcnn"):
+    """The network a worker fitted on images of `shape` (C, H, W), from its state."""
+    from .networks import network_factory
+
+    model = network_factory(network, small_cnn)(shape, n_classes)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     return model.eval()

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..arms import steps_for
 from ..classifiers import embed, fit_cnn, predict_proba
-from ..errors import InvalidDataError
+from ..errors import InvalidDataError, RecipeError
 from ..labels import align_classes
 from ..study import memorisation_section
 from .augment import CLASSIC, classic_signal_augmentation
@@ -87,24 +87,67 @@ class MiniRocketLearner:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        x, y = np.asarray(x, np.float32), np.asarray(y)
-        rng = np.random.default_rng(seed)
-        if arm.classic:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                extra = classic_signal_augmentation(arm.classic)(torch.from_numpy(x)).numpy()
-            x, y = np.concatenate([x, extra]), np.concatenate([y, y])
-        if arm.mixup:
-            perm = rng.permutation(len(x))
-            lam = rng.beta(arm.mixup, arm.mixup, len(x)).astype(np.float32)
-            mixed = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[perm]
-            x, y = np.concatenate([x, mixed]), np.concatenate([y, np.where(lam >= 0.5, y, y[perm])])
+        x, y = augmented_copies(arm, x, y, seed)
         rocket = minirocket(seed)
         feats = rocket.fit_transform(x.astype(np.float64))
         clf = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10),
                                                                 class_weight="balanced" if arm.loss != "ce" else None))
         clf.fit(np.asarray(feats), y)
         return [clf.predict(np.asarray(rocket.transform(np.asarray(e, np.float64)))) for e in evals]
+
+
+def augmented_copies(arm, x, y, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a learner without a training loop: the arm's classic augmentation adds one transformed copy of
+    every series, its mixup one mixed copy labelled by the larger share (lambda ~ Beta(a, a))."""
+    x, y = np.asarray(x, np.float32), np.asarray(y)
+    rng = np.random.default_rng(seed)
+    if arm.classic:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            extra = classic_signal_augmentation(arm.classic)(torch.from_numpy(x)).numpy()
+        x, y = np.concatenate([x, extra]), np.concatenate([y, y])
+    if arm.mixup:
+        perm = rng.permutation(len(x))
+        lam = rng.beta(arm.mixup, arm.mixup, len(x)).astype(np.float32)
+        mixed = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[perm]
+        x, y = np.concatenate([x, mixed]), np.concatenate([y, np.where(lam >= 0.5, y, y[perm])])
+    return x, y
+
+
+class ImportedLearner:
+    """A user's time-series classifier by import path (sktime / aeon style: `fit(X, y)` on
+    (series, channels, length) arrays, `predict`), e.g. `"sktime.classification.kernel_based:Arsenal"`.
+    Classic augmentation and mixup add copies (augmented_copies); it takes no class weights, so a loss-fix
+    cell is the same fit as the cell without it, named together."""
+
+    def __init__(self, spec: str) -> None:
+        from ..learner_spec import resolve, short_name
+
+        self.name, (self.factory, self.kwargs) = short_name(spec), resolve(spec)
+        est = self._estimator(0)
+        if not hasattr(est, "fit") or not hasattr(est, "predict"):
+            raise RecipeError(f"learner '{spec}': not a classifier (it needs fit() and predict())")
+
+    @staticmethod
+    def fit_key(arm) -> tuple:
+        return arm.rebalance if arm.loss == "ce" else "none", arm.classic, arm.mixup
+
+    def _estimator(self, seed: int):
+        try:
+            est = self.factory(**self.kwargs)
+        except Exception as e:  # the user's constructor: any failure is theirs to fix
+            raise RecipeError(f"learner '{self.name}': building it raised {type(e).__name__}: {e}") from None
+        if hasattr(est, "get_params") and "random_state" in est.get_params():
+            est.set_params(random_state=seed)
+        return est
+
+    def describe(self) -> str:
+        return f"by import path, arguments {self.kwargs}"
+
+    def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
+        x, y = augmented_copies(arm, x, y, seed)
+        est = self._estimator(seed).fit(x.astype(np.float64), y)
+        return [np.asarray(est.predict(np.asarray(e, np.float64))) for e in evals]
 
 
 def minirocket(seed: int):
@@ -140,15 +183,32 @@ class SignalEvaluation:
 
     def learners(self, train: SignalData, ev, device: str) -> tuple[list, dict]:
         steps = steps_for(len(train), ev.epochs, ev.batch_size)
-        learners: list = [Cnn1dLearner(len(train.classes), steps, ev.batch_size, ev.lr, device,
-                                       channel_scale(train.x))]
-        if has_minirocket():
-            learners.append(MiniRocketLearner(len(train.classes)))
+        k = len(train.classes)
+        builtin = {"cnn1d": lambda: Cnn1dLearner(k, steps, ev.batch_size, ev.lr, device, channel_scale(train.x)),
+                   "minirocket": lambda: MiniRocketLearner(k)}
+        specs = ev.learners or (("cnn1d", "minirocket") if has_minirocket() else ("cnn1d",))
+        learners: list = [builtin[s]() if s in builtin else self._imported(s) for s in specs]
         return learners, {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
                           "classic_candidates": list(self.classic_candidates(train, ev)),
                           "mixup_alphas": list(ev.mixup), "device": device, "length_fit": train.fitted or "none",
                           "minirocket": "sktime MiniRocketMultivariate + RidgeClassifierCV" if has_minirocket() else
-                          "not installed (pip install 'augmentor[signals]')"}
+                          "not installed (pip install 'augmentor[signals]')",
+                          "learners": {lr.name: getattr(lr, "describe", lambda: "built-in")() for lr in learners}}
+
+    @staticmethod
+    def _imported(spec: str):
+        if ":" not in spec:
+            raise RecipeError(f"unknown signal learner '{spec}'; choose cnn1d or minirocket, or name a classifier "
+                              "by import path ('package.module:Name')")
+        return ImportedLearner(spec)
+
+    def check(self, train: SignalData, ev, losses: bool) -> None:
+        """Every learner the recipe names, built once before any training."""
+        for spec in ev.learners:
+            if spec not in ("cnn1d", "minirocket"):
+                self._imported(spec)
+            elif spec == "minirocket" and not has_minirocket():
+                raise RecipeError("learner 'minirocket' needs sktime and numba; pip install 'augmentor[signals]'")
 
     def features(self, train: SignalData, ev, device: str, learners=()):
         scale = channel_scale(train.x)

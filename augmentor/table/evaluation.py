@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..arms import Arm
+from ..errors import RecipeError
+from ..learner_spec import is_import_path, resolve, short_name
 from ..recipe import EvaluateConfig
 from .codec import TableCodec
 from .data import TableData
@@ -31,8 +33,18 @@ class TableEvaluation:
 
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         numeric = [c for c in train.x.columns if c not in train.categorical]
-        return ([TableLearner(c, list(train.categorical), numeric) for c in ev.classifiers],
-                {"classifier_kind": "scikit-learn"})
+        specs = ev.learners or ev.classifiers
+        learners = [TableLearner(c, list(train.categorical), numeric) for c in specs]
+        return learners, {"classifier_kind": "scikit-learn", "learners": {lr.name: lr.describe() for lr in learners}}
+
+    def check(self, train: Dataset, ev: EvaluateConfig, losses: bool) -> None:
+        """Every learner the recipe names, built once before any training: one line naming a bad one."""
+        for spec in ev.learners or ev.classifiers:
+            learner = TableLearner(spec, [], [])
+            if losses and not learner.takes_weights():
+                raise RecipeError(f"learner '{spec}': its fit() takes no sample_weight, which the re-weighting "
+                                  "arms need; take them off the grid (evaluate.rebalancing) or use another "
+                                  "estimator")
 
     def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
         return TableCodec.fit(train.x, train.categorical).encode
@@ -42,10 +54,39 @@ class TableEvaluation:
 
 
 class TableLearner:
-    """Tables: one scikit-learn classifier; the loss-side fix is class_weight='balanced'."""
+    """Tables: one scikit-learn classifier — a built-in name (TABLE_CLASSIFIERS) or any scikit-learn-compatible
+    estimator by import path (`"xgboost:XGBClassifier(n_estimators=300)"`, learner_spec.py). The loss-side
+    fix is class_weight='balanced' for the built-ins, balanced sample weights for an estimator by path."""
 
     def __init__(self, name: str, categorical: list[str], numeric: list[str]) -> None:
-        self.name, self.categorical, self.numeric = name, categorical, numeric
+        self.name, self.categorical, self.numeric = short_name(name), categorical, numeric
+        self.factory = None
+        if is_import_path(name):
+            self.factory, self.kwargs = resolve(name)
+            est = self._estimator(0)
+            if not hasattr(est, "fit") or not hasattr(est, "predict_proba"):
+                raise RecipeError(f"learner '{name}': not a scikit-learn-compatible classifier (it needs fit() and "
+                                  "predict_proba()); wrap it in a class that has both")
+        elif name not in TABLE_CLASSIFIERS:
+            raise RecipeError(f"unknown table classifier '{name}'; choose from {', '.join(TABLE_CLASSIFIERS)} or "
+                              "name an estimator by import path ('package.module:Class')")
+
+    def describe(self) -> str:
+        return "built-in" if self.factory is None else f"by import path, arguments {self.kwargs}"
+
+    def takes_weights(self) -> bool:
+        from sklearn.utils.validation import has_fit_parameter
+
+        return self.factory is None or has_fit_parameter(self._estimator(0), "sample_weight")
+
+    def _estimator(self, seed: int):
+        try:
+            est = self.factory(**self.kwargs)
+        except Exception as e:  # the user's constructor: any failure is theirs to fix
+            raise RecipeError(f"learner '{self.name}': building it raised {type(e).__name__}: {e}") from None
+        if hasattr(est, "get_params") and "random_state" in est.get_params():
+            est.set_params(random_state=seed)
+        return est
 
     @staticmethod
     def fit_key(arm: Arm) -> tuple:
@@ -53,9 +94,23 @@ class TableLearner:
         return arm.rebalance if arm.loss == "ce" else "balanced", arm.classic, arm.mixup
 
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
-        model = table_classifier(self.name, self.categorical, self.numeric, seed,
-                                 balanced=arm.loss != "ce").fit(x, y)
-        return [model.predict(e) for e in evals]
+        if self.factory is None:
+            model = table_classifier(self.name, self.categorical, self.numeric, seed,
+                                     balanced=arm.loss != "ce").fit(x, y)
+            return [model.predict(e) for e in evals]
+        from sklearn.pipeline import Pipeline
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        model = Pipeline([("columns", _columns(self.categorical, self.numeric)), ("model", self._estimator(seed))])
+        if arm.loss != "ce":
+            if not self.takes_weights():
+                raise RecipeError(f"learner '{self.name}': arm {arm.name} re-weights the loss, and its fit() takes "
+                                  "no sample_weight; take the loss fixes off the grid (evaluate.rebalancing)")
+            model.fit(x, y, model__sample_weight=compute_sample_weight("balanced", y))
+        else:
+            model.fit(x, y)
+        classes = model.classes_
+        return [np.asarray(classes)[np.asarray(model.predict_proba(e)).argmax(1)] for e in evals]
 
 
 
@@ -66,11 +121,9 @@ def table_classifier(name: str, categorical: list[str], numeric: list[str], seed
     `logreg` logistic regression, `hgb` histogram gradient boosting, `rf` random forest
     (200 trees). `seed` sets the classifier's own randomness (none for logreg);
     `balanced` sets class_weight="balanced", the loss-side long-tail fix for tables."""
-    from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     weight = "balanced" if balanced else None
     models = {
@@ -79,12 +132,17 @@ def table_classifier(name: str, categorical: list[str], numeric: list[str], seed
         "rf": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1, class_weight=weight),
     }
     if name not in models:
-        from ..errors import RecipeError
-
         raise RecipeError(f"unknown table classifier '{name}'; choose from {', '.join(TABLE_CLASSIFIERS)}")
-    columns = ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
-                                 ("numeric", StandardScaler(), numeric)])
-    return make_pipeline(columns, models[name]())
+    return make_pipeline(_columns(categorical, numeric), models[name]())
+
+
+def _columns(categorical: list[str], numeric: list[str]):
+    """One-hot categorical + standardised numeric columns, for every table learner."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    return ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
+                              ("numeric", StandardScaler(), numeric)])
 
 
 

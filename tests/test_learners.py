@@ -1,0 +1,221 @@
+"""The user's own learner: a scikit-learn-compatible class by import path through `augmentor run`, end to
+end; bad learner specs are one line, exit 2, before any training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from augmentor.cli import cli
+from augmentor.errors import RecipeError
+from augmentor.learner_spec import parse
+
+from .test_tables import mixed_frame
+
+pytestmark = pytest.mark.xdist_group("tables")
+
+
+class Centroids(ClassifierMixin, BaseEstimator):
+    """A user's classifier: nearest class centroid, softmax over negative distances; takes sample weights."""
+
+    def __init__(self, temperature: float = 1.0, random_state: int | None = None) -> None:
+        self.temperature, self.random_state = temperature, random_state
+
+    def fit(self, x, y, sample_weight=None):
+        x, y = np.asarray(x, float), np.asarray(y)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        self.classes_ = np.unique(y)
+        self.centres_ = np.stack([np.average(x[y == c], axis=0, weights=w[y == c]) for c in self.classes_])
+        return self
+
+    def predict_proba(self, x):
+        d = ((np.asarray(x, float)[:, None, :] - self.centres_[None]) ** 2).sum(-1)
+        z = np.exp(-(d - d.min(1, keepdims=True)) / self.temperature)
+        return z / z.sum(1, keepdims=True)
+
+    def predict(self, x):
+        return self.classes_[self.predict_proba(x).argmax(1)]
+
+
+class NoProba(BaseEstimator):
+    def fit(self, x, y):
+        return self
+
+    def predict(self, x):
+        return np.zeros(len(x), int)
+
+
+class NoWeights(Centroids):
+    def fit(self, x, y):  # no sample_weight: the re-weighting arms cannot use it
+        return super().fit(x, y)
+
+
+def broken(**kwargs):
+    raise ValueError("the user's factory failed")
+
+
+def _recipe(tmp_path, learners: str) -> str:
+    path = tmp_path / "mixed.csv"
+    mixed_frame(160).to_csv(path, index=False)
+    recipe = tmp_path / "mixed.toml"
+    recipe.write_text(f"""
+name = "mixed"
+[data]
+train = "{path}"
+label = "target"
+[model]
+z_dim = 8
+g_channels = 32
+d_channels = 32
+[train]
+epochs = 2
+batch_size = 32
+[evaluate]
+seeds = 2
+confirm_seeds = 3
+learners = {learners}
+""")
+    return str(recipe)
+
+
+def test_a_users_estimator_by_import_path_through_augmentor_run(tmp_path):
+    recipe = _recipe(tmp_path, '["logreg", "tests.test_learners:Centroids(temperature=2.0)"]')
+    r = CliRunner().invoke(cli, ["run", recipe, "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"),
+                                 "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    results = json.loads((tmp_path / "rep" / "results.json").read_text())
+    name = "tests.test_learners:Centroids(temperature=2.0)"
+    assert list(results["classifiers"]) == ["logreg", name]
+    assert results["protocol"]["learners"][name] == "by import path, arguments {'temperature': 2.0}"
+    mine = results["classifiers"][name]
+    # the table grid, searched for it as for the built-ins (its loss fix: balanced sample weights)
+    assert set(mine["search"]["stages"][0]["balanced_accuracy"]) == {"real", "real+oversampled", "real+SMOTE",
+                                                                     "real+reweighted"}
+    assert results["headline"]["others"][0]["classifier"] == name  # it answers in the confirmatory family
+    runs = mine["arms"]["real"]["runs"]
+    assert runs[0]["test"] == runs[1]["test"]  # deterministic: the same predictions every seed
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("nosuchmodule:Thing", "cannot import nosuchmodule"),
+    ("sklearn.ensemble:NoSuchForest", "has no 'NoSuchForest'"),
+    ("tests.test_learners:broken", "raised ValueError: the user's factory failed"),
+    ("tests.test_learners:NoProba", "needs fit() and predict_proba()"),
+    ("tests.test_learners:NoWeights", "takes no sample_weight"),
+    ("tests.test_learners:Centroids(1, 2)", "key=literal pairs"),
+    ("tests.test_learners:Centroids(t=__import__('os'))", "key=literal pairs"),
+])
+def test_a_bad_learner_is_one_line_before_any_training(tmp_path, spec, words):
+    recipe = _recipe(tmp_path, json.dumps([spec]))
+    r = CliRunner().invoke(cli, ["run", recipe, "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"),
+                                 "-q"])
+    assert r.exit_code == 2 and words in r.output and spec.split("(")[0] in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run" / "checkpoints").exists()  # refused before the GAN trained
+
+
+def test_parse_reads_literals_only():
+    assert parse("a.b:C(x=1, y='z', w=[1, 2])") == ("a.b", "C", {"x": 1, "y": "z", "w": [1, 2]})
+    with pytest.raises(RecipeError):
+        parse("a.b:C(x=open('f'))")
+    with pytest.raises(RecipeError):
+        parse("just-a-name")
+
+
+def tiny_net(channels: int, n_classes: int, size: int, width: int = 8):
+    """A user's network factory: (channels, n_classes, size) -> nn.Module producing logits."""
+    from torch import nn
+
+    return nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(width, n_classes))
+
+
+def wrong_width(channels: int, n_classes: int, size: int):
+    return tiny_net(channels, n_classes + 1, size)
+
+
+IMAGE_RECIPE = """
+name = "tiny-net"
+[data]
+train = "builtin:digits"
+test_fraction = 0.5
+[data.imbalance]
+profile = "step"
+classes = ["0", "1"]
+keep = 0.2
+[model]
+z_dim = 8
+g_channels = 32
+d_channels = 16
+[train]
+epochs = 1
+batch_size = 128
+[evaluate]
+seeds = 2
+confirm_seeds = 3
+epochs = 1
+batch_size = 128
+doses = []
+online = false
+rebalancing = ["oversample", "logit-adjust"]
+classic = ["affine"]
+mixup = []
+learners = LEARNERS
+"""
+
+
+@pytest.mark.slow
+def test_a_users_network_factory_through_augmentor_run(tmp_path):
+    recipe = tmp_path / "net.toml"
+    recipe.write_text(IMAGE_RECIPE.replace("LEARNERS", '["tests.test_learners:tiny_net(width=4)"]'))
+    r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"),
+                                 "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    results = json.loads((tmp_path / "rep" / "results.json").read_text())
+    name = "tests.test_learners:tiny_net(width=4)"
+    assert list(results["classifiers"]) == [name] and results["headline"]["classifier"] == name
+    arms = results["classifiers"][name]["arms"]
+    w = results["classifiers"][name]["search"]["chosen"]
+    assert {"real", w} <= set(arms) and any(n.startswith("real+synthetic (teacher)") for n in arms)
+    assert results["protocol"]["learners"] == {name: name}
+
+
+def test_image_networks_are_checked_before_training(tmp_path):
+    from augmentor.image.networks import check_network
+
+    check_network("resnet18", (1, 8, 8), 10)  # the small-image stem: an 8x8 image is not pooled away
+    check_network("tests.test_learners:tiny_net", (3, 16, 16), 4)
+    recipe = tmp_path / "net.toml"
+    recipe.write_text(IMAGE_RECIPE.replace("LEARNERS", '["tests.test_learners:wrong_width"]'))
+    r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"),
+                                 "-q"])
+    assert r.exit_code == 2 and "not (2, 10) logits" in r.output and "wrong_width" in r.output, r.output
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_time_series_classifier_by_import_path():
+    """sktime-style classifiers by import path: fitted on (series, channels, length); classic augmentation adds
+    copies; without class weights its loss-fix cells are the same fit as the cells without them."""
+    pytest.importorskip("sktime")
+    from augmentor.arms import cell_arm
+    from augmentor.evaluate import evaluate
+    from augmentor.signal.data import SignalData
+    from augmentor.signal.learners import ImportedLearner
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), [20, 8, 4])
+    x = (rng.normal(size=(len(y), 1, 24)) + y[:, None, None]).astype(np.float32)
+    data = SignalData(x, y, ("a", "b", "c"))
+    learner = ImportedLearner("sktime.classification.dummy:DummyClassifier(strategy='prior')")
+    grid = [cell_arm(data, np.full(3, 20), r, c) for r in ("none", "oversample", "logit-adjust")
+            for c in ("", "jitter")]
+    out = evaluate(data, data, data, grid, [learner], seeds=1, progress=False, fold_below=0)
+    res = out["classifiers"]["sktime.classification.dummy:DummyClassifier(strategy='prior')"]
+    assert res["search"]["same_fit"] == {"real": ["real+logit-adjusted"],
+                                         "real+classic (jitter)": ["real+classic (jitter)+logit-adjusted"]}
+    with pytest.raises(RecipeError, match="cannot import"):
+        ImportedLearner("sktime.no_such_module:Thing")
