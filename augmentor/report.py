@@ -172,6 +172,9 @@ def markdown(results: Results, title: str, plots: list[str], recipe_text: str | 
     out += _memorisation_md(results.section("memorisation"))
     out += _two_sample_md(results.section("two_sample_test"))
     out += _validity_md(results.section("validity"))
+    for clf, code in (results.section("use_it") or {}).items():
+        out += ["", f"## Use it: {clf}", "", "The best arm without a GAN for this learner, as code for your own "
+                "training (seed 0; `x_new`: the data to predict).", "", "```python", code, "```"]
     every = {n: a for res in results.learners.values() for n, a in res.arms.items()}
     out += ["", "## Arms", ""] + [f"- **{n}** ({a.kind}): {a.description}" for n, a in every.items()]
     out += ["", "## Protocol", ""] + protocol(results)

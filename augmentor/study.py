@@ -169,6 +169,13 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                        rebuild=lambda arm, data: cell_arm(data, scaled_target(target, len(train), data), arm.rebalance,
                                                           arm.classic, arm.mixup),
                        progress=progress, protocol={**protocol, "grid": axes}, sources=sources)
+    use_it = getattr(kind, "use_it", None)
+    if use_it is not None:  # each learner's winner as code for the user's own training
+        results["use_it"] = {}
+        for lr in learners:
+            entry = results["classifiers"][lr.name]["arms"][results["classifiers"][lr.name]["search"]["chosen"]]
+            arm = cell_arm(train, target, entry["rebalance"], entry["classic_augmentation"], entry["mixup"])
+            results["use_it"][lr.name] = use_it(lr, arm, train, target)
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
     # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test

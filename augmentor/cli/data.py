@@ -256,7 +256,7 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 
 
 @cli.command()
-@click.argument("recipe", type=click.Path(path_type=Path))
+@click.argument("recipe", metavar="RECIPE|DATA")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Override train.epochs.")
 @click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Override evaluate.seeds.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Override the run directory.")
@@ -265,17 +265,22 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Override [data.imbalance]: none, exponential:RATIO or step:CLASS,CLASS:KEEP.")
 @learner_option
+@label_option
 @overwrite_option
 @seed_option
 @device_option
 @common
-def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
-        report: Path | None, resume: bool, imbalance: str | None, learners: tuple[str, ...], overwrite: bool,
-        seed: int | None, device: str, progress: bool) -> None:
-    """Run every stage of RECIPE: split, train, export, synthesize, evaluate, report.
+def run(recipe: str, epochs: int | None, seeds: int | None, out: Path | None,
+        report: Path | None, resume: bool, imbalance: str | None, learners: tuple[str, ...], label: str,
+        overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
+    """Run every stage of RECIPE (a .toml file), or of the defaults for DATA (a folder, .npz, .csv, .parquet,
+    .ts or builtin:NAME): split, train, export, synthesize, evaluate, report. For DATA the recipe it used
+    is written beside the report (recipe.toml): edit it and run it again.
 
     \b
     Example:
+      augmentor run my_images/                     # no recipe: defaults for the data (see augmentor init)
+      augmentor run churn.csv --label-column churned --learner "lightgbm:LGBMClassifier(verbose=-1)"
       augmentor run recipes/digits.toml
       augmentor run recipes/digits.toml --epochs 5 --seeds 2 --out runs/quick --report reports/quick
       augmentor run recipes/digits.toml --imbalance exponential:50 --out runs/lt --report reports/lt
@@ -284,6 +289,12 @@ def run(recipe: Path, epochs: int | None, seeds: int | None, out: Path | None,
     from ..pipeline import run_recipe
     from ..recipe import load_recipe, with_overrides
 
+    if not recipe.endswith(".toml"):
+        return _run_data(recipe, label, dict(epochs=epochs, seeds=seeds, out=out, report=report, resume=resume,
+                                             imbalance=imbalance, learners=learners, overwrite=overwrite, seed=seed,
+                                             device=device, progress=progress))
+    if not Path(recipe).is_file():
+        raise UserError(f"{recipe}: no such recipe file")
     r = with_overrides(load_recipe(recipe), {
         "train.epochs": epochs, "evaluate.seeds": seeds, "train.seed": seed,
         "out": str(out) if out else None, "report": str(report) if report else None,
@@ -324,3 +335,55 @@ def calibrate(recipe: Path, pool: int, simulations: int, device: str, progress: 
     click.echo(f"false-verdict rate {cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f} "
                f"(family of {cal['family_size']}, {cal['seeds']} seeds); power {cal['power']:.2f} for a loss of "
                f"{cal['power_effect_points']:.2f} points ({cal['learner'].split(',')[0]})")
+
+
+def _run_data(spec: str, label: str, o: dict) -> None:
+    """`augmentor run DATA`: the data's default recipe, run and written beside the report."""
+    from ..atomic import write_bytes
+    from ..modalities import load_dataset
+    from ..pipeline import run_recipe
+    from ..recipe import with_overrides
+    from ..recipe_defaults import default_recipe, recipe_toml
+
+    r = with_overrides(default_recipe(spec, load_dataset(spec, label=label), label=label), {
+        "train.epochs": o["epochs"], "evaluate.seeds": o["seeds"], "train.seed": o["seed"],
+        "out": str(o["out"]) if o["out"] else None, "report": str(o["report"]) if o["report"] else None,
+        "evaluate.learners": list(o["learners"]) or None})
+    if o["imbalance"]:
+        imb = parse_imbalance(o["imbalance"])
+        r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})
+    r = with_overrides(r, {"out": str(r.run_dir), "report": str(r.report_dir)})  # written out: rerun as is
+    text = recipe_toml(r, f"augmentor run {spec}: the defaults for this data (augmentor/recipe_defaults.py)")
+    path = run_recipe(r, device=o["device"], overwrite=o["overwrite"], resume=o["resume"], progress=o["progress"],
+                      recipe_text=text, inputs=() if spec.startswith("builtin:") else (spec,))
+    write_bytes(r.report_dir / "recipe.toml", text.encode())
+    click.echo(f"report: {path}\nrecipe: {r.report_dir / 'recipe.toml'}")
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Where to write the recipe (default: recipes/<name>.toml).")
+@label_option
+@overwrite_option
+@common
+def init(data: str, out: Path | None, label: str, overwrite: bool, progress: bool) -> None:
+    """Write the recipe `augmentor run DATA` would use, for editing.
+
+    \b
+    Example:
+      augmentor init my_images/ --out recipes/mine.toml && augmentor run recipes/mine.toml
+      augmentor init churn.csv --label-column churned
+    """
+    from ..atomic import write_bytes
+    from ..modalities import load_dataset
+    from ..recipe_defaults import default_recipe, recipe_toml
+
+    r = default_recipe(data, load_dataset(data, label=label), label=label)
+    out = out or Path("recipes") / f"{r.name}.toml"
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} exists; pass --overwrite to replace it or --out to write elsewhere")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(out, recipe_toml(r, f"augmentor init {data}: the defaults for this data; edit and run with "
+                                    f"augmentor run {out}").encode())
+    click.echo(f"recipe: {out}")

@@ -13,6 +13,7 @@ from ..arms import steps_for
 from ..checkpoint import unprefixed
 from ..recipe import EvaluateConfig, TrainConfig
 from ..study import memorisation_section
+from ..use_it import resampling_lines
 from .data import LabelledData
 from .learners import CnnLearner, SmallCNN, classic_augmentation, classic_candidates, embed, fit_cnn
 
@@ -53,6 +54,31 @@ class ImageEvaluation:
                         batch_size=ev.batch_size, lr=ev.lr, seed=0, device=device)
         return lambda x: embed(model, x)
 
+    def use_it(self, learner: CnnLearner, arm, train: Dataset, target) -> str:
+        """The arm as calls of the product's tested pieces, for the user's own code (seed 0)."""
+        k = len(train.classes)
+        lines = [f"# {learner.name}'s best arm without a GAN on this data: {arm.name}. x: float32 images "
+                 f"(N, C, H, W) in [0, 1]; y: class indices 0..{k - 1} for {list(train.classes)}.",
+                 "import numpy as np", "from augmentor.image.learners import classic_augmentation, fit_cnn, "
+                 "predict_proba"]
+        lines += resampling_lines(arm, target, train.shape)
+        network = "" if learner.network == "smallcnn" else f", network=network_factory({learner.network!r})"
+        if network:
+            lines.insert(3, "from augmentor.image.networks import network_factory")
+        augment = f"classic_augmentation({arm.classic!r})" if arm.classic else "None"
+        lines += [f"model = fit_cnn(x, y, {k}, steps={learner.steps}, batch_size={learner.batch_size}, "
+                  f"lr={learner.lr}, seed=0, augment={augment}, loss={arm.loss!r}, mixup={arm.mixup}{network})",
+                  "predictions = predict_proba(model, x_new).argmax(1)"]
+        return "\n".join(lines)
+
+    def recipe_defaults(self, train: Dataset) -> dict:
+        """`augmentor run DATA`: about 1,500 GAN steps; the grid of recipes/digits.toml with the first
+        classic candidate for this kind of image."""
+        per_epoch = max(1, -(-len(train) // 64))
+        return {"train.epochs": max(1, -(-1500 // per_epoch)), "evaluate.rebalancing": ["oversample", "logit-adjust",
+                                                                                       "drw"],
+                "evaluate.classic": list(classic_candidates(train.shape[0])[:1]), "evaluate.mixup": [0.4]}
+
     def check(self, train: Dataset, ev: EvaluateConfig, losses: bool) -> None:
         """Every network the recipe names, built and run on two images before any training."""
         from .networks import check_network
@@ -87,3 +113,4 @@ def guidance_classifier(data: LabelledData, cfg: TrainConfig, dev: torch.device,
         model = fit_cnn(data.x, data.y, n_classes, steps=cfg.guidance_steps, seed=cfg.seed, device=str(dev),
                         augment=classic_augmentation(), loss="reweight")
     return model.to(dev).eval().requires_grad_(False)
+

@@ -13,6 +13,7 @@ from ..classifiers import embed, fit_cnn, predict_proba
 from ..errors import InvalidDataError, RecipeError
 from ..labels import align_classes
 from ..study import memorisation_section
+from ..use_it import resampling_lines
 from .augment import CLASSIC, classic_signal_augmentation
 from .data import SignalData
 
@@ -87,7 +88,7 @@ class MiniRocketLearner:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        x, y = augmented_copies(arm, x, y, seed)
+        x, y = augmented_copies(x, y, seed, arm.classic, arm.mixup)
         rocket = minirocket(seed)
         feats = rocket.fit_transform(x.astype(np.float64))
         clf = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10),
@@ -96,19 +97,19 @@ class MiniRocketLearner:
         return [clf.predict(np.asarray(rocket.transform(np.asarray(e, np.float64)))) for e in evals]
 
 
-def augmented_copies(arm, x, y, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """For a learner without a training loop: the arm's classic augmentation adds one transformed copy of
-    every series, its mixup one mixed copy labelled by the larger share (lambda ~ Beta(a, a))."""
+def augmented_copies(x, y, seed: int, classic: str = "", mixup: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """For a learner without a training loop: classic augmentation (a policy name) adds one transformed copy
+    of every series, mixup (alpha > 0) one mixed copy labelled by the larger share (lambda ~ Beta(a, a))."""
     x, y = np.asarray(x, np.float32), np.asarray(y)
     rng = np.random.default_rng(seed)
-    if arm.classic:
+    if classic:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            extra = classic_signal_augmentation(arm.classic)(torch.from_numpy(x)).numpy()
+            extra = classic_signal_augmentation(classic)(torch.from_numpy(x)).numpy()
         x, y = np.concatenate([x, extra]), np.concatenate([y, y])
-    if arm.mixup:
+    if mixup:
         perm = rng.permutation(len(x))
-        lam = rng.beta(arm.mixup, arm.mixup, len(x)).astype(np.float32)
+        lam = rng.beta(mixup, mixup, len(x)).astype(np.float32)
         mixed = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[perm]
         x, y = np.concatenate([x, mixed]), np.concatenate([y, np.where(lam >= 0.5, y, y[perm])])
     return x, y
@@ -145,7 +146,7 @@ class ImportedLearner:
         return f"by import path, arguments {self.kwargs}"
 
     def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
-        x, y = augmented_copies(arm, x, y, seed)
+        x, y = augmented_copies(x, y, seed, arm.classic, arm.mixup)
         est = self._estimator(seed).fit(x.astype(np.float64), y)
         return [np.asarray(est.predict(np.asarray(e, np.float64))) for e in evals]
 
@@ -194,6 +195,56 @@ class SignalEvaluation:
                           "minirocket": "sktime MiniRocketMultivariate + RidgeClassifierCV" if has_minirocket() else
                           "not installed (pip install 'augmentor[signals]')",
                           "learners": {lr.name: getattr(lr, "describe", lambda: "built-in")() for lr in learners}}
+
+    def recipe_defaults(self, train: SignalData) -> dict:
+        """`augmentor run DATA`: the GAN settings of recipes/japanese-vowels-longtail.toml (about 1,000 steps),
+        its grid, and about 120 steps of the 1-D CNN per arm."""
+        per_epoch = max(1, -(-len(train) // 64))
+        return {"model.g_channels": 64, "model.d_channels": 32, "train.epochs": max(1, -(-1000 // per_epoch)),
+                "train.diffaugment": ["translation", "cutout", "color"], "synthesize.format": "",
+                "evaluate.epochs": max(1, -(-120 // per_epoch)), "evaluate.doses": [],
+                "evaluate.filter_threshold": 0.0, "evaluate.rebalancing": ["oversample", "logit-adjust", "drw"],
+                "evaluate.classic": ["jitter", "time-warp"], "evaluate.mixup": [0.4]}
+
+    def use_it(self, learner, arm, train: SignalData, target) -> str:
+        """The arm as calls of the product's tested pieces, for the user's own code (seed 0)."""
+        k = len(train.classes)
+        lines = [f"# {learner.name}'s best arm without a GAN on this data: {arm.name}. x: float32 series "
+                 f"(N, channels, length); y: class indices 0..{k - 1} for {list(train.classes)}.",
+                 "import numpy as np"]
+        body = resampling_lines(arm, target, train.shape)
+        if isinstance(learner, Cnn1dLearner):
+            augment = f"classic_signal_augmentation({arm.classic!r})" if arm.classic else "None"
+            lines += ["from augmentor.classifiers import fit_cnn, predict_proba",
+                      "from augmentor.signal.augment import classic_signal_augmentation",
+                      "from augmentor.signal.learners import SmallCNN1d, channel_scale", *body,
+                      "scale = channel_scale(x)",
+                      f"model = fit_cnn(x, y, {k}, steps={learner.steps}, batch_size={learner.batch_size}, "
+                      f"lr={learner.lr}, seed=0, augment={augment}, loss={arm.loss!r}, mixup={arm.mixup},",
+                      "                network=lambda shape, k: SmallCNN1d(shape[0], k, scale))",
+                      "predictions = predict_proba(model, x_new).argmax(1)"]
+            return "\n".join(lines)
+        lines += ["from augmentor.signal.learners import augmented_copies", *body,
+                  f"x, y = augmented_copies(x, y, seed=0, classic={arm.classic!r}, mixup={arm.mixup})"]
+        if isinstance(learner, MiniRocketLearner):
+            weight = "'balanced'" if arm.loss != "ce" else "None"
+            lines += ["from sklearn.linear_model import RidgeClassifierCV",
+                      "from sklearn.pipeline import make_pipeline", "from sklearn.preprocessing import StandardScaler",
+                      "from sktime.transformations.panel.rocket import MiniRocketMultivariate",
+                      "rocket = MiniRocketMultivariate(random_state=0)",
+                      "model = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10), "
+                      f"class_weight={weight}))",
+                      "model.fit(np.asarray(rocket.fit_transform(x.astype(np.float64))), y)",
+                      "predictions = model.predict(np.asarray(rocket.transform(x_new.astype(np.float64))))"]
+        else:
+            from ..learner_spec import parse
+
+            module, attr, kwargs = parse(learner.name)
+            args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            lines += [f"from {module} import {attr.split('.')[0]}",
+                      f"model = {attr}({args}).fit(x.astype(np.float64), y)",
+                      "predictions = model.predict(x_new.astype(np.float64))"]
+        return "\n".join(lines)
 
     @staticmethod
     def _imported(spec: str):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..arms import Arm
 from ..errors import RecipeError
-from ..learner_spec import is_import_path, resolve, short_name
+from ..learner_spec import is_import_path, parse, resolve, short_name
 from ..recipe import EvaluateConfig
 from .codec import TableCodec
 from .data import TableData
@@ -48,6 +48,58 @@ class TableEvaluation:
 
     def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
         return TableCodec.fit(train.x, train.categorical).encode
+
+    def recipe_defaults(self, train: Dataset) -> dict:
+        """`augmentor run DATA`: the GAN settings of recipes/wine.toml and breast-cancer.toml (about 3,000
+        steps); every rebalancing; logreg, HGB and random forest; 5 seeds."""
+        per_epoch = max(1, -(-len(train) // 64))
+        return {"model.g_channels": 256, "model.d_channels": 256, "train.epochs": max(1, -(-3000 // per_epoch)),
+                "train.lr_g": 1e-3, "train.lr_d": 1e-3, "train.beta1": 0.5, "evaluate.seeds": 5}
+
+    def use_it(self, learner: TableLearner, arm: Arm, train: Dataset, target) -> str:
+        """The arm as a scikit-learn / imbalanced-learn pipeline for the user's own code (seed 0)."""
+        numeric = [c for c in train.x.columns if c not in train.categorical]
+        names = list(train.classes)
+        strategy = {names[c]: int(n) for c, n in enumerate(target) if n > 0}
+        imports = ["from imblearn.pipeline import make_pipeline", "from sklearn.compose import ColumnTransformer",
+                   "from sklearn.preprocessing import OneHotEncoder, StandardScaler"]
+        steps = []
+        if arm.rebalance == "oversample":
+            imports.append("from imblearn.over_sampling import RandomOverSampler")
+            steps.append(f"RandomOverSampler(sampling_strategy={strategy!r}, random_state=0)")
+        elif arm.rebalance == "smote":
+            k = int(min(5, np.bincount(train.y).min() - 1))
+            cats = list(train.categorical)
+            kind = "SMOTEN" if cats and len(cats) == train.x.shape[1] else "SMOTENC" if cats else "SMOTE"
+            imports.append(f"from imblearn.over_sampling import {kind}")
+            extra = f"categorical_features={cats!r}, " if kind == "SMOTENC" else ""
+            steps.append(f"{kind}({extra}sampling_strategy={strategy!r}, k_neighbors={k}, random_state=0)")
+        steps.append('ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore"), '
+                     f'{list(train.categorical)!r}),\n                      ("numeric", StandardScaler(), '
+                     f'{numeric!r})])')
+        weight = "'balanced'" if arm.loss != "ce" else "None"
+        fit = "model.fit(x, y)"
+        if learner.factory is None:
+            imports.append({"logreg": "from sklearn.linear_model import LogisticRegression",
+                            "hgb": "from sklearn.ensemble import HistGradientBoostingClassifier",
+                            "rf": "from sklearn.ensemble import RandomForestClassifier"}[learner.name])
+            steps.append({"logreg": f"LogisticRegression(max_iter=5000, class_weight={weight})",
+                          "hgb": f"HistGradientBoostingClassifier(random_state=0, class_weight={weight})",
+                          "rf": f"RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1, "
+                                f"class_weight={weight})"}[learner.name])
+        else:
+            module, attr, kwargs = parse(learner.name)
+            imports.append(f"from {module} import {attr.split('.')[0]}")
+            steps.append(f"{attr}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})")
+            if arm.loss != "ce":
+                imports.append("from sklearn.utils.class_weight import compute_sample_weight")
+                fit = (f"model.fit(x, y, {type(learner._estimator(0)).__name__.lower()}__sample_weight="
+                       "compute_sample_weight('balanced', y))")
+        return "\n".join(
+            [f"# {learner.name}'s best arm without a GAN on this data: {arm.name}. x: your training table (these "
+             "columns), y: its labels.", *sorted(set(imports)), "",
+             "model = make_pipeline(\n    " + ",\n    ".join(steps) + ")", fit,
+             "predictions = model.predict(x_new)"])
 
     def extra_sections(self, train: Dataset, sets: dict, validation: Dataset) -> dict:
         return {"validity": {name: synthetic_validity(train, s) for name, s in sets.items()}}
