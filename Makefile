@@ -10,7 +10,7 @@ CTGAN_VENV := .venv-ctgan
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,serve,ray,signals]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,serve,ray,signals,learners]'
 	touch $(STAMP)
 
 demo: $(STAMP)
