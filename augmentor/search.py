@@ -61,7 +61,12 @@ def merge_same_fits(cells: Sequence[Arm], learner) -> list[Arm]:
 
 class Folds:
     """Repeated stratified k-fold over train + validation, for choices when validation is small.
-    `rebuild(arm, data)` makes the same cell for another training set (its resampling target scaled)."""
+
+    Each fold's training part keeps the training split's class profile: of the pooled examples outside
+    the held-out fold, each class keeps at most as many as the training split has (drawn per fold,
+    seeded), so a long tail stays a long tail (pooling a balanced validation split into training would
+    judge the cells on a far less imbalanced problem). `rebuild(arm, data)` makes the same cell for
+    another training set (its resampling target scaled)."""
 
     def __init__(self, train: Dataset, validation: Dataset, k: int, rebuild: Callable[[Arm, Dataset], Arm],
                  repeats: int) -> None:
@@ -74,6 +79,15 @@ class Folds:
         self.k = k_ok
         splits = list(RepeatedStratifiedKFold(n_splits=k_ok, n_repeats=repeats, random_state=0).split(
             np.zeros(len(y)), y))
+        profile = np.bincount(train.y, minlength=int(y.max()) + 1 if len(y) else 0)
+        rng = np.random.default_rng(0)
+
+        def keep_profile(tr: np.ndarray) -> np.ndarray:
+            parts = [rng.choice(idx, min(len(idx), int(profile[c])), replace=False)
+                     for c in np.unique(y[tr]) for idx in [tr[y[tr] == c]]]
+            return np.sort(np.concatenate(parts))
+
+        splits = [(keep_profile(tr), va) for tr, va in splits]
         self.splits = [splits[r * k_ok:(r + 1) * k_ok] for r in range(repeats)]
         self.scores: dict[str, list[float]] = {}  # arm -> per-repeat mean held-out balanced accuracy
 

@@ -563,3 +563,20 @@ def test_choices_on_a_small_validation_split_are_made_by_k_fold_and_never_touch_
     assert res["search"]["chosen"] == "real+oversampled"
     # on the training split: real and the winner only (nothing else was fitted on it)
     assert set(res["arms"]) == {"real", "real+oversampled"}
+
+
+def test_k_fold_training_parts_keep_the_long_tail(thin_digits):
+    """Pooling a balanced validation split into training would judge cells on a far less imbalanced problem:
+    every fold's training part keeps the training split's class counts (fewer only where the pool runs out)."""
+    from augmentor.search import Folds
+
+    train, validation = stratified_split(thin_digits, 0.3, 0)
+    folds = Folds(train, validation, 3, rebuild=None, repeats=2)
+    profile = np.bincount(train.y, minlength=10)
+    pool = np.bincount(folds.pooled.y, minlength=10)
+    for repeat in folds.splits:
+        for tr, va in repeat:
+            counts = np.bincount(folds.pooled.y[tr], minlength=10)
+            assert (counts <= profile).all() and not set(tr) & set(va)
+            held = np.bincount(folds.pooled.y[va], minlength=10)
+            assert (counts == np.minimum(profile, pool - held)).all()
