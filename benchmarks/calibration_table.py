@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORTS = ("wine", "breast-cancer", "digits", "digits-longtail", "japanese-vowels-longtail", "plaid",
+REPORTS = ("wine", "breast-cancer", "breast-cancer-lightgbm", "digits", "digits-longtail", "japanese-vowels-longtail",
+           "japanese-vowels-longtail-rocket", "plaid",
            "mnist-longtail")
 
 

@@ -30,7 +30,7 @@ def _scores(report) -> dict:
 def test_a_table_without_a_recipe_and_the_recipe_it_wrote_give_the_same_results(tmp_path):
     csv = tmp_path / "churn.csv"
     mixed_frame(160).to_csv(csv, index=False)
-    r = _run(str(csv), "--label-column", "target", "--epochs", "2", "--seeds", "2",
+    r = _run(str(csv), "--label-column", "target", "--epochs", "2", "--seeds", "2", "--evaluate-epochs", "1",
              "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"))
     assert r.exit_code == 0, r.output
     written = tmp_path / "rep" / "recipe.toml"
@@ -50,8 +50,8 @@ def test_an_image_folder_and_a_wav_folder_without_a_recipe(tmp_path, kind):
         data = make_image_folder(tmp_path / "pets", {"cat": 20, "dog": 12, "eel": 8})
     else:
         data = make_wav_folder(tmp_path / "clips", (("tone", 20), ("chirp", 10), ("am", 8)))
-    r = _run(str(data), "--epochs", "1", "--seeds", "2", "--out", str(tmp_path / "run"),
-             "--report", str(tmp_path / "rep"))
+    r = _run(str(data), "--epochs", "1", "--seeds", "2", "--evaluate-epochs", "1", "--out", str(tmp_path / "run"),
+             "--report", str(tmp_path / "rep"), *(["--learner", "cnn1d"] if kind == "wav" else []))
     assert r.exit_code == 0, r.output
     recipe = load_recipe(tmp_path / "rep" / "recipe.toml")
     assert recipe.data.train == str(data) and recipe.evaluate.rebalancing == ("oversample", "logit-adjust", "drw")

@@ -355,7 +355,8 @@ def test_table_stages_through_the_cli(table_model, tmp_path):
     assert r.exit_code == 0, r.output
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert list(results["classifiers"]) == ["logreg"]
-    assert "real+synthetic" in results["classifiers"]["logreg"]["arms"]
+    w = results["classifiers"]["logreg"]["search"]["chosen"]
+    assert "real+synthetic" + w.removeprefix("real") in results["classifiers"]["logreg"]["arms"]
 
 
 def test_table_oversampling_arms_hit_the_target_counts_and_validity_flags_bad_rows(mixed_csv):

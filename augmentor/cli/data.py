@@ -259,6 +259,8 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 @click.argument("recipe", metavar="RECIPE|DATA")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Override train.epochs.")
 @click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Override evaluate.seeds.")
+@click.option("--evaluate-epochs", type=click.IntRange(1), default=None,
+              help="Override evaluate.epochs (the classifiers' budget; a quick look: 1).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Override the run directory.")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Override the report folder.")
 @click.option("--resume", is_flag=True, help="Continue training from the run's last checkpoint.")
@@ -270,7 +272,7 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 @seed_option
 @device_option
 @common
-def run(recipe: str, epochs: int | None, seeds: int | None, out: Path | None,
+def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int | None, out: Path | None,
         report: Path | None, resume: bool, imbalance: str | None, learners: tuple[str, ...], label: str,
         overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Run every stage of RECIPE (a .toml file), or of the defaults for DATA (a folder, .npz, .csv, .parquet,
@@ -290,13 +292,14 @@ def run(recipe: str, epochs: int | None, seeds: int | None, out: Path | None,
     from ..recipe import load_recipe, with_overrides
 
     if not recipe.endswith(".toml"):
-        return _run_data(recipe, label, dict(epochs=epochs, seeds=seeds, out=out, report=report, resume=resume,
+        return _run_data(recipe, label, dict(epochs=epochs, seeds=seeds, evaluate_epochs=evaluate_epochs, out=out,
+                                             report=report, resume=resume,
                                              imbalance=imbalance, learners=learners, overwrite=overwrite, seed=seed,
                                              device=device, progress=progress))
     if not Path(recipe).is_file():
         raise UserError(f"{recipe}: no such recipe file")
     r = with_overrides(load_recipe(recipe), {
-        "train.epochs": epochs, "evaluate.seeds": seeds, "train.seed": seed,
+        "train.epochs": epochs, "evaluate.seeds": seeds, "train.seed": seed, "evaluate.epochs": evaluate_epochs,
         "out": str(out) if out else None, "report": str(report) if report else None,
         "evaluate.learners": list(learners) or None})
     if imbalance:
@@ -347,6 +350,7 @@ def _run_data(spec: str, label: str, o: dict) -> None:
 
     r = with_overrides(default_recipe(spec, load_dataset(spec, label=label), label=label), {
         "train.epochs": o["epochs"], "evaluate.seeds": o["seeds"], "train.seed": o["seed"],
+        "evaluate.epochs": o["evaluate_epochs"],
         "out": str(o["out"]) if o["out"] else None, "report": str(o["report"]) if o["report"] else None,
         "evaluate.learners": list(o["learners"]) or None})
     if o["imbalance"]:
