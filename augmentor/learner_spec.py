@@ -57,6 +57,17 @@ def resolve(spec: str) -> tuple[Callable, dict[str, Any]]:
     return obj, kwargs
 
 
+def build(factory: Callable, kwargs: dict[str, Any], name: str, seed: int):
+    """A user's estimator from its factory and literal arguments, seeded through `random_state` when it has one."""
+    try:
+        est = factory(**kwargs)
+    except Exception as e:  # the user's constructor: any failure is theirs to fix
+        raise RecipeError(f"learner '{name}': building it raised {type(e).__name__}: {e}") from None
+    if hasattr(est, "get_params") and "random_state" in est.get_params():
+        est.set_params(random_state=seed)
+    return est
+
+
 def short_name(spec: str) -> str:
     """How a report names the learner: the spec without its arguments' whitespace."""
     return " ".join(spec.split())

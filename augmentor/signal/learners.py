@@ -12,6 +12,7 @@ from ..arms import steps_for
 from ..classifiers import embed, fit_cnn, predict_proba
 from ..errors import InvalidDataError, RecipeError
 from ..labels import align_classes
+from ..learner_spec import build
 from ..study import memorisation_section
 from ..use_it import resampling_lines
 from .augment import CLASSIC, classic_signal_augmentation
@@ -134,13 +135,7 @@ class ImportedLearner:
         return arm.rebalance if arm.loss == "ce" else "none", arm.classic, arm.mixup
 
     def _estimator(self, seed: int):
-        try:
-            est = self.factory(**self.kwargs)
-        except Exception as e:  # the user's constructor: any failure is theirs to fix
-            raise RecipeError(f"learner '{self.name}': building it raised {type(e).__name__}: {e}") from None
-        if hasattr(est, "get_params") and "random_state" in est.get_params():
-            est.set_params(random_state=seed)
-        return est
+        return build(self.factory, self.kwargs, self.name, seed)
 
     def describe(self) -> str:
         return f"by import path, arguments {self.kwargs}"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..arms import Arm
 from ..errors import RecipeError
-from ..learner_spec import is_import_path, parse, resolve, short_name
+from ..learner_spec import build, is_import_path, parse, resolve, short_name
 from ..recipe import EvaluateConfig
 from .codec import TableCodec
 from .data import TableData
@@ -132,13 +132,7 @@ class TableLearner:
         return self.factory is None or has_fit_parameter(self._estimator(0), "sample_weight")
 
     def _estimator(self, seed: int):
-        try:
-            est = self.factory(**self.kwargs)
-        except Exception as e:  # the user's constructor: any failure is theirs to fix
-            raise RecipeError(f"learner '{self.name}': building it raised {type(e).__name__}: {e}") from None
-        if hasattr(est, "get_params") and "random_state" in est.get_params():
-            est.set_params(random_state=seed)
-        return est
+        return build(self.factory, self.kwargs, self.name, seed)
 
     @staticmethod
     def fit_key(arm: Arm) -> tuple:
