@@ -92,6 +92,85 @@ def plan_targets(plan: TeacherPlan, probs: np.ndarray, labels: np.ndarray, n_cla
     return hard
 
 
+def select_by_teacher(probs: np.ndarray, labels: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Per class c, the indices of the `want[c]` samples conditioned on c with the highest teacher
+    probability (or score) of c (top-k up to the gap); -inf scores are never kept."""
+    keep = []
+    for c, n in enumerate(np.asarray(want)):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[np.isfinite(probs[idx, c])]
+        if n > 0 and len(idx):
+            keep.append(idx[np.argsort(-probs[idx, c], kind="stable")[:int(n)]])
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+
+
+def teacher_choice(arm: Arm, seed: int, scores: np.ndarray, labels: np.ndarray, n_classes: int,
+                   hard: bool = False) -> np.ndarray:
+    """The teacher arm's pick from its pool draw: per class the top-k by the teacher's score of the
+    conditioned class (`select_by_teacher`); `hard` (learners fitted on hard labels only): only among
+    samples whose top class by the teacher is their conditioning label, so a class the teacher never
+    recognises in the draw gets fewer, or none. Records drawn / kept / agreement per class in
+    `arm.extra["teacher_selection"][seed]`; returns the kept indices."""
+    agree = scores.argmax(1) == labels
+    ranked = np.where(agree[:, None], scores, -np.inf) if hard else scores
+    keep = select_by_teacher(ranked, labels, arm.soft.want)
+    k = n_classes
+    arm.extra["teacher_selection"][seed] = {
+        "drawn": np.bincount(labels, minlength=k).tolist(), "kept": np.bincount(labels[keep], minlength=k).tolist(),
+        "teacher_agrees_drawn": np.bincount(labels[agree], minlength=k).tolist(),
+        "teacher_agrees_kept": np.bincount(labels[keep][agree[keep]], minlength=k).tolist(),
+        "wanted": np.asarray(arm.soft.want, int).tolist()}
+    return keep
+
+
+class HardTeacher:
+    """For a learner fitted in one call on hard labels (`evaluate.teacher_mode` "hard"): it keeps each
+    non-GAN arm's fitted model (`remember`) and, for a teacher arm, returns the rows its teacher agrees
+    with (`teacher_rows`). The learner defines `teacher_scores(model, x) -> (N, classes)` and `models`."""
+
+    def remember(self, arm: Arm, seed: int, model) -> None:
+        if arm.kind != "gan":  # a later teacher arm may use it as its teacher
+            self.models[(arm.name, seed)] = model
+
+    def teacher_rows(self, arm: Arm, seed: int, n_classes: int) -> tuple | None:
+        """(x, y) of the GAN rows the teacher arm adds for `seed`, or None for any other arm."""
+        if arm.soft is None:
+            return None
+        pool = arm.soft.pool(seed)
+        scores = class_scores(self.teacher_scores(self.models[(arm.teacher, seed)], pool.x), n_classes)
+        kept = pool.subset(teacher_choice(arm, seed, scores, np.asarray(pool.y), n_classes, hard=True))
+        return kept.x, np.asarray(kept.y)
+
+
+def class_scores(scores, n_classes: int, classes=None) -> np.ndarray:
+    """(N, n_classes) scores from a scikit-learn style output: a binary decision function's one column
+    becomes (-s, s); `classes` (an estimator's classes_) places its columns among all n_classes (-inf
+    for a class it never saw)."""
+    s = np.asarray(scores, np.float64)
+    if s.ndim == 1:
+        s = np.stack([-s, s], 1)
+    if classes is None or len(classes) == n_classes and np.array_equal(np.asarray(classes), np.arange(n_classes)):
+        return s
+    out = np.full((len(s), n_classes), -np.inf)
+    out[:, np.asarray(classes, int)] = s
+    return out
+
+
+def with_rows(x, y, rows: tuple | None, weight: float = 1.0) -> tuple:
+    """(x, y, sample weights or None): the training rows plus a teacher arm's rows at `weight`."""
+    if rows is None:
+        return x, y, None
+    rx, ry = rows
+    if hasattr(x, "iloc"):  # a table
+        import pandas as pd
+
+        both = pd.concat([x, rx], ignore_index=True)
+    else:
+        both = np.concatenate([np.asarray(x), np.asarray(rx, np.asarray(x).dtype)])
+    w = np.concatenate([np.ones(len(y)), np.full(len(ry), weight)])
+    return both, np.concatenate([np.asarray(y), ry]), w
+
+
 def teacher_targets(probs: np.ndarray, temperature: float = 2.0) -> np.ndarray:
     """Soft targets from a teacher's class probabilities, sharpened or softened at `temperature`
     (p^(1/T), renormalised): a head-shaped '5' conditioned as 5 teaches 'mostly 3, a little 5'.
@@ -213,10 +292,26 @@ def gan_on_top_of(best: Arm, train: Dataset, target: np.ndarray, base: str, desc
                loss=best.loss, mixup=best.mixup, rebalance=best.rebalance)
 
 
-def teacher_on_top_of(best: Arm, plan: TeacherPlan) -> Arm:
+def teacher_on_top_of(best: Arm, plan: TeacherPlan, hard: bool = False, weighted: bool = True) -> Arm:
     """GAN samples chosen and soft-labelled by `best`'s own model of the same seed (its teacher),
-    added late and down-weighted, with `best`'s loss and mixup (its loss must be ce, logit-adjust or drw)."""
+    added late and down-weighted, with `best`'s loss and mixup (its loss must be ce, logit-adjust or drw).
+    `hard`: for a learner fitted on hard labels in one call (scikit-learn style: MiniRocket, tables, a
+    user's estimator): only samples the teacher assigns to their conditioning class, with that label, from
+    the start, at the plan's weight as a sample weight where the learner takes one (`weighted`), else 1."""
     thin = plan.max_share < 1
+    if hard:
+        return Arm(f"real+synthetic (teacher{f', share {plan.max_share:g}' if thin else ''})"
+                   f"{best.name.removeprefix('real')}",
+                   f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
+                   f"(from a draw of {plan.pool_factor}x each class's gap, only those it assigns to their "
+                   f"conditioning class, top-k by its score, at most {int(np.sum(plan.want))} in all"
+                   + (f"; only the classes with at most {plan.max_share:.0%} of the largest class's real samples"
+                      if thin else "") + "), their conditioning labels, "
+                   + (f"sample weight {plan.weight:g}" if weighted else "weight 1 (the learner takes no sample "
+                      "weights)"),
+                   best.make, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
+                   teacher=best.name, soft=plan, extra={"teacher_selection": {}, "teacher_hard": True},
+                   rebalance=best.rebalance)
     return Arm(f"real+synthetic (teacher{f', share {plan.max_share:g}' if thin else ''})"
                f"{best.name.removeprefix('real')}",
                f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .arms import SOFT_LOSSES, teacher_targets  # noqa: F401  (re-exported: the soft fit's pieces)
+from .arms import SOFT_LOSSES, plan_targets, select_by_teacher, teacher_choice, teacher_targets  # noqa: F401 (re-exported)
 
 LOSSES = ("ce", "reweight", "logit-adjust", "drw")
 
@@ -211,17 +211,6 @@ def _soft_ce(logp: torch.Tensor, targets: torch.Tensor, w: torch.Tensor) -> torc
     return (-(targets * logp).sum(1) * w).sum() / w.sum()
 
 
-def select_by_teacher(probs: np.ndarray, labels: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """Per class c, the indices of the `want[c]` samples conditioned on c with the highest teacher
-    probability of c (top-k up to the gap): no class silently gets none."""
-    keep = []
-    for c, n in enumerate(np.asarray(want)):
-        idx = np.flatnonzero(labels == c)
-        if n > 0 and len(idx):
-            keep.append(idx[np.argsort(-probs[idx, c], kind="stable")[:int(n)]])
-    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
-
-
 def _weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
                  sample_w: torch.Tensor | None) -> torch.Tensor:
     if sample_w is None:
@@ -229,6 +218,17 @@ def _weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
     # per-sample weights (synthetic samples), normalised like a class-weighted mean
     sw = sample_w * (w[y] if w is not None else 1.0)
     return (F.cross_entropy(logits, y, reduction="none") * sw).sum() / sw.sum()
+
+
+def soft_teacher_samples(arm, seed: int, teacher: nn.Module, n_classes: int) -> SoftSynthetic:
+    """A teacher arm's GAN samples for a network fit: its pool draw for `seed`, the top-k per class by
+    `teacher` (arms.teacher_choice), with the plan's targets, weight and join step."""
+    plan = arm.soft
+    pool = plan.pool(seed)
+    probs = predict_proba(teacher, pool.x)
+    keep = teacher_choice(arm, seed, probs, pool.y, n_classes)
+    return SoftSynthetic(pool.x[keep], plan_targets(plan, probs[keep], pool.y[keep], n_classes), plan.weight,
+                         plan.join_at)
 
 
 @torch.no_grad()

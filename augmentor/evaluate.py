@@ -127,7 +127,15 @@ class _Fits:
         return {**d, "metric": "balanced_accuracy"}
 
 
-GanArms = Callable[[Arm, Arm | None], Sequence[Arm]]  # (best non-GAN arm, best soft-target arm) -> GAN arms
+GanArms = Callable[[Arm, Arm | None, object], Sequence[Arm]]  # (best non-GAN arm, teacher arm, learner) -> GAN arms
+
+
+def teacher_mode(learner) -> str | None:
+    """How a learner fits a teacher arm: "soft" (a network trained step by step: soft targets, late join;
+    `soft_targets`), "hard" (one fit() call: agreed samples with their labels; `teacher_scores`), or None."""
+    if getattr(learner, "soft_targets", False):
+        return "soft"
+    return "hard" if hasattr(learner, "teacher_scores") else None
 
 
 def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[Arm], learners: Sequence, *,
@@ -195,14 +203,15 @@ def _search_and_fit(fits: _Fits, grid: Sequence[Arm], gan: GanArms | None, seeds
     record["cells"] = len(grid)
     real = cells[0]
     fits.fit([real, best], seeds)  # on the training split (with folds, the search fitted folds only)
-    soft = best if best.loss in SOFT_LOSSES else None
-    if soft is None:  # a teacher needs a loss that takes soft targets: the best such arm the search kept
+    mode = teacher_mode(fits.learner)
+    soft = best if best.loss in SOFT_LOSSES or mode == "hard" else None
+    if soft is None and mode == "soft":  # soft targets need a loss that takes them: the best such arm kept
         kept = [a for a in cells if a.name in record["stages"][-1]["balanced_accuracy"] and a.loss in SOFT_LOSSES]
         if kept:
             soft = pick(kept, lambda n: record["stages"][-1]["balanced_accuracy"][n])
             fits.fit([soft], seeds)
-    gan_arms = [a for a in (gan(best, soft) if gan is not None else [])  # teacher arms: learners that take them
-                if a.soft is None or getattr(fits.learner, "soft_targets", False)]
+    gan_arms = [a for a in (gan(best, soft, fits.learner) if gan is not None else [])  # teacher arms: learners
+                if a.soft is None or mode is not None]                                  # that keep their models
     fits.fit(gan_arms, seeds)
     arms = {n: fits.arms[n] for n in fits.runs}
     ref = reference or best.name

@@ -133,7 +133,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
              "doses": {r: gan_draws(gens, {c: round(r * n) for c, n in counts.items()}, syn.seed + 2, train_data)
                        for r in ev.doses}}
     guided = train_data.MODALITY.guided
-    if ev.teacher_pool > 0 and guided and sum(plan.values()):
+    if ev.teacher_pool > 0 and sum(plan.values()):  # every modality: its learners fit teacher arms
         draws["teacher_pool"] = gan_draws(gens, {c: ev.teacher_pool * n for c, n in plan.items()}, syn.seed + 4,
                                           train_data)
     quality_filter = None
@@ -237,7 +237,7 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
         train_data, validation_data, test_data, ev, synthetic=gap_fill,
         synthetic_only=read(synthetic_only) if synthetic_only else None,
         doses={r: read(f) for r, f in (doses or {}).items()}, quality_filter=quality_filter, device=device,
-        teacher_pool=gap_fill if ev.teacher_pool and guided else None,
+        teacher_pool=gap_fill if ev.teacher_pool else None,
         progress=progress, sources=variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=False, gan_seeds=1))
     folder = synthetic_only or synthetic
     samples = read_folder(folder, train_data, "synthetic") if folder else None

@@ -168,7 +168,7 @@ def markdown(results: Results, title: str, plots: list[str], recipe_text: str | 
     out += _splits(results)
     out += _fidelity_md(results.section("fidelity") or {})
     out += _filter_md(results.section("quality_filter"))
-    out += _teacher_md(first, results.classes)
+    out += _teacher_md(results)
     out += _memorisation_md(results.section("memorisation"))
     out += _two_sample_md(results.section("two_sample_test"))
     out += _validity_md(results.section("validity"))
@@ -293,24 +293,39 @@ def _filter_md(qf: dict | None) -> list[str]:
     return out
 
 
-def _teacher_md(res, classes: list[str]) -> list[str]:
-    """Per class, summed over seeds: GAN samples drawn for the teacher arm, how many its teacher
-    assigns to the conditioned class, and how many it kept (top-k up to the gap)."""
+def _teacher_md(results: Results) -> list[str]:
+    """Per learner and teacher arm, per class, summed over seeds: GAN samples drawn for the teacher arm,
+    how many its teacher assigns to the conditioned class, how many it kept, and why a class got none."""
+    guard = results.section("teacher_guard") or {}
+    flagged = set(guard.get("flagged", []))
     out = []
-    for name, arm in res.arms.items():
-        per_seed = arm.raw.get("teacher_selection") or {}
-        if not per_seed:
-            continue
-        tot = {k: np.sum([np.asarray(v[k]) for v in per_seed.values()], axis=0)
-               for k in ("drawn", "kept", "teacher_agrees_drawn", "teacher_agrees_kept")}
-        out += ["", f"## Teacher selection: {name} (summed over {len(per_seed)} seeds)", "",
-                "| class | drawn | teacher agrees with the GAN's label | kept | teacher agrees (kept) |",
-                "|---|---:|---:|---:|---:|"]
-        for i, c in enumerate(classes):
-            n, k = int(tot["drawn"][i]), int(tot["kept"][i])
-            if n:
-                out.append(f"| {c} | {n} | {tot['teacher_agrees_drawn'][i] / n * 100:.1f} % | {k} | "
-                           + (f"{tot['teacher_agrees_kept'][i] / k * 100:.1f} % |" if k else "— |"))
+    if guard:
+        out += ["", "## Teacher arms: the copy guard", "",
+                (f"Classes whose teacher-pool draw the memorisation check flags as copying get no teacher-arm "
+                 f"samples: {', '.join(sorted(flagged)) or 'none flagged'}." if guard.get("checked") else
+                 f"No copy guard: {guard.get('why', 'no memorisation check for this modality')}.")]
+    for clf, res in results.learners.items():
+        for name, arm in res.arms.items():
+            per_seed = arm.raw.get("teacher_selection") or {}
+            if not per_seed:
+                continue
+            tot = {k: np.sum([np.asarray(v[k]) for v in per_seed.values()], axis=0)
+                   for k in ("drawn", "kept", "teacher_agrees_drawn", "teacher_agrees_kept")}
+            wanted = np.sum([np.asarray(v.get("wanted", v["kept"])) for v in per_seed.values()], axis=0)
+            hard = arm.raw.get("teacher_hard", False)
+            out += ["", f"## Teacher selection: {clf}, {name} (summed over {len(per_seed)} seeds)", "",
+                    ("Hard-label learner: only samples the teacher assigns to their conditioning class can be kept."
+                     if hard else "Network learner: the top-k by the teacher, soft targets where it disagrees."), "",
+                    "| class | drawn | teacher agrees with the GAN's label | wanted | kept | teacher agrees (kept) | "
+                    "why none |", "|---|---:|---:|---:|---:|---:|---|"]
+            for i, c in enumerate(results.classes):
+                n, k, want = int(tot["drawn"][i]), int(tot["kept"][i]), int(wanted[i])
+                if not n:
+                    continue
+                why = "" if k else ("flagged as copies" if c in flagged else "not served (gap 0 or above the share)"
+                                    if want == 0 else "the teacher assigns none of the draw to it")
+                out.append(f"| {c} | {n} | {tot['teacher_agrees_drawn'][i] / n * 100:.1f} % | {want} | {k} | "
+                           + (f"{tot['teacher_agrees_kept'][i] / k * 100:.1f} % |" if k else "— |") + f" {why} |")
     return out
 
 

@@ -29,7 +29,7 @@ from .arms import (
     teacher_want,
 )
 from .errors import InvalidDataError, RecipeError
-from .evaluate import evaluate
+from .evaluate import evaluate, teacher_mode
 from .labels import align_classes
 from .recipe import EvaluateConfig
 
@@ -127,9 +127,12 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     axes = grid_axes(train, ev)
     grid = grid_arms(train, target, **axes)
     teacher = []  # one teacher arm per share that leaves some class samples to keep (and keeps other ones)
-    if teacher_pool is not None and synthetic is not None and ev.baselines:
+    guard = copy_guard(train, validation, teacher_pool) if teacher_pool is not None and synthetic is not None \
+        and ev.baselines else None
+    if guard is not None:
+        copies = np.isin(np.arange(k), [train.classes.index(c) for c in guard["flagged"]])
         for share in ev.teacher_max_share:
-            want = teacher_want(counts, target - counts, ev.teacher_dose, share)
+            want = np.where(copies, 0, teacher_want(counts, target - counts, ev.teacher_dose, share))
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in teacher):
                 teacher.append(TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature,
                                            ev.teacher_weight, ev.teacher_join, share))
@@ -145,13 +148,15 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     grid = [a for a in grid if a.name not in ev.exclude]
     bases = {n: v for n, v in bases.items() if v is not None and n not in ev.exclude}
 
-    def gan(best: Arm, soft: Arm | None) -> list[Arm]:
+    def gan(best: Arm, soft: Arm | None, learner=None) -> list[Arm]:
         out = []
         for base, what in bases.items():
             if base == "real+online-synthetic":
                 out.append(online_on_top_of(best, what))
             elif base == "real+synthetic (teacher)":
-                out += [teacher_on_top_of(soft, plan) for plan in what] if soft is not None else []
+                hard = teacher_mode(learner) == "hard"
+                weighted = getattr(learner, "takes_weights", lambda: True)()
+                out += [teacher_on_top_of(soft, plan, hard, weighted) for plan in what] if soft is not None else []
             elif base == "synthetic-only":
                 out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
                                lambda s: _only(synthetic_only(s), train), "gan"))
@@ -183,6 +188,8 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                                     ev.fidelity_k)
     if filtered is not None:
         results["quality_filter"] = filtered.stats()
+    if guard is not None and "real+synthetic (teacher)" not in ev.exclude:
+        results["teacher_guard"] = guard
     results.update(kind.extra_sections(train, sets, validation))
     return results
 
@@ -200,6 +207,20 @@ def _fidelity(train: Dataset, real: Dataset, sets: dict[str, Dataset], embed, k:
 def _only(data: Dataset, train: Dataset) -> tuple:
     d = align_classes(data, train.classes)
     return d.x, d.y
+
+def copy_guard(train: Dataset, validation: Dataset, pool: Draws) -> dict:
+    """The teacher arms' guard against copies: the memorisation check (fidelity.memorisation) on the
+    teacher pool's seed-0 draw; a class it flags gets no teacher-arm samples. Tables have no such check
+    (mixed columns, no single distance): nothing is flagged there, and the section says so."""
+    if not isinstance(train.x, np.ndarray):
+        return {"flagged": [], "checked": False, "why": "no memorisation check for tables"}
+    from .fidelity import memorisation
+
+    draw = align_classes(pool(0), train.classes)
+    per = memorisation(train.x, train.y, validation.x, validation.y, draw.x, draw.y, train.classes)
+    return {"flagged": [c for c, v in per.items() if v["flagged"]], "checked": True, "per_class": per,
+            "why": "a class whose pool draw the memorisation check flags as copying gets no teacher-arm samples"}
+
 
 def memorisation_section(train: Dataset, sets: dict, validation: Dataset) -> dict:
     """Each synthetic set's nearest-neighbour memorisation check per class (array modalities: images, signals)."""

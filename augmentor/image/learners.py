@@ -10,13 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..arms import Arm, plan_targets
+from ..arms import Arm
 from ..classifiers import (  # noqa: F401  (re-exported: the image fit's pieces in one place)
     SoftSynthetic,
     drw_weights,
     embed,
     predict_proba,
     select_by_teacher,
+    soft_teacher_samples,
     teacher_targets,
 )
 from ..classifiers import fit_cnn as fit_network
@@ -246,17 +247,7 @@ class CnnLearner:
                 "mixup": arm.mixup, "soft": soft, "network": self.network}
 
     def _teacher_samples(self, arm: Arm, seed: int):
-        plan, teacher = arm.soft, self.models[(arm.teacher, seed)]
-        pool = plan.pool(seed)
-        probs = predict_proba(teacher, pool.x)
-        keep = select_by_teacher(probs, pool.y, plan.want)
-        k = self.n_classes
-        agree = probs.argmax(1) == pool.y
-        arm.extra["teacher_selection"][seed] = {
-            "drawn": np.bincount(pool.y, minlength=k).tolist(), "kept": np.bincount(pool.y[keep], minlength=k).tolist(),
-            "teacher_agrees_drawn": np.bincount(pool.y[agree], minlength=k).tolist(),
-            "teacher_agrees_kept": np.bincount(pool.y[keep][agree[keep]], minlength=k).tolist()}
-        return SoftSynthetic(pool.x[keep], plan_targets(plan, probs[keep], pool.y[keep], k), plan.weight, plan.join_at)
+        return soft_teacher_samples(arm, seed, self.models[(arm.teacher, seed)], self.n_classes)
 
 
 def _fit(job: dict):

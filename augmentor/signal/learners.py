@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arms import steps_for
-from ..classifiers import embed, fit_cnn, predict_proba
+from ..arms import HardTeacher, class_scores, steps_for, with_rows
+from ..classifiers import embed, fit_cnn, predict_proba, soft_teacher_samples
 from ..errors import InvalidDataError, RecipeError
 from ..labels import align_classes
 from ..learner_spec import build
@@ -53,22 +53,28 @@ def channel_scale(x: np.ndarray) -> np.ndarray:
 class Cnn1dLearner:
     """Signals: the small 1-D CNN, the same step budget for every arm (as the image CNN)."""
 
+    soft_targets = True  # fits teacher arms (GAN samples with soft targets from another arm's model)
+
     def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str, scale: np.ndarray) -> None:
         self.name, self.n_classes, self.steps = "SmallCNN1d", n_classes, steps
         self.batch_size, self.lr, self.device, self.scale = batch_size, lr, device, scale
-        self.models: dict = {}
+        self.models: dict = {}  # (arm, seed) -> fitted network of a non-GAN arm, for teacher arms
 
     def network(self, shape: tuple[int, ...], n_classes: int) -> nn.Module:
         return SmallCNN1d(shape[0], n_classes, self.scale)
 
     def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
+        soft = (soft_teacher_samples(arm, seed, self.models[(arm.teacher, seed)], self.n_classes)
+                if arm.soft is not None else None)
         model = fit_cnn(x, y, self.n_classes, steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=seed,
                         device=self.device, augment=classic_signal_augmentation(arm.classic) if arm.classic else None,
-                        loss=arm.loss, mixup=arm.mixup, network=self.network)
+                        loss=arm.loss, mixup=arm.mixup, soft=soft, network=self.network)
+        if arm.kind != "gan":
+            self.models[(arm.name, seed)] = model
         return [predict_proba(model, e).argmax(1) for e in evals]
 
 
-class MiniRocketLearner:
+class MiniRocketLearner(HardTeacher):
     """MiniRocket features (Dempster et al. 2021, sktime) and a ridge classifier with its usual
     alpha search. The one loss-side fix a ridge takes is class weights (every loss arm uses
     'balanced'); classic augmentation adds one transformed copy of every training series; mixup
@@ -78,6 +84,12 @@ class MiniRocketLearner:
 
     def __init__(self, n_classes: int) -> None:
         self.n_classes = n_classes
+        self.models: dict = {}  # (arm, seed) -> (rocket, ridge) of a non-GAN arm, for teacher arms
+
+    @staticmethod
+    def teacher_scores(model, x) -> np.ndarray:
+        rocket, clf = model
+        return clf.decision_function(np.asarray(rocket.transform(np.asarray(x, np.float64))))
 
     @staticmethod
     def fit_key(arm) -> tuple:
@@ -90,11 +102,13 @@ class MiniRocketLearner:
         from sklearn.preprocessing import StandardScaler
 
         x, y = augmented_copies(x, y, seed, arm.classic, arm.mixup)
+        x, y, w = with_rows(x, y, self.teacher_rows(arm, seed, self.n_classes), arm.soft.weight if arm.soft else 1)
         rocket = minirocket(seed)
         feats = rocket.fit_transform(x.astype(np.float64))
         clf = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10),
                                                                 class_weight="balanced" if arm.loss != "ce" else None))
-        clf.fit(np.asarray(feats), y)
+        clf.fit(np.asarray(feats), y, **({"ridgeclassifiercv__sample_weight": w} if w is not None else {}))
+        self.remember(arm, seed, (rocket, clf))
         return [clf.predict(np.asarray(rocket.transform(np.asarray(e, np.float64)))) for e in evals]
 
 
@@ -116,19 +130,33 @@ def augmented_copies(x, y, seed: int, classic: str = "", mixup: float = 0.0) -> 
     return x, y
 
 
-class ImportedLearner:
+class ImportedLearner(HardTeacher):
     """A user's time-series classifier by import path (sktime / aeon style: `fit(X, y)` on
     (series, channels, length) arrays, `predict`), e.g. `"sktime.classification.kernel_based:Arsenal"`.
     Classic augmentation and mixup add copies (augmented_copies); it takes no class weights, so a loss-fix
     cell is the same fit as the cell without it, named together."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, n_classes: int = 0) -> None:
         from ..learner_spec import resolve, short_name
 
+        self.n_classes = n_classes
         self.name, (self.factory, self.kwargs) = short_name(spec), resolve(spec)
         est = self._estimator(0)
         if not hasattr(est, "fit") or not hasattr(est, "predict"):
             raise RecipeError(f"learner '{spec}': not a classifier (it needs fit() and predict())")
+        self.models: dict = {}  # (arm, seed) -> fitted estimator of a non-GAN arm, for teacher arms
+        self.probabilistic = hasattr(est, "predict_proba")
+
+    @property
+    def teacher_scores(self):
+        """The teacher's class probabilities (teacher arms need `predict_proba`; without it, no teacher arm)."""
+        if not self.probabilistic:
+            raise AttributeError("teacher_scores")
+        return lambda model, x: class_scores(model.predict_proba(np.asarray(x, np.float64)), self.n_classes,
+                                             getattr(model, "classes_", None))
+
+    def takes_weights(self) -> bool:
+        return False  # fit(X, y): the teacher arm's rows count as real ones
 
     @staticmethod
     def fit_key(arm) -> tuple:
@@ -142,7 +170,9 @@ class ImportedLearner:
 
     def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
         x, y = augmented_copies(x, y, seed, arm.classic, arm.mixup)
+        x, y, _ = with_rows(x, y, self.teacher_rows(arm, seed, self.n_classes) if arm.soft else None)
         est = self._estimator(seed).fit(x.astype(np.float64), y)
+        self.remember(arm, seed, est)
         return [np.asarray(est.predict(np.asarray(e, np.float64))) for e in evals]
 
 
@@ -183,7 +213,7 @@ class SignalEvaluation:
         builtin = {"cnn1d": lambda: Cnn1dLearner(k, steps, ev.batch_size, ev.lr, device, channel_scale(train.x)),
                    "minirocket": lambda: MiniRocketLearner(k)}
         specs = ev.learners or (("cnn1d", "minirocket") if has_minirocket() else ("cnn1d",))
-        learners: list = [builtin[s]() if s in builtin else self._imported(s) for s in specs]
+        learners: list = [builtin[s]() if s in builtin else self._imported(s, k) for s in specs]
         return learners, {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
                           "classic_candidates": list(self.classic_candidates(train, ev)),
                           "mixup_alphas": list(ev.mixup), "device": device, "length_fit": train.fitted or "none",
@@ -242,11 +272,11 @@ class SignalEvaluation:
         return "\n".join(lines)
 
     @staticmethod
-    def _imported(spec: str):
+    def _imported(spec: str, n_classes: int = 0):
         if ":" not in spec:
             raise RecipeError(f"unknown signal learner '{spec}'; choose cnn1d or minirocket, or name a classifier "
                               "by import path ('package.module:Name')")
-        return ImportedLearner(spec)
+        return ImportedLearner(spec, n_classes)
 
     def check(self, train: SignalData, ev, losses: bool) -> None:
         """Every learner the recipe names, built once before any training."""

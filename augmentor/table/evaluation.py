@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..arms import Arm
+from ..arms import Arm, HardTeacher, class_scores, with_rows
 from ..errors import RecipeError
 from ..learner_spec import build, is_import_path, parse, resolve, short_name
 from ..recipe import EvaluateConfig
@@ -34,7 +34,7 @@ class TableEvaluation:
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         numeric = [c for c in train.x.columns if c not in train.categorical]
         specs = ev.learners or ev.classifiers
-        learners = [TableLearner(c, list(train.categorical), numeric) for c in specs]
+        learners = [TableLearner(c, list(train.categorical), numeric, len(train.classes)) for c in specs]
         return learners, {"classifier_kind": "scikit-learn", "learners": {lr.name: lr.describe() for lr in learners}}
 
     def check(self, train: Dataset, ev: EvaluateConfig, losses: bool) -> None:
@@ -105,14 +105,15 @@ class TableEvaluation:
         return {"validity": {name: synthetic_validity(train, s) for name, s in sets.items()}}
 
 
-class TableLearner:
+class TableLearner(HardTeacher):
     """Tables: one scikit-learn classifier — a built-in name (TABLE_CLASSIFIERS) or any scikit-learn-compatible
     estimator by import path (`"xgboost:XGBClassifier(n_estimators=300)"`, learner_spec.py). The loss-side
     fix is class_weight='balanced' for the built-ins, balanced sample weights for an estimator by path."""
 
-    def __init__(self, name: str, categorical: list[str], numeric: list[str]) -> None:
+    def __init__(self, name: str, categorical: list[str], numeric: list[str], n_classes: int = 0) -> None:
         self.name, self.categorical, self.numeric = short_name(name), categorical, numeric
-        self.factory = None
+        self.factory, self.n_classes = None, n_classes
+        self.models: dict = {}  # (arm, seed) -> fitted pipeline of a non-GAN arm, for teacher arms
         if is_import_path(name):
             self.factory, self.kwargs = resolve(name)
             est = self._estimator(0)
@@ -139,10 +140,16 @@ class TableLearner:
         """Every loss fix is the same fit here: class_weight='balanced'."""
         return arm.rebalance if arm.loss == "ce" else "balanced", arm.classic, arm.mixup
 
+    def teacher_scores(self, model, x) -> np.ndarray:
+        return class_scores(model.predict_proba(x), self.n_classes, model.classes_)
+
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
+        rows = self.teacher_rows(arm, seed, self.n_classes) if arm.soft is not None else None
+        x, y, w = with_rows(x, y, rows, arm.soft.weight if arm.soft is not None and self.takes_weights() else 1.0)
         if self.factory is None:
-            model = table_classifier(self.name, self.categorical, self.numeric, seed,
-                                     balanced=arm.loss != "ce").fit(x, y)
+            model = table_classifier(self.name, self.categorical, self.numeric, seed, balanced=arm.loss != "ce")
+            model.fit(x, y, **({f"{model.steps[-1][0]}__sample_weight": w} if w is not None else {}))
+            self.remember(arm, seed, model)
             return [model.predict(e) for e in evals]
         from sklearn.pipeline import Pipeline
         from sklearn.utils.class_weight import compute_sample_weight
@@ -152,9 +159,13 @@ class TableLearner:
             if not self.takes_weights():
                 raise RecipeError(f"learner '{self.name}': arm {arm.name} re-weights the loss, and its fit() takes "
                                   "no sample_weight; take the loss fixes off the grid (evaluate.rebalancing)")
-            model.fit(x, y, model__sample_weight=compute_sample_weight("balanced", y))
+            balanced = compute_sample_weight("balanced", y)
+            model.fit(x, y, model__sample_weight=balanced * (w if w is not None else 1.0))
+        elif w is not None and self.takes_weights():
+            model.fit(x, y, model__sample_weight=w)
         else:
             model.fit(x, y)
+        self.remember(arm, seed, model)
         classes = model.classes_
         return [np.asarray(classes)[np.asarray(model.predict_proba(e)).argmax(1)] for e in evals]
 

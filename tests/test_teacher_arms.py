@@ -1,0 +1,119 @@
+"""The teacher arm in every modality (issue 39): hard-label learners (tables, MiniRocket, a user's
+estimator) keep only GAN rows their teacher assigns to the conditioning class; network learners (the
+1-D CNN as the image CNN) take soft targets; a class whose pool draw the memorisation check flags as
+copies gets none, and the report says why."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from augmentor.arms import Arm, TeacherPlan, class_scores, teacher_choice, teacher_on_top_of
+from augmentor.recipe import EvaluateConfig
+from augmentor.signal.data import SignalData
+from augmentor.study import run_evaluation
+from augmentor.table.data import TableData
+
+
+def _plan_arm(want, hard=True) -> Arm:
+    plan = TeacherPlan(pool=None, want=np.asarray(want), temperature=0.0)
+    best = Arm("real", "real training split as given", lambda s: None, "reference")
+    return teacher_on_top_of(best, plan, hard=hard)
+
+
+def test_hard_teacher_keeps_only_agreed_samples_top_k_by_score():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2])
+    scores = np.array([[0.9, 0.1, 0], [0.6, 0.4, 0], [0.2, 0.8, 0],  # class 0: two agreed, one the teacher calls 1
+                       [0.1, 0.9, 0], [0.1, 0.7, 0.2],                # class 1: both agreed
+                       [0.8, 0.1, 0.1], [0.5, 0.2, 0.3]])            # class 2: the teacher calls both 0
+    arm = _plan_arm([3, 1, 2])
+    keep = teacher_choice(arm, 0, scores, labels, 3, hard=True)
+    assert keep.tolist() == [0, 1, 3]  # class 0: the two it agrees with; class 1: the higher; class 2: none
+    rec = arm.extra["teacher_selection"][0]
+    assert rec["kept"] == [2, 1, 0] and rec["wanted"] == [3, 1, 2] and rec["teacher_agrees_kept"] == rec["kept"]
+    soft = _plan_arm([3, 1, 2], hard=False)
+    assert teacher_choice(soft, 0, scores, labels, 3).tolist() == [0, 1, 2, 3, 5, 6]  # soft: top-k regardless
+    assert "only those it assigns to their conditioning class" in arm.description
+
+
+def test_class_scores_place_an_estimators_columns_and_a_binary_decision_function():
+    np.testing.assert_allclose(class_scores(np.array([0.5, -1.0]), 2), [[-0.5, 0.5], [1.0, -1.0]])
+    out = class_scores(np.array([[0.3, 0.7]]), 3, classes=np.array([0, 2]))
+    assert out[0, 0] == 0.3 and out[0, 2] == 0.7 and out[0, 1] == -np.inf
+
+
+def _table(n_per: tuple[int, ...], seed: int) -> TableData:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(n_per)), n_per)
+    x = pd.DataFrame({"a": rng.normal(size=len(y)) + 3 * y, "b": rng.normal(size=len(y)) - 2 * y})
+    return TableData(x, y, ("p", "q", "r"), "test")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_table_learners_fit_a_hard_teacher_arm_and_the_report_names_its_kept_rows(tmp_path):
+    train, validation, test = _table((60, 20, 6), 0), _table((15, 15, 15), 1), _table((30, 30, 30), 2)
+
+    def pool(seed: int) -> TableData:  # a "generator": class-conditional rows, class 2's drawn like class 0
+        d = _table((0, 84, 102), 10 + seed)
+        x = d.x.copy()
+        x.loc[d.y == 2, ["a", "b"]] = _table((102, 0, 0), 20 + seed).x[["a", "b"]].to_numpy()
+        return TableData(x, d.y, d.classes, "pool")
+
+    def gap(seed: int) -> TableData:
+        return _table((0, 40, 54), 30 + seed)
+
+    ev = EvaluateConfig(seeds=2, confirm_seeds=2, rebalancing=("reweight",), classifiers=("logreg",), doses=(),
+                        filter_threshold=0.0, online=False, fold_below=0, teacher_weight=0.5)
+    results = run_evaluation(train, validation, test, ev, synthetic=gap, teacher_pool=pool, progress=False)
+    arms = results["classifiers"]["logreg"]["arms"]
+    name = next(n for n in arms if n.startswith("real+synthetic (teacher)"))
+    teacher = arms[name]
+    assert teacher["teacher_hard"] is True and teacher["seeds"] >= 2
+    for seed, sel in teacher["teacher_selection"].items():
+        assert sel["teacher_agrees_kept"] == sel["kept"]  # hard: every kept row is one its teacher agrees with
+        assert sel["kept"][2] == 0  # class 2's draw looks like class 0: the teacher keeps none of it
+        assert 0 < sel["kept"][1] <= sel["wanted"][1]
+        real = np.bincount(train.y, minlength=3)
+        assert teacher["runs"][int(seed)]["train_counts"] == (real + np.asarray(sel["kept"])).tolist()
+    assert results["teacher_guard"]["checked"] is False  # tables: no memorisation check, said so
+
+    from augmentor.report import write_report
+
+    md = write_report(tmp_path / "r", results, title="t").read_text()
+    assert "## Teacher selection: logreg" in md and "the teacher assigns none of the draw to it" in md
+    assert "No copy guard: no memorisation check for tables" in md
+
+
+def _signals(n_per: tuple[int, ...], seed: int) -> SignalData:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(n_per)), n_per)
+    t = np.linspace(0, 1, 32)
+    x = np.stack([np.sin(2 * np.pi * (2 + 3 * c) * t + rng.uniform(0, 6)) for c in y])[:, None, :]
+    return SignalData((x + 0.3 * rng.normal(size=x.shape)).astype(np.float32), y, ("s", "m", "f"), "test")
+
+
+def test_signal_teacher_arms_and_the_copy_guard(tmp_path):
+    """The 1-D CNN fits the soft teacher arm; a class whose pool draw copies its training series is
+    flagged by the memorisation check and gets no teacher-arm samples."""
+    train, validation, test = _signals((30, 10, 5), 0), _signals((8, 8, 8), 1), _signals((10, 10, 10), 2)
+
+    def pool(seed: int) -> SignalData:
+        d = _signals((0, 60, 75), 40 + seed)
+        x = d.x.copy()
+        x[d.y == 2] = np.resize(train.x[train.y == 2], x[d.y == 2].shape)  # class 2: copies of its training series
+        return SignalData(x, d.y, d.classes, "pool")
+
+    ev = EvaluateConfig(seeds=1, confirm_seeds=2, epochs=2, rebalancing=("oversample",), classic=(), mixup=(),
+                        doses=(), filter_threshold=0.0, online=False, fold_below=0, learners=("cnn1d",))
+    results = run_evaluation(train, validation, test, ev, synthetic=lambda s: _signals((0, 20, 25), 50 + s),
+                             teacher_pool=pool, progress=False)
+    assert results["teacher_guard"]["flagged"] == ["f"]
+    arms = results["classifiers"]["SmallCNN1d"]["arms"]
+    teacher = arms[next(n for n in arms if n.startswith("real+synthetic (teacher)"))]
+    for sel in teacher["teacher_selection"].values():
+        assert sel["wanted"][2] == 0 and sel["kept"][2] == 0 and sel["kept"][1] > 0
+    from augmentor.report import write_report
+
+    md = write_report(tmp_path / "r", results, title="t").read_text()
+    assert "flagged as copies" in md and "get no teacher-arm samples: f." in md
