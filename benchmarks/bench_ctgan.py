@@ -119,8 +119,9 @@ def main() -> None:
             entry["methods"][method] = {**timing, "validity": synthetic_validity(train_data, sets[0])}
         numeric = [c for c in train_data.x.columns if c not in train_data.categorical]
         learners = [TableLearner(c, list(train_data.categorical), numeric) for c in clfs]
-        ev = evaluate(train_data, validation, test, grid, learners, gan=lambda best, soft, learner=None, arms=arms: arms, seeds=seeds,
-                      progress=False, sources=variance_sources(seeds, fresh_draws=True, gan_seeds=1))
+        ev = evaluate(train_data, validation, test, grid, learners,
+                      gan=lambda best, soft, learner=None, arms=arms: arms, seeds=seeds, progress=False,
+                      sources=variance_sources(seeds, fresh_draws=True, gan_seeds=1))
         for method in entry["methods"]:
             arm = {c: ev["classifiers"][c]["arms"][f"real+{method}"] for c in clfs}
             entry["methods"][method].update({
