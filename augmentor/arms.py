@@ -64,6 +64,13 @@ class TeacherPlan:
     weight: float = 0.5
     join_at: float = 0.75
     max_share: float = 1.0  # `want` serves only classes with at most this share of the largest's count (naming)
+    pseudo: bool = False  # self-training: `pool` is unlabelled real data, labelled by the teacher (its top class)
+    also: TeacherPlan | None = None  # a second plan whose samples join too (a GAN arm on top of self-training)
+
+    def parts(self) -> list[tuple[TeacherPlan, str]]:
+        """(plan, the arm.extra key its per-seed selection is recorded under), for this plan and `also`."""
+        out = [(self, "self_training_selection" if self.pseudo else "teacher_selection")]
+        return out + (self.also.parts() if self.also is not None else [])
 
 
 def teacher_want(counts: np.ndarray, gap: np.ndarray, dose: float = 1.0, max_share: float = 1.0) -> np.ndarray:
@@ -105,21 +112,23 @@ def select_by_teacher(probs: np.ndarray, labels: np.ndarray, want: np.ndarray) -
 
 
 def teacher_choice(arm: Arm, seed: int, scores: np.ndarray, labels: np.ndarray, n_classes: int,
-                   hard: bool = False) -> np.ndarray:
+                   hard: bool = False, plan: TeacherPlan | None = None, key: str = "teacher_selection") -> np.ndarray:
     """The teacher arm's pick from its pool draw: per class the top-k by the teacher's score of the
     conditioned class (`select_by_teacher`); `hard` (learners fitted on hard labels only): only among
     samples whose top class by the teacher is their conditioning label, so a class the teacher never
     recognises in the draw gets fewer, or none. Records drawn / kept / agreement per class in
-    `arm.extra["teacher_selection"][seed]`; returns the kept indices."""
+    `arm.extra[key][seed]`; returns the kept indices. `plan`: one of `arm.soft.parts()` (default the arm's
+    own); a self-training plan's `labels` are the teacher's top classes, so every sample is one it agrees with."""
+    plan = plan or arm.soft
     agree = scores.argmax(1) == labels
-    ranked = np.where(agree[:, None], scores, -np.inf) if hard else scores
-    keep = select_by_teacher(ranked, labels, arm.soft.want)
+    ranked = np.where(agree[:, None], scores, -np.inf) if hard or plan.pseudo else scores
+    keep = select_by_teacher(ranked, labels, plan.want)
     k = n_classes
-    arm.extra["teacher_selection"][seed] = {
+    arm.extra.setdefault(key, {})[seed] = {
         "drawn": np.bincount(labels, minlength=k).tolist(), "kept": np.bincount(labels[keep], minlength=k).tolist(),
         "teacher_agrees_drawn": np.bincount(labels[agree], minlength=k).tolist(),
         "teacher_agrees_kept": np.bincount(labels[keep][agree[keep]], minlength=k).tolist(),
-        "wanted": np.asarray(arm.soft.want, int).tolist()}
+        "wanted": np.asarray(plan.want, int).tolist()}
     return keep
 
 
@@ -136,10 +145,17 @@ class HardTeacher:
         """(x, y) of the GAN rows the teacher arm adds for `seed`, or None for any other arm."""
         if arm.soft is None:
             return None
-        pool = arm.soft.pool(seed)
-        scores = class_scores(self.teacher_scores(self.models[(arm.teacher, seed)], pool.x), n_classes)
-        kept = pool.subset(teacher_choice(arm, seed, scores, np.asarray(pool.y), n_classes, hard=True))
-        return kept.x, np.asarray(kept.y)
+        xs, ys = [], []
+        for plan, key in arm.soft.parts():
+            pool = plan.pool(seed)
+            scores = class_scores(self.teacher_scores(self.models[(arm.teacher, seed)], pool.x), n_classes)
+            labels = scores.argmax(1) if plan.pseudo else np.asarray(pool.y)
+            keep = teacher_choice(arm, seed, scores, labels, n_classes, hard=True, plan=plan, key=key)
+            xs.append(pool.subset(keep).x)
+            ys.append(labels[keep])
+        if len(xs) == 1:
+            return xs[0], ys[0]
+        return with_rows(xs[0], ys[0], (xs[1], ys[1]))[:2]
 
 
 def class_scores(scores, n_classes: int, classes=None) -> np.ndarray:
@@ -297,33 +313,42 @@ def teacher_on_top_of(best: Arm, plan: TeacherPlan, hard: bool = False, weighted
     added late and down-weighted, with `best`'s loss and mixup (its loss must be ce, logit-adjust or drw).
     `hard`: for a learner fitted on hard labels in one call (scikit-learn style: MiniRocket, tables, a
     user's estimator): only samples the teacher assigns to their conditioning class, with that label, from
-    the start, at the plan's weight as a sample weight where the learner takes one (`weighted`), else 1."""
-    thin = plan.max_share < 1
+    the start, at the plan's weight as a sample weight where the learner takes one (`weighted`), else 1.
+    A `plan.pseudo` plan is self-training (no GAN): the pool is unlabelled real data and the teacher's top
+    class is each sample's label; a plan with `also` adds that self-training plan's samples too."""
+    thin = f", share {plan.max_share:g}" if plan.max_share < 1 else ""
+    tail = best.name.removeprefix("real")
+    share = (f"; only the classes with at most {plan.max_share:.0%} of the largest class's real samples"
+             if thin else "")
+    if plan.pseudo:
+        name = f"real+self-training{f' ({thin[2:]})' if thin else ''}{tail}"
+        what = (f"+ unlabelled pool samples labelled by {best.name}'s model of the same seed (its top class; per "
+                f"class the top-k by its probability, at most {int(np.sum(plan.want))} in all{share})")
+    else:
+        name = f"real+{'self-training+' if plan.also is not None else ''}synthetic (teacher{thin}){tail}"
+        what = (f"+ GAN samples kept per class by {best.name}'s model of the same seed (" +
+                (f"from a draw of {plan.pool_factor}x each class's gap, only those it assigns to their conditioning "
+                 f"class, top-k by its score, at most {int(np.sum(plan.want))} in all" if hard else
+                 f"top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap")
+                + share + ")")
+        if plan.also is not None:
+            what += (f", and the unlabelled pool samples it labels (top-k per class, at most "
+                     f"{int(np.sum(plan.also.want))} in all)")
     if hard:
-        return Arm(f"real+synthetic (teacher{f', share {plan.max_share:g}' if thin else ''})"
-                   f"{best.name.removeprefix('real')}",
-                   f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
-                   f"(from a draw of {plan.pool_factor}x each class's gap, only those it assigns to their "
-                   f"conditioning class, top-k by its score, at most {int(np.sum(plan.want))} in all"
-                   + (f"; only the classes with at most {plan.max_share:.0%} of the largest class's real samples"
-                      if thin else "") + "), their conditioning labels, "
-                   + (f"sample weight {plan.weight:g}" if weighted else "weight 1 (the learner takes no sample "
-                      "weights)"),
-                   best.make, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
-                   teacher=best.name, soft=plan, extra={"teacher_selection": {}, "teacher_hard": True},
-                   rebalance=best.rebalance)
-    return Arm(f"real+synthetic (teacher{f', share {plan.max_share:g}' if thin else ''})"
-               f"{best.name.removeprefix('real')}",
-               f"{best.description}; + GAN samples kept per class by {best.name}'s model of the same seed "
-               f"(top-k, {int(np.sum(plan.want))} in all, from a draw of {plan.pool_factor}x each class's gap"
-               + (f"; only the classes with at most {plan.max_share:.0%} of the largest class's real samples"
-                  if thin else "") + "), "
-               + (f"its soft labels at temperature {plan.temperature:g}" if plan.temperature > 0 else
-                  "their conditioning labels (hard) where the teacher agrees, its soft labels at temperature "
-                  f"{SOFT_FALLBACK_TEMPERATURE:g} where it does not") + f", weight {plan.weight:g}, joining after "
-               f"{plan.join_at:.0%} of the steps, the loss's prior or class weights from the real + synthetic mixture",
-               best.make, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup,
-               teacher=best.name, soft=plan, extra={"teacher_selection": {}}, rebalance=best.rebalance)
+        how = ("their labels, " + (f"sample weight {plan.weight:g}" if weighted else
+                                   "weight 1 (the learner takes no sample weights)"))
+        extra = {"teacher_hard": True}
+    else:
+        how = ((f"its soft labels at temperature {plan.temperature:g}" if plan.temperature > 0 else
+                ("its top class as a hard label" if plan.pseudo else
+                 "their conditioning labels (hard) where the teacher agrees, its soft labels at temperature "
+                 f"{SOFT_FALLBACK_TEMPERATURE:g} where it does not")) + f", weight {plan.weight:g}, joining after "
+               f"{plan.join_at:.0%} of the steps, the loss's prior or class weights from the real + added mixture")
+        extra = {}
+    keys = {key: {} for _, key in plan.parts()}
+    return Arm(name, f"{best.description}; {what}, {how}", best.make, "self-training" if plan.pseudo else "gan",
+               classic=best.classic, loss=best.loss, mixup=best.mixup, teacher=best.name, soft=plan,
+               extra={**keys, **extra}, rebalance=best.rebalance)
 
 
 def online_on_top_of(best: Arm, online: Callable[[int], object]) -> Arm:

@@ -176,7 +176,7 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
         arm = winner_arm(entry, train, target)
         key = fingerprint(data_key, learner.name, arm.name, pool, KEEP,
                           getattr(learner, "steps", None), getattr(learner, "lr", None),
-                          getattr(learner, "batch_size", None))
+                          getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)())
         pools[learner.name] = fit_pool(learner, arm, train, validation, test, target, pool, cache,
                                        f"{learner.name}-{key}")
         vs_winner[learner.name] = h["best_non_gan_arm"] != "real"

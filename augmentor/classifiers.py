@@ -223,12 +223,16 @@ def _weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
 def soft_teacher_samples(arm, seed: int, teacher: nn.Module, n_classes: int) -> SoftSynthetic:
     """A teacher arm's GAN samples for a network fit: its pool draw for `seed`, the top-k per class by
     `teacher` (arms.teacher_choice), with the plan's targets, weight and join step."""
+    xs, targets = [], []
+    for plan, key in arm.soft.parts():  # the plan, and a self-training plan beside it
+        pool = plan.pool(seed)
+        probs = predict_proba(teacher, pool.x)
+        labels = probs.argmax(1) if plan.pseudo else pool.y
+        keep = teacher_choice(arm, seed, probs, labels, n_classes, plan=plan, key=key)
+        xs.append(pool.x[keep])
+        targets.append(plan_targets(plan, probs[keep], labels[keep], n_classes))
     plan = arm.soft
-    pool = plan.pool(seed)
-    probs = predict_proba(teacher, pool.x)
-    keep = teacher_choice(arm, seed, probs, pool.y, n_classes)
-    return SoftSynthetic(pool.x[keep], plan_targets(plan, probs[keep], pool.y[keep], n_classes), plan.weight,
-                         plan.join_at)
+    return SoftSynthetic(np.concatenate(xs), np.concatenate(targets), plan.weight, plan.join_at)
 
 
 @torch.no_grad()

@@ -99,8 +99,9 @@ class _Fits:
             (arm, seed), y = todo[i], made[i]
             val_pred, test_pred = preds[0], preds[1]
             counts = np.bincount(y, minlength=self.k)
-            if arm.soft is not None:  # + the GAN samples its teacher kept
-                counts = counts + np.asarray(arm.extra["teacher_selection"][seed]["kept"])
+            if arm.soft is not None:  # + the GAN (or pool) samples its teacher kept
+                for _, key in arm.soft.parts():
+                    counts = counts + np.asarray(arm.extra[key][seed]["kept"])
             self.runs.setdefault(arm.name, []).append({
                 "seed": seed, "n_train": int(counts.sum()), "train_counts": counts.tolist(),
                 "validation": score(self.validation.y, val_pred, self.k),
@@ -127,7 +128,10 @@ class _Fits:
         return {**d, "metric": "balanced_accuracy"}
 
 
-GanArms = Callable[[Arm, Arm | None, object], Sequence[Arm]]  # (best non-GAN arm, teacher arm, learner) -> GAN arms
+GanArms = Callable[..., Sequence[Arm]]  # (best non-GAN arm, teacher arm, learner, self-training plan) -> GAN arms
+
+
+SelfTraining = Callable[[Arm, object], Sequence[Arm]]  # (teacher arm, learner) -> self-training arms
 
 
 def teacher_mode(learner) -> str | None:
@@ -142,14 +146,17 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
              seeds: int, confirm_seeds: int = 0, gan: GanArms | None = None, reference: str = "",
              keep: float = 0.25, folds: int = 3, fold_below: int = 25,
              rebuild: Callable[[Arm, Dataset], Arm] | None = None, progress: bool = True,
-             protocol: dict | None = None, sources: dict | None = None) -> dict:
+             protocol: dict | None = None, sources: dict | None = None,
+             self_training: SelfTraining | None = None) -> dict:
     """Search the non-GAN `grid` (search.py; `real` first) per learner, add the GAN arms `gan(best, soft)`
     builds on top of the winner, fit the confirmatory family for every learner and compare on test.
 
     Choices are made on validation, or by `folds`-fold cross-validation over train + validation when
     the validation split holds fewer than `fold_below` examples per class (median) and `rebuild` can
     make a cell for a fold. `reference` (a grid cell) replaces the search's winner as the comparator of
-    the exploratory estimates. `sources` says which variance sources the intervals cover."""
+    the exploratory estimates. `sources` says which variance sources the intervals cover.
+    `self_training(teacher, learner)`: self-training arms (an unlabelled pool labelled by `teacher`'s model),
+    fitted after the search; the best of them and the winner on validation is the best arm without a GAN."""
     if seeds < 1:
         raise RecipeError(f"seeds must be >= 1, got {seeds}")
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
@@ -168,7 +175,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
             fold_plan = Folds(train, validation, folds, rebuild, max(seeds, 1)) if small else None
             fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar,
                                                  fold_plan.pooled if fold_plan else None)
-            by_clf[learner.name] = _search_and_fit(fits, grid, gan, seeds, reference, keep, fold_plan)
+            by_clf[learner.name] = _search_and_fit(fits, grid, gan, seeds, reference, keep, fold_plan,
+                                                   self_training)
         headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds))
     finally:
         for learner in learners:  # a learner's worker pool, if it has one
@@ -196,7 +204,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
 
 
 def _search_and_fit(fits: _Fits, grid: Sequence[Arm], gan: GanArms | None, seeds: int, reference: str,
-                    keep: float, folds: Folds | None) -> dict:
+                    keep: float, folds: Folds | None, self_training: SelfTraining | None = None) -> dict:
     """One learner: the grid search (search.halving), then its winner, `real` and the GAN arms on train."""
     cells = merge_same_fits(grid, fits.learner)
     best, record = halving(fits, cells, seeds, keep, folds)
@@ -210,11 +218,20 @@ def _search_and_fit(fits: _Fits, grid: Sequence[Arm], gan: GanArms | None, seeds
         if kept:
             soft = pick(kept, lambda n: record["stages"][-1]["balanced_accuracy"][n])
             fits.fit([soft], seeds)
-    gan_arms = [a for a in (gan(best, soft, fits.learner) if gan is not None else [])  # teacher arms: learners
-                if a.soft is None or mode is not None]                                  # that keep their models
+    chosen, st = best, []  # the best arm without a GAN: the search's winner, or a self-training arm
+    if self_training is not None and soft is not None and mode is not None:
+        st = list(self_training(soft, fits.learner))
+        fits.fit(st, seeds)
+        chosen = pick([best, *st], lambda n: fits.val(n, seeds))
+        record["self_training"] = {"arms": [a.name for a in st], "chosen": chosen.name,
+                                   "validation": {a.name: fits.val(a.name, seeds) for a in [best, *st]},
+                                   "seeds": seeds, "chosen_on": "the validation split"}
+    gan_arms = [a for a in (gan(best, soft, fits.learner, chosen.soft if chosen is not best else None)
+                            if gan is not None else [])  # teacher arms: learners that keep their models
+                if a.soft is None or mode is not None]
     fits.fit(gan_arms, seeds)
     arms = {n: fits.arms[n] for n in fits.runs}
-    ref = reference or best.name
+    ref = reference or chosen.name
     if ref not in fits.runs:
         fits.fit([next(a for a in cells if a.name == ref)], seeds)
         arms[ref] = fits.arms[ref]
@@ -223,7 +240,9 @@ def _search_and_fit(fits: _Fits, grid: Sequence[Arm], gan: GanArms | None, seeds
     return {"arms": arms,  # replaced by entries in _explore
             "search": record,
             "reference": {"name": ref, "chosen_by": "recipe" if reference else
-                          f"the non-GAN search's winner ({record['chosen_on']})"}}
+                          f"the non-GAN search's winner ({record['chosen_on']})" if chosen is best else
+                          f"the best on the validation split ({seeds} seeds) of the non-GAN search's winner "
+                          f"({best.name}) and the self-training arms"}}
 
 
 def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int) -> tuple[dict | None, list[str]]:
@@ -233,7 +252,7 @@ def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int) -> tup
     for clf in by_clf:
         fits, arms = fits_of[clf], by_clf[clf]["arms"]
         gan = [n for n, a in arms.items() if a.uses_gan and n != "synthetic-only"]
-        b = by_clf[clf]["search"]["chosen"]
+        b = by_clf[clf]["reference"]["name"]  # the search's winner, a better self-training arm, or the recipe's
         if not gan:
             continue
         g = fits.best(gan, seeds)
@@ -252,10 +271,13 @@ def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int) -> tup
         ordered = sorted(gan, key=lambda n: rank(arms[n], fits.val(n, seeds), [arms[x] for x in gan]))
         noise = margin(g, ordered[1], fits.val_per_seed, seeds) if len(ordered) > 1 else None
         heads.append({"classifier": clf, "chosen_by": "GAN arm: highest mean balanced accuracy on the validation "
-                      f"split (first {seeds} seeds; {TIE_RULE}); non-GAN arm: the search's winner "
-                      f"({by_clf[clf]['search']['chosen_on']})", "gan_arm": g, "best_non_gan_arm": b,
+                      f"split (first {seeds} seeds; {TIE_RULE}); non-GAN arm: "
+                      + (f"the search's winner ({by_clf[clf]['search']['chosen_on']})"
+                         if b == by_clf[clf]["search"]["chosen"] else by_clf[clf]["reference"]["chosen_by"]),
+                      "gan_arm": g, "best_non_gan_arm": b,
                       "seeds": confirm_seeds, "balanced_accuracy": {g: ba(g), b: ba(b), "real": ba("real")},
-                      "chosen_on": {g: fits.val(g, seeds), b: by_clf[clf]["search"]["chosen_score"]},
+                      "chosen_on": {g: fits.val(g, seeds), b: by_clf[clf]["search"]["chosen_score"]
+                                    if b == by_clf[clf]["search"]["chosen"] else fits.val(b, seeds)},
                       **({"gan_choice_noise": noise} if noise else {}),
                       "difference": mine[0], "vs_real": mine[-1]})
     if not heads:

@@ -14,7 +14,8 @@ from torch import nn
 
 def hinge_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: float = 0.0,
                lecam_decay: float = 0.99, guide: nn.Module | None = None, guidance: float = 0.0, *, augment,
-               uncond_low: float = 0.0, coarsen=None):
+               uncond_low: float = 0.0, coarsen=None, unlabelled: torch.Tensor | None = None,
+               unlabelled_weight: float = 0.0):
     """Hinge loss with DiffAugment (and LeCam when `lecam` > 0; classifier guidance when `guide`
     is given: `guidance` x the frozen classifier's cross-entropy of G's samples against their
     conditioned class is added to G's loss); returns (loss_d, loss_g, d_real, d_fake), G not
@@ -23,7 +24,10 @@ def hinge_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: fl
     modality's DiffAugment. With `uncond_low` > 0 (UTLO, Khorram et al. 2024) D also scores
     `coarsen(x)`, the base-resolution versions of the same real and fake images, without the class
     projection, and that unconditional hinge loss, times `uncond_low`, joins both losses:
-    a thin class's coarse shape is judged against every class's."""
+    a thin class's coarse shape is judged against every class's. With `unlabelled` (a batch of the
+    unlabelled pool) and `unlabelled_weight` > 0, D also scores those images and the fakes without the
+    class projection (S3GAN-style: the pool teaches D what real images look like, the projection term
+    stays on labelled ones), and that unconditional hinge loss, times the weight, joins both losses."""
     diff_augment_ = augment
     plain = getattr(d, "module", d)  # under DDP: the wrapped discriminator
     y_fake = torch.randint(n_classes, (len(z),), generator=gen).to(z.device)
@@ -43,6 +47,13 @@ def hinge_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: fl
     loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
     if uncond_low > 0:
         loss_d = loss_d + uncond_low * (F.relu(1 - low_real).mean() + F.relu(1 + low_fake).mean())
+    pooled = unlabelled is not None and unlabelled_weight > 0
+    if pooled:  # the pool (real) against the same fakes, unconditional
+        x_u = diff_augment_(unlabelled, policy, gen)
+        nu = len(x_u)
+        out_u = d(torch.cat([x_u, x_f]), torch.cat([torch.zeros(nu, dtype=y_fake.dtype, device=y_fake.device),
+                                                     y_fake]), torch.zeros(nu + len(x_f), device=x_u.device))
+        loss_d = loss_d + unlabelled_weight * (F.relu(1 - out_u[:nu]).mean() + F.relu(1 + out_u[nu:]).mean())
     if lecam > 0:  # Tseng et al. 2021: pull D(real) towards the fake anchor and D(fake) towards the real one
         with torch.no_grad():
             plain.ema_real.lerp_(d_real.mean(), 1 - lecam_decay)
@@ -62,6 +73,8 @@ def hinge_step(g, d, opt_d, x_real, y_real, z, gen, policy, n_classes, lecam: fl
             loss_g = -out[:n].mean() - uncond_low * out[n:].mean()
         else:
             loss_g = -plain(x_g, y_fake).mean()
+        if pooled:
+            loss_g = loss_g - unlabelled_weight * plain(x_g, y_fake, torch.zeros(len(x_g), device=x_g.device)).mean()
     finally:
         plain.requires_grad_(True)
     if guide is not None and guidance > 0:  # the classifier sees pixels in [0, 1]

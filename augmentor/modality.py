@@ -46,7 +46,8 @@ class Modality:
       builtins            the names of the `builtin:NAME` sets it loads
       distributed         whether `--nproc` / torchrun training is supported
       guided              whether the in-process torch classifier paths apply: class guidance and the
-                          conditioning options in training, the quality filter, the teacher and online arms
+                          conditioning options in training, the quality filter, the online arms
+      unlabelled          (spec, like) -> an unlabelled pool like the training set (data.unlabelled), or None
     """
 
     name: str
@@ -64,6 +65,7 @@ class Modality:
     distributed: bool = False
     guided: bool = False
     builtins: tuple[str, ...] = ()  # the `builtin:NAME` sets it ships (from installed packages)
+    unlabelled: Callable[..., object] | None = None  # (spec, like) -> an unlabelled pool (data.unlabelled)
 
 
 def bind(modality: Modality, *classes: type) -> Modality:

@@ -27,7 +27,7 @@ from .arms import Dataset, Draws
 from .checkpoint import list_checkpoints
 from .data import hold_out_and_thin, stratified_split
 from .devices import ort_device, torch_device
-from .errors import InvalidDataError, OutputExistsError
+from .errors import InvalidDataError, OutputExistsError, RecipeError
 from .modalities import export_onnx, load_dataset, open_generator
 from .outputs import check_outputs, output_lock
 from .recipe import EvaluateConfig, Recipe, recipe_to_dict
@@ -58,6 +58,23 @@ def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
                                                profile=imb.profile, classes=imb.classes, keep=imb.keep,
                                                ratio=imb.ratio, thin_seed=imb.seed)
     return train_data, validation, test
+
+
+def load_pool(recipe: Recipe, train_data: Dataset, test: Dataset) -> Dataset | None:
+    """`data.unlabelled`: the unlabelled pool, like the training set; refused where it holds a test image."""
+    if not recipe.data.unlabelled:
+        return None
+    load = train_data.MODALITY.unlabelled
+    if load is None:
+        raise RecipeError(f"data.unlabelled: an unlabelled pool is for images in this release; remove it for "
+                          f"{train_data.modality} data")
+    pool = load(recipe.data.unlabelled, train_data)
+    seen = {row.tobytes() for row in np.asarray(test.x, np.float32)}
+    leaked = sum(row.tobytes() in seen for row in np.asarray(pool.x, np.float32))
+    if leaked:
+        raise InvalidDataError(f"data.unlabelled: {recipe.data.unlabelled} holds {leaked} image(s) of the test "
+                               "split; the test split must stay unseen. Remove them from the pool")
+    return pool
 
 
 def versions(device: str = "cpu") -> dict[str, str]:
@@ -108,15 +125,19 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
         part.write(run / "data" / name)
     log.info("train %s; validation %s; test %s", train_data.counts(), validation.counts(), test.counts())
     check_learners(train_data, ev)
+    pool = load_pool(recipe, train_data, test)
+    if pool is not None:
+        log.info("unlabelled pool: %d images from %s", len(pool), pool.source)
     times["prepare"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    train(train_data, run, recipe, device=device, resume=resume, overwrite=overwrite, progress=progress)
+    train(train_data, run, recipe, device=device, resume=resume, overwrite=overwrite, progress=progress,
+          unlabelled=pool)
     models = [export_onnx(run)]
     for g in range(1, ev.gan_seeds):  # more GANs, each its own training seed: GAN variance is seen
         extra = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, seed=recipe.train.seed + g))
         train(train_data, run / f"gan-{g}", extra, device=device, resume=resume, overwrite=overwrite,
-              progress=progress)
+              progress=progress, unlabelled=pool)
         models.append(export_onnx(run / f"gan-{g}"))
     times["train"] = time.perf_counter() - t
 
@@ -150,7 +171,8 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     t = time.perf_counter()
     sources = variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
-                             online=online, device=torch_device(device), progress=progress, sources=sources)
+                             online=online, device=torch_device(device), progress=progress, sources=sources,
+                             unlabelled=pool)
     times["evaluate"] = time.perf_counter() - t
     samples = read_folder(run / "synthetic-only", train_data)
     return write_report(recipe.report_dir, results, samples=samples if train_data.MODALITY.training.preview else None,

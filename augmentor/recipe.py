@@ -54,6 +54,9 @@ class DataConfig:
     fit: str = "resample"  # signals: how other lengths become `length`: "resample" (linear) | "pad-crop"
     rate: int = 0  # signals: WAV clips are resampled to this rate in Hz (0: the clips' own, one rate)
     imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)
+    # images: unlabelled images of the same kind (a .npz with an array x, or a folder of image files; any
+    # labels in it are not read): the self-training arms, and the GAN's discriminator (train.unlabelled_weight)
+    unlabelled: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,10 @@ class TrainConfig:
     # guidance is off for this fraction of the steps, then ramps linearly to full weight over the next quarter:
     # G first learns what digits look like from D; from the start a classifier's gradient paints adversarial blobs
     guidance_start: float = 0.5
+    # images with data.unlabelled: weight of an unconditional hinge term in which D also scores a batch of the
+    # unlabelled pool (real) against G's samples, without its class projection; G's loss takes the same term.
+    # The projection term stays on labelled images only. 0 = off
+    unlabelled_weight: float = 0.0
     seed: int = 0
 
 
@@ -152,6 +159,10 @@ class EvaluateConfig:
     # one teacher arm per share: GAN samples only for classes with at most that share of the largest class's
     # real count (1: every class); with several, the headline takes the best GAN arm on validation as always
     teacher_max_share: tuple[float, ...] = (1.0,)
+    # with data.unlabelled: self-training arms (the winner's model labels the pool; top-k per class, as many as
+    # the teacher arm keeps; the teacher arm's weight and join), one per teacher_max_share, competing with the
+    # search's winner for the best arm without a GAN; and GAN teacher arms on top of the best of them
+    self_training: bool = True
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ RULES = {
     "train.class_guidance": _between(0, 100),
     "train.condition_ramp": _between(0, 1),
     "train.uncond_low": _between(0, 100),
+    "train.unlabelled_weight": _between(0, 100),
     "train.guidance_steps": _between(1, 1_000_000),
     "train.guidance_start": _between(0, 1),
     "evaluate.online_ratio": _between(0, 100),

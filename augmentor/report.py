@@ -305,9 +305,19 @@ def _teacher_md(results: Results) -> list[str]:
                  f"samples: {', '.join(sorted(flagged)) or 'none flagged'}." if guard.get("checked") else
                  f"No copy guard: {guard.get('why', 'no memorisation check for this modality')}.")]
     for clf, res in results.learners.items():
-        for name, arm in res.arms.items():
-            per_seed = arm.raw.get("teacher_selection") or {}
+        for (name, arm), key in ((item, key) for item in res.arms.items()
+                                 for key in ("teacher_selection", "self_training_selection")):
+            per_seed = arm.raw.get(key) or {}
             if not per_seed:
+                continue
+            if key == "self_training_selection":
+                tot = {k: np.sum([np.asarray(v[k]) for v in per_seed.values()], axis=0)
+                       for k in ("drawn", "kept", "wanted")}
+                out += ["", f"## Self-training selection: {clf}, {name} (summed over {len(per_seed)} seeds)", "",
+                        "The unlabelled pool as its teacher labels it (its top class), and the top-k per class kept.",
+                        "", "| class | pool samples it labels so | wanted | kept |", "|---|---:|---:|---:|"]
+                out += [f"| {c} | {int(tot['drawn'][i])} | {int(tot['wanted'][i])} | {int(tot['kept'][i])} |"
+                        for i, c in enumerate(results.classes)]
                 continue
             tot = {k: np.sum([np.asarray(v[k]) for v in per_seed.values()], axis=0)
                    for k in ("drawn", "kept", "teacher_agrees_drawn", "teacher_agrees_kept")}

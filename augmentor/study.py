@@ -12,6 +12,7 @@ command line), and the report then says the synthetic draw is not a covered sour
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -116,7 +117,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                    synthetic: Draws | None = None, synthetic_only: Draws | None = None,
                    doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
                    teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
-                   sources: dict | None = None) -> dict:
+                   sources: dict | None = None, unlabelled: Dataset | None = None) -> dict:
     """The grid search and GAN arms of every learner (evaluate.py), then fidelity, memorisation (images),
     filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm."""
     kind = train.MODALITY.evaluation
@@ -136,6 +137,13 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in teacher):
                 teacher.append(TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature,
                                            ev.teacher_weight, ev.teacher_join, share))
+    pseudo = []  # self-training: one plan per share, the unlabelled pool labelled by the teacher
+    if unlabelled is not None and ev.self_training and ev.baselines:
+        for share in ev.teacher_max_share:
+            want = teacher_want(counts, target - counts, ev.teacher_dose, share)
+            if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
+                pseudo.append(TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, ev.teacher_weight,
+                                          ev.teacher_join, share, pseudo=True))
     bases = {"real+synthetic": synthetic, "real+synthetic (filtered)": filtered,
              **{f"real+synthetic x{r:g}": d for r, d in sorted((doses or {}).items())},
              "real+online-synthetic": online if ev.online else None,
@@ -148,7 +156,11 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     grid = [a for a in grid if a.name not in ev.exclude]
     bases = {n: v for n, v in bases.items() if v is not None and n not in ev.exclude}
 
-    def gan(best: Arm, soft: Arm | None, learner=None) -> list[Arm]:
+    def self_training(teacher: Arm, learner) -> list[Arm]:
+        hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
+        return [teacher_on_top_of(teacher, plan, hard, weighted) for plan in pseudo]
+
+    def gan(best: Arm, soft: Arm | None, learner=None, with_pool: TeacherPlan | None = None) -> list[Arm]:
         out = []
         for base, what in bases.items():
             if base == "real+online-synthetic":
@@ -157,6 +169,9 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                 hard = teacher_mode(learner) == "hard"
                 weighted = getattr(learner, "takes_weights", lambda: True)()
                 out += [teacher_on_top_of(soft, plan, hard, weighted) for plan in what] if soft is not None else []
+                if with_pool is not None and soft is not None:  # and on top of the chosen self-training arm
+                    out += [teacher_on_top_of(soft, dataclasses.replace(plan, also=with_pool), hard, weighted)
+                            for plan in what]
             elif base == "synthetic-only":
                 out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
                                lambda s: _only(synthetic_only(s), train), "gan"))
@@ -173,7 +188,10 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                        fold_below=ev.fold_below,
                        rebuild=lambda arm, data: cell_arm(data, scaled_target(target, len(train), data), arm.rebalance,
                                                           arm.classic, arm.mixup),
-                       progress=progress, protocol={**protocol, "grid": axes}, sources=sources)
+                       progress=progress, protocol={**protocol, "grid": axes,
+                                                    **({"unlabelled": {"source": unlabelled.source,
+                                                                       "n": len(unlabelled)}} if pseudo else {})},
+                       sources=sources, self_training=self_training if pseudo else None)
     use_it = getattr(kind, "use_it", None)
     if use_it is not None:  # each learner's winner as code for the user's own training
         results["use_it"] = {}

@@ -73,9 +73,10 @@ class TrainResult:
 
 def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cpu",
           resume: bool = False, overwrite: bool = False, progress: bool = True,
-          deterministic: bool = False) -> TrainResult:
+          deterministic: bool = False, unlabelled=None) -> TrainResult:
     """Train (or resume) the class-conditional GAN on `data`; return the models and the last
-    checkpoint. With `run_dir` None nothing is written (no checkpoints, log or sample grids)."""
+    checkpoint. With `run_dir` None nothing is written (no checkpoints, log or sample grids).
+    `unlabelled`: a pool like `data` without labels, for `train.unlabelled_weight` (images)."""
     _check_config(recipe)
     dev = init_from_env(resolve_device(device))  # joins torchrun's process group, if there is one
     rank, world_size = world()
@@ -91,12 +92,19 @@ def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cp
         raise RecipeError(f"train.gsr is for images; set it to 0 for {data.modality} data")
     if recipe.train.class_guidance > 0 and not kind.guided:
         raise RecipeError(f"train.class_guidance is for images; set it to 0 for {data.modality} data")
+    if recipe.train.unlabelled_weight > 0 and unlabelled is None:
+        raise RecipeError("train.unlabelled_weight needs an unlabelled pool: set data.unlabelled (images)")
+    if recipe.train.unlabelled_weight > 0 and world_size > 1:
+        raise RecipeError("train.unlabelled_weight trains in one process; drop --nproc, or set it to 0")
+    if recipe.train.unlabelled_weight == 0:
+        unlabelled = None
     if deterministic:
         torch.use_deterministic_algorithms(True)
     if run_dir is None:
         if resume:
             raise RecipeError("resume needs a run folder")
-        return _train(data, None, recipe, dev, resume=False, overwrite=False, progress=progress)
+        return _train(data, None, recipe, dev, resume=False, overwrite=False, progress=progress,
+                      unlabelled=unlabelled)
     run_dir = Path(run_dir)
     if rank > 0:  # rank 0 checks and prepares the folder (and holds its lock); the others wait for it
         barrier()
@@ -105,7 +113,8 @@ def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cp
         prepare_run_dir(run_dir, resume=resume, overwrite=overwrite,
                         inputs=[data.source] if data.source else [])
         barrier()
-        return _train(data, run_dir, recipe, dev, resume=resume, overwrite=overwrite, progress=progress)
+        return _train(data, run_dir, recipe, dev, resume=resume, overwrite=overwrite, progress=progress,
+                      unlabelled=unlabelled)
 
 
 def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: list) -> None:
@@ -129,7 +138,7 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: lis
 
 
 def _train(data, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
-           resume: bool, overwrite: bool, progress: bool) -> TrainResult:
+           resume: bool, overwrite: bool, progress: bool, unlabelled=None) -> TrainResult:
     cfg = recipe.train
     rank, world_size = world()
     if overwrite and not resume and run_dir is not None and rank == 0:
@@ -172,6 +181,7 @@ def _train(data, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
     total = cfg.epochs * steps_per_epoch
     x_all = torch.from_numpy(codec.encode(data.x)).to(dev)
     y_all = torch.from_numpy(data.y).to(dev)
+    x_pool = torch.from_numpy(codec.encode(unlabelled.x)).to(dev) if unlabelled is not None else None
     weights = _sampling_weights(data.y, n_classes, cfg.balanced_sampling)
     state = {
         "modality": data.modality, "classes": list(data.classes), "shape": list(x_all.shape[1:]),
@@ -180,6 +190,8 @@ def _train(data, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
         "data_fingerprint": data_print, "data_source": data.source, "n_train": len(data),
         "counts": data.counts(), "codec": codec.to_json(), "recipe": recipe_to_dict(recipe),
         "world_size": world_size, "global_batch": cfg.batch_size * world_size,
+        **({"unlabelled": {"source": unlabelled.source, "n": len(unlabelled),
+                           "fingerprint": fingerprint(unlabelled)}} if unlabelled is not None else {}),
     }
     log_path = run_dir / "log.csv" if run_dir is not None and rank == 0 else None
     if log_path is not None:
@@ -200,8 +212,11 @@ def _train(data, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
         z = torch.randn(cfg.batch_size, recipe.model.z_dim, generator=gen).to(dev)
         if cfg.condition_ramp > 0:
             kind.condition(min(1.0, step / (cfg.condition_ramp * total)), g, ema, d)
+        pool = {}
+        if x_pool is not None:  # a batch of the unlabelled pool, uniformly
+            pool = {"unlabelled": x_pool[torch.randint(len(x_pool), (cfg.batch_size,), generator=gen).to(dev)]}
         loss_d, loss_g, d_real, d_fake = kind.step(g_step, d_step, opt_d, x_real, y_real, z, gen, cfg, n_classes,
-                                                   guide, guidance_weight(cfg, step, total))
+                                                   guide, guidance_weight(cfg, step, total), **pool)
         if cfg.gsr > 0:
             loss_g = loss_g + cfg.gsr * kind.penalty(g)
         opt_g.zero_grad(set_to_none=True)

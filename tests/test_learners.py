@@ -197,6 +197,51 @@ def test_image_networks_are_checked_before_training(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def two_conv(channels: int, n_classes: int, size: int):
+    from torch import nn
+
+    return nn.Sequential(nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, n_classes))
+
+
+class NotWeights:  # pickled by torch.save as an object: torch.load(weights_only=True) refuses to rebuild it
+    def __init__(self) -> None:
+        self.payload = "code"
+
+
+def test_a_network_fine_tuned_from_a_weights_file_loads_what_fits_and_refuses_the_rest(tmp_path):
+    """`weights='path'`: every tensor whose name and shape fit is loaded (a new head for other classes starts
+    fresh); a file from another architecture, a pickled object and a missing file are one line naming the
+    learner or file, exit 2, before any training."""
+    import torch
+    from safetensors.torch import save_file
+
+    from augmentor.image.networks import check_network, network_factory
+
+    donor = two_conv(1, 3, 8)  # trained elsewhere for 3 classes
+    save_file(donor.state_dict(), str(tmp_path / "w.safetensors"))
+    torch.save(donor.state_dict(), tmp_path / "w.pt")
+    for file in ("w.safetensors", "w.pt"):
+        spec = f"tests.test_learners:two_conv(weights='{tmp_path / file}')"
+        net = network_factory(spec)((1, 8, 8), 10)  # 10 classes here: the head is new, the convolutions loaded
+        assert torch.equal(net[2].weight, donor[2].weight) and net[6].weight.shape == (10, 16)
+        check_network(spec, (1, 8, 8), 10)
+    fresh = network_factory("tests.test_learners:two_conv")((1, 8, 8), 10)
+    assert not torch.equal(fresh[2].weight, donor[2].weight)
+    torch.save(NotWeights(), tmp_path / "code.pt")
+    bad = {f"resnet18(weights='{tmp_path / 'w.safetensors'}')": "fits 0% of the network's weights",
+           f"resnet18(weights='{tmp_path / 'code.pt'}')": "holds pickled code",
+           f"resnet18(weights='{tmp_path / 'missing.pt'}')": "does not exist",
+           "resnet18(width=3)": "takes only weights='path'"}
+    for spec, words in bad.items():
+        recipe = tmp_path / "net.toml"
+        recipe.write_text(IMAGE_RECIPE.replace("LEARNERS", json.dumps([spec])))
+        r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"), "--report",
+                                     str(tmp_path / "rep"), "-q"])
+        assert r.exit_code == 2 and words in r.output and len(r.output.strip().splitlines()) == 1, r.output
+        assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 def test_a_time_series_classifier_by_import_path():
     """sktime-style classifiers by import path: fitted on (series, channels, length); classic augmentation adds
     copies; without class weights its loss-fix cells are the same fit as the cells without them."""

@@ -117,3 +117,86 @@ def test_signal_teacher_arms_and_the_copy_guard(tmp_path):
 
     md = write_report(tmp_path / "r", results, title="t").read_text()
     assert "flagged as copies" in md and "get no teacher-arm samples: f." in md
+
+
+POOL_RECIPE = """
+name = "pool"
+[data]
+train = "builtin:digits"
+test_fraction = 0.5
+unlabelled = "POOL"
+[data.imbalance]
+profile = "step"
+classes = ["0", "1"]
+keep = 0.2
+[model]
+z_dim = 8
+g_channels = 32
+d_channels = 16
+[train]
+epochs = 2
+batch_size = 128
+unlabelled_weight = 1.0
+[evaluate]
+seeds = 2
+confirm_seeds = 3
+epochs = 2
+batch_size = 128
+doses = []
+online = false
+filter_threshold = 0.0
+rebalancing = ["oversample"]
+classic = []
+mixup = []
+fold_below = 0
+teacher_temperature = 0
+exclude = ["synthetic-only"]
+"""
+
+
+def test_an_unlabelled_pool_trains_the_gan_and_gives_self_training_arms(tmp_path):
+    """data.unlabelled: the GAN's D sees the pool (unconditional term; recorded in the checkpoint state), the
+    self-training arms label it with the winner's model and compete for the best arm without a GAN, and the
+    GAN teacher arms sit on top of the chosen one; a pool holding a test image is refused."""
+    import json
+
+    from click.testing import CliRunner
+    from sklearn.datasets import load_digits
+
+    from augmentor.checkpoint import latest_checkpoint, load_checkpoint
+    from augmentor.cli import cli
+
+    x = (load_digits().images / 16.0).astype(np.float32)
+    pool = np.roll(x, 1, axis=2)[:, None]  # every digit shifted one pixel: like the data, never a test image
+    np.savez(tmp_path / "pool.npz", x=pool)
+    recipe = tmp_path / "pool.toml"
+    recipe.write_text(POOL_RECIPE.replace("POOL", str(tmp_path / "pool.npz")))
+    r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"),
+                                 "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    state = load_checkpoint(latest_checkpoint(tmp_path / "run"), tensors=False)[1]
+    assert state["unlabelled"]["n"] == len(pool)
+    results = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert results["protocol"]["unlabelled"]["n"] == len(pool)
+    res = results["classifiers"]["SmallCNN"]
+    st = res["search"]["self_training"]
+    assert st["arms"] == [n for n in res["arms"] if n.startswith("real+self-training")] and len(st["arms"]) == 1
+    arm = res["arms"][st["arms"][0]]
+    assert not arm["uses_gan"] and arm["kind"] == "self-training"
+    for seed, sel in arm["self_training_selection"].items():
+        assert sel["kept"] == np.minimum(sel["wanted"], sel["drawn"]).tolist()  # top-k of what it labels so
+        assert arm["runs"][int(seed)]["n_train"] == res["arms"][res["search"]["chosen"]]["runs"][int(seed)][
+            "n_train"] + sum(sel["kept"])
+    chosen = max([res["search"]["chosen"], *st["arms"]], key=lambda n: st["validation"][n])
+    assert st["chosen"] == chosen and results["headline"]["best_non_gan_arm"] == chosen
+    if chosen != res["search"]["chosen"]:  # GAN arms on top of self-training
+        assert any(n.startswith("real+self-training+synthetic (teacher)") for n in res["arms"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Self-training selection: SmallCNN" in md
+
+    test = np.load(tmp_path / "run" / "data" / "test.npz")["x"]
+    np.savez(tmp_path / "leak.npz", x=np.concatenate([pool[:50], test[:1]]))
+    recipe.write_text(POOL_RECIPE.replace("POOL", str(tmp_path / "leak.npz")))
+    r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run2"), "--report",
+                                 str(tmp_path / "rep2"), "-q"])
+    assert r.exit_code != 0 and "holds 1 image(s) of the test split" in r.output, r.output

@@ -11,7 +11,7 @@ from functools import partial
 from ..gan_steps import hinge_step
 from ..modality import Deferred, Modality, Training, bind
 from .codec import ImageCodec
-from .data import BUILTINS, LabelledData, load_images, validate, write_npz
+from .data import BUILTINS, LabelledData, load_images, load_unlabelled, validate, write_npz
 from .diffaug import diff_augment
 from .models import (
     ImageDiscriminator,
@@ -36,10 +36,11 @@ def _load(spec: str, image_size: int = 0, channels: int = 0, **_: object) -> Lab
     return load_images(spec, image_size, channels)
 
 
-def _step(g, d, opt, x, y, z, gen, cfg, k, guide, w):
+def _step(g, d, opt, x, y, z, gen, cfg, k, guide, w, unlabelled=None):
     coarsen = partial(coarse, factor=base_factor(*x.shape[-2:])) if cfg.uncond_low > 0 else None
     return hinge_step(g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, guide=guide, guidance=w,
-                      augment=diff_augment, uncond_low=cfg.uncond_low, coarsen=coarsen)
+                      augment=diff_augment, uncond_low=cfg.uncond_low, coarsen=coarsen, unlabelled=unlabelled,
+                      unlabelled_weight=cfg.unlabelled_weight)
 
 
 def _generator(state: dict) -> ImageGenerator:
@@ -87,4 +88,4 @@ MODALITY = bind(Modality(
                       freeze_base=unconditional_base, penalty=group_spectral_penalty, guidance=_guidance),
     writer=images_to_folder, reader=_read, smote=_smote, evaluation=Deferred(_evaluation),
     formats=("png", "npz"), serve_formats=("npz", "png-zip"), quality_filter=_quality_filter,
-    distributed=True, guided=True, builtins=BUILTINS), LabelledData, ImageCodec)
+    distributed=True, guided=True, builtins=BUILTINS, unlabelled=load_unlabelled), LabelledData, ImageCodec)

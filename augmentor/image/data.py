@@ -254,6 +254,12 @@ def _load_npz(path: Path) -> LabelledData:
     x, y = arrays["x"], arrays["y"]
     if len(x) != len(y):
         raise InvalidDataError(f"{path}: x has {len(x)} images but y has {len(y)} labels")
+    y, classes = _labels(path, y, arrays.get("classes"))
+    return LabelledData(_pixels(path, x), y, classes, str(path))
+
+
+def _pixels(path: Path, x: np.ndarray) -> np.ndarray:
+    """A .npz's x as float32 N x C x H x W in [0, 1] (uint8 scaled), or one line saying what to fix."""
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4 or x.shape[1] not in (1, 3):
@@ -274,8 +280,42 @@ def _load_npz(path: Path) -> LabelledData:
             )
     else:
         raise InvalidDataError(f"{path}: x must be uint8 or float, got {x.dtype}")
-    y, classes = _labels(path, y, arrays.get("classes"))
-    return LabelledData(x, y, classes, str(path))
+    return x
+
+
+def load_unlabelled(spec: str, like: LabelledData) -> LabelledData:
+    """Unlabelled images for `like`'s classes (every label 0, never read as a class): a .npz with an array
+    x (any labels in it are not read), or a folder of image files (sub-folders included; names not read as
+    classes), converted to `like`'s size and channels."""
+    path = Path(spec)
+    if not path.exists():
+        raise InvalidDataError(f"data.unlabelled: {path} not found; name a .npz with an array x or a folder of "
+                               "images")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not files:
+            raise InvalidDataError(f"data.unlabelled: {path} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        x = np.stack([_to_array(_read_image(p), like.shape[1], like.shape[0]) for p in files])
+    elif path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "x" not in z.files:
+                    raise InvalidDataError(f"data.unlabelled: {path} has no array x (found {', '.join(z.files)}); "
+                                           "save with np.savez(path, x=images)")
+                x = _pixels(path, z["x"])
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise InvalidDataError(f"data.unlabelled: {path}: cannot read as .npz ({e})") from None
+    else:
+        raise InvalidDataError(f"data.unlabelled: {path}: use a .npz with an array x or a folder of images")
+    data = _convert(LabelledData(x, np.zeros(len(x), np.int64), like.classes, str(path)), like.shape[1],
+                    like.shape[0])
+    if data.shape != like.shape:
+        raise InvalidDataError(f"data.unlabelled: {path}: images are {data.shape}, the training images "
+                               f"{like.shape}; save them at that size or set [data].image_size")
+    if len(data) == 0:
+        raise InvalidDataError(f"data.unlabelled: {path} holds no images")
+    return data
 
 
 def _labels(path: Path, y: np.ndarray, classes: np.ndarray | None) -> tuple[np.ndarray, tuple]:

@@ -15,7 +15,7 @@ from ..recipe import EvaluateConfig, TrainConfig
 from ..study import memorisation_section
 from ..use_it import resampling_lines
 from .data import LabelledData
-from .learners import CnnLearner, SmallCNN, classic_augmentation, classic_candidates, embed, fit_cnn
+from .learners import CnnLearner, SmallCNN, classic_augmentation, classic_candidates, embed, fit_cnn, small_cnn
 
 Dataset = LabelledData
 
@@ -62,8 +62,10 @@ class ImageEvaluation:
                  "import numpy as np", "from augmentor.image.learners import classic_augmentation, fit_cnn, "
                  "predict_proba"]
         lines += resampling_lines(arm, target, train.shape)
-        network = "" if learner.network == "smallcnn" else f", network=network_factory({learner.network!r})"
+        network = "" if learner.network == "smallcnn" else \
+            f", network=network_factory({learner.network!r}, small_cnn)"
         if network:
+            lines.insert(3, "from augmentor.image.learners import small_cnn")
             lines.insert(3, "from augmentor.image.networks import network_factory")
         augment = f"classic_augmentation({arm.classic!r})" if arm.classic else "None"
         lines += [f"model = fit_cnn(x, y, {k}, steps={learner.steps}, batch_size={learner.batch_size}, "
@@ -84,7 +86,7 @@ class ImageEvaluation:
         from .networks import check_network
 
         for spec in ev.learners:
-            check_network(spec, tuple(train.shape), len(train.classes))
+            check_network(spec, tuple(train.shape), len(train.classes), small_cnn)
 
     def extra_sections(self, train: Dataset, sets: dict, validation: Dataset) -> dict:
         return {"memorisation": memorisation_section(train, sets, validation)}

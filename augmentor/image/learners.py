@@ -3,7 +3,9 @@ quality filter, and `CnnLearner`, which fits one per arm (in worker processes wh
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -191,6 +193,13 @@ class CnnLearner:
         self.models: dict[tuple[str, int], object] = {}  # (arm, seed) -> fitted SmallCNN, for teacher arms
         self._pool, self._evals = None, None
 
+    def cache_key(self) -> str:
+        """What else a fit depends on: the sha256 of the network's weights file, if it names one."""
+        from .networks import split_weights
+
+        path = split_weights(self.network)[1]
+        return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest() if path else ""
+
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
         soft = self._teacher_samples(arm, seed) if arm.soft is not None else None
         model = _fit(self._job(arm, x, y, seed, soft))
@@ -258,7 +267,7 @@ def _fit(job: dict):
                    lr=job["lr"], seed=job["seed"], device=job["device"],
                    augment=classic_augmentation(job["classic"]) if job["classic"] else None,
                    loss=job["loss"], mixup=job["mixup"], soft=job["soft"],
-                   network=None if network == "smallcnn" else network_factory(network))
+                   network=None if network == "smallcnn" else network_factory(network, small_cnn))
 
 
 def _fit_in_worker(job: dict, shared: dict) -> tuple[list[np.ndarray], dict | None]:

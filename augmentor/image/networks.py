@@ -8,13 +8,23 @@ scratch with a stem for small images, or a user's factory by import path.
 - `"package.module:factory"` or `"package.module:factory(key=value)"`: `factory(channels, n_classes,
   size, **kwargs)` returns an `nn.Module` mapping (N, channels, size, size) images in [0, 1] to
   (N, n_classes) logits.
+- any of them with `weights='path'` (e.g. `"resnet18(weights='resnet18-imagenet.safetensors')"`): each fit
+  starts from that local file and fine-tunes, instead of starting from scratch. A safetensors file, or a
+  PyTorch state dict read with `torch.load(weights_only=True)` (no pickled code runs). Every tensor whose
+  name and shape match the network is loaded; the rest (a new head for these classes, the small-image
+  stem) start fresh. A file of which fewer than half the network's weights fit is refused. Nothing is
+  downloaded.
 
-`check_network` builds the network once and runs two images through it before any training.
+`check_network` builds the network once (with its weights) and runs two images through it before any
+training.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -37,9 +47,91 @@ def small_stem_resnet(name: str, channels: int, n_classes: int, size: int) -> nn
     return net
 
 
+MIN_LOADED = 0.5  # a weights file must fit at least this share of the network's weights (by count of values)
+
+
+def split_weights(spec: str) -> tuple[str, str]:
+    """`"resnet18(weights='w.safetensors')"` -> ("resnet18", "w.safetensors"); a factory's other arguments
+    stay in the spec; ("spec", "") when it names no weights."""
+    head, sep, rest = spec.partition("(")
+    if not sep:
+        return spec, ""
+    try:
+        call = ast.parse(f"f({rest}", mode="eval").body
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    except (SyntaxError, ValueError, AttributeError) as e:
+        raise RecipeError(f"learner '{spec}': its arguments must be key=literal pairs ({e})") from None
+    weights = kwargs.pop("weights", "")
+    if not isinstance(weights, str):
+        raise RecipeError(f"learner '{spec}': weights must be a path string, e.g. weights='resnet18.safetensors'")
+    if ":" not in head and kwargs:
+        raise RecipeError(f"learner '{spec}': a built-in network takes only weights='path'; its other "
+                          f"arguments {sorted(kwargs)} are not known")
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    return (f"{head.strip()}({args})" if args else head.strip()), weights
+
+
+@functools.lru_cache(maxsize=4)
+def read_weights(path: str) -> dict[str, torch.Tensor]:
+    """A state dict from a local safetensors file or a `torch.save`d dict of tensors (weights_only=True)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise RecipeError(f"weights file '{path}' does not exist; name a local .safetensors or state-dict file "
+                          "(nothing is downloaded)")
+    if file.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(file))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise RecipeError(f"weights file '{path}' is not a readable safetensors file ({e})") from None
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as e:  # weights_only refuses any pickled code or object other than tensors
+        raise RecipeError(f"weights file '{path}' holds pickled code or objects other than tensors, or is not a "
+                          f"PyTorch file ({type(e).__name__}); save model.state_dict() with torch.save, or as "
+                          "safetensors") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise RecipeError(f"weights file '{path}' is not a state dict (name -> tensor); save model.state_dict()")
+    return state
+
+
+def load_matching(net: nn.Module, state: dict[str, torch.Tensor], spec: str, path: str) -> float:
+    """Load every tensor of `state` whose name and shape match `net`; the share of the network's values
+    loaded. Refuses a file that fits less than MIN_LOADED of them."""
+    own = net.state_dict()
+    fit = {k: v for k, v in state.items() if k.removeprefix("module.") in own
+           and tuple(v.shape) == tuple(own[k.removeprefix("module.")].shape)}
+    fit = {k.removeprefix("module."): v for k, v in fit.items()}
+    total = sum(v.numel() for k, v in own.items() if v.is_floating_point())
+    share = sum(v.numel() for k, v in fit.items() if own[k].is_floating_point()) / max(total, 1)
+    if share < MIN_LOADED:
+        example = next(iter(own))
+        raise RecipeError(f"learner '{spec}': weights file '{path}' fits {share:.0%} of the network's weights "
+                          f"(names and shapes, e.g. '{example}' {tuple(own[example].shape)}); it was saved from "
+                          "another architecture. Name the matching network, or a file saved from it")
+    net.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in fit.items()}})
+    return share
+
+
 def network_factory(spec: str, smallcnn: Callable | None = None) -> Callable[[tuple[int, ...], int], nn.Module]:
     """`(shape (C, H, W), n_classes) -> nn.Module` for the learner `spec` (`smallcnn`: the given builder)."""
-    if spec == "smallcnn" and smallcnn is not None:
+    base, weights = split_weights(spec)
+    if weights:
+        make = network_factory(base, smallcnn)
+
+        def fine_tuned(shape: tuple[int, ...], k: int) -> nn.Module:
+            net = make(shape, k)
+            load_matching(net, read_weights(weights), spec, weights)
+            return net
+
+        return fine_tuned
+    if spec == "smallcnn":
+        if smallcnn is None:
+            raise ValueError("network_factory('smallcnn', ...) needs the SmallCNN builder (image.learners.small_cnn)")
         return smallcnn
     if spec in RESNETS:
         return lambda shape, k: small_stem_resnet(spec, shape[0], k, min(shape[1:]))
@@ -61,11 +153,11 @@ def network_factory(spec: str, smallcnn: Callable | None = None) -> Callable[[tu
     return build
 
 
-def check_network(spec: str, shape: tuple[int, ...], n_classes: int) -> None:
+def check_network(spec: str, shape: tuple[int, ...], n_classes: int, smallcnn: Callable | None = None) -> None:
     """Build the network and run two images through it: the wrong output shape is one line, before training."""
     if spec == "smallcnn":
         return  # the product's own network
-    net = network_factory(spec)(shape, n_classes)
+    net = network_factory(spec, smallcnn)(shape, n_classes)
     try:
         with torch.no_grad():
             out = net.eval()(torch.zeros(2, *shape))
