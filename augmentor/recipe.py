@@ -159,8 +159,8 @@ class EvaluateConfig:
     # one teacher arm per share: GAN samples only for classes with at most that share of the largest class's
     # real count (1: every class); with several, the headline takes the best GAN arm on validation as always
     teacher_max_share: tuple[float, ...] = (1.0,)
-    # with data.unlabelled: self-training arms (the winner's model labels the pool; top-k per class, as many as
-    # the teacher arm keeps; the teacher arm's weight and join), one per teacher_max_share, competing with the
+    # with data.unlabelled: self-training arms (the winner's model labels the pool; top-k per class up to its
+    # gap; the teacher arm's labels, weight and join), one per teacher_max_share, competing with the
     # search's winner for the best arm without a GAN; and GAN teacher arms on top of the best of them
     self_training: bool = True
 

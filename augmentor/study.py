@@ -139,8 +139,8 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                                            ev.teacher_weight, ev.teacher_join, share))
     pseudo = []  # self-training: one plan per share, the unlabelled pool labelled by the teacher
     if unlabelled is not None and ev.self_training and ev.baselines:
-        for share in ev.teacher_max_share:
-            want = teacher_want(counts, target - counts, ev.teacher_dose, share)
+        for share in ev.teacher_max_share:  # up to each class's gap: the pool is real data
+            want = teacher_want(counts, target - counts, 0, share)
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
                 pseudo.append(TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, ev.teacher_weight,
                                           ev.teacher_join, share, pseudo=True))

@@ -8,6 +8,11 @@ a restricted unpickler that only rebuilds numpy arrays (no other callable can ru
                                       of MNIST's training part (1000 -> 10; 2,480 in all)
   data/mnist-longtail/validation.npz  100 per class from MNIST's validation part (balanced)
   data/mnist-longtail/test.npz        800 per class from MNIST's test part (balanced)
+  data/mnist-longtail/unlabelled.npz  the unlabelled pool of recipes/mnist-longtail-unlabelled.toml: x only,
+                                      class c round(4000 * 100 ** (-c / 9)) images (the same long tail, 4x the
+                                      labelled split: 9,929; MNIST holds ~5,900 zeros, so 10x cannot keep the
+                                      profile) from MNIST's training and validation parts, disjoint from the
+                                      three splits above; no labels written
 
 All three as uint8 images (1, 28, 28) with `classes` "0".."9". Seeded; the same files on
 every machine (their sha256 are printed). augmentor itself never downloads anything.
@@ -101,11 +106,28 @@ def main() -> None:
     tail = [round(1000 * 100 ** (-c / 9)) for c in range(10)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    used = {}
     for name, (x, y), counts in (("train", (xtr, ytr), tail), ("validation", (xva, yva), [100] * 10),
                                  ("test", (xte, yte), [800] * 10)):
         idx = per_class(y, counts, rng)
+        used[name] = idx
         digest = write(out / f"{name}.npz", x[idx], y[idx])
         print(f"{out / name}.npz  {len(idx)} images  per class {counts}  sha256 {digest[:16]}")
+    # the pool: what the labelled training and validation splits left of MNIST's training and validation parts
+    free_tr, free_va = np.setdiff1d(np.arange(len(ytr)), used["train"]), np.setdiff1d(np.arange(len(yva)),
+                                                                                     used["validation"])
+    xp, yp = np.concatenate([xtr[free_tr], xva[free_va]]), np.concatenate([ytr[free_tr], yva[free_va]])
+    pool_counts = [round(4000 * 100 ** (-c / 9)) for c in range(10)]
+    idx = per_class(yp, pool_counts, np.random.default_rng(args.seed + 1))
+    idx = idx[np.random.default_rng(args.seed + 2).permutation(len(idx))]  # no class order in the file
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x=xp[idx])
+    path = out / "unlabelled.npz"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(path)
+    print(f"{path}  {len(idx)} unlabelled images  per class {pool_counts} (labels not written)  "
+          f"sha256 {hashlib.sha256(buf.getvalue()).hexdigest()[:16]}")
 
 
 if __name__ == "__main__":
