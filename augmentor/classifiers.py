@@ -220,6 +220,25 @@ def _weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
     return (F.cross_entropy(logits, y, reduction="none") * sw).sum() / sw.sum()
 
 
+def copies(x, y, seed: int, augment=None, mixup: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """For a learner without a training loop (one fit() call): `augment` (a classic augmentation policy's
+    function of a torch batch) adds one transformed copy of every sample, mixup (alpha > 0) one mixed copy
+    labelled by the larger share (lambda ~ Beta(a, a)). Seeded."""
+    x, y = np.asarray(x, np.float32), np.asarray(y)
+    rng = np.random.default_rng(seed)
+    if augment is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            extra = augment(torch.from_numpy(x)).numpy()
+        x, y = np.concatenate([x, extra]), np.concatenate([y, y])
+    if mixup:
+        perm = rng.permutation(len(x))
+        lam = rng.beta(mixup, mixup, len(x)).astype(np.float32).reshape(-1, *([1] * (x.ndim - 1)))
+        mixed = lam * x + (1 - lam) * x[perm]
+        x, y = np.concatenate([x, mixed]), np.concatenate([y, np.where(lam.ravel() >= 0.5, y, y[perm])])
+    return x, y
+
+
 def soft_teacher_samples(arm, seed: int, teacher: nn.Module, n_classes: int) -> SoftSynthetic:
     """A teacher arm's GAN samples for a network fit: its pool draw for `seed`, the top-k per class by
     `teacher` (arms.teacher_choice), with the plan's targets, weight and join step."""

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from .report import check_report_dir, write_report
 from .study import fixed_draw, gan_draws, run_evaluation, variance_sources
 from .synthesize import fill_gaps, generate_to_folder, read_folder
 from .train import prepare_run_dir, train
+from .user_learner import check_protocol
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,10 @@ def versions(device: str = "cpu") -> dict[str, str]:
 
 def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
                resume: bool = False, progress: bool = True, recipe_text: str | None = None,
-               inputs: tuple[str | Path, ...] = ()) -> Path:
-    """Run every stage of `recipe`; return the path of the written report.md.
+               inputs: tuple[str | Path, ...] = (), learners: Sequence[object] = ()) -> Path:
+    """Run every stage of `recipe`; return the path of the written report.md. `learners`: a user's learner
+    objects (user_learner.py: fit(x, y, sample_weight=None), predict_proba(x)), judged beside the learners
+    the recipe names, or in place of the modality's defaults when it names none.
 
     Before any work: the run and report folders may not overlap each other, the recipe's
     data or `inputs` (e.g. the recipe file); both are locked for the whole run; an existing
@@ -112,11 +115,11 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
                                     "or --overwrite to start again")
         prepare_run_dir(run, resume=resume, overwrite=overwrite, inputs=data_inputs)
         return _run_stages(recipe, device=device, overwrite=overwrite, resume=resume, progress=progress,
-                           recipe_text=recipe_text)
+                           recipe_text=recipe_text, learners=learners)
 
 
 def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, progress: bool,
-                recipe_text: str | None) -> Path:
+                recipe_text: str | None, learners: Sequence[object] = ()) -> Path:
     run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
     times: dict[str, float] = {}
     t = time.perf_counter()
@@ -125,6 +128,8 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
         part.write(run / "data" / name)
     log.info("train %s; validation %s; test %s", train_data.counts(), validation.counts(), test.counts())
     check_learners(train_data, ev)
+    for obj in learners:
+        check_protocol(obj)
     pool = load_pool(recipe, train_data, test)
     if pool is not None:
         log.info("unlabelled pool: %d images from %s", len(pool), pool.source)
@@ -172,7 +177,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     sources = variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
                              online=online, device=torch_device(device), progress=progress, sources=sources,
-                             unlabelled=pool)
+                             unlabelled=pool, learners=learners)
     times["evaluate"] = time.perf_counter() - t
     samples = read_folder(run / "synthetic-only", train_data)
     return write_report(recipe.report_dir, results, samples=samples if train_data.MODALITY.training.preview else None,

@@ -13,7 +13,7 @@ command line), and the report then says the synthetic draw is not a covered sour
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from .errors import InvalidDataError, RecipeError
 from .evaluate import evaluate, teacher_mode
 from .labels import align_classes
 from .recipe import EvaluateConfig
+from .user_learner import ObjectLearner
 
 
 def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[str, bool]:
@@ -117,7 +118,8 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                    synthetic: Draws | None = None, synthetic_only: Draws | None = None,
                    doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
                    teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
-                   sources: dict | None = None, unlabelled: Dataset | None = None) -> dict:
+                   sources: dict | None = None, unlabelled: Dataset | None = None,
+                   learners: Sequence[object] = ()) -> dict:
     """The grid search and GAN arms of every learner (evaluate.py), then fidelity, memorisation (images),
     filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm."""
     kind = train.MODALITY.evaluation
@@ -182,7 +184,15 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                 out.append(gan_on_top_of(best, train, target, base, text, what))
         return out
 
+    objects = [ObjectLearner(o, k, kind.augment_path) for o in learners]  # a user's objects (user_learner.py)
     learners, protocol = kind.learners(train, ev, device)
+    if objects:  # beside the learners the recipe names, or in place of the modality's defaults
+        learners = [*(learners if ev.learners else []), *objects]
+        names = [lr.name for lr in learners]
+        if len(set(names)) < len(names):
+            raise RecipeError(f"two learners share a name ({', '.join(names)}); give each object its own class")
+        protocol["learners"] = {**{n: v for n, v in protocol.get("learners", {}).items() if n in names},
+                                **{o.name: o.describe() for o in objects}}
     results = evaluate(train, validation, test, grid, learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
                        gan=gan, reference=ev.reference, keep=ev.search_keep, folds=ev.folds,
                        fold_below=ev.fold_below,
@@ -198,7 +208,8 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
         for lr in learners:
             entry = results["classifiers"][lr.name]["arms"][results["classifiers"][lr.name]["search"]["chosen"]]
             arm = cell_arm(train, target, entry["rebalance"], entry["classic_augmentation"], entry["mixup"])
-            results["use_it"][lr.name] = use_it(lr, arm, train, target)
+            results["use_it"][lr.name] = lr.use_it(arm, target, getattr(train, "shape", None) if isinstance(
+                train.x, np.ndarray) else None) if isinstance(lr, ObjectLearner) else use_it(lr, arm, train, target)
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
     # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test

@@ -264,3 +264,47 @@ def test_a_time_series_classifier_by_import_path():
                                          "real+classic (jitter)": ["real+classic (jitter)+logit-adjusted"]}
     with pytest.raises(RecipeError, match="cannot import"):
         ImportedLearner("sktime.no_such_module:Thing")
+
+
+class FlatCentroids:
+    """A user's own learner object (not scikit-learn): the protocol fit(x, y, sample_weight=None) and
+    predict_proba(x), on the image arrays as they are."""
+
+    def __init__(self) -> None:
+        self.fits = 0
+
+    def fit(self, x, y, sample_weight=None):
+        self.fits += 1
+        self.inner = Centroids(temperature=0.5).fit(np.asarray(x).reshape(len(x), -1), y, sample_weight)
+        return self
+
+    def predict_proba(self, x):
+        return self.inner.predict_proba(np.asarray(x).reshape(len(x), -1))
+
+
+def test_a_learner_object_in_python_through_run_recipe(tmp_path):
+    """run_recipe(recipe, learners=[obj]): the object is judged in place of the defaults, fitted as a fresh copy
+    per arm and seed (the object handed over is never fitted), with the grid, its teacher arm and a Use-it
+    snippet; an object without predict_proba is one line before any training."""
+    from augmentor.errors import RecipeError
+    from augmentor.pipeline import run_recipe
+    from augmentor.recipe import load_recipe
+
+    recipe_file = tmp_path / "net.toml"
+    recipe_file.write_text(IMAGE_RECIPE.replace("learners = LEARNERS", "").replace(
+        'name = "tiny-net"\n', f'name = "obj"\nout = "{tmp_path}/run"\nreport = "{tmp_path}/rep"\n'))
+    mine = FlatCentroids()
+    report = run_recipe(load_recipe(recipe_file), learners=[mine], progress=False)
+    assert mine.fits == 0
+    results = json.loads((report.parent / "results.json").read_text())
+    assert list(results["classifiers"]) == ["FlatCentroids"]
+    assert "takes sample_weight" in results["protocol"]["learners"]["FlatCentroids"]
+    res = results["classifiers"]["FlatCentroids"]
+    assert set(res["search"]["stages"][0]["balanced_accuracy"]) == {  # the grid, searched for it as for any
+        "real", "real+oversampled", "real+classic (affine)+oversampled", "real+logit-adjusted",  # learner
+        "real+classic (affine)+logit-adjusted"}
+    assert any(n.startswith("real+synthetic (teacher)") for n in res["arms"])
+    assert results["headline"]["classifier"] == "FlatCentroids"
+    assert "model.fit(x, y" in results["use_it"]["FlatCentroids"]
+    with pytest.raises(RecipeError, match="NoProba: it has no predict_proba"):
+        run_recipe(load_recipe(recipe_file), learners=[NoProba()], overwrite=True, progress=False)

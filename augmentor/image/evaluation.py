@@ -25,6 +25,7 @@ class ImageEvaluation:
     fixes; fidelity in the penultimate layer of a SmallCNN trained on the training split."""
 
     losses, classic = ("reweight", "logit-adjust", "drw"), True
+    augment_path = "augmentor.image.learners:classic_augmentation"  # for a learner object (user_learner.py)
 
     def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:
         return ev.classic or classic_candidates(train.shape[0])

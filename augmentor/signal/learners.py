@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..arms import HardTeacher, class_scores, steps_for, with_rows
-from ..classifiers import embed, fit_cnn, predict_proba, soft_teacher_samples
+from ..classifiers import copies, embed, fit_cnn, predict_proba, soft_teacher_samples
 from ..errors import InvalidDataError, RecipeError
 from ..labels import align_classes
 from ..learner_spec import build
@@ -115,19 +115,7 @@ class MiniRocketLearner(HardTeacher):
 def augmented_copies(x, y, seed: int, classic: str = "", mixup: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """For a learner without a training loop: classic augmentation (a policy name) adds one transformed copy
     of every series, mixup (alpha > 0) one mixed copy labelled by the larger share (lambda ~ Beta(a, a))."""
-    x, y = np.asarray(x, np.float32), np.asarray(y)
-    rng = np.random.default_rng(seed)
-    if classic:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            extra = classic_signal_augmentation(classic)(torch.from_numpy(x)).numpy()
-        x, y = np.concatenate([x, extra]), np.concatenate([y, y])
-    if mixup:
-        perm = rng.permutation(len(x))
-        lam = rng.beta(mixup, mixup, len(x)).astype(np.float32)
-        mixed = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[perm]
-        x, y = np.concatenate([x, mixed]), np.concatenate([y, np.where(lam >= 0.5, y, y[perm])])
-    return x, y
+    return copies(x, y, seed, classic_signal_augmentation(classic) if classic else None, mixup)
 
 
 class ImportedLearner(HardTeacher):
@@ -200,6 +188,7 @@ class SignalEvaluation:
     candidates, the three loss fixes and mixup; fidelity in the 1-D CNN's penultimate layer."""
 
     losses, classic = ("reweight", "logit-adjust", "drw"), True
+    augment_path = "augmentor.signal.augment:classic_signal_augmentation"  # for a learner object (user_learner.py)
 
     def classic_candidates(self, train: SignalData, ev) -> tuple[str, ...]:
         return tuple(c for c in ev.classic if c in CLASSIC) or CLASSIC

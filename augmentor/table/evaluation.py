@@ -24,6 +24,7 @@ class TableEvaluation:
     fidelity in the codec's space; a validity check of the synthetic rows."""
 
     losses, classic = ("reweight",), False
+    augment_path = ""  # for a learner object (user_learner.py)
 
     def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:
         return ()  # no classic augmentation for tables
