@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORTS = ("wine", "breast-cancer", "breast-cancer-lightgbm", "digits", "digits-longtail", "japanese-vowels-longtail",
-           "japanese-vowels-longtail-rocket", "plaid",
-           "mnist-longtail")
+REPORTS = ("wine", "breast-cancer", "breast-cancer-lightgbm", "digits", "digits-longtail", "digits-longtail-resnet18",
+           "japanese-vowels-longtail", "japanese-vowels-longtail-rocket", "plaid", "mnist-longtail",
+           "mnist-longtail-unlabelled")
 
 
 def main() -> None:
