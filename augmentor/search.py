@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .arms import REBALANCING, Arm, Dataset
+from .arms import _TEXT, REBALANCING, Arm, Dataset, cell_name
 from .metrics import score
 
 TIE_RULE = ("equal scores go to the simpler arm: fewer of rebalancing, classic augmentation, mixup and GAN "
@@ -50,6 +50,19 @@ def merge_same_fits(cells: Sequence[Arm], learner) -> list[Arm]:
         groups.setdefault(key(a), []).append(a)
     out = []
     for first, *rest in groups.values():
+        if first.loss != "ce" and getattr(learner, "ignores_loss", lambda: False)():
+            # the learner takes no class weights: a loss-fix cell is the plain fit, and is named as one
+            names = [first.name, *(a.name for a in rest)]
+            plain = cell_name("none", first.classic, first.mixup)
+            first = replace(first, name=plain, loss="ce", rebalance="none",
+                            kind="reference" if plain == "real" else "baseline",
+                            description=(" + ".join(p for p in first.description.split(" + ")
+                                                    if p != _TEXT[first.rebalance]) or "real training split as given")
+                                        + f" (for {learner.name} the loss fixes are no-ops: the same fit as "
+                                          f"{', '.join(names)})",
+                            extra={**first.extra, "same_fit": names})
+            out.append(first)
+            continue
         if rest:
             names = [a.name for a in rest]
             first = replace(first, extra={**first.extra, "same_fit": names},

@@ -56,6 +56,9 @@ class ObjectLearner(HardTeacher):
     def takes_weights(self) -> bool:
         return self.weights
 
+    def ignores_loss(self) -> bool:
+        return not self.weights  # without sample_weight a loss-fix cell is the plain fit, named as one
+
     def fit_key(self, arm: Arm) -> tuple:
         return arm.rebalance if arm.loss == "ce" else ("balanced" if self.weights else "none"), arm.classic, arm.mixup
 

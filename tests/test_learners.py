@@ -262,6 +262,15 @@ def test_a_time_series_classifier_by_import_path():
     res = out["classifiers"]["sktime.classification.dummy:DummyClassifier(strategy='prior')"]
     assert res["search"]["same_fit"] == {"real": ["real+logit-adjusted"],
                                          "real+classic (jitter)": ["real+classic (jitter)+logit-adjusted"]}
+    # a loss-fix cell with no plain twin in the grid is named as the fit it is (ROCKET's "logit-adjusted +
+    # mixup" was plain mixup under another name)
+    grid = [cell_arm(data, np.full(3, 20))] + [cell_arm(data, np.full(3, 20), r, "", m)
+                                               for r in ("oversample", "logit-adjust") for m in (0.0, 0.4)]
+    out = evaluate(data, data, data, grid, [learner], seeds=1, progress=False, fold_below=0)
+    res = out["classifiers"]["sktime.classification.dummy:DummyClassifier(strategy='prior')"]
+    assert set(res["search"]["stages"][0]["balanced_accuracy"]) == {"real", "real+oversampled",
+                                                                     "real+oversampled+mixup 0.4", "real+mixup 0.4"}
+    assert res["search"]["same_fit"]["real+mixup 0.4"] == ["real+logit-adjusted+mixup 0.4"]
     with pytest.raises(RecipeError, match="cannot import"):
         ImportedLearner("sktime.no_such_module:Thing")
 

@@ -150,6 +150,10 @@ class ImportedLearner(HardTeacher):
     def fit_key(arm) -> tuple:
         return arm.rebalance if arm.loss == "ce" else "none", arm.classic, arm.mixup
 
+    @staticmethod
+    def ignores_loss() -> bool:
+        return True  # fit(X, y): no class weights, so a loss-fix cell is named as the plain fit
+
     def _estimator(self, seed: int):
         return build(self.factory, self.kwargs, self.name, seed)
 
