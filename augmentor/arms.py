@@ -145,17 +145,21 @@ class HardTeacher:
         """(x, y) of the GAN rows the teacher arm adds for `seed`, or None for any other arm."""
         if arm.soft is None:
             return None
-        xs, ys = [], []
-        for plan, key in arm.soft.parts():
-            pool = plan.pool(seed)
-            scores = class_scores(self.teacher_scores(self.models[(arm.teacher, seed)], pool.x), n_classes)
-            labels = scores.argmax(1) if plan.pseudo else np.asarray(pool.y)
-            keep = teacher_choice(arm, seed, scores, labels, n_classes, hard=True, plan=plan, key=key)
-            xs.append(pool.subset(keep).x)
-            ys.append(labels[keep])
-        if len(xs) == 1:
-            return xs[0], ys[0]
-        return with_rows(xs[0], ys[0], (xs[1], ys[1]))[:2]
+        model = self.models[(arm.teacher, seed)]
+        rows = [(pool.subset(keep).x, labels[keep]) for _, pool, _, labels, keep in teacher_picks(
+            arm, seed, lambda x: class_scores(self.teacher_scores(model, x), n_classes), n_classes, hard=True)]
+        return rows[0] if len(rows) == 1 else with_rows(*rows[0], rows[1])[:2]
+
+
+def teacher_picks(arm: Arm, seed: int, score, n_classes: int, hard: bool = False):
+    """For each of `arm.soft.parts()` (its plan, and a self-training plan beside it): (plan, the pool draw
+    for `seed`, the teacher's scores `score(pool.x)`, the samples' labels (conditioning labels; a
+    self-training pool: the teacher's top class), the kept indices by `teacher_choice`)."""
+    for plan, key in arm.soft.parts():
+        pool = plan.pool(seed)
+        scores = score(pool.x)
+        labels = scores.argmax(1) if plan.pseudo else np.asarray(pool.y)
+        yield plan, pool, scores, labels, teacher_choice(arm, seed, scores, labels, n_classes, hard, plan, key)
 
 
 def class_scores(scores, n_classes: int, classes=None) -> np.ndarray:

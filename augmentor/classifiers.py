@@ -15,7 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .arms import SOFT_LOSSES, plan_targets, select_by_teacher, teacher_choice, teacher_targets  # noqa: F401 (re-exported)
+from .arms import (  # noqa: F401 (re-exported)
+    SOFT_LOSSES,
+    plan_targets,
+    select_by_teacher,
+    teacher_choice,
+    teacher_picks,
+    teacher_targets,
+)
 
 LOSSES = ("ce", "reweight", "logit-adjust", "drw")
 
@@ -243,11 +250,7 @@ def soft_teacher_samples(arm, seed: int, teacher: nn.Module, n_classes: int) -> 
     """A teacher arm's GAN samples for a network fit: its pool draw for `seed`, the top-k per class by
     `teacher` (arms.teacher_choice), with the plan's targets, weight and join step."""
     xs, targets = [], []
-    for plan, key in arm.soft.parts():  # the plan, and a self-training plan beside it
-        pool = plan.pool(seed)
-        probs = predict_proba(teacher, pool.x)
-        labels = probs.argmax(1) if plan.pseudo else pool.y
-        keep = teacher_choice(arm, seed, probs, labels, n_classes, plan=plan, key=key)
+    for plan, pool, probs, labels, keep in teacher_picks(arm, seed, lambda x: predict_proba(teacher, x), n_classes):
         xs.append(pool.x[keep])
         targets.append(plan_targets(plan, probs[keep], labels[keep], n_classes))
     plan = arm.soft

@@ -23,6 +23,7 @@ class Training:
     preview: bool  # whether sample grids (PNG) are written during training
     generator: Callable[[dict], object]  # checkpoint state -> an untrained generator
     models: Callable[..., tuple]  # (n_classes, shape, z_dim, g_width, d_width, codec) -> (G, D), untrained
+    pooled: bool = False  # the step takes `unlabelled=` (a batch of data.unlabelled): train.unlabelled_weight
     # The image-only training options (`guided` modalities): None elsewhere.
     condition: Callable[..., None] | None = None  # (strength, *modules): train.condition_ramp
     freeze_base: Callable[[object], None] | None = None  # (G): train.uncond_low's unconditional base norm
@@ -47,7 +48,8 @@ class Modality:
       distributed         whether `--nproc` / torchrun training is supported
       guided              whether the in-process torch classifier paths apply: class guidance and the
                           conditioning options in training, the quality filter, the online arms
-      unlabelled          (spec, like) -> an unlabelled pool like the training set (data.unlabelled), or None
+      unlabelled          (spec, like) -> an unlabelled pool like the training set (data.unlabelled): the
+                          self-training arms, and the GAN's pool term where `training.pooled`
     """
 
     name: str

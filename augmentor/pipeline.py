@@ -62,20 +62,29 @@ def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
 
 
 def load_pool(recipe: Recipe, train_data: Dataset, test: Dataset) -> Dataset | None:
-    """`data.unlabelled`: the unlabelled pool, like the training set; refused where it holds a test image."""
+    """`data.unlabelled`: the unlabelled pool, like the training set; refused where it holds a test sample."""
     if not recipe.data.unlabelled:
         return None
+    d = recipe.data
     load = train_data.MODALITY.unlabelled
     if load is None:
-        raise RecipeError(f"data.unlabelled: an unlabelled pool is for images in this release; remove it for "
-                          f"{train_data.modality} data")
-    pool = load(recipe.data.unlabelled, train_data)
-    seen = {row.tobytes() for row in np.asarray(test.x, np.float32)}
-    leaked = sum(row.tobytes() in seen for row in np.asarray(pool.x, np.float32))
+        raise RecipeError(f"data.unlabelled: {train_data.modality} data takes no unlabelled pool; remove it")
+    pool = load(d.unlabelled, train_data, numeric=d.numeric, impute=d.impute)
+    seen = set(_row_keys(test))
+    leaked = sum(key in seen for key in _row_keys(pool))
     if leaked:
-        raise InvalidDataError(f"data.unlabelled: {recipe.data.unlabelled} holds {leaked} image(s) of the test "
-                               "split; the test split must stay unseen. Remove them from the pool")
+        raise InvalidDataError(f"data.unlabelled: {d.unlabelled} holds {leaked} sample(s) of the test split; the "
+                               "test split must stay unseen. Remove them from the pool")
     return pool
+
+
+def _row_keys(data: Dataset) -> list:
+    """One hashable key per sample: its values (a table's row as pandas hashes it, an array's bytes)."""
+    if hasattr(data.x, "iloc"):
+        import pandas as pd
+
+        return pd.util.hash_pandas_object(data.x, index=False).tolist()
+    return [row.tobytes() for row in np.asarray(data.x, np.float32)]
 
 
 def versions(device: str = "cpu") -> dict[str, str]:

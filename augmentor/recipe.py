@@ -54,8 +54,10 @@ class DataConfig:
     fit: str = "resample"  # signals: how other lengths become `length`: "resample" (linear) | "pad-crop"
     rate: int = 0  # signals: WAV clips are resampled to this rate in Hz (0: the clips' own, one rate)
     imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)
-    # images: unlabelled images of the same kind (a .npz with an array x, or a folder of image files; any
-    # labels in it are not read): the self-training arms, and the GAN's discriminator (train.unlabelled_weight)
+    # an unlabelled pool of the same kind (images: a .npz with an array x or a folder of image files; signals:
+    # a .npz with x, a .ts file or a folder of WAV files; tables: a .csv/.parquet with the feature columns; any
+    # labels in it are not read): the self-training arms, and the GAN's discriminator (train.unlabelled_weight,
+    # images and signals)
     unlabelled: str = ""
 
 
@@ -97,9 +99,9 @@ class TrainConfig:
     # guidance is off for this fraction of the steps, then ramps linearly to full weight over the next quarter:
     # G first learns what digits look like from D; from the start a classifier's gradient paints adversarial blobs
     guidance_start: float = 0.5
-    # images with data.unlabelled: weight of an unconditional hinge term in which D also scores a batch of the
-    # unlabelled pool (real) against G's samples, without its class projection; G's loss takes the same term.
-    # The projection term stays on labelled images only. 0 = off
+    # images and signals with data.unlabelled: weight of an unconditional hinge term in which D also scores a
+    # batch of the unlabelled pool (real) against G's samples, without its class projection; G's loss takes the
+    # same term. The projection term stays on labelled samples only. 0 = off
     unlabelled_weight: float = 0.0
     seed: int = 0
 

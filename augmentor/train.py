@@ -76,7 +76,7 @@ def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cp
           deterministic: bool = False, unlabelled=None) -> TrainResult:
     """Train (or resume) the class-conditional GAN on `data`; return the models and the last
     checkpoint. With `run_dir` None nothing is written (no checkpoints, log or sample grids).
-    `unlabelled`: a pool like `data` without labels, for `train.unlabelled_weight` (images)."""
+    `unlabelled`: a pool like `data` without labels, for `train.unlabelled_weight` (images, signals)."""
     _check_config(recipe)
     dev = init_from_env(resolve_device(device))  # joins torchrun's process group, if there is one
     rank, world_size = world()
@@ -92,8 +92,11 @@ def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cp
         raise RecipeError(f"train.gsr is for images; set it to 0 for {data.modality} data")
     if recipe.train.class_guidance > 0 and not kind.guided:
         raise RecipeError(f"train.class_guidance is for images; set it to 0 for {data.modality} data")
+    if recipe.train.unlabelled_weight > 0 and not kind.training.pooled:
+        raise RecipeError(f"train.unlabelled_weight is for images and signals; {data.modality} data uses "
+                          "data.unlabelled for the self-training arms only: set it to 0")
     if recipe.train.unlabelled_weight > 0 and unlabelled is None:
-        raise RecipeError("train.unlabelled_weight needs an unlabelled pool: set data.unlabelled (images)")
+        raise RecipeError("train.unlabelled_weight needs an unlabelled pool: set data.unlabelled")
     if recipe.train.unlabelled_weight > 0 and world_size > 1:
         raise RecipeError("train.unlabelled_weight trains in one process; drop --nproc, or set it to 0")
     if recipe.train.unlabelled_weight == 0:

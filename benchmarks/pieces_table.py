@@ -35,6 +35,30 @@ def piece(name: str) -> str:
     return ""
 
 
+def summary(rows: dict) -> list[str]:
+    """Per modality and piece: over the (report, learner) pairs that fitted it, the best arm of that piece
+    against the winner on validation (a piece with two arms, e.g. two teacher shares, counts its better
+    one, as the report's choice does)."""
+    modality = {name: json.loads((ROOT / "reports" / name / "results.json").read_text())["modality"]
+                for name in rows}
+    best: dict = {}
+    for name, learners in rows.items():
+        for clf, arms in learners.items():
+            for r in arms.values():
+                key = (modality[name], r["piece"])
+                pair = best.setdefault(key, {}).setdefault((name, clf), r["delta_points"])
+                best[key][(name, clf)] = max(pair, r["delta_points"])
+    out = ["", "## Summary per modality and piece", "",
+           "The best arm of each piece per report and learner, against that learner's winner on validation.", "",
+           "| modality | piece | report x learner pairs | mean Δ (points) | pairs above the winner | best | worst |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    for (mod, label), pairs in sorted(best.items()):
+        d = np.array(list(pairs.values()))
+        out.append(f"| {mod} | {label} | {len(d)} | {d.mean():+.1f} | {int((d > 0).sum())} | {d.max():+.1f} | "
+                   f"{d.min():+.1f} |")
+    return out
+
+
 def main() -> None:
     rows, lines = {}, ["# What each piece did on validation, per modality", "",
                        "Each arm built on the search's winner (same rebalancing, classic augmentation, loss and "
@@ -72,6 +96,7 @@ def main() -> None:
                                                                       "delta_points": d, "seeds": n}
                 lines.append(f"| {name} | {res['modality']} | {clf} | {win} {base.mean() * 100:.1f} | {label} | "
                              f"{arm} | {v.mean() * 100:.1f} | {d:+.1f} |")
+    lines += summary(rows)
     (ROOT / "reports" / "gan-pieces-by-modality.json").write_text(json.dumps(rows, indent=2) + "\n")
     (ROOT / "reports" / "gan-pieces-by-modality.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

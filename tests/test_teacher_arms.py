@@ -199,4 +199,4 @@ def test_an_unlabelled_pool_trains_the_gan_and_gives_self_training_arms(tmp_path
     recipe.write_text(POOL_RECIPE.replace("POOL", str(tmp_path / "leak.npz")))
     r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run2"), "--report",
                                  str(tmp_path / "rep2"), "-q"])
-    assert r.exit_code != 0 and "holds 1 image(s) of the test split" in r.output, r.output
+    assert r.exit_code != 0 and "holds 1 sample(s) of the test split" in r.output, r.output

@@ -84,7 +84,8 @@ def _quality_filter(x, y, n_classes: int, threshold: float, **options: object):
 
 MODALITY = bind(Modality(
     "image", claims=_claims, load=_load, codec=lambda spec: ImageCodec(),
-    training=Training(lambda data: ImageCodec(), _step, True, _generator, _models, condition=set_conditioning,
+    training=Training(lambda data: ImageCodec(), _step, True, _generator, _models, pooled=True,
+                      condition=set_conditioning,
                       freeze_base=unconditional_base, penalty=group_spectral_penalty, guidance=_guidance),
     writer=images_to_folder, reader=_read, smote=_smote, evaluation=Deferred(_evaluation),
     formats=("png", "npz"), serve_formats=("npz", "png-zip"), quality_filter=_quality_filter,

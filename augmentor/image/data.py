@@ -283,7 +283,7 @@ def _pixels(path: Path, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def load_unlabelled(spec: str, like: LabelledData) -> LabelledData:
+def load_unlabelled(spec: str, like: LabelledData, **_: object) -> LabelledData:
     """Unlabelled images for `like`'s classes (every label 0, never read as a class): a .npz with an array
     x (any labels in it are not read), or a folder of image files (sub-folders included; names not read as
     classes), converted to `like`'s size and channels."""

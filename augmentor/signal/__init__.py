@@ -10,15 +10,16 @@ from __future__ import annotations
 from ..gan_steps import hinge_step
 from ..modality import Deferred, Modality, Training, bind
 from .codec import SignalCodec
-from .data import BUILTINS, SignalData, is_signal_spec, load_signals
+from .data import BUILTINS, SignalData, is_signal_spec, load_signals, load_unlabelled
 from .models import SignalDiscriminator, SignalGenerator, diff_augment_1d
 from .writer import read_signal_samples, signals_to_folder
 
 __all__ = ["MODALITY", "SignalCodec", "SignalData", "load_signals", "read_signal_samples"]
 
 
-def _step(g, d, opt, x, y, z, gen, cfg, k, guide, w):
-    return hinge_step(g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, augment=diff_augment_1d)
+def _step(g, d, opt, x, y, z, gen, cfg, k, guide, w, unlabelled=None):
+    return hinge_step(g, d, opt, x, y, z, gen, cfg.diffaugment, k, cfg.lecam, augment=diff_augment_1d,
+                      unlabelled=unlabelled, unlabelled_weight=cfg.unlabelled_weight)
 
 
 def _generator(state: dict) -> SignalGenerator:
@@ -43,6 +44,7 @@ def _smote(*args, **options) -> tuple:
 
 MODALITY = bind(Modality(
     "signal", claims=is_signal_spec, load=load_signals, codec=SignalCodec.from_json,
-    training=Training(SignalCodec.fit, _step, False, _generator, _models),
+    training=Training(SignalCodec.fit, _step, False, _generator, _models, pooled=True),
     writer=signals_to_folder, reader=read_signal_samples, smote=_smote, evaluation=Deferred(_evaluation),
-    formats=("npz", "wav"), serve_formats=("npz",), builtins=tuple(BUILTINS)), SignalData, SignalCodec)
+    formats=("npz", "wav"), serve_formats=("npz",), builtins=tuple(BUILTINS), unlabelled=load_unlabelled),
+    SignalData, SignalCodec)

@@ -27,7 +27,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import InvalidDataError
-from .wav import WAV, load_wav_folder
+from .wav import WAV, load_wav_folder, read_wav
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,61 @@ def load_signals(spec: str, length: int = 0, rate: int = 0, fit: str = "resample
     data = SignalData(x, np.asarray(y, np.int64), tuple(classes), source, int(rate or got_rate), fitted, sample_format)
     validate(data)
     return data
+
+
+def load_unlabelled(spec: str, like: SignalData) -> SignalData:
+    """Unlabelled series for `like`'s classes (every label 0, never read as a class): a .npz with an
+    array x (N x L or N x C x L; any labels in it are not read), a .ts file (its labels not read), or a
+    folder of WAV files (sub-folders included; names not read as classes), at `like`'s length, rate
+    and channels."""
+    path = Path(spec)
+    if not path.exists():
+        raise InvalidDataError(f"data.unlabelled: {path} not found; name a .npz with an array x, a .ts file or "
+                               "a folder of WAV files")
+    rate = like.rate
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == WAV
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not files:
+            raise InvalidDataError(f"data.unlabelled: {path} holds no WAV files")
+        series = []
+        for f in files:
+            r, x = read_wav(f)
+            if rate and r != rate:
+                from scipy.signal import resample_poly
+
+                g = math.gcd(rate, r)
+                x = resample_poly(x, rate // g, r // g, axis=1).astype(np.float32)
+            series.append(x)
+    elif path.suffix.lower() == ".ts":
+        series = _load_ts(path)[0]
+    elif path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "x" not in z.files:
+                    raise InvalidDataError(f"data.unlabelled: {path} has no array x (found {', '.join(z.files)}); "
+                                           "save with np.savez(path, x=series)")
+                x = z["x"]
+        except (OSError, ValueError, EOFError) as e:
+            raise InvalidDataError(f"data.unlabelled: {path}: cannot read as .npz ({str(e)[:120]})") from None
+        if x.ndim == 2:
+            x = x[:, None]
+        if x.ndim != 3 or not np.issubdtype(x.dtype, np.number) or not len(x):
+            raise InvalidDataError(f"data.unlabelled: {path}: x must be numeric N x L or N x C x L with N > 0, "
+                                   f"got {x.dtype} {x.shape}")
+        series = list(x.astype(np.float32))
+    else:
+        raise InvalidDataError(f"data.unlabelled: {path}: use a .npz with an array x, a .ts file or a folder of "
+                               "WAV files")
+    x, _ = _equalise(series, like.shape[1], fit_of(like), f"data.unlabelled: {path}")
+    if x.shape[1] != like.shape[0]:
+        raise InvalidDataError(f"data.unlabelled: {path}: series have {x.shape[1]} channel(s), the training "
+                               f"series {like.shape[0]}")
+    bad = np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(1))
+    if len(bad):
+        raise InvalidDataError(f"data.unlabelled: {path}: series {int(bad[0])} holds NaN or infinite values "
+                               f"({len(bad)} series in all); clean or drop them first")
+    return like._like(x, np.zeros(len(x), np.int64), like.classes, str(path))
 
 
 def validate(data: SignalData) -> None:

@@ -87,9 +87,12 @@ class SignalDiscriminator(nn.Module):
         self.register_buffer("ema_real", torch.zeros(()))  # LeCam anchors, as in the image discriminator
         self.register_buffer("ema_fake", torch.zeros(()))
 
-    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, label: torch.Tensor, conditional: torch.Tensor | None = None) -> torch.Tensor:
+        """`conditional` (one value per series, 1 or 0): 0 drops the class projection, the score of an
+        unlabelled series (`train.unlabelled_weight`)."""
         h = self.features(x).sum(dim=2)
-        return self.head(h).squeeze(1) + (self.embed(label) * h).sum(1)
+        proj = (self.embed(label) * h).sum(1)
+        return self.head(h).squeeze(1) + (proj if conditional is None else conditional * proj)
 
 
 # 1-D DiffAugment: the recipe's names keep their image meaning along time (translation: a shift of up

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from ..modality import Deferred, Modality, Training, bind
 from .codec import TableCodec
-from .data import TABLE_BUILTINS, TableData, is_table_spec, load_table, table_from_frame, write_table
+from .data import TABLE_BUILTINS, TableData, is_table_spec, load_table, load_unlabelled, table_from_frame, write_table
 from .models import TableCritic, TableGenerator, table_step
 from .writer import read_table_samples, table_to_folder
 
@@ -56,4 +56,5 @@ MODALITY = bind(Modality(
     "table", claims=is_table_spec, load=_load, codec=TableCodec.from_json,
     training=Training(_fit_codec, _step, False, _generator, _models),
     writer=table_to_folder, reader=read_table_samples, smote=_smote, evaluation=Deferred(_evaluation),
-    formats=("csv", "parquet"), serve_formats=("csv", "parquet"), builtins=TABLE_BUILTINS), TableData, TableCodec)
+    formats=("csv", "parquet"), serve_formats=("csv", "parquet"), builtins=TABLE_BUILTINS,
+    unlabelled=load_unlabelled), TableData, TableCodec)

@@ -175,6 +175,43 @@ def table_from_frame(x: pd.DataFrame, y: pd.Series | np.ndarray, where: str, lab
     return data
 
 
+def load_unlabelled(spec: str, like: TableData, *, numeric: Sequence[str] = (), impute: str = "none",
+                    **_: object) -> TableData:
+    """Unlabelled rows for `like`'s classes (every label 0, never read as a class): a `.csv` / `.parquet`
+    table with `like`'s feature columns; its label column, if it has one, is not read. Column kinds are
+    `like`'s (its categorical columns stay categorical, the others must be numbers); missing values as
+    `[data].impute` says."""
+    path = Path(spec)
+    where = f"data.unlabelled: {path}"
+    if path.suffix.lower() not in TABLE_EXTENSIONS:
+        raise InvalidDataError(f"{where}: use a table ({', '.join(TABLE_EXTENSIONS)}) with the training table's "
+                               "feature columns")
+    if not path.is_file():
+        raise InvalidDataError(f"{where} not found; name a table with the training table's feature columns")
+    df = _read(path)
+    df.columns = [str(c) for c in df.columns]
+    features = list(like.x.columns)
+    missing = [c for c in features if c not in df.columns]
+    if missing:
+        raise InvalidDataError(f"{where}: no column(s) {', '.join(map(repr, missing))}; the pool needs the training "
+                               f"table's feature columns: {', '.join(features)}")
+    extra = [c for c in df.columns if c not in features and c != like.label]
+    if extra:
+        raise InvalidDataError(f"{where}: column(s) {', '.join(map(repr, extra))} are not in the training table; "
+                               "drop them (the pool holds the feature columns, and optionally the label column, "
+                               "which is not read)")
+    if not len(df):
+        raise InvalidDataError(f"{where} holds no rows")
+    x = df[features].copy()
+    for name in features:
+        _check_flat(x[name], name, where)
+        if name not in like.categorical:
+            x[name] = _numeric_column(x[name], name, where)
+    x = _handle_missing(x, list(like.categorical), impute, where)
+    return TableData(x.reset_index(drop=True), np.zeros(len(x), np.int64), like.classes, str(path), like.label,
+                     like.categorical)
+
+
 def validate_table(data: TableData) -> None:
     where = data.source or "table"
     if len(data.classes) < 2:
