@@ -23,13 +23,15 @@ import numpy as np
 from .arms import _TEXT, REBALANCING, Arm, Dataset, cell_name
 from .metrics import score
 
-TIE_RULE = ("equal scores go to the simpler arm: fewer of rebalancing, classic augmentation, mixup and GAN "
-            "samples; then the earlier in the declared axis order (rebalancing " + ", ".join(REBALANCING)
-            + "; classic none, then the candidates as declared; mixup 0, then the alphas as declared)")
+TIE_RULE = ("equal scores go to the simpler arm: fewer of rebalancing, classic augmentation, mixup, GAN "
+            "samples and self-training's pool samples; then the earlier in the declared axis order (rebalancing "
+            + ", ".join(REBALANCING) + "; classic none, then the candidates as declared; mixup 0, then the alphas as "
+            "declared)")
 
 
 def complexity(arm: Arm) -> int:
-    return (arm.rebalance != "none") + bool(arm.classic) + (arm.mixup > 0) + arm.uses_gan
+    return ((arm.rebalance != "none") + bool(arm.classic) + (arm.mixup > 0) + arm.uses_gan
+            + (arm.kind == "self-training"))
 
 
 def pick(arms: Sequence[Arm], score: Callable[[str], float]) -> Arm:
