@@ -66,6 +66,7 @@ class TeacherPlan:
     max_share: float = 1.0  # `want` serves only classes with at most this share of the largest's count (naming)
     pseudo: bool = False  # self-training: `pool` is unlabelled real data, labelled by the teacher (its top class)
     also: TeacherPlan | None = None  # a second plan whose samples join too (a GAN arm on top of self-training)
+    tag: str = ""  # the arm name's mark of a weight / join candidate (", weight 1"); empty with one candidate
 
     def parts(self) -> list[tuple[TeacherPlan, str]]:
         """(plan, the arm.extra key its per-seed selection is recorded under), for this plan and `also`."""
@@ -320,10 +321,10 @@ def teacher_on_top_of(best: Arm, plan: TeacherPlan, hard: bool = False, weighted
     the start, at the plan's weight as a sample weight where the learner takes one (`weighted`), else 1.
     A `plan.pseudo` plan is self-training (no GAN): the pool is unlabelled real data and the teacher's top
     class is each sample's label; a plan with `also` adds that self-training plan's samples too."""
-    thin = f", share {plan.max_share:g}" if plan.max_share < 1 else ""
+    thin = (f", share {plan.max_share:g}" if plan.max_share < 1 else "") + plan.tag
     tail = best.name.removeprefix("real")
     share = (f"; only the classes with at most {plan.max_share:.0%} of the largest class's real samples"
-             if thin else "")
+             if plan.max_share < 1 else "")
     if plan.pseudo:
         name = f"real+self-training{f' ({thin[2:]})' if thin else ''}{tail}"
         what = (f"+ unlabelled pool samples labelled by {best.name}'s model of the same seed (its top class; per "

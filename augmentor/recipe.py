@@ -155,14 +155,16 @@ class EvaluateConfig:
     # ce / logit-adjusted arm's own model; settings from reports/mnist-longtail-ablation.md (validation)
     teacher_pool: int = 3  # draw this many times each class's gap and keep the top-k; 0: no teacher arm
     teacher_temperature: float = 2.0  # the teacher's distribution at this temperature; 0: the conditioning label
-    teacher_weight: float = 0.5  # loss weight of a synthetic sample (real: 1)
-    teacher_join: float = 0.75  # share of the steps before the synthetic samples join
+    # loss weight of a teacher arm's sample (real: 1), and the share of the steps before they join (networks;
+    # a one-call learner fits once); a list: one teacher arm per value, chosen on validation like every GAN arm
+    teacher_weight: tuple[float, ...] = (0.5,)
+    teacher_join: tuple[float, ...] = (0.75,)
     teacher_dose: float = 1.0  # r x each class's real count, at most its gap (x1 won on validation); 0: the gap
     # one teacher arm per share: GAN samples only for classes with at most that share of the largest class's
     # real count (1: every class); with several, the headline takes the best GAN arm on validation as always
     teacher_max_share: tuple[float, ...] = (1.0,)
     # with data.unlabelled: self-training arms (the winner's model labels the pool; top-k per class up to its
-    # gap; the teacher arm's labels, weight and join), one per teacher_max_share, competing with the
+    # gap; the teacher arm's labels, weight and join), one per teacher_max_share (and weight, join), competing with the
     # search's winner for the best arm without a GAN; and GAN teacher arms on top of the best of them
     self_training: bool = True
 
@@ -197,6 +199,8 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
     if origin is tuple:
         item = typing.get_args(hint)[0]
         if item is float:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):  # one number: a list of one
+                value = [value]
             if not isinstance(value, list) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
                 raise RecipeError(f"{where}: {key} must be a list of numbers, got {_shown(value)}")

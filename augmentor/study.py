@@ -13,6 +13,7 @@ command line), and the report then says the synthetic draw is not a covered sour
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -107,6 +108,32 @@ def grid_axes(train: Dataset, ev: EvaluateConfig) -> dict:
             "mixup": list(kind.mixup(ev))}
 
 
+def teacher_settings(ev: EvaluateConfig) -> list[tuple[float, float, str]]:
+    """(weight, join, tag) for every teacher_weight x teacher_join candidate; the tag names the values of the
+    settings that have more than one candidate (", weight 1, join 0.5"), so each arm's name is its own."""
+    weights, joins = (tuple(np.atleast_1d(v).tolist()) for v in (ev.teacher_weight, ev.teacher_join))
+    return [(w, j, (f", weight {w:g}" if len(weights) > 1 else "") + (f", join {j:g}" if len(joins) > 1 else ""))
+            for w in weights for j in joins]
+
+
+def distinct_fits(plans: Sequence[TeacherPlan], hard: bool, weighted: bool) -> list[TeacherPlan]:
+    """The plans that make different fits for a learner: one fitted in one call (`hard`) has no join step, and
+    one that takes no sample weights no weight, so plans differing only there keep the first (its tag dropped
+    for the setting that does not apply)."""
+    out, seen = [], set()
+    for plan in plans:
+        key = (plan.max_share, plan.weight if weighted else None, None if hard else plan.join_at)
+        if key not in seen:
+            seen.add(key)
+            tag = plan.tag
+            if hard:
+                tag = re.sub(r", join [^,]+", "", tag)
+            if not weighted:
+                tag = re.sub(r", weight [^,]+", "", tag)
+            out.append(dataclasses.replace(plan, tag=tag))
+    return out
+
+
 def scaled_target(target: np.ndarray, n_train: int, data: Dataset) -> np.ndarray:
     """The resampling target for a fold's training set: the plan's counts scaled to its size, never below
     a class's own count."""
@@ -132,20 +159,21 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     teacher = []  # one teacher arm per share that leaves some class samples to keep (and keeps other ones)
     guard = copy_guard(train, validation, teacher_pool) if teacher_pool is not None and synthetic is not None \
         and ev.baselines else None
+    settings = teacher_settings(ev)  # (weight, join, the arm name's tag) per candidate, chosen on validation
     if guard is not None:
         copies = np.isin(np.arange(k), [train.classes.index(c) for c in guard["flagged"]])
         for share in ev.teacher_max_share:
             want = np.where(copies, 0, teacher_want(counts, target - counts, ev.teacher_dose, share))
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in teacher):
-                teacher.append(TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature,
-                                           ev.teacher_weight, ev.teacher_join, share))
-    pseudo = []  # self-training: one plan per share, the unlabelled pool labelled by the teacher
+                teacher += [TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature, w, j, share,
+                                        tag=tag) for w, j, tag in settings]
+    pseudo = []  # self-training: one plan per share (and weight, join), the unlabelled pool labelled by the teacher
     if unlabelled is not None and ev.self_training and ev.baselines:
         for share in ev.teacher_max_share:  # up to each class's gap: the pool is real data
             want = teacher_want(counts, target - counts, 0, share)
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
-                pseudo.append(TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, ev.teacher_weight,
-                                          ev.teacher_join, share, pseudo=True))
+                pseudo += [TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, w, j, share,
+                                       pseudo=True, tag=tag) for w, j, tag in settings]
     bases = {"real+synthetic": synthetic, "real+synthetic (filtered)": filtered,
              **{f"real+synthetic x{r:g}": d for r, d in sorted((doses or {}).items())},
              "real+online-synthetic": online if ev.online else None,
@@ -160,7 +188,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
 
     def self_training(teacher: Arm, learner) -> list[Arm]:
         hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
-        return [teacher_on_top_of(teacher, plan, hard, weighted) for plan in pseudo]
+        return [teacher_on_top_of(teacher, plan, hard, weighted) for plan in distinct_fits(pseudo, hard, weighted)]
 
     def gan(best: Arm, soft: Arm | None, learner=None, with_pool: TeacherPlan | None = None) -> list[Arm]:
         out = []
@@ -170,10 +198,11 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
             elif base == "real+synthetic (teacher)":
                 hard = teacher_mode(learner) == "hard"
                 weighted = getattr(learner, "takes_weights", lambda: True)()
-                out += [teacher_on_top_of(soft, plan, hard, weighted) for plan in what] if soft is not None else []
+                plans = distinct_fits(what, hard, weighted)
+                out += [teacher_on_top_of(soft, plan, hard, weighted) for plan in plans] if soft is not None else []
                 if with_pool is not None and soft is not None:  # and on top of the chosen self-training arm
                     out += [teacher_on_top_of(soft, dataclasses.replace(plan, also=with_pool), hard, weighted)
-                            for plan in what]
+                            for plan in plans]
             elif base == "synthetic-only":
                 out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
                                lambda s: _only(synthetic_only(s), train), "gan"))

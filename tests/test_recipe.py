@@ -55,3 +55,18 @@ def test_bad_toml_and_missing_file(tmp_path):
         load_recipe(p)
     with pytest.raises(RecipeError, match="not found"):
         load_recipe(tmp_path / "missing.toml")
+
+
+def test_shipped_recipes_all_load():
+    """Every recipe in recipes/ parses and validates (their data need not be present)."""
+    for path in sorted((ROOT / "recipes").glob("*.toml")):
+        assert load_recipe(path).name, path
+
+
+def test_teacher_weight_and_join_take_a_number_or_candidates():
+    ev = recipe_from_dict({"evaluate": {"teacher_weight": 0.5, "teacher_join": [0.5, 0.75]}}).evaluate
+    assert ev.teacher_weight == (0.5,) and ev.teacher_join == (0.5, 0.75)
+    for bad in ({"teacher_weight": [0.5, 0.5]}, {"teacher_weight": 0}, {"teacher_join": [1.0]},
+                {"teacher_join": []}, {"teacher_weight": "half"}):
+        with pytest.raises(RecipeError, match="evaluate.teacher_"):
+            recipe_from_dict({"evaluate": bad})

@@ -64,11 +64,15 @@ def test_table_learners_fit_a_hard_teacher_arm_and_the_report_names_its_kept_row
         return _table((0, 40, 54), 30 + seed)
 
     ev = EvaluateConfig(seeds=2, confirm_seeds=2, rebalancing=("reweight",), classifiers=("logreg",), doses=(),
-                        filter_threshold=0.0, online=False, fold_below=0, teacher_weight=0.5)
+                        filter_threshold=0.0, online=False, fold_below=0, teacher_weight=(0.5, 1.0),
+                        teacher_join=(0.5, 0.75))
     results = run_evaluation(train, validation, test, ev, synthetic=gap, teacher_pool=pool, progress=False)
     arms = results["classifiers"]["logreg"]["arms"]
-    name = next(n for n in arms if n.startswith("real+synthetic (teacher)"))
-    teacher = arms[name]
+    # weight and join candidates: one arm per weight; logreg fits in one call, so the joins are one fit
+    names = sorted(n for n in arms if n.startswith("real+synthetic (teacher"))
+    assert names == ["real+synthetic (teacher, weight 0.5)+reweighted", "real+synthetic (teacher, weight 1)+reweighted"]
+    assert "sample weight 0.5" in arms[names[0]]["description"] and "sample weight 1" in arms[names[1]]["description"]
+    teacher = arms[names[0]]
     assert teacher["teacher_hard"] is True and teacher["seeds"] >= 2
     for seed, sel in teacher["teacher_selection"].items():
         assert sel["teacher_agrees_kept"] == sel["kept"]  # hard: every kept row is one its teacher agrees with
@@ -200,3 +204,22 @@ def test_an_unlabelled_pool_trains_the_gan_and_gives_self_training_arms(tmp_path
     r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run2"), "--report",
                                  str(tmp_path / "rep2"), "-q"])
     assert r.exit_code != 0 and "holds 1 sample(s) of the test split" in r.output, r.output
+
+
+def test_weight_and_join_candidates_make_one_arm_per_distinct_fit():
+    """A network fits every weight x join candidate; a one-call learner has no join step, and one without
+    sample weights no weight: their duplicate plans are dropped, and so are the tags that would not apply."""
+    from augmentor.study import distinct_fits, teacher_settings
+
+    ev = EvaluateConfig(teacher_weight=(0.5, 1.0), teacher_join=(0.5, 0.75))
+    settings = teacher_settings(ev)
+    assert [t for _, _, t in settings] == [", weight 0.5, join 0.5", ", weight 0.5, join 0.75",
+                                           ", weight 1, join 0.5", ", weight 1, join 0.75"]
+    plans = [TeacherPlan(None, np.ones(2, int), weight=w, join_at=j, tag=t) for w, j, t in settings]
+    best = Arm("real+DRW", "DRW", lambda s: None, "loss", loss="drw")
+    names = [teacher_on_top_of(best, p).name for p in distinct_fits(plans, hard=False, weighted=True)]
+    assert names == [f"real+synthetic (teacher{t})+DRW" for _, _, t in settings]
+    hard = distinct_fits(plans, hard=True, weighted=True)
+    assert [(p.weight, p.tag) for p in hard] == [(0.5, ", weight 0.5"), (1.0, ", weight 1")]
+    assert [p.tag for p in distinct_fits(plans, hard=True, weighted=False)] == [""]
+    assert teacher_settings(EvaluateConfig()) == [(0.5, 0.75, "")]  # one candidate each: the names as before
