@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from augmentor.cli import cli
 from augmentor.errors import InvalidDataError, RecipeError
+from augmentor.pipeline import load_pool
 from augmentor.recipe import recipe_from_dict
 from augmentor.signal.data import SignalData, load_unlabelled
 from augmentor.signal.models import SignalDiscriminator
@@ -117,7 +118,8 @@ def _signals(n: int = 24, length: int = 64, seed: int = 0) -> SignalData:
 def test_a_signal_pool_loads_from_npz_or_wavs_and_trains_the_gan(tmp_path):
     like = _signals()
     np.savez(tmp_path / "pool.npz", x=_signals(30, 96, 1).x[:, 0], y=np.zeros(30))  # N x L, other length
-    pool = load_unlabelled(str(tmp_path / "pool.npz"), like)
+    recipe = recipe_from_dict({"data": {"unlabelled": str(tmp_path / "pool.npz")}})
+    pool = load_pool(recipe, like, _signals(6, 64, 5))  # as `augmentor run` loads it
     assert pool.x.shape == (30, 1, 64) and set(pool.y) == {0} and pool.classes == like.classes
     wavs = tmp_path / "clips" / "any-name"
     wavs.mkdir(parents=True)

@@ -189,7 +189,7 @@ def load_signals(spec: str, length: int = 0, rate: int = 0, fit: str = "resample
     return data
 
 
-def load_unlabelled(spec: str, like: SignalData) -> SignalData:
+def load_unlabelled(spec: str, like: SignalData, **_: object) -> SignalData:
     """Unlabelled series for `like`'s classes (every label 0, never read as a class): a .npz with an
     array x (N x L or N x C x L; any labels in it are not read), a .ts file (its labels not read), or a
     folder of WAV files (sub-folders included; names not read as classes), at `like`'s length, rate
