@@ -299,10 +299,11 @@ def _teacher_md(results: Results) -> list[str]:
     guard = results.section("teacher_guard") or {}
     flagged = set(guard.get("flagged", []))
     out = []
+    guarded = "teacher-arm, gap-filling, filtered or dose" if "gap-filling" in guard.get("why", "") else "teacher-arm"
     if guard:
         out += ["", "## Teacher arms: the copy guard", "",
-                (f"Classes whose teacher-pool draw the memorisation check flags as copying get no teacher-arm "
-                 f"samples: {', '.join(sorted(flagged)) or 'none flagged'}." if guard.get("checked") else
+                (f"Classes whose teacher-pool draw the memorisation check flags as copying get no {guarded}"
+                 f" samples: {', '.join(sorted(flagged)) or 'none flagged'}." if guard.get("checked") else
                  f"No copy guard: {guard.get('why', 'no memorisation check for this modality')}.")]
     for clf, res in results.learners.items():
         for (name, arm), key in ((item, key) for item in res.arms.items()

@@ -108,6 +108,17 @@ def grid_axes(train: Dataset, ev: EvaluateConfig) -> dict:
             "mixup": list(kind.mixup(ev))}
 
 
+def without_classes(draws: Draws, names: Sequence[str]) -> Draws:
+    """`draws` without the samples of the classes `names` (the copy guard's flagged classes)."""
+    if not names:
+        return draws
+
+    def draw(seed: int):
+        d = draws(seed)
+        return d.subset(np.flatnonzero(~np.isin(np.asarray(d.classes)[d.y], list(names))))
+    return draw
+
+
 def teacher_settings(ev: EvaluateConfig) -> list[tuple[float, float, str]]:
     """(weight, join, tag) for every teacher_weight x teacher_join candidate; the tag names the values of the
     settings that have more than one candidate (", weight 1, join 0.5"), so each arm's name is its own."""
@@ -174,6 +185,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
                 pseudo += [TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, w, j, share,
                                        pseudo=True, tag=tag) for w, j, tag in settings]
+    flagged = list(guard["flagged"]) if guard is not None else []  # copies: no GAN samples in any arm that adds them
     bases = {"real+synthetic": synthetic, "real+synthetic (filtered)": filtered,
              **{f"real+synthetic x{r:g}": d for r, d in sorted((doses or {}).items())},
              "real+online-synthetic": online if ev.online else None,
@@ -210,7 +222,10 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                 text = {"real+synthetic": "real + GAN samples filling the gaps (drawn afresh each seed)",
                         "real+synthetic (filtered)": "the gap-filling draw, keeping the samples the quality filter "
                         "accepts"}.get(base, f"real + {base.rsplit(' x', 1)[-1]} x each class's count from the GAN")
-                out.append(gan_on_top_of(best, train, target, base, text, what))
+                if flagged:
+                    text += (f"; none for {', '.join(flagged)}, whose GAN draw the memorisation check flags as copies "
+                             "of their training samples")
+                out.append(gan_on_top_of(best, train, target, base, text, without_classes(what, flagged)))
         return out
 
     objects = [ObjectLearner(o, k, kind.augment_path) for o in learners]  # a user's objects (user_learner.py)
@@ -267,8 +282,10 @@ def _only(data: Dataset, train: Dataset) -> tuple:
     return d.x, d.y
 
 def copy_guard(train: Dataset, validation: Dataset, pool: Draws) -> dict:
-    """The teacher arms' guard against copies: the memorisation check (fidelity.memorisation) on the
-    teacher pool's seed-0 draw; a class it flags gets no teacher-arm samples. Tables have no such check
+    """The GAN arms' guard against copies: the memorisation check (fidelity.memorisation) on the
+    teacher pool's seed-0 draw; a class it flags gets no samples in the teacher arms, nor in the gap-filling,
+    quality-filtered and dose arms (their draws lose its samples: the arm's rebalancing treats it as it does
+    without a GAN). Tables have no such check
     (mixed columns, no single distance): nothing is flagged there, and the section says so."""
     if not isinstance(train.x, np.ndarray):
         return {"flagged": [], "checked": False, "why": "no memorisation check for tables"}
@@ -277,7 +294,8 @@ def copy_guard(train: Dataset, validation: Dataset, pool: Draws) -> dict:
     draw = align_classes(pool(0), train.classes)
     per = memorisation(train.x, train.y, validation.x, validation.y, draw.x, draw.y, train.classes)
     return {"flagged": [c for c, v in per.items() if v["flagged"]], "checked": True, "per_class": per,
-            "why": "a class whose pool draw the memorisation check flags as copying gets no teacher-arm samples"}
+            "why": "a class whose pool draw the memorisation check flags as copying gets no teacher-arm, "
+                   "gap-filling, filtered or dose samples"}
 
 
 def memorisation_section(train: Dataset, sets: dict, validation: Dataset) -> dict:

@@ -120,7 +120,9 @@ def test_signal_teacher_arms_and_the_copy_guard(tmp_path):
     from augmentor.report import write_report
 
     md = write_report(tmp_path / "r", results, title="t").read_text()
-    assert "flagged as copies" in md and "get no teacher-arm samples: f." in md
+    assert "flagged as copies" in md and "get no teacher-arm, gap-filling, filtered or dose samples: f." in md
+    gap = arms[next(n for n in arms if n.split("+")[:2] == ["real", "synthetic"])]  # guarded too: gap-filling
+    assert "none for f, whose GAN draw the memorisation check flags as copies" in gap["description"]
 
 
 POOL_RECIPE = """
