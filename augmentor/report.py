@@ -96,6 +96,13 @@ def _pm(s) -> str:
     return f"{s.mean * 100:.1f} ± {s.std * 100:.1f}"
 
 
+def _which(best_non_gan: str, whose: str) -> str:
+    """What the best arm without a GAN is: the search's winner, or self-training that beat it on validation."""
+    if best_non_gan.startswith("real+self-training"):
+        return f"self-training on the unlabelled pool, which beat {whose} search's winner on validation"
+    return f"{whose} search's winner"
+
+
 def _answer(h: Headline | None, first: LearnerResult, learners: dict[str, LearnerResult]) -> list[str]:
     out = ["## The answer", ""]
     if h is None:
@@ -106,7 +113,7 @@ def _answer(h: Headline | None, first: LearnerResult, learners: dict[str, Learne
             "not enough evidence": "cannot yet be judged against"}
     out.append(f"**Did the GAN data beat the best you can do without it? {h.verdict}.** The best GAN arm on "
                f"validation, **{g}** ({ba[g] * 100:.1f} % balanced accuracy on test), {word[h.verdict]} the best "
-               f"arm without a GAN (the search's winner), **{b}** ({ba[b] * 100:.1f} %): {_ci(h.difference)} points "
+               f"arm without a GAN ({_which(b, 'the')}), **{b}** ({ba[b] * 100:.1f} %): {_ci(h.difference)} points "
                f"(95 % interval), {_holm(h.difference.p_holm)}, {h.seeds} seeds ({h.classifier}).")
     if b != "real":
         out.append("")
@@ -123,7 +130,8 @@ def _answer(h: Headline | None, first: LearnerResult, learners: dict[str, Learne
     for o in h.others:  # the modality's other learners answer too, in the same confirmatory family
         ob = o.balanced_accuracy
         out += ["", f"**{o.classifier}: {o.verdict}.** Its best GAN arm on validation, {o.gan_arm} "
-                f"({ob[o.gan_arm] * 100:.1f} %), against its best arm without a GAN (its search's winner), "
+                f"({ob[o.gan_arm] * 100:.1f} %), against its best arm without a GAN "
+                f"({_which(o.best_non_gan_arm, 'its')}), "
                 f"{o.best_non_gan_arm} "
                 f"({ob[o.best_non_gan_arm] * 100:.1f} %): {_ci(o.difference)} points, {_holm(o.difference.p_holm)}, "
                 f"{o.seeds} seeds" + (f"; against real ({ob['real'] * 100:.1f} %): {o.vs_real.verdict}, "

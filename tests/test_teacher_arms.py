@@ -225,3 +225,11 @@ def test_weight_and_join_candidates_make_one_arm_per_distinct_fit():
     assert [(p.weight, p.tag) for p in hard] == [(0.5, ", weight 0.5"), (1.0, ", weight 1")]
     assert [p.tag for p in distinct_fits(plans, hard=True, weighted=False)] == [""]
     assert teacher_settings(EvaluateConfig()) == [(0.5, 0.75, "")]  # one candidate each: the names as before
+
+
+def test_the_answer_names_self_training_when_it_is_the_best_arm_without_a_gan():
+    from augmentor.report import _which
+
+    assert _which("real+self-training+DRW", "the") == ("self-training on the unlabelled pool, which beat the "
+                                                        "search's winner on validation")
+    assert _which("real+DRW", "its") == "its search's winner"
