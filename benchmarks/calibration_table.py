@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ("wine", "breast-cancer", "breast-cancer-lightgbm", "digits", "digits-longtail", "digits-longtail-resnet18",
            "japanese-vowels-longtail", "japanese-vowels-longtail-rocket", "plaid", "mnist-longtail",
-           "mnist-longtail-unlabelled", "breast-cancer-unlabelled")
+           "mnist-longtail-unlabelled", "breast-cancer-unlabelled", "japanese-vowels-longtail-unlabelled")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ("digits", "digits-longtail", "digits-longtail-resnet18", "mnist-longtail", "mnist-longtail-unlabelled",
            "japanese-vowels-longtail", "japanese-vowels-longtail-rocket", "plaid", "wine", "breast-cancer",
-           "breast-cancer-lightgbm", "breast-cancer-unlabelled")
+           "breast-cancer-lightgbm", "breast-cancer-unlabelled", "japanese-vowels-longtail-unlabelled")
 
 
 def piece(name: str) -> str:
