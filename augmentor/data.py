@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +19,7 @@ from .errors import InvalidDataError
 from .labels import align_classes
 
 __all__ = ["align_classes", "fingerprint", "imbalance_targets", "balanced_validation_split", "hold_out_and_thin",
-           "stratified_split", "thin_classes", "validation_split"]
+           "pool_array", "stratified_split", "thin_classes", "validation_split"]
 Dataset = object  # any modality's dataset
 
 
@@ -27,6 +29,19 @@ def fingerprint(data: Dataset) -> str:
     h.update(np.ascontiguousarray(data.y, np.int64).tobytes())
     h.update(data.content_bytes())
     return h.hexdigest()
+
+
+def pool_array(path: Path, what: str) -> np.ndarray:
+    """The array `x` of an unlabelled pool's `.npz` (data.unlabelled; any labels in it are not read), or one
+    InvalidDataError naming the file and the fix; `what` names the samples ("images", "series")."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "x" not in z.files:
+                raise InvalidDataError(f"data.unlabelled: {path} has no array x (found {', '.join(z.files)}); "
+                                       f"save with np.savez(path, x={what})")
+            return z["x"]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise InvalidDataError(f"data.unlabelled: {path}: cannot read as .npz ({str(e)[:120]})") from None
 
 
 def stratified_split(data: Dataset, test_fraction: float, seed: int) -> tuple[Dataset, Dataset]:

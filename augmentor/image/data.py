@@ -298,14 +298,9 @@ def load_unlabelled(spec: str, like: LabelledData, **_: object) -> LabelledData:
             raise InvalidDataError(f"data.unlabelled: {path} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         x = np.stack([_to_array(_read_image(p), like.shape[1], like.shape[0]) for p in files])
     elif path.suffix.lower() == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if "x" not in z.files:
-                    raise InvalidDataError(f"data.unlabelled: {path} has no array x (found {', '.join(z.files)}); "
-                                           "save with np.savez(path, x=images)")
-                x = _pixels(path, z["x"])
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise InvalidDataError(f"data.unlabelled: {path}: cannot read as .npz ({e})") from None
+        from ..data import pool_array
+
+        x = _pixels(path, pool_array(path, "images"))
     else:
         raise InvalidDataError(f"data.unlabelled: {path}: use a .npz with an array x or a folder of images")
     data = _convert(LabelledData(x, np.zeros(len(x), np.int64), like.classes, str(path)), like.shape[1],

@@ -27,7 +27,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import InvalidDataError
-from .wav import WAV, load_wav_folder, read_wav
+from .wav import WAV, at_rate, load_wav_folder, read_wav
 
 log = logging.getLogger(__name__)
 
@@ -204,26 +204,13 @@ def load_unlabelled(spec: str, like: SignalData, **_: object) -> SignalData:
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
         if not files:
             raise InvalidDataError(f"data.unlabelled: {path} holds no WAV files")
-        series = []
-        for f in files:
-            r, x = read_wav(f)
-            if rate and r != rate:
-                from scipy.signal import resample_poly
-
-                g = math.gcd(rate, r)
-                x = resample_poly(x, rate // g, r // g, axis=1).astype(np.float32)
-            series.append(x)
+        series = [at_rate(*read_wav(f), rate) for f in files]
     elif path.suffix.lower() == ".ts":
         series = _load_ts(path)[0]
     elif path.suffix.lower() == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if "x" not in z.files:
-                    raise InvalidDataError(f"data.unlabelled: {path} has no array x (found {', '.join(z.files)}); "
-                                           "save with np.savez(path, x=series)")
-                x = z["x"]
-        except (OSError, ValueError, EOFError) as e:
-            raise InvalidDataError(f"data.unlabelled: {path}: cannot read as .npz ({str(e)[:120]})") from None
+        from ..data import pool_array
+
+        x = pool_array(path, "series")
         if x.ndim == 2:
             x = x[:, None]
         if x.ndim != 3 or not np.issubdtype(x.dtype, np.number) or not len(x):

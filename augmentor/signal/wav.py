@@ -72,6 +72,16 @@ def _check_wav_length(raw: bytes, path: Path) -> None:
         pos += 8 + size + (size & 1)
 
 
+def at_rate(r: int, x: np.ndarray, rate: int) -> np.ndarray:
+    """A C x L clip read at `r` Hz, resampled to `rate` Hz (polyphase) when `rate` is set and differs."""
+    if not rate or r == rate:
+        return x
+    from scipy.signal import resample_poly
+
+    g = math.gcd(rate, r)
+    return resample_poly(x, rate // g, r // g, axis=1).astype(np.float32)
+
+
 def load_wav_folder(root: Path, rate: int) -> tuple[list, list, list, int, str]:
     """(series, labels, class names, rate, sample type) of a folder of WAV class folders. The sample
     type is the files' own when they share one (e.g. int16), else float32."""
@@ -88,12 +98,7 @@ def load_wav_folder(root: Path, rate: int) -> tuple[list, list, list, int, str]:
             r, x, kind = read_wav_typed(f)
             types.add(kind)
             rates.setdefault(r, f)
-            if rate and r != rate:
-                from scipy.signal import resample_poly
-
-                g = math.gcd(rate, r)
-                x = resample_poly(x, rate // g, r // g, axis=1).astype(np.float32)
-            series.append(x)
+            series.append(at_rate(r, x, rate))
             labels.append(label)
         if not any(lab == label for lab in labels):
             raise InvalidDataError(f"{d}: class folder holds no WAV files; add clips or remove the folder")
