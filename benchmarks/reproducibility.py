@@ -4,9 +4,9 @@
         --report runs/digits-1thread-report --overwrite
     python benchmarks/reproducibility.py reports/digits/results.json runs/digits-1thread-report/results.json
 
-Writes reports/reproducibility.md and .json: per arm, whether every seed's test predictions
-summary is bit-identical, the largest difference in mean balanced accuracy, and whether the
-validation choices and the confirmatory verdicts agree.
+Writes reports/reproducibility.md and .json (`--out NAME`: reports/NAME.md and .json): per arm,
+whether every seed's test predictions summary is bit-identical, the largest difference in mean
+balanced accuracy, and whether the validation choices and the confirmatory verdicts agree.
 """
 
 from __future__ import annotations
@@ -53,17 +53,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("first", type=Path)
     ap.add_argument("second", type=Path)
+    ap.add_argument("--out", default="reproducibility", help="report name under reports/ (default: %(default)s)")
     args = ap.parse_args()
     a, b = (json.loads(p.read_text()) for p in (args.first, args.second))
     out = {"first": str(args.first), "second": str(args.second), **compare(a, b)}
-    (ROOT / "reports" / "reproducibility.json").write_text(json.dumps(out, indent=2) + "\n")
+    (ROOT / "reports" / f"{args.out}.json").write_text(json.dumps(out, indent=2) + "\n")
     same = sum(r.get("identical", False) for r in out["arms"].values())
     worst = max((r["max_seed_difference_points"] for r in out["arms"].values() if r["in_both"]), default=0)
     lines = ["# Reproducibility: the same recipe and seeds, run twice", "",
              f"First: `{out['first']}` ({out['threads'][0]}); second: `{out['second']}` ({out['threads'][1]}).", "",
              f"Arms with bit-identical per-seed test balanced accuracy: {same} of {len(out['arms'])}; largest "
              f"per-seed difference {worst:.2f} points.", "",
-             f"Same validation choices: classic {out['same_choices']['classic']}, reference "
+             f"Same validation choices: search winner {out['same_choices']['search']}, reference "
              f"{out['same_choices']['reference']}, headline arms {out['same_choices']['headline_arms']}. "
              f"Confirmatory verdicts (vs best non-GAN, vs real): {out['verdicts'][0]} and {out['verdicts'][1]}.", "",
              "| arm | identical | largest per-seed difference (points) | difference of means (points) |",
@@ -74,7 +75,7 @@ def main() -> None:
                          f"{r['mean_difference_points']:+.2f} |")
         else:
             lines.append(f"| {name} | only in the first run | — | — |")
-    (ROOT / "reports" / "reproducibility.md").write_text("\n".join(lines) + "\n")
+    (ROOT / "reports" / f"{args.out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
