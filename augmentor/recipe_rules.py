@@ -16,6 +16,12 @@ def _between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False)
     return ok, f"in {text}"
 
 
+def _candidates(ok, text: str):
+    """A number or a non-empty list of distinct numbers, each `ok` (a setting with candidates)."""
+    return (lambda v: len(v) > 0 and len(set(v)) == len(v) and all(ok(x) for x in v)), \
+        f"a number {text}, or a non-empty list of distinct ones"
+
+
 def _one_of(*choices):
     return (lambda v: v in choices), f"one of {', '.join(map(repr, choices))}"
 
@@ -94,10 +100,8 @@ RULES = {
     "evaluate.online_refresh": _between(0, 1, lo_open=True),
     "evaluate.teacher_pool": _between(0, 100),
     "evaluate.teacher_temperature": _between(0, 100),
-    "evaluate.teacher_weight": ((lambda v: len(v) > 0 and len(set(v)) == len(v) and all(0 < x <= 100 for x in v)),
-                                "a number in (0, 100], or a non-empty list of distinct ones"),
-    "evaluate.teacher_join": ((lambda v: len(v) > 0 and len(set(v)) == len(v) and all(0 <= x < 1 for x in v)),
-                              "a number in [0, 1), or a non-empty list of distinct ones"),
+    "evaluate.teacher_weight": _candidates(*_between(0, 100, lo_open=True)),
+    "evaluate.teacher_join": _candidates(*_between(0, 1, hi_open=True)),
     "evaluate.teacher_dose": _between(0, 100),
     "evaluate.teacher_max_share": ((lambda v: len(v) > 0 and len(set(v)) == len(v) and all(0 < x <= 1 for x in v)),
                                    "a non-empty list of distinct shares in (0, 1]"),

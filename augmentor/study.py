@@ -13,7 +13,6 @@ command line), and the report then says the synthetic draw is not a covered sour
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -123,25 +122,25 @@ def teacher_settings(ev: EvaluateConfig) -> list[tuple[float, float, str]]:
     """(weight, join, tag) for every teacher_weight x teacher_join candidate; the tag names the values of the
     settings that have more than one candidate (", weight 1, join 0.5"), so each arm's name is its own."""
     weights, joins = (tuple(np.atleast_1d(v).tolist()) for v in (ev.teacher_weight, ev.teacher_join))
-    return [(w, j, (f", weight {w:g}" if len(weights) > 1 else "") + (f", join {j:g}" if len(joins) > 1 else ""))
-            for w in weights for j in joins]
+    return [(w, j, _tag(w, j, len(weights) > 1, len(joins) > 1)) for w in weights for j in joins]
+
+
+def _tag(weight: float, join: float, name_weight: bool, name_join: bool) -> str:
+    return (f", weight {weight:g}" if name_weight else "") + (f", join {join:g}" if name_join else "")
 
 
 def distinct_fits(plans: Sequence[TeacherPlan], hard: bool, weighted: bool) -> list[TeacherPlan]:
     """The plans that make different fits for a learner: one fitted in one call (`hard`) has no join step, and
-    one that takes no sample weights no weight, so plans differing only there keep the first (its tag dropped
-    for the setting that does not apply)."""
+    one that takes no sample weights no weight, so plans differing only there keep the first (its tag names
+    only the settings that vary and apply)."""
+    name_weight = weighted and len({p.weight for p in plans}) > 1
+    name_join = not hard and len({p.join_at for p in plans}) > 1
     out, seen = [], set()
     for plan in plans:
         key = (plan.max_share, plan.weight if weighted else None, None if hard else plan.join_at)
         if key not in seen:
             seen.add(key)
-            tag = plan.tag
-            if hard:
-                tag = re.sub(r", join [^,]+", "", tag)
-            if not weighted:
-                tag = re.sub(r", weight [^,]+", "", tag)
-            out.append(dataclasses.replace(plan, tag=tag))
+            out.append(dataclasses.replace(plan, tag=_tag(plan.weight, plan.join_at, name_weight, name_join)))
     return out
 
 
