@@ -25,7 +25,7 @@ import numpy as np
 
 from .arms import Dataset, Draws
 from .checkpoint import list_checkpoints
-from .data import hold_out_and_thin, stratified_split
+from .data import hold_out_and_thin, shared_samples, stratified_split
 from .devices import ort_device, torch_device
 from .errors import InvalidDataError, OutputExistsError, RecipeError
 from .modalities import export_onnx, load_dataset, open_generator
@@ -35,7 +35,6 @@ from .report import check_report_dir, write_report
 from .study import fixed_draw, gan_draws, run_evaluation, variance_sources
 from .synthesize import fill_gaps, generate_to_folder, read_folder
 from .train import prepare_run_dir, train
-from .user_learner import check_protocol
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +60,10 @@ def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
     return train_data, validation, test
 
 
-def load_pool(recipe: Recipe, train_data: Dataset, test: Dataset) -> Dataset | None:
-    """`data.unlabelled`: the unlabelled pool, like the training set; refused where it holds a test sample."""
+def load_pool(recipe: Recipe, train_data: Dataset, test: Dataset, validation: Dataset | None = None
+              ) -> Dataset | None:
+    """`data.unlabelled`: the unlabelled pool, like the training set; refused where it holds a sample of the
+    test or the validation split — compared by content (data.shared_samples), so a re-encoded copy counts too."""
     if not recipe.data.unlabelled:
         return None
     d = recipe.data
@@ -70,21 +71,16 @@ def load_pool(recipe: Recipe, train_data: Dataset, test: Dataset) -> Dataset | N
     if load is None:
         raise RecipeError(f"data.unlabelled: {train_data.modality} data takes no unlabelled pool; remove it")
     pool = load(d.unlabelled, train_data, numeric=d.numeric, impute=d.impute)
-    seen = set(_row_keys(test))
-    leaked = sum(key in seen for key in _row_keys(pool))
-    if leaked:
-        raise InvalidDataError(f"data.unlabelled: {d.unlabelled} holds {leaked} sample(s) of the test split; the "
-                               "test split must stay unseen. Remove them from the pool")
+    for name, split, why in (("test", test, "the test split must stay unseen"),
+                             ("validation", validation, "validation drives every choice the report makes")):
+        if split is None:
+            continue
+        leaked = shared_samples(pool, split)
+        if leaked:
+            raise InvalidDataError(f"data.unlabelled: {d.unlabelled} holds {leaked} sample(s) of the {name} split "
+                                   f"(compared by content: equal after rounding, or a near-copy); {why}. Remove "
+                                   "them from the pool")
     return pool
-
-
-def _row_keys(data: Dataset) -> list:
-    """One hashable key per sample: its values (a table's row as pandas hashes it, an array's bytes)."""
-    if hasattr(data.x, "iloc"):
-        import pandas as pd
-
-        return pd.util.hash_pandas_object(data.x, index=False).tolist()
-    return [row.tobytes() for row in np.asarray(data.x, np.float32)]
 
 
 def versions(device: str = "cpu") -> dict[str, str]:
@@ -115,7 +111,8 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     data or `inputs` (e.g. the recipe file); both are locked for the whole run; an existing
     report is replaced only when augmentor wrote it."""
     run, report = recipe.run_dir, recipe.report_dir
-    data_inputs = [s for s in (recipe.data.train, recipe.data.test) if s]
+    d = recipe.data
+    data_inputs = [s for s in (d.train, d.test, d.validation, d.unlabelled) if s]  # every input the run reads
     with output_lock(run), output_lock(report, "--report"):
         check_outputs({"--out": run, "--report": report}, [*data_inputs, *inputs])
         check_report_dir(report, overwrite or resume)
@@ -133,15 +130,13 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     times: dict[str, float] = {}
     t = time.perf_counter()
     train_data, validation, test = prepare_splits(recipe)
+    check_learners(train_data, ev, learners)  # every check before any work: nothing written if one fails
+    pool = load_pool(recipe, train_data, test, validation)
     for name, part in (("train", train_data), ("validation", validation), ("test", test)):
         part.write(run / "data" / name)
     log.info("train %s; validation %s; test %s", train_data.counts(), validation.counts(), test.counts())
-    check_learners(train_data, ev)
-    for obj in learners:
-        check_protocol(obj)
-    pool = load_pool(recipe, train_data, test)
     if pool is not None:
-        log.info("unlabelled pool: %d images from %s", len(pool), pool.source)
+        log.info("unlabelled pool: %d samples from %s", len(pool), pool.source)
     times["prepare"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -195,14 +190,19 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
                         extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe)})
 
 
-def check_learners(train_data: Dataset, ev: EvaluateConfig) -> None:
-    """Build every learner the recipe names once, before any training: a bad spec is one line (RecipeError)."""
+def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[object] = ()) -> None:
+    """Build every learner the recipe names, and every learner object, before any training, and fit each
+    on a handful of training rows (networks: one training step): a bad one is one line (RecipeError)."""
     from .study import grid_axes
+    from .user_learner import ObjectLearner
 
-    check = getattr(train_data.MODALITY.evaluation, "check", None)
+    kind = train_data.MODALITY.evaluation
+    losses = any(r in ("reweight", "logit-adjust", "drw") for r in grid_axes(train_data, ev)["rebalancing"])
+    check = getattr(kind, "check", None)
     if check is not None:
-        losses = any(r in ("reweight", "logit-adjust", "drw") for r in grid_axes(train_data, ev)["rebalancing"])
         check(train_data, ev, losses)
+    for obj in objects:
+        ObjectLearner(obj, len(train_data.classes), kind.augment_path).check(train_data.x, train_data.y, losses)
 
 
 def online_factory(gens: list, train_data: Dataset, target: dict, ev, base_seed: int, quality_filter=None):

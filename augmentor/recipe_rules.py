@@ -132,8 +132,10 @@ RULES = {
     "evaluate.filter_threshold": _between(0, 1),
     "evaluate.classifiers": ((lambda v: len(v) > 0 and all(c in CLASSIFIERS or ":" in c for c in v)),
                              f"a non-empty list of {', '.join(CLASSIFIERS)} or import paths 'package.module:Name'"),
-    "evaluate.learners": ((lambda v: all(isinstance(c, str) and c.strip() for c in v) and len(set(v)) == len(v)),
-                          "a list of distinct learner names or import paths 'package.module:Name(key=value)'"),
+    "evaluate.learners": ((lambda v: all(isinstance(c, str) and c.strip() and len(c) <= 1000 for c in v)
+                           and len(set(v)) == len(v)),
+                          "a list of distinct learner names or import paths 'package.module:Class(key=value)', "
+                          "each at most 1000 characters"),
     "evaluate.fidelity_k": _between(1, 1000),
     "evaluate.reference": ((lambda v: v == "" or (v != "real" and v.startswith("real+"))),
                            "empty or a non-GAN arm's name such as 'real+logit-adjusted'"),

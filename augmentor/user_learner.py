@@ -24,10 +24,14 @@ import numpy as np
 
 from .arms import Arm, HardTeacher, class_scores, with_rows
 from .errors import RecipeError
+from .learner_spec import check_scores, handful, trial
 
 
 def check_protocol(obj: object) -> str:
     """The object's report name, or one line saying what it lacks."""
+    if inspect.isclass(obj):
+        raise RecipeError(f"learner object {obj.__name__}: it is a class, not an instance; pass "
+                          f"{obj.__name__}(...) (an object with fit and predict_proba)")
     name = type(obj).__name__
     missing = [m for m in ("fit", "predict_proba") if not callable(getattr(obj, m, None))]
     if missing:
@@ -63,7 +67,24 @@ class ObjectLearner(HardTeacher):
         return arm.rebalance if arm.loss == "ce" else ("balanced" if self.weights else "none"), arm.classic, arm.mixup
 
     def teacher_scores(self, model, x) -> np.ndarray:
-        return class_scores(model.predict_proba(x), self.n_classes, getattr(model, "classes_", None))
+        classes = getattr(model, "classes_", None)
+        raw = trial(self.name, "predict_proba", model.predict_proba, x)
+        scores = check_scores(self.name, raw, len(x), self.n_classes, None if classes is None else len(classes))
+        return class_scores(scores, self.n_classes, classes)
+
+    def check(self, x, y, weights: bool = False) -> None:
+        """Before any training: a copy of the object fits a handful of the training rows (with sample weights
+        when the grid re-weights) and its predict_proba is checked; any failure is one line naming it."""
+        rows = handful(y)
+        xs = x.iloc[rows] if hasattr(x, "iloc") else np.asarray(x)[rows]
+        ys = np.asarray(y)[rows]
+        model = self._fresh(0)
+        if weights and self.weights:
+            trial(self.name, "a trial fit on a handful of training rows", model.fit, xs, ys,
+                  sample_weight=np.ones(len(ys)))
+        else:
+            trial(self.name, "a trial fit on a handful of training rows", model.fit, xs, ys)
+        self.teacher_scores(model, xs)
 
     def _augment(self, policy: str) -> Callable:
         import importlib
@@ -77,9 +98,10 @@ class ObjectLearner(HardTeacher):
 
             est = clone(self.obj)
         except Exception:  # not a scikit-learn estimator: a deep copy of the object as handed over
-            est = copy.deepcopy(self.obj)
+            est = trial(self.name, "copying it (each seed fits a fresh copy; make it deep-copyable)",
+                        copy.deepcopy, self.obj)
         if hasattr(est, "get_params") and "random_state" in est.get_params():
-            est.set_params(random_state=seed)
+            trial(self.name, "setting random_state", est.set_params, random_state=seed)
         return est
 
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
@@ -95,9 +117,9 @@ class ObjectLearner(HardTeacher):
             w = compute_sample_weight("balanced", y) * (w if w is not None else 1.0)
         model = self._fresh(seed)
         if w is not None and self.weights:
-            model.fit(x, y, sample_weight=w)
+            trial(self.name, f"fit (arm {arm.name}, seed {seed})", model.fit, x, y, sample_weight=w)
         else:
-            model.fit(x, y)
+            trial(self.name, f"fit (arm {arm.name}, seed {seed})", model.fit, x, y)
         self.remember(arm, seed, model)
         return [self.teacher_scores(model, e).argmax(1) for e in evals]
 

@@ -102,9 +102,9 @@ def test_a_users_estimator_by_import_path_through_augmentor_run(tmp_path):
 
 @pytest.mark.parametrize("spec, words", [
     ("nosuchmodule:Thing", "cannot import nosuchmodule"),
-    ("sklearn.ensemble:NoSuchForest", "has no 'NoSuchForest'"),
-    ("tests.test_learners:broken", "raised ValueError: the user's factory failed"),
-    ("tests.test_learners:NoProba", "needs fit() and predict_proba()"),
+    ("sklearn.ensemble:NoSuchForest", "has no public 'NoSuchForest'"),
+    ("tests.test_learners:broken", "is a function, not a class"),
+    ("tests.test_learners:NoProba", "has no predict_proba()"),
     ("tests.test_learners:NoWeights", "takes no sample_weight"),
     ("tests.test_learners:Centroids(1, 2)", "key=literal pairs"),
     ("tests.test_learners:Centroids(t=__import__('os'))", "key=literal pairs"),

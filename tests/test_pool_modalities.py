@@ -119,7 +119,9 @@ def test_a_signal_pool_loads_from_npz_or_wavs_and_trains_the_gan(tmp_path):
     like = _signals()
     np.savez(tmp_path / "pool.npz", x=_signals(30, 96, 1).x[:, 0], y=np.zeros(30))  # N x L, other length
     recipe = recipe_from_dict({"data": {"unlabelled": str(tmp_path / "pool.npz")}})
-    pool = load_pool(recipe, like, _signals(6, 64, 5))  # as `augmentor run` loads it
+    sines = _signals(6, 64, 5)  # cubed, another waveform: sines of random phase hold near-copies of sine series
+    test = SignalData(sines.x ** 3, sines.y, sines.classes, "series")
+    pool = load_pool(recipe, like, test)  # as `augmentor run` loads it
     assert pool.x.shape == (30, 1, 64) and set(pool.y) == {0} and pool.classes == like.classes
     wavs = tmp_path / "clips" / "any-name"
     wavs.mkdir(parents=True)

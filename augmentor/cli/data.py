@@ -381,10 +381,16 @@ def init(data: str, out: Path | None, label: str, overwrite: bool, progress: boo
     """
     from ..atomic import write_bytes
     from ..modalities import load_dataset
+    from ..outputs import check_outputs
     from ..recipe_defaults import default_recipe, recipe_toml
 
+    if out is not None:  # before the data is read: a recipe never replaces the data it describes
+        check_outputs({"--out": out}, [data])
     r = default_recipe(data, load_dataset(data, label=label), label=label)
     out = out or Path("recipes") / f"{r.name}.toml"
+    check_outputs({"--out": out}, [data])
+    if out.is_dir() or out.is_symlink():
+        raise UserError(f"--out {out} is a folder or a link; name the recipe file to write, e.g. recipes/mine.toml")
     if out.exists() and not overwrite:
         raise UserError(f"{out} exists; pass --overwrite to replace it or --out to write elsewhere")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import RecipeError
-from ..learner_spec import resolve, short_name
+from ..learner_spec import check_size, resolve_factory, short_name, shown
 
 RESNETS = ("resnet18", "resnet34", "resnet50")
 
@@ -48,19 +48,23 @@ def small_stem_resnet(name: str, channels: int, n_classes: int, size: int) -> nn
 
 
 MIN_LOADED = 0.5  # a weights file must fit at least this share of the network's weights (by count of values)
+_REPORTED: set = set()  # (spec, weights) whose partial match was reported once
+MIN_USED = 0.8  # and at least this share of the file's own values must find a place (another architecture: less)
 
 
 def split_weights(spec: str) -> tuple[str, str]:
     """`"resnet18(weights='w.safetensors')"` -> ("resnet18", "w.safetensors"); a factory's other arguments
     stay in the spec; ("spec", "") when it names no weights."""
+    check_size(spec)
     head, sep, rest = spec.partition("(")
     if not sep:
         return spec, ""
     try:
         call = ast.parse(f"f({rest}", mode="eval").body
         kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    except (SyntaxError, ValueError, AttributeError) as e:
-        raise RecipeError(f"learner '{spec}': its arguments must be key=literal pairs ({e})") from None
+    except (SyntaxError, ValueError, AttributeError, TypeError, MemoryError, RecursionError) as e:
+        raise RecipeError(f"learner '{shown(spec)}': its arguments must be key=literal pairs "
+                          f"({type(e).__name__})") from None
     weights = kwargs.pop("weights", "")
     if not isinstance(weights, str):
         raise RecipeError(f"learner '{spec}': weights must be a path string, e.g. weights='resnet18.safetensors'")
@@ -83,7 +87,7 @@ def read_weights(path: str) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         try:
-            return load_file(str(file))
+            return _finite(load_file(str(file)), path)
         except (SafetensorError, OSError, ValueError) as e:
             raise RecipeError(f"weights file '{path}' is not a readable safetensors file ({e})") from None
     try:
@@ -96,6 +100,14 @@ def read_weights(path: str) -> dict[str, torch.Tensor]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise RecipeError(f"weights file '{path}' is not a state dict (name -> tensor); save model.state_dict()")
+    return _finite(state, path)
+
+
+def _finite(state: dict[str, torch.Tensor], path: str) -> dict[str, torch.Tensor]:
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise RecipeError(f"weights file '{path}': {len(bad)} of its {len(state)} tensors hold NaN or inf values "
+                          f"(e.g. '{bad[0]}'); it was saved from a diverged model. Name a file of finite weights")
     return state
 
 
@@ -108,11 +120,24 @@ def load_matching(net: nn.Module, state: dict[str, torch.Tensor], spec: str, pat
     fit = {k.removeprefix("module."): v for k, v in fit.items()}
     total = sum(v.numel() for k, v in own.items() if v.is_floating_point())
     share = sum(v.numel() for k, v in fit.items() if own[k].is_floating_point()) / max(total, 1)
+    in_file = sum(v.numel() for v in state.values() if v.is_floating_point())
+    used = sum(v.numel() for v in fit.values() if v.is_floating_point()) / max(in_file, 1)
+    if share >= MIN_LOADED and used < MIN_USED:
+        raise RecipeError(f"learner '{spec}': weights file '{path}' fills {share:.0%} of the network's weights but "
+                          f"only {used:.0%} of the file's values find a place: it was saved from a larger or "
+                          "another architecture (e.g. resnet34 for resnet18). Name the matching network")
     if share < MIN_LOADED:
         example = next(iter(own))
         raise RecipeError(f"learner '{spec}': weights file '{path}' fits {share:.0%} of the network's weights "
                           f"(names and shapes, e.g. '{example}' {tuple(own[example].shape)}); it was saved from "
                           "another architecture. Name the matching network, or a file saved from it")
+    if (share < 1.0 or used < 1.0) and (spec, path) not in _REPORTED:
+        import logging
+
+        _REPORTED.add((spec, path))
+        logging.getLogger(__name__).warning(
+            "learner %s: weights file %s filled %.1f%% of the network's values (%.1f%% of the file's); the rest "
+            "keep their fresh initialisation", spec, path, 100 * share, 100 * used)
     net.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in fit.items()}})
     return share
 
@@ -136,9 +161,9 @@ def network_factory(spec: str, smallcnn: Callable | None = None) -> Callable[[tu
     if spec in RESNETS:
         return lambda shape, k: small_stem_resnet(spec, shape[0], k, min(shape[1:]))
     if ":" not in spec:
-        raise RecipeError(f"unknown image learner '{spec}'; choose smallcnn, {', '.join(RESNETS)}, or name a "
+        raise RecipeError(f"unknown image learner '{shown(spec)}'; choose smallcnn, {', '.join(RESNETS)}, or name a "
                           "factory by import path ('package.module:factory', called with channels, n_classes, size)")
-    factory, kwargs = resolve(spec)
+    factory, kwargs = resolve_factory(spec)
 
     def build(shape: tuple[int, ...], k: int) -> nn.Module:
         try:
@@ -157,14 +182,31 @@ def check_network(spec: str, shape: tuple[int, ...], n_classes: int, smallcnn: C
     """Build the network and run two images through it: the wrong output shape is one line, before training."""
     if spec == "smallcnn":
         return  # the product's own network
+    name = short_name(spec)
     net = network_factory(spec, smallcnn)(shape, n_classes)
+    params = [p for p in net.parameters() if p.requires_grad]
+    if not params:
+        raise RecipeError(f"learner '{shown(name)}': its network has no trainable parameters; a learner must "
+                          "have weights to fit")
     try:
         with torch.no_grad():
             out = net.eval()(torch.zeros(2, *shape))
     except Exception as e:
-        raise RecipeError(f"learner '{short_name(spec)}': a batch of {tuple(shape)} images raised "
-                          f"{type(e).__name__}: {e}") from None
+        raise RecipeError(f"learner '{shown(name)}': a batch of {tuple(shape)} images raised "
+                          f"{type(e).__name__}: {shown(str(e), 200)}") from None
     if tuple(out.shape) != (2, n_classes):
-        raise RecipeError(f"learner '{short_name(spec)}': it maps 2 images of {tuple(shape)} to "
+        raise RecipeError(f"learner '{shown(name)}': it maps 2 images of {tuple(shape)} to "
                           f"{tuple(out.shape)}, not (2, {n_classes}) logits; make its last layer output "
                           f"n_classes = {n_classes}")
+    try:  # one training step, as the evaluation takes them: a backward pass and an optimiser step
+        net.train()
+        optimiser = torch.optim.AdamW(params, lr=1e-3)
+        loss = nn.functional.cross_entropy(net(torch.rand(2, *shape)), torch.tensor([0, n_classes - 1]))
+        loss.backward()
+        optimiser.step()
+    except Exception as e:
+        raise RecipeError(f"learner '{shown(name)}': one training step (forward, backward, optimiser) raised "
+                          f"{type(e).__name__}: {shown(str(e), 200)}") from None
+    if not torch.isfinite(loss):
+        raise RecipeError(f"learner '{shown(name)}': its loss on a batch of 2 images is {loss.item()}; the "
+                          "network's outputs are not finite")

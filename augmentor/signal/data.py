@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..data import check_one_medium
 from ..errors import InvalidDataError
 from .wav import WAV, at_rate, load_wav_folder, read_wav
 
@@ -146,6 +147,7 @@ def is_signal_spec(spec: str) -> bool:
         except (OSError, ValueError, EOFError, KeyError):
             return False  # the image loader reports an unreadable file
     if path.is_dir():
+        check_one_medium(path)
         try:
             return any(f.suffix.lower() == WAV for d in path.iterdir() if d.is_dir() for f in d.iterdir())
         except OSError:

@@ -12,7 +12,7 @@ from ..arms import HardTeacher, class_scores, steps_for, with_rows
 from ..classifiers import copies, embed, fit_cnn, predict_proba, soft_teacher_samples
 from ..errors import InvalidDataError, RecipeError
 from ..labels import align_classes
-from ..learner_spec import build
+from ..learner_spec import build, check_labels, check_scores, handful, shown, trial
 from ..study import memorisation_section
 from ..use_it import resampling_lines
 from .augment import CLASSIC, classic_signal_augmentation
@@ -128,20 +128,32 @@ class ImportedLearner(HardTeacher):
         from ..learner_spec import resolve, short_name
 
         self.n_classes = n_classes
-        self.name, (self.factory, self.kwargs) = short_name(spec), resolve(spec)
-        est = self._estimator(0)
-        if not hasattr(est, "fit") or not hasattr(est, "predict"):
-            raise RecipeError(f"learner '{spec}': not a classifier (it needs fit() and predict())")
+        self.name, (self.factory, self.kwargs) = short_name(spec), resolve(spec, ("fit", "predict"))
         self.models: dict = {}  # (arm, seed) -> fitted estimator of a non-GAN arm, for teacher arms
-        self.probabilistic = hasattr(est, "predict_proba")
+        self.probabilistic = hasattr(self._estimator(0), "predict_proba")
+
+    def trial_fit(self, x, y) -> None:
+        """A fresh estimator fitted on a handful of the series, its predictions checked: a bad argument or a
+        broken classifier fails here, in one line, not after the GAN has trained."""
+        rows = handful(y)
+        xs, ys = np.asarray(x, np.float64)[rows], np.asarray(y)[rows]
+        est = trial(self.name, f"a trial fit on {len(ys)} training series", self._estimator(0).fit, xs, ys)
+        check_labels(self.name, trial(self.name, "predict", est.predict, xs), len(ys))
+        if self.probabilistic:
+            self.teacher_scores(est, xs)
 
     @property
     def teacher_scores(self):
         """The teacher's class probabilities (teacher arms need `predict_proba`; without it, no teacher arm)."""
         if not self.probabilistic:
             raise AttributeError("teacher_scores")
-        return lambda model, x: class_scores(model.predict_proba(np.asarray(x, np.float64)), self.n_classes,
-                                             getattr(model, "classes_", None))
+        def scores(model, x) -> np.ndarray:
+            classes = getattr(model, "classes_", None)
+            raw = trial(self.name, "predict_proba", model.predict_proba, np.asarray(x, np.float64))
+            return class_scores(check_scores(self.name, raw, len(x), self.n_classes,
+                                             None if classes is None else len(classes)), self.n_classes, classes)
+
+        return scores
 
     def takes_weights(self) -> bool:
         return False  # fit(X, y): the teacher arm's rows count as real ones
@@ -163,9 +175,10 @@ class ImportedLearner(HardTeacher):
     def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
         x, y = augmented_copies(x, y, seed, arm.classic, arm.mixup)
         x, y, _ = with_rows(x, y, self.teacher_rows(arm, seed, self.n_classes) if arm.soft else None)
-        est = self._estimator(seed).fit(x.astype(np.float64), y)
+        est = trial(self.name, f"fit (arm {arm.name}, seed {seed})", self._estimator(seed).fit, x.astype(np.float64), y)
         self.remember(arm, seed, est)
-        return [np.asarray(est.predict(np.asarray(e, np.float64))) for e in evals]
+        return [check_labels(self.name, trial(self.name, "predict", est.predict, np.asarray(e, np.float64)), len(e))
+                for e in evals]
 
 
 def minirocket(seed: int):
@@ -267,15 +280,15 @@ class SignalEvaluation:
     @staticmethod
     def _imported(spec: str, n_classes: int = 0):
         if ":" not in spec:
-            raise RecipeError(f"unknown signal learner '{spec}'; choose cnn1d or minirocket, or name a classifier "
-                              "by import path ('package.module:Name')")
+            raise RecipeError(f"unknown signal learner '{shown(spec)}'; choose cnn1d or minirocket, or name a "
+                              "classifier by import path ('package.module:Name')")
         return ImportedLearner(spec, n_classes)
 
     def check(self, train: SignalData, ev, losses: bool) -> None:
         """Every learner the recipe names, built once before any training."""
         for spec in ev.learners:
             if spec not in ("cnn1d", "minirocket"):
-                self._imported(spec)
+                self._imported(spec, len(train.classes)).trial_fit(train.x, train.y)
             elif spec == "minirocket" and not has_minirocket():
                 raise RecipeError("learner 'minirocket' needs sktime and numba; pip install 'augmentor[signals]'")
 

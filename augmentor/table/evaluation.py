@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..arms import Arm, HardTeacher, class_scores, with_rows
 from ..errors import RecipeError
-from ..learner_spec import build, is_import_path, parse, resolve, short_name
+from ..learner_spec import build, check_scores, handful, is_import_path, parse, resolve, short_name, shown, trial
 from ..recipe import EvaluateConfig
 from .codec import TableCodec
 from .data import TableData
@@ -39,13 +39,17 @@ class TableEvaluation:
         return learners, {"classifier_kind": "scikit-learn", "learners": {lr.name: lr.describe() for lr in learners}}
 
     def check(self, train: Dataset, ev: EvaluateConfig, losses: bool) -> None:
-        """Every learner the recipe names, built once before any training: one line naming a bad one."""
+        """Every learner the recipe names, built and fitted on a handful of the training rows before any
+        training (with sample weights when the grid re-weights): one line naming a bad one."""
+        numeric = [c for c in train.x.columns if c not in train.categorical]
         for spec in ev.learners or ev.classifiers:
-            learner = TableLearner(spec, [], [])
+            learner = TableLearner(spec, list(train.categorical), numeric, len(train.classes))
             if losses and not learner.takes_weights():
-                raise RecipeError(f"learner '{spec}': its fit() takes no sample_weight, which the re-weighting "
-                                  "arms need; take them off the grid (evaluate.rebalancing) or use another "
-                                  "estimator")
+                raise RecipeError(f"learner '{shown(spec)}': its fit() takes no sample_weight, which the "
+                                  "re-weighting arms need; take them off the grid (evaluate.rebalancing) or use "
+                                  "another estimator")
+            if learner.factory is not None:
+                learner.trial_fit(train.x, train.y, weights=losses)
 
     def features(self, train: Dataset, ev: EvaluateConfig, device: str, learners: Sequence = ()):
         return TableCodec.fit(train.x, train.categorical).encode
@@ -116,17 +120,26 @@ class TableLearner(HardTeacher):
         self.factory, self.n_classes = None, n_classes
         self.models: dict = {}  # (arm, seed) -> fitted pipeline of a non-GAN arm, for teacher arms
         if is_import_path(name):
-            self.factory, self.kwargs = resolve(name)
-            est = self._estimator(0)
-            if not hasattr(est, "fit") or not hasattr(est, "predict_proba"):
-                raise RecipeError(f"learner '{name}': not a scikit-learn-compatible classifier (it needs fit() and "
-                                  "predict_proba()); wrap it in a class that has both")
+            self.factory, self.kwargs = resolve(name, ("fit", "predict_proba"))  # a class, checked before any call
+            self._estimator(0)
         elif name not in TABLE_CLASSIFIERS:
-            raise RecipeError(f"unknown table classifier '{name}'; choose from {', '.join(TABLE_CLASSIFIERS)} or "
-                              "name an estimator by import path ('package.module:Class')")
+            raise RecipeError(f"unknown table classifier '{shown(name)}'; choose from {', '.join(TABLE_CLASSIFIERS)} "
+                              "or name an estimator class by import path ('package.module:Class')")
 
     def describe(self) -> str:
         return "built-in" if self.factory is None else f"by import path, arguments {self.kwargs}"
+
+    def trial_fit(self, x, y, weights: bool = False) -> None:
+        """A fresh estimator fitted on a handful of the rows, its predict_proba checked: a bad argument or a
+        broken estimator fails here, in one line, not after the GAN has trained."""
+        from sklearn.pipeline import Pipeline
+
+        rows = handful(y)
+        xs, ys = x.iloc[rows], np.asarray(y)[rows]
+        model = Pipeline([("columns", _columns(self.categorical, self.numeric)), ("model", self._estimator(0))])
+        fit = {"model__sample_weight": np.ones(len(ys))} if weights else {}
+        trial(self.name, f"a trial fit on {len(ys)} training rows", model.fit, xs, ys, **fit)
+        self._proba(model, xs)
 
     def takes_weights(self) -> bool:
         from sklearn.utils.validation import has_fit_parameter
@@ -142,7 +155,7 @@ class TableLearner(HardTeacher):
         return arm.rebalance if arm.loss == "ce" else "balanced", arm.classic, arm.mixup
 
     def teacher_scores(self, model, x) -> np.ndarray:
-        return class_scores(model.predict_proba(x), self.n_classes, model.classes_)
+        return class_scores(self._proba(model, x), self.n_classes, model.classes_)
 
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
         rows = self.teacher_rows(arm, seed, self.n_classes) if arm.soft is not None else None
@@ -161,14 +174,19 @@ class TableLearner(HardTeacher):
                 raise RecipeError(f"learner '{self.name}': arm {arm.name} re-weights the loss, and its fit() takes "
                                   "no sample_weight; take the loss fixes off the grid (evaluate.rebalancing)")
             balanced = compute_sample_weight("balanced", y)
-            model.fit(x, y, model__sample_weight=balanced * (w if w is not None else 1.0))
+            fit = {"model__sample_weight": balanced * (w if w is not None else 1.0)}
         elif w is not None and self.takes_weights():
-            model.fit(x, y, model__sample_weight=w)
+            fit = {"model__sample_weight": w}
         else:
-            model.fit(x, y)
+            fit = {}
+        trial(self.name, f"fit (arm {arm.name}, seed {seed})", model.fit, x, y, **fit)
         self.remember(arm, seed, model)
-        classes = model.classes_
-        return [np.asarray(classes)[np.asarray(model.predict_proba(e)).argmax(1)] for e in evals]
+        classes = np.asarray(model.classes_)
+        return [classes[self._proba(model, e).argmax(1)] for e in evals]
+
+    def _proba(self, model, x) -> np.ndarray:
+        raw = trial(self.name, "predict_proba", model.predict_proba, x)
+        return check_scores(self.name, raw, len(x), self.n_classes, len(model.classes_))
 
 
 
