@@ -9,19 +9,21 @@ never import torch.
 from importlib import import_module
 
 _WHERE = {
-    "AugmentorError": "errors", "DeviceError": "errors", "ExportError": "errors", "GapPlanError": "errors",
-    "InvalidDataError": "errors", "OutputExistsError": "errors", "RecipeError": "errors",
-    "ResourceLimitError": "errors", "UnsafeArtifactError": "errors",
+    "AugmentorError": "core.errors", "DeviceError": "core.errors", "ExportError": "core.errors",
+    "GapPlanError": "core.errors",
+    "InvalidDataError": "core.errors", "OutputExistsError": "core.errors", "RecipeError": "core.errors",
+    "ResourceLimitError": "core.errors", "UnsafeArtifactError": "core.errors",
     # starting from a file: the registry finds its modality
-    "load_dataset": "modalities", "export_onnx": "modalities", "open_generator": "modalities",
-    "read_model_info": "modalities", "fill_gaps": "modalities", "generate_to_folder": "modalities",
-    "Modality": "modality", "LabelledData": "image", "write_npz": "image", "read_samples": "image",
+    "load_dataset": "registry", "export_onnx": "registry", "open_generator": "registry",
+    "read_model_info": "registry", "fill_gaps": "registry", "generate_to_folder": "registry",
+    "Modality": "core.modality", "LabelledData": "image", "write_npz": "image", "read_samples": "image",
     "TableData": "table", "load_table": "table", "read_table_samples": "table", "GANResampler": "table.resampler",
     "SignalData": "signal", "load_signals": "signal",
-    "evaluate": "evaluate", "verify_onnx": "export", "plan_gaps": "gaps", "run_recipe": "pipeline",
-    "evaluate_folders": "pipeline", "Recipe": "recipe", "load_recipe": "recipe", "with_overrides": "recipe",
-    "write_report": "report", "OnnxGenerator": "runtime", "OnlineSynthetic": "online",
-    "run_evaluation": "study", "read_folder": "synthesize", "train": "train",
+    "evaluate": "evaluation.engine", "verify_onnx": "synthesis.export", "plan_gaps": "core.gaps",
+    "run_recipe": "pipeline", "evaluate_folders": "pipeline", "Recipe": "config.recipe", "load_recipe": "config.recipe",
+    "with_overrides": "config.recipe",
+    "write_report": "report.render", "OnnxGenerator": "synthesis.runtime", "OnlineSynthetic": "synthesis.online",
+    "run_evaluation": "evaluation.stage", "read_folder": "synthesis.synthesize", "train": "gan.train",
 }
 __all__ = sorted(_WHERE)
 __version__ = "0.1.0"

@@ -23,18 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .arms import Dataset, Draws
-from .checkpoint import list_checkpoints
-from .data import hold_out_and_thin, shared_samples, stratified_split
-from .devices import ort_device, torch_device
-from .errors import InvalidDataError, OutputExistsError, RecipeError
-from .modalities import export_onnx, load_dataset, open_generator
-from .outputs import check_outputs, output_lock
-from .recipe import EvaluateConfig, Recipe, recipe_to_dict
-from .report import check_report_dir, write_report
-from .study import fixed_draw, gan_draws, run_evaluation, variance_sources
-from .synthesize import fill_gaps, generate_to_folder, read_folder
-from .train import prepare_run_dir, train
+from .config.recipe import EvaluateConfig, Recipe, recipe_to_dict
+from .core.data import hold_out_and_thin, shared_samples, stratified_split
+from .core.devices import ort_device, torch_device
+from .core.errors import InvalidDataError, OutputExistsError, RecipeError
+from .core.outputs import check_outputs, output_lock
+from .evaluation.arms import Dataset, Draws
+from .evaluation.stage import fixed_draw, gan_draws, run_evaluation, variance_sources
+from .gan.checkpoint import list_checkpoints
+from .gan.train import prepare_run_dir, train
+from .registry import export_onnx, load_dataset, open_generator
+from .report.render import check_report_dir, write_report
+from .synthesis.synthesize import fill_gaps, generate_to_folder, read_folder
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +193,8 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
 def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[object] = ()) -> None:
     """Build every learner the recipe names, and every learner object, before any training, and fit each
     on a handful of training rows (networks: one training step): a bad one is one line (RecipeError)."""
-    from .study import grid_axes
-    from .user_learner import ObjectLearner
+    from .evaluation.stage import grid_axes
+    from .evaluation.user_learner import ObjectLearner
 
     kind = train_data.MODALITY.evaluation
     losses = any(r in ("reweight", "logit-adjust", "drw") for r in grid_axes(train_data, ev)["rebalancing"])
@@ -207,7 +207,7 @@ def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[ob
 
 def online_factory(gens: list, train_data: Dataset, target: dict, ev, base_seed: int, quality_filter=None):
     """seed s -> an OnlineSynthetic over GAN s mod len(gens) (seed base + 1000 s), optionally filtered."""
-    from .online import FilteredSource, OnlineSynthetic
+    from .synthesis.online import FilteredSource, OnlineSynthetic
 
     def make(s: int) -> OnlineSynthetic:
         source = gens[s % len(gens)]
@@ -223,8 +223,8 @@ def online_factory(gens: list, train_data: Dataset, target: dict, ev, base_seed:
 def _refuse_carving_from_gan_data(spec: str, train_data: Dataset, folders: list) -> None:
     """Validation carved out of the data the GAN was trained on would judge the GAN on its own
     training samples: refuse, naming --validation."""
-    from .data import fingerprint
-    from .synthesize import model_record
+    from .core.data import fingerprint
+    from .synthesis.synthesize import model_record
 
     mine = None
     for folder in folders:
@@ -285,8 +285,9 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
     its data and learners (calibrate.py); store them in its results.json and re-render report.md."""
     import json
 
-    from .calibrate import attach, calibrate
-    from .gaps import parse_strategy, plan_gaps
+    from .core.gaps import parse_strategy, plan_gaps
+    from .evaluation.calibrate import calibrate
+    from .report.render import rerender
 
     report = recipe.report_dir
     path = report / "results.json"
@@ -305,5 +306,5 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
         cal = calibrate(train_data, validation, test, learners, results, target, pool=pool, simulations=simulations,
                         cache=recipe.run_dir / "calibration", data_name=f"{recipe.name} ({recipe.data.train})",
                         fit_inputs={k: recipe_to_dict(recipe)[k] for k in ("data", "evaluate", "synthesize")})
-    attach(report, cal)
+    rerender(report, calibration=cal)
     return cal

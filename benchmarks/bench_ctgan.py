@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augmentor.arms import Arm, concat, grid_arms
-from augmentor.evaluate import evaluate
-from augmentor.gaps import parse_strategy, plan_gaps
-from augmentor.modalities import export_onnx, open_generator
+from augmentor.config.recipe import load_recipe, with_overrides
+from augmentor.core.gaps import parse_strategy, plan_gaps
+from augmentor.evaluation.arms import Arm, concat, grid_arms
+from augmentor.evaluation.engine import evaluate
+from augmentor.gan.train import train
 from augmentor.pipeline import prepare_splits, variance_sources, versions
-from augmentor.recipe import load_recipe, with_overrides
+from augmentor.registry import export_onnx, open_generator
 from augmentor.table.data import TableData
 from augmentor.table.evaluation import TableLearner, synthetic_validity
-from augmentor.train import train
 
 
 def run_augmentor(recipe, train_data: TableData, plan: dict[str, int], seeds: int) -> tuple[dict, list]:

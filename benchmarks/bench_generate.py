@@ -22,11 +22,11 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from augmentor.export import export_generator
 from augmentor.image.codec import ImageCodec
 from augmentor.image.models import ImageGenerator
-from augmentor.modalities import open_generator
-from augmentor.runtime import physical_cores
+from augmentor.registry import open_generator
+from augmentor.synthesis.export import export_generator
+from augmentor.synthesis.runtime import physical_cores
 
 GENERATORS = {"digits 1x8x8": ((1, 8, 8), 10), "rgb 3x32x32": ((3, 32, 32), 10)}
 

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from augmentor.image.learners import fit_cnn
-from augmentor.modalities import open_generator
-from augmentor.online import OnlineSynthetic
+from augmentor.registry import open_generator
+from augmentor.synthesis.online import OnlineSynthetic
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,9 +37,9 @@ def model_path(tmp: Path) -> tuple[Path, str]:
     trained = ROOT / "runs" / "mnist-A" / "generator.onnx"
     if trained.exists():
         return trained, str(trained.relative_to(ROOT))
-    from augmentor.export import export_generator
     from augmentor.image.codec import ImageCodec
     from augmentor.image.models import ImageGenerator
+    from augmentor.synthesis.export import export_generator
 
     torch.manual_seed(0)
     g = ImageGenerator(10, (1, 28, 28), 64, 64).eval()

@@ -58,9 +58,9 @@ def main() -> None:
     args = ap.parse_args()
     import ray
 
-    from augmentor.modalities import generate_to_folder
-    from augmentor.ray_engine import generate_with_ray
-    from augmentor.recipe import SynthesizeConfig
+    from augmentor.config.recipe import SynthesizeConfig
+    from augmentor.registry import generate_to_folder
+    from augmentor.serving.ray_engine import generate_with_ray
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

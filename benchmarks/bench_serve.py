@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from augmentor.modalities import open_generator
+from augmentor.registry import open_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_online import model_path  # noqa: E402

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from sections import update_section  # noqa: E402
 
-from augmentor.arms import Arm  # noqa: E402
+from augmentor.config.recipe import load_recipe  # noqa: E402
+from augmentor.evaluation.arms import Arm  # noqa: E402
 from augmentor.pipeline import prepare_splits  # noqa: E402
-from augmentor.recipe import load_recipe  # noqa: E402
 from augmentor.signal.learners import MiniRocketLearner  # noqa: E402
 
 

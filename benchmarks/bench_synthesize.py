@@ -20,13 +20,13 @@ from pathlib import Path
 
 import torch
 
-from augmentor.export import export_generator
+from augmentor.config.recipe import SynthesizeConfig
 from augmentor.image.codec import ImageCodec
 from augmentor.image.models import ImageGenerator
 from augmentor.image.writer import PngSink
-from augmentor.modalities import generate_to_folder, open_generator
-from augmentor.recipe import SynthesizeConfig
-from augmentor.runtime import physical_cores
+from augmentor.registry import generate_to_folder, open_generator
+from augmentor.synthesis.export import export_generator
+from augmentor.synthesis.runtime import physical_cores
 
 
 def median_time(fn, repeats: int) -> float:

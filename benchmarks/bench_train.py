@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from augmentor.gan_steps import hinge_step
+from augmentor.gan.steps import hinge_step
 from augmentor.image.diffaug import diff_augment
 from augmentor.image.learners import SmallCNN
 from augmentor.image.models import build_models

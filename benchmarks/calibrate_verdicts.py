@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from augmentor.arms import Arm, oversample, steps_for
+from augmentor.config.recipe import EvaluateConfig, load_recipe
+from augmentor.evaluation.arms import Arm, oversample, steps_for
+from augmentor.evaluation.stats import HELPS, HURTS, judge_family, paired_difference, test_sampling_variance
 from augmentor.image.learners import CnnLearner, SmallCNN
-from augmentor.modalities import load_dataset
-from augmentor.recipe import EvaluateConfig, load_recipe
-from augmentor.stats import HELPS, HURTS, judge_family, paired_difference, test_sampling_variance
+from augmentor.registry import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_COUNTS = (3, 5, 6, 8, 10)

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from augmentor.checkpoint import list_checkpoints, load_checkpoint
+from augmentor.gan.checkpoint import list_checkpoints, load_checkpoint
 from augmentor.image.models import group_top_singular_values
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -49,10 +49,10 @@ import numpy as np
 import torch
 
 import augmentor.image.learners as C
-from augmentor.arms import TeacherPlan, plan_targets, teacher_want
-from augmentor.feature_gan import retrain_head, train_feature_gan
-from augmentor.modalities import load_dataset, open_generator
-from augmentor.stats import paired_difference, test_sampling_variance
+from augmentor.evaluation.arms import TeacherPlan, plan_targets, teacher_want
+from augmentor.evaluation.stats import paired_difference, test_sampling_variance
+from augmentor.gan.feature_gan import retrain_head, train_feature_gan
+from augmentor.registry import load_dataset, open_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "mnist-longtail"

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from augmentor.fidelity import prdc
-from augmentor.modalities import for_codec as codec_from_json
+from augmentor.config.recipe import load_recipe, with_overrides
+from augmentor.evaluation.fidelity import prdc
+from augmentor.gan.train import train
 from augmentor.pipeline import prepare_splits
-from augmentor.recipe import load_recipe, with_overrides
+from augmentor.registry import for_codec as codec_from_json
 from augmentor.table.codec import TableCodec
-from augmentor.train import train
 
 VARIANTS = {
     "lr 2e-4 (earlier default)": {"train.lr_g": 2e-4, "train.lr_d": 2e-4},

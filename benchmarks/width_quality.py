@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from augmentor.classifiers import predict_proba
-from augmentor.evaluate import score
+from augmentor.config.recipe import load_recipe
+from augmentor.evaluation.classifiers import predict_proba
+from augmentor.evaluation.engine import score
+from augmentor.gan.train import train
 from augmentor.image.learners import fit_cnn
 from augmentor.pipeline import prepare_splits
-from augmentor.recipe import load_recipe
-from augmentor.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,11 +13,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from augmentor.data import stratified_split, thin_classes
+from augmentor.config.recipe import recipe_from_dict
+from augmentor.core.data import stratified_split, thin_classes
+from augmentor.gan.train import train
 from augmentor.image.data import write_npz
-from augmentor.modalities import export_onnx, load_dataset
-from augmentor.recipe import recipe_from_dict
-from augmentor.train import train
+from augmentor.registry import export_onnx, load_dataset
 
 TINY = {
     "name": "tiny",

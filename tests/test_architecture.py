@@ -1,11 +1,9 @@
-"""The house: one package per modality, the registry on top, no import cycle.
+"""The house: one package per stage and per modality, each importing only the layers below it.
 
-The import graph is computed from the source with `ast`, module-level and function-level imports
-alike (an import inside a function is still an arrow), and held against the layout DESIGN.md draws:
-
-  top        augmentor.modalities (the registry), augmentor.pipeline, augmentor.cli.*: start from files
-  packages   augmentor.image, augmentor.table, augmentor.signal: one per modality
-  generic    everything else, the core (augmentor.modality) among it
+The import graph is computed from the source with `ast`, module-level and function-level imports alike (an
+import inside a function is still an arrow), and held against the layering docs/architecture.md draws: LAYERS
+below, package -> the packages it may import. A circle, an import running back up (or sideways between two
+modalities), or a file over 400 lines fails a test.
 """
 
 from __future__ import annotations
@@ -16,12 +14,28 @@ from pathlib import Path
 import pytest
 
 import augmentor
-from augmentor import modalities
+from augmentor import registry
 
 ROOT = Path(augmentor.__file__).parent
-PACKAGES = ("augmentor.image", "augmentor.table", "augmentor.signal")
-TOP = ("augmentor.modalities", "augmentor.pipeline", "augmentor.cli")
-REGISTRY = "augmentor.modalities"
+STAGES = ("core", "config", "gan", "synthesis", "evaluation", "report", "serving")  # bottom to top
+MODALITIES = ("image", "table", "signal")
+LAYERS: dict[str, set[str]] = {
+    "core": set(),
+    "config": {"core"},
+    "gan": {"core", "config"},
+    "synthesis": {"core", "config", "gan"},
+    "evaluation": {"core", "config", "gan", "synthesis"},
+    "report": {"core", "config", "gan", "synthesis", "evaluation"},
+    "serving": {"core", "config", "gan", "synthesis"},
+    **{m: set(STAGES) for m in MODALITIES},  # a modality builds on every stage, never on another modality
+    "registry": {*STAGES, *MODALITIES},  # the only importer of the modality packages
+    "pipeline": {*STAGES, "registry"},
+    "cli": {*STAGES, "registry", "pipeline"},
+    "__main__": {"cli"},
+    "augmentor": set(),  # the package's face: names resolved lazily, by string
+}
+TOP_MODULES_AT_MOST = 6
+REGISTRY = "augmentor.registry"
 
 
 def _modules() -> dict[str, Path]:
@@ -68,7 +82,7 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan), and self-loops."""
+    """Strongly connected components of more than one module (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -102,25 +116,17 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _under(module: str, roots: tuple[str, ...]) -> str | None:
-    return next((r for r in roots if module == r or module.startswith(r + ".")), None)
-
-
-def _below(graph: dict[str, set[str]], start: str) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        for w in graph[todo.pop()]:
-            if w not in seen:
-                seen.add(w)
-                todo.append(w)
-    return seen
+def package(module: str) -> str:
+    """`augmentor.evaluation.engine` -> "evaluation"; `augmentor.pipeline` -> "pipeline"."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
 
 
 def test_the_graph_sees_function_level_imports():
     """The checker itself: an import inside a function is an arrow, `from . import x` names module x."""
     graph = import_graph()
-    assert "augmentor.synthesize" in graph["augmentor.modalities"]  # imported inside a function there
-    assert {"augmentor.image", "augmentor.table", "augmentor.signal"} <= graph["augmentor.modalities"]
+    assert "augmentor.synthesis.synthesize" in graph["augmentor.registry"]  # imported inside a function there
+    assert {"augmentor.image", "augmentor.table", "augmentor.signal"} <= graph["augmentor.registry"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
@@ -128,37 +134,31 @@ def test_no_import_cycle():
     assert _cycles(import_graph()) == []
 
 
-def test_only_the_top_imports_the_registry_and_nothing_below_imports_the_top():
-    graph = import_graph()
-    importers = sorted(m for m, deps in graph.items() if REGISTRY in deps)
-    assert [m for m in importers if not _under(m, TOP)] == []
-    below = _below(graph, REGISTRY)  # everything the registry builds on
-    assert sorted(m for m in below if _under(m, TOP)) == []
+def test_every_package_is_in_the_layer_table():
+    assert sorted({package(m) for m in _modules()} - set(LAYERS)) == []
 
 
-def test_each_modality_package_imports_only_itself_and_generic_code():
-    graph = import_graph()
-    offenders = []
-    for module, deps in graph.items():
-        own = _under(module, PACKAGES)
-        if own is None:
-            continue
-        for dep in deps:
-            other = _under(dep, PACKAGES)
-            if (other is not None and other != own) or _under(dep, TOP):
-                offenders.append(f"{module} -> {dep}")
+def test_every_import_runs_down_the_layers():
+    """No import runs back up, and no modality imports another: each arrow between packages is in LAYERS."""
+    offenders = sorted(f"{m} -> {d}" for m, deps in import_graph().items() for d in deps
+                       if package(d) != package(m) and package(d) not in LAYERS[package(m)])
     assert offenders == []
 
 
-def test_generic_code_never_imports_a_modality_package():
-    graph = import_graph()
-    offenders = [f"{m} -> {d}" for m, deps in graph.items() if not _under(m, PACKAGES + TOP)
-                 for d in deps if _under(d, PACKAGES)]
-    assert offenders == []
+def test_the_layer_table_detects_a_back_import():
+    graph = {"augmentor.core.errors": {"augmentor.evaluation.stats"}, "augmentor.evaluation.stats": set()}
+    assert [f"{m} -> {d}" for m, deps in graph.items() for d in deps
+            if package(d) != package(m) and package(d) not in LAYERS[package(m)]] == [
+        "augmentor.core.errors -> augmentor.evaluation.stats"]
+
+
+def test_the_top_level_is_the_packages_and_at_most_six_modules():
+    modules = sorted(p.name for p in ROOT.glob("*.py"))
+    assert len(modules) <= TOP_MODULES_AT_MOST, modules
 
 
 def _names_a_modality(node: ast.AST) -> bool:
-    names = set(modalities.NAMES)
+    names = set(registry.NAMES)
     if isinstance(node, ast.Compare):
         parts = [node.left, *node.comparators]
         return any(isinstance(p, ast.Constant) and p.value in names for p in parts)
@@ -172,7 +172,7 @@ def test_only_the_modality_packages_dispatch_on_a_modality():
     name or keys a table by it: per-kind behaviour lives in the package that implements it."""
     offenders = []
     for module, path in _modules().items():
-        if _under(module, PACKAGES) or module == REGISTRY:
+        if package(module) in MODALITIES or module == REGISTRY:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         offenders += [f"{path.name}:{n.lineno}" for n in ast.walk(tree) if _names_a_modality(n)]
@@ -185,21 +185,34 @@ def test_no_file_over_400_lines():
     assert long == {}
 
 
+def test_the_architecture_page_names_every_package_and_its_imports():
+    """docs/architecture.md, the map this test holds the code against, draws the same table."""
+    page = (ROOT.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for name, allowed in LAYERS.items():
+        if name in ("augmentor", "__main__"):
+            continue
+        row = next((line for line in page.splitlines() if line.startswith("| `")
+                    and f"`{name}`" in line.split("|")[1]), None)
+        assert row is not None, f"docs/architecture.md has no row for {name}"
+        cited = {w.strip("` ") for w in row.split("|")[3].split(",") if w.strip("` —")}
+        assert cited == allowed, (name, cited, allowed)
+
+
 def test_registry_entries_are_complete_and_bound():
-    for name in modalities.NAMES:
-        m = modalities.get(name)
+    for name in registry.NAMES:
+        m = registry.get(name)
         assert m.name == name and m.serve_formats and m.formats and callable(m.writer) and callable(m.reader)
-    assert modalities.for_spec("builtin:digits").name == "image"
-    assert modalities.for_spec("x.csv").name == "table"
-    assert modalities.for_spec("builtin:plaid").name == "signal"
+    assert registry.for_spec("builtin:digits").name == "image"
+    assert registry.for_spec("x.csv").name == "table"
+    assert registry.for_spec("builtin:plaid").name == "signal"
     from augmentor.image import ImageCodec, LabelledData
     from augmentor.signal import SignalCodec, SignalData
     from augmentor.table import TableCodec, TableData
 
     for cls, name in ((LabelledData, "image"), (ImageCodec, "image"), (TableData, "table"), (TableCodec, "table"),
                       (SignalData, "signal"), (SignalCodec, "signal")):
-        assert cls.MODALITY is modalities.get(name)
+        assert cls.MODALITY is registry.get(name)
     with pytest.raises(Exception, match="unknown modality"):
-        modalities.get("video")
+        registry.get("video")
     with pytest.raises(Exception, match="unknown builtin dataset 'nope'. Available: digits, breast_cancer"):
-        modalities.for_spec("builtin:nope")
+        registry.for_spec("builtin:nope")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-import augmentor.classifiers as fit
+import augmentor.evaluation.classifiers as fit
 import augmentor.image.learners as C
 
 
@@ -92,8 +92,8 @@ def test_drw_weights_favour_thin_classes_and_apply_only_in_the_deferred_share(mo
 
 
 def test_recipe_declares_candidates_mixup_and_confirmatory_seeds():
-    from augmentor.errors import RecipeError
-    from augmentor.recipe import Recipe, with_overrides
+    from augmentor.config.recipe import Recipe, with_overrides
+    from augmentor.core.errors import RecipeError
 
     ev = with_overrides(Recipe(), {"evaluate.classic": ["pad-crop"], "evaluate.mixup": [0.3]}).evaluate
     assert ev.classic == ("pad-crop",) and ev.mixup == (0.3,) and ev.confirm_seeds >= ev.seeds

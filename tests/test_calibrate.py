@@ -4,9 +4,9 @@ fits are cached under a key of every input that changes them."""
 import numpy as np
 import pytest
 
-from augmentor.calibrate import fit_pool, simulate, subsample
-from augmentor.data import stratified_split
-from augmentor.modalities import load_dataset
+from augmentor.core.data import stratified_split
+from augmentor.evaluation.calibrate import fit_pool, simulate, subsample
+from augmentor.registry import load_dataset
 
 
 def _pool(rng, n_seeds: int, y: np.ndarray, p: float, p_weak: float) -> dict:
@@ -38,7 +38,7 @@ def test_subsample_keeps_a_share_of_every_class_and_is_seeded():
 
 
 def test_fit_pool_is_cached_by_its_key(tmp_path):
-    from augmentor.arms import cell_arm
+    from augmentor.evaluation.arms import cell_arm
     from augmentor.table.evaluation import TableLearner
 
     d = load_dataset("builtin:wine")
@@ -57,8 +57,8 @@ def test_fit_pool_is_cached_by_its_key(tmp_path):
 
 
 def test_calibrate_refuses_a_pool_too_small_for_the_family():
-    from augmentor.calibrate import calibrate
-    from augmentor.errors import RecipeError
+    from augmentor.core.errors import RecipeError
+    from augmentor.evaluation.calibrate import calibrate
 
     d = load_dataset("builtin:wine")
     results = {"protocol": {"seeds": 3, "confirm_seeds": 6}, "headline": {"classifier": "x"}}

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from augmentor.data import imbalance_targets, stratified_split, thin_classes
-from augmentor.errors import InvalidDataError
+from augmentor.core.data import imbalance_targets, stratified_split, thin_classes
+from augmentor.core.errors import InvalidDataError
 from augmentor.image.codec import ImageCodec
 from augmentor.image.data import write_npz
-from augmentor.modalities import load_dataset
+from augmentor.registry import load_dataset
 
 from .conftest import make_image_folder
 

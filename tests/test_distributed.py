@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from augmentor.checkpoint import latest_checkpoint, load_checkpoint
+from augmentor.gan.checkpoint import latest_checkpoint, load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -26,9 +26,9 @@ STEPS = -(-N_SMALL // 64)
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> str:
-    from augmentor.data import thin_classes
+    from augmentor.core.data import thin_classes
     from augmentor.image.data import write_npz
-    from augmentor.modalities import load_dataset
+    from augmentor.registry import load_dataset
 
     d = load_dataset("builtin:digits")
     return str(write_npz(thin_classes(d, {c: N_SMALL // 10 for c in d.classes}, 0),
@@ -45,10 +45,10 @@ def _rank_main(rank: int, world: int, port: int, out: str, lecam: float, data: s
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
                        "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1"})
     torch.set_num_threads(1)
-    from augmentor.distributed import shutdown
-    from augmentor.modalities import load_dataset
-    from augmentor.recipe import recipe_from_dict
-    from augmentor.train import train
+    from augmentor.config.recipe import recipe_from_dict
+    from augmentor.gan.distributed import shutdown
+    from augmentor.gan.train import train
+    from augmentor.registry import load_dataset
 
     recipe = recipe_from_dict({**TINY, "train": {**TINY["train"], "lecam": lecam}})
     res = train(load_dataset(data), None, recipe, progress=False)

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from augmentor.data import balanced_validation_split, imbalance_targets, stratified_split, thin_classes
-from augmentor.fidelity import fidelity, frechet_distance, kid, prdc
+from augmentor.config.recipe import SynthesizeConfig, load_recipe
+from augmentor.core.data import balanced_validation_split, imbalance_targets, stratified_split, thin_classes
+from augmentor.evaluation.fidelity import fidelity, frechet_distance, kid, prdc
+from augmentor.evaluation.stage import fixed_draw, gan_draws, run_evaluation
+from augmentor.evaluation.stats import holm, judge_family, paired_difference, verdict
 from augmentor.image.data import LabelledData
-from augmentor.modalities import load_dataset, open_generator
 from augmentor.pipeline import prepare_splits
-from augmentor.recipe import SynthesizeConfig, load_recipe
-from augmentor.stats import holm, judge_family, paired_difference, verdict
-from augmentor.study import fixed_draw, gan_draws, run_evaluation
+from augmentor.registry import load_dataset, open_generator
 
 from .test_recipe import ROOT
 
@@ -23,7 +23,7 @@ def thin_digits():
 
 
 def test_grid_cells_and_gan_arms_on_top_reach_the_planned_counts(thin_digits):
-    from augmentor.arms import gan_on_top_of, grid_arms
+    from augmentor.evaluation.arms import gan_on_top_of, grid_arms
 
     rng = np.random.default_rng(0)
     counts = np.bincount(thin_digits.y)
@@ -59,7 +59,7 @@ def test_grid_cells_and_gan_arms_on_top_reach_the_planned_counts(thin_digits):
 
 
 def test_filtered_arm_topped_up_by_oversampling_reaches_the_target_with_every_accepted_sample(thin_digits):
-    from augmentor.arms import top_up
+    from augmentor.evaluation.arms import top_up
 
     counts = np.bincount(thin_digits.y)
     target = np.full(10, counts.max())
@@ -129,7 +129,7 @@ def test_paired_difference_without_test_variance_is_scipys_paired_t_test():
 
 
 def test_test_sampling_variance_matches_a_stratified_bootstrap_and_widens_the_interval():
-    from augmentor.stats import test_sampling_variance
+    from augmentor.evaluation.stats import test_sampling_variance
 
     rng = np.random.default_rng(3)
     y = np.repeat(np.arange(4), [50, 100, 200, 400])
@@ -163,7 +163,7 @@ def test_zero_seed_spread_is_judged_on_test_sampling_alone():
 
 
 def test_benjamini_hochberg_q_values():
-    from augmentor.stats import benjamini_hochberg
+    from augmentor.evaluation.stats import benjamini_hochberg
 
     q = benjamini_hochberg([0.01, 0.04, 0.03, float("nan"), 0.5])
     assert q[:3] == pytest.approx([0.04, 0.0533333, 0.0533333], rel=1e-5) and np.isnan(q[3]) and q[4] == 0.5
@@ -204,7 +204,7 @@ def test_longtail_split_has_declared_counts_a_balanced_validation_split_and_a_di
 def test_a_recipe_without_a_long_tail_keeps_a_stratified_validation_split_and_a_tiny_class_is_refused(tmp_path):
     from dataclasses import replace
 
-    from augmentor.errors import InvalidDataError
+    from augmentor.core.errors import InvalidDataError
 
     recipe = load_recipe(ROOT / "recipes" / "digits.toml")
     recipe = replace(recipe, data=replace(recipe.data, imbalance=replace(recipe.data.imbalance, profile="none")))
@@ -234,9 +234,9 @@ class Nothing(EveryOther):
 def test_quality_filter_draws_until_exact_counts(tiny_model, tmp_path):
     import json
 
-    from augmentor.errors import InvalidDataError
-    from augmentor.modalities import generate_to_folder
-    from augmentor.outputs import read_manifest
+    from augmentor.core.errors import InvalidDataError
+    from augmentor.core.outputs import read_manifest
+    from augmentor.registry import generate_to_folder
 
     res = generate_to_folder(tiny_model[1], {"0": 20, "1": 7}, tmp_path / "f", SynthesizeConfig(batch_size=8),
                              quality_filter=EveryOther(), progress=False)
@@ -291,9 +291,9 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     budget; every choice comes from validation in its declared order; the confirmatory family
     gets more seeds and Holm verdicts; everything else is exploratory."""
     import augmentor.image.learners as classifiers
-    from augmentor.data import validation_split
-    from augmentor.recipe import EvaluateConfig
-    from augmentor.stats import holm
+    from augmentor.config.recipe import EvaluateConfig
+    from augmentor.core.data import validation_split
+    from augmentor.evaluation.stats import holm
 
     train, validation = validation_split(load_dataset(digits_splits[0]), 0.2, 0)
     test = load_dataset(digits_splits[1])
@@ -402,7 +402,7 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
         assert c["verdict"] == ("not enough evidence" if np.isnan(p) else
                                 ("helps" if c["mean"] > 0 else "hurts") if p < 0.05 else "no detectable change")
     # typed results: the report reads these attributes; results.json is written from them
-    from augmentor.results import Results
+    from augmentor.evaluation.results import Results
 
     typed = Results.from_dict(results)
     assert typed.headline.gan_arm == h["gan_arm"] and typed.headline.difference.role == "confirmatory"
@@ -424,9 +424,9 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
     import torch
 
     import augmentor.image.learners as classifiers
-    from augmentor.data import validation_split
+    from augmentor.config.recipe import EvaluateConfig
+    from augmentor.core.data import validation_split
     from augmentor.pipeline import online_factory
-    from augmentor.recipe import EvaluateConfig
 
     train, validation = validation_split(load_dataset(digits_splits[0]), 0.2, 0)
     train = train.subset(np.flatnonzero((train.y < 5) | (np.arange(len(train)) % 2 == 0)))  # half the large classes
@@ -486,8 +486,8 @@ class Scripted:
 
 
 def _grid_eval(train, validation, test, scores, **kw):
-    from augmentor.arms import cell_arm, grid_arms
-    from augmentor.evaluate import evaluate
+    from augmentor.evaluation.arms import cell_arm, grid_arms
+    from augmentor.evaluation.engine import evaluate
 
     def rebuild(arm, data):
         return cell_arm(data, np.full(10, np.bincount(data.y).max()), arm.rebalance, arm.classic, arm.mixup)
@@ -519,14 +519,14 @@ def test_the_search_keeps_classic_augmentation_that_loses_alone_but_wins_with_ov
 
 
 def test_ties_go_to_the_simpler_arm_never_to_list_order(thin_digits):
-    from augmentor.search import pick
+    from augmentor.evaluation.search import pick
 
     train, validation = stratified_split(thin_digits, 0.3, 0)
     out, _ = _grid_eval(train, validation, validation, lambda arm: 0.9 if arm.name != "real" else 0.6, seeds=2,
                         fold_below=0)
     # every cell but real ties: the simplest (one component) wins, the first of those in the declared order
     assert out["classifiers"]["scripted"]["search"]["chosen"] == "real+oversampled"
-    from augmentor.arms import cell_arm
+    from augmentor.evaluation.arms import cell_arm
 
     arms = [cell_arm(train, np.bincount(train.y), "logit-adjust", "affine", 0.4), cell_arm(train, np.bincount(train.y),
             "logit-adjust"), cell_arm(train, np.bincount(train.y))]
@@ -568,7 +568,7 @@ def test_choices_on_a_small_validation_split_are_made_by_k_fold_and_never_touch_
 def test_k_fold_training_parts_keep_the_long_tail(thin_digits):
     """Pooling a balanced validation split into training would judge cells on a far less imbalanced problem:
     every fold's training part keeps the training split's class counts (fewer only where the pool runs out)."""
-    from augmentor.search import Folds
+    from augmentor.evaluation.search import Folds
 
     train, validation = stratified_split(thin_digits, 0.3, 0)
     folds = Folds(train, validation, 3, rebuild=None, repeats=2)

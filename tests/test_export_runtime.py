@@ -5,12 +5,12 @@ import numpy as np
 import onnx
 import pytest
 
-from augmentor.checkpoint import latest_checkpoint
-from augmentor.errors import DeviceError, UnsafeArtifactError
-from augmentor.export import verify_onnx
-from augmentor.modalities import generate_to_folder, generator_from_checkpoint, open_generator, read_model_info
-from augmentor.outputs import read_manifest
-from augmentor.recipe import SynthesizeConfig
+from augmentor.config.recipe import SynthesizeConfig
+from augmentor.core.errors import DeviceError, UnsafeArtifactError
+from augmentor.core.outputs import read_manifest
+from augmentor.gan.checkpoint import latest_checkpoint
+from augmentor.registry import generate_to_folder, generator_from_checkpoint, open_generator, read_model_info
+from augmentor.synthesis.export import verify_onnx
 
 
 def test_onnx_contract(tiny_model):
@@ -144,7 +144,7 @@ def test_batchnorm_folding_keeps_outputs(tiny_model, tmp_path):
     import torch
 
     from augmentor.image.models import fold_batchnorm
-    from augmentor.modalities import export_onnx
+    from augmentor.registry import export_onnx
 
     run, _ = tiny_model
     g, _ = generator_from_checkpoint(latest_checkpoint(run))
@@ -161,7 +161,7 @@ def test_batchnorm_folding_keeps_outputs(tiny_model, tmp_path):
 
 
 def test_fp16_export_keeps_float32_io_within_stated_tolerance(tiny_model, tmp_path):
-    from augmentor.modalities import export_onnx
+    from augmentor.registry import export_onnx
 
     run, _ = tiny_model
     path = export_onnx(run, tmp_path / "half.onnx", fp16=True)  # verify_onnx ran with fp16 tolerance

@@ -30,7 +30,7 @@ def test_teacher_targets_soften_with_temperature_and_keep_the_teachers_choice():
 
 
 def test_teacher_temperature_zero_gives_the_conditioning_labels_one_hot_where_the_teacher_agrees():
-    from augmentor.arms import SOFT_FALLBACK_TEMPERATURE, TeacherPlan, plan_targets
+    from augmentor.evaluation.arms import SOFT_FALLBACK_TEMPERATURE, TeacherPlan, plan_targets
 
     p = np.array([[0.9, 0.09, 0.01], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]], np.float32)
     labels = np.array([0, 1, 0])  # the third: conditioned on 0, the teacher prefers 2: no hard 0 for it
@@ -43,7 +43,7 @@ def test_teacher_temperature_zero_gives_the_conditioning_labels_one_hot_where_th
 
 
 def test_teacher_want_serves_only_the_classes_under_the_share():
-    from augmentor.arms import teacher_want
+    from augmentor.evaluation.arms import teacher_want
 
     counts = np.array([1000, 599, 359, 215, 10])
     gap = counts.max() - counts
@@ -121,7 +121,7 @@ def test_at_conditioning_strength_zero_the_gan_ignores_the_class():
 
 
 def test_feature_gan_is_seeded_borrows_spread_and_head_retraining_keeps_shapes():
-    from augmentor.feature_gan import retrain_head, train_feature_gan
+    from augmentor.gan.feature_gan import retrain_head, train_feature_gan
 
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), [200, 100, 5])

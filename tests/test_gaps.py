@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from augmentor.errors import GapPlanError
-from augmentor.gaps import NAMED, parse_strategy, plan_gaps
+from augmentor.core.errors import GapPlanError
+from augmentor.core.gaps import NAMED, parse_strategy, plan_gaps
 
 COUNTS = {"a": 100, "b": 10, "c": 40}
 

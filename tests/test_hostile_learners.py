@@ -16,8 +16,8 @@ from PIL import Image
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from augmentor.cli import cli
-from augmentor.errors import InvalidDataError, RecipeError
-from augmentor.learner_spec import parse, resolve, resolve_factory
+from augmentor.core.errors import InvalidDataError, RecipeError
+from augmentor.evaluation.learner_spec import parse, resolve, resolve_factory
 
 from .conftest import make_image_folder
 from .test_tables import mixed_frame
@@ -162,8 +162,8 @@ class NoCopy(Proba):
     (Proba, "a class, not an instance"), (object(), "no fit or predict_proba"),
 ])
 def test_a_broken_learner_object_is_one_line_before_training(tmp_path, obj, words):
+    from augmentor.config.recipe import recipe_from_dict
     from augmentor.pipeline import run_recipe
-    from augmentor.recipe import recipe_from_dict
 
     path = tmp_path / "t.csv"
     mixed_frame(120).to_csv(path, index=False)
@@ -178,7 +178,7 @@ def test_a_broken_learner_object_is_one_line_before_training(tmp_path, obj, word
 
 def test_scores_are_checked_during_the_evaluation_too():
     """A learner that passes the trial but breaks on the full evaluation set: one line naming it."""
-    from augmentor.user_learner import ObjectLearner
+    from augmentor.evaluation.user_learner import ObjectLearner
 
     class LateNaN(Proba):
         def predict_proba(self, x):
@@ -225,8 +225,8 @@ def test_init_never_replaces_its_data(tmp_path):
 
 
 def test_an_output_inside_the_pool_is_refused(tmp_path):
+    from augmentor.config.recipe import recipe_from_dict
     from augmentor.pipeline import run_recipe
-    from augmentor.recipe import recipe_from_dict
 
     make_image_folder(tmp_path / "data", {"a": 12, "b": 12})
     pool = tmp_path / "pool"
@@ -241,14 +241,14 @@ def test_an_output_inside_the_pool_is_refused(tmp_path):
 # 4. leaks a user would not see ---------------------------------------------------------------------------------
 
 def _digits_split():
-    from augmentor.data import stratified_split
-    from augmentor.modalities import load_dataset
+    from augmentor.core.data import stratified_split
+    from augmentor.registry import load_dataset
 
     return stratified_split(load_dataset("builtin:digits"), 0.2, 0)
 
 
 def test_a_jpeg_re_encoded_test_set_is_refused_as_a_pool(tmp_path):
-    from augmentor.data import shared_samples
+    from augmentor.core.data import shared_samples
     from augmentor.image.data import LabelledData
 
     train, test = _digits_split()
@@ -271,8 +271,8 @@ def test_a_jpeg_re_encoded_test_set_is_refused_as_a_pool(tmp_path):
 
 
 def test_a_pool_of_validation_rows_is_refused(tmp_path):
+    from augmentor.config.recipe import recipe_from_dict
     from augmentor.pipeline import load_pool
-    from augmentor.recipe import recipe_from_dict
     from augmentor.table.data import load_table
 
     frame = mixed_frame(120)

@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from augmentor.checkpoint import list_checkpoints, load_checkpoint
-from augmentor.modalities import load_dataset
-from augmentor.recipe import SynthesizeConfig, load_recipe
-from augmentor.train import train
+from augmentor.config.recipe import SynthesizeConfig, load_recipe
+from augmentor.gan.checkpoint import list_checkpoints, load_checkpoint
+from augmentor.gan.train import train
+from augmentor.registry import load_dataset
 
 RECIPE = """
 [model]
@@ -150,7 +150,7 @@ def test_killed_npz_synthesis_resumes_from_whole_shards(tiny_model, tmp_path):
 
 
 def test_partial_output_of_another_job_is_not_reused(tiny_model, tmp_path):
-    from augmentor.modalities import generate_to_folder
+    from augmentor.registry import generate_to_folder
 
     model = tiny_model[1]
     partial = tmp_path / ".out.partial"
@@ -169,8 +169,8 @@ def test_shard_flushed_before_its_manifest_rows_is_redone(tiny_model, tmp_path):
     import json
     import shutil
 
-    from augmentor.modalities import generate_to_folder
-    from augmentor.runtime import file_sha256
+    from augmentor.registry import generate_to_folder
+    from augmentor.synthesis.runtime import file_sha256
 
     model = tiny_model[1]
     job = dict(counts={"3": 250, "5": 100}, config=SynthesizeConfig(seed=2, format="npz", shard_size=100),

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from augmentor.cli import cli
-from augmentor.errors import RecipeError
-from augmentor.learner_spec import parse
+from augmentor.core.errors import RecipeError
+from augmentor.evaluation.learner_spec import parse
 
 from .test_tables import mixed_frame
 
@@ -246,8 +246,8 @@ def test_a_time_series_classifier_by_import_path():
     """sktime-style classifiers by import path: fitted on (series, channels, length); classic augmentation adds
     copies; without class weights its loss-fix cells are the same fit as the cells without them."""
     pytest.importorskip("sktime")
-    from augmentor.arms import cell_arm
-    from augmentor.evaluate import evaluate
+    from augmentor.evaluation.arms import cell_arm
+    from augmentor.evaluation.engine import evaluate
     from augmentor.signal.data import SignalData
     from augmentor.signal.learners import ImportedLearner
 
@@ -295,9 +295,9 @@ def test_a_learner_object_in_python_through_run_recipe(tmp_path):
     """run_recipe(recipe, learners=[obj]): the object is judged in place of the defaults, fitted as a fresh copy
     per arm and seed (the object handed over is never fitted), with the grid, its teacher arm and a Use-it
     snippet; an object without predict_proba is one line before any training."""
-    from augmentor.errors import RecipeError
+    from augmentor.config.recipe import load_recipe
+    from augmentor.core.errors import RecipeError
     from augmentor.pipeline import run_recipe
-    from augmentor.recipe import load_recipe
 
     recipe_file = tmp_path / "net.toml"
     recipe_file.write_text(IMAGE_RECIPE.replace("learners = LEARNERS", "").replace(

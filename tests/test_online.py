@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from augmentor.classifiers import predict_proba
-from augmentor.errors import InvalidDataError
-from augmentor.fidelity import memorisation
+from augmentor.core.errors import InvalidDataError
+from augmentor.evaluation.classifiers import predict_proba
+from augmentor.evaluation.fidelity import memorisation
 from augmentor.image.learners import fit_cnn
-from augmentor.modalities import load_dataset, open_generator
-from augmentor.online import FilteredSource, OnlineSynthetic
+from augmentor.registry import load_dataset, open_generator
+from augmentor.synthesis.online import FilteredSource, OnlineSynthetic
 
 pytestmark = pytest.mark.xdist_group("online")  # one worker: the module's fixtures are built once
 

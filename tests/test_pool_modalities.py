@@ -14,15 +14,15 @@ import torch
 from click.testing import CliRunner
 
 from augmentor.cli import cli
-from augmentor.errors import InvalidDataError, RecipeError
+from augmentor.config.recipe import recipe_from_dict
+from augmentor.core.errors import InvalidDataError, RecipeError
+from augmentor.gan.train import train
 from augmentor.pipeline import load_pool
-from augmentor.recipe import recipe_from_dict
 from augmentor.signal.data import SignalData, load_unlabelled
 from augmentor.signal.models import SignalDiscriminator
 from augmentor.signal.wav import wav_bytes
 from augmentor.table.data import load_table
 from augmentor.table.data import load_unlabelled as load_table_pool
-from augmentor.train import train
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augmentor.errors import InvalidDataError
-from augmentor.modalities import for_codec, generate_to_folder, open_generator
-from augmentor.ray_engine import _partial, plan_units
-from augmentor.ray_engine import generate_with_ray as _generate_with_ray
-from augmentor.ray_engine import run_unit as _run_unit
-from augmentor.recipe import SynthesizeConfig
+from augmentor.config.recipe import SynthesizeConfig
+from augmentor.core.errors import InvalidDataError
+from augmentor.registry import for_codec, generate_to_folder, open_generator
+from augmentor.serving.ray_engine import _partial, plan_units
+from augmentor.serving.ray_engine import generate_with_ray as _generate_with_ray
+from augmentor.serving.ray_engine import run_unit as _run_unit
 
 ray = pytest.importorskip("ray", reason="augmentor[ray] is installed by make test")
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker: its fixtures once
@@ -94,10 +94,10 @@ def test_rerun_resumes_from_completed_units(cluster, tiny_model, tmp_path):
 
 
 def test_table_csv_equals_one_process(cluster, tmp_path):
-    from augmentor.modalities import export_onnx
-    from augmentor.recipe import recipe_from_dict
+    from augmentor.config.recipe import recipe_from_dict
+    from augmentor.gan.train import train
+    from augmentor.registry import export_onnx
     from augmentor.table.data import load_table
-    from augmentor.train import train
 
     from .test_tables import TABLE_RECIPE, mixed_frame
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from augmentor.errors import RecipeError
-from augmentor.recipe import load_recipe, recipe_from_dict, with_overrides
+from augmentor.config.recipe import load_recipe, recipe_from_dict, with_overrides
+from augmentor.core.errors import RecipeError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from augmentor import atomic
-from augmentor.checkpoint import list_checkpoints, load_checkpoint
-from augmentor.errors import OutputExistsError, RecipeError
-from augmentor.modalities import load_dataset
-from augmentor.recipe import load_recipe, with_overrides
-from augmentor.report import write_report
-from augmentor.train import train
+from augmentor.config.recipe import load_recipe, with_overrides
+from augmentor.core import atomic
+from augmentor.core.errors import OutputExistsError, RecipeError
+from augmentor.gan.checkpoint import list_checkpoints, load_checkpoint
+from augmentor.gan.train import train
+from augmentor.registry import load_dataset
+from augmentor.report.render import write_report
 
 
 def test_failed_rename_keeps_previous_checkpoint(tmp_path, image_folder, tiny_recipe, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from augmentor.cli import cli
-from augmentor.recipe import load_recipe
+from augmentor.config.recipe import load_recipe
 
 from .conftest import make_image_folder
 from .test_signals import make_wav_folder

@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from augmentor.cli import cli
-from augmentor.errors import InvalidDataError, RecipeError, UnsafeArtifactError
+from augmentor.config.recipe import RULES, SynthesizeConfig, recipe_from_dict
+from augmentor.core.errors import InvalidDataError, RecipeError, UnsafeArtifactError
+from augmentor.core.names import check_class_names
+from augmentor.core.outputs import output_lock, split_ref
 from augmentor.image.writer import read_samples
-from augmentor.modalities import generate_to_folder, load_dataset, open_generator, read_model_info
-from augmentor.names import check_class_names
-from augmentor.outputs import output_lock, split_ref
-from augmentor.recipe import RULES, SynthesizeConfig, recipe_from_dict
+from augmentor.registry import generate_to_folder, load_dataset, open_generator, read_model_info
 
 from .conftest import make_image_folder, tree_hash, tree_listing
 
@@ -493,8 +493,8 @@ def test_fuzz_generate_arguments_exit_0_or_2(tiny_model, tmp_path_factory, batch
 
 @pytest.mark.slow
 def test_table_output_never_overwrites_a_user_column(tmp_path):
-    from augmentor.modalities import export_onnx
-    from augmentor.train import train
+    from augmentor.gan.train import train
+    from augmentor.registry import export_onnx
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"source": rng.random(20), "augmentor_source": rng.random(20),

@@ -22,13 +22,13 @@ pytest.importorskip("fastapi", reason="augmentor[serve] is installed by make tes
 import uvicorn  # noqa: E402
 
 from augmentor.cli import cli  # noqa: E402
-from augmentor.client import Client, ServerError  # noqa: E402
-from augmentor.modalities import (
+from augmentor.registry import (
     for_codec,  # noqa: E402
     open_generator,  # noqa: E402
 )
-from augmentor.online import OnlineSynthetic  # noqa: E402
-from augmentor.serve import create_app as _create_app  # noqa: E402
+from augmentor.serving.client import Client, ServerError  # noqa: E402
+from augmentor.serving.service import create_app as _create_app  # noqa: E402
+from augmentor.synthesis.online import OnlineSynthetic  # noqa: E402
 
 from .test_tables import TABLE_RECIPE, mixed_frame  # noqa: E402
 
@@ -263,7 +263,7 @@ def test_memory_stays_bounded_under_rounds_of_32_concurrent_requests_at_the_cap(
 
 
 def test_client_raises_its_own_error_for_transport_faults():
-    from augmentor.client import ClientError
+    from augmentor.serving.client import ClientError
 
     with pytest.raises(ClientError):
         Client(f"http://127.0.0.1:{_free_port()}", timeout=5)  # nobody listening
@@ -303,7 +303,7 @@ def test_32_concurrent_clients_get_their_own_samples_and_share_runs(server, mode
 
 
 def test_client_is_a_source_for_online_synthetic(server, model, digits_splits):
-    from augmentor.modalities import load_dataset
+    from augmentor.registry import load_dataset
 
     data = load_dataset(digits_splits[0])
     local = OnlineSynthetic(data.x, data.y, data.classes, open_generator(model), seed=4)
@@ -341,10 +341,10 @@ def test_disconnect_mid_stream_stops_the_work(server):
 
 @pytest.fixture(scope="module")
 def table_model(tmp_path_factory):
-    from augmentor.modalities import export_onnx
-    from augmentor.recipe import recipe_from_dict
+    from augmentor.config.recipe import recipe_from_dict
+    from augmentor.gan.train import train
+    from augmentor.registry import export_onnx
     from augmentor.table.data import load_table
-    from augmentor.train import train
 
     root = tmp_path_factory.mktemp("served-table")
     mixed_frame().to_csv(root / "mixed.csv", index=False)

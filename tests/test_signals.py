@@ -13,17 +13,17 @@ import torch
 from click.testing import CliRunner
 from scipy.io import wavfile
 
-from augmentor import modalities
+from augmentor import registry as modalities
 from augmentor.cli import cli
-from augmentor.errors import InvalidDataError
-from augmentor.modalities import export_onnx, fill_gaps, generate_to_folder, load_dataset, open_generator
-from augmentor.recipe import recipe_from_dict
+from augmentor.config.recipe import recipe_from_dict
+from augmentor.core.errors import InvalidDataError
+from augmentor.gan.train import train
+from augmentor.registry import export_onnx, fill_gaps, generate_to_folder, load_dataset, open_generator
 from augmentor.signal.augment import CLASSIC, classic_signal_augmentation
 from augmentor.signal.codec import SignalCodec
 from augmentor.signal.data import SignalData, load_signals
 from augmentor.signal.models import diff_augment_1d
-from augmentor.synthesize import read_folder
-from augmentor.train import train
+from augmentor.synthesis.synthesize import read_folder
 
 pytestmark = pytest.mark.xdist_group("signals")  # one worker: the module's fixtures are built once
 
@@ -122,7 +122,7 @@ def test_wav_bytes_keep_the_sample_type_and_round_trip(tmp_path, sample_format):
 
 
 def _fmt(fmt: str, seed: int = 0):
-    from augmentor.recipe import SynthesizeConfig
+    from augmentor.config.recipe import SynthesizeConfig
 
     return SynthesizeConfig(format=fmt, seed=seed)
 
@@ -192,7 +192,7 @@ def test_codec_round_trip_and_metadata_guard():
     c = SignalCodec.fit(SignalData(x, np.zeros(5, np.int64), ("a", "b")))
     np.testing.assert_allclose(c.decode(c.encode(x)), x, rtol=1e-6, atol=1e-5)
     assert modalities.for_codec(c.to_json()).scale == c.scale
-    from augmentor.errors import UnsafeArtifactError
+    from augmentor.core.errors import UnsafeArtifactError
 
     for bad in ({"kind": "signal", "scale": []}, {"kind": "signal", "scale": [-1.0]},
                 {"kind": "signal", "scale": [1.0], "rate": "x"}, {"kind": "sound"}):
@@ -295,15 +295,15 @@ def test_served_and_ray_samples_equal_the_cli(wav_model, tmp_path):
         assert got["x"].dtype == np.float32
         np.testing.assert_array_equal(got["x"], want_x)
         np.testing.assert_array_equal(got["y"], want_y)
-        from augmentor.client import Client
+        from augmentor.serving.client import Client
 
         x, y = Client(s.url).generate(counts, seed=7)
         np.testing.assert_array_equal(x, want_x)
     finally:
         s.stop()
     ray = pytest.importorskip("ray", reason="augmentor[ray] is installed by make test")
-    from augmentor.modalities import for_codec
-    from augmentor.ray_engine import generate_with_ray
+    from augmentor.registry import for_codec
+    from augmentor.serving.ray_engine import generate_with_ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:

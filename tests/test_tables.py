@@ -14,14 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augmentor.cli import cli
-from augmentor.errors import InvalidDataError, UnsafeArtifactError
-from augmentor.gaps import plan_gaps
-from augmentor.modalities import export_onnx, fill_gaps, load_dataset, read_model_info
-from augmentor.outputs import read_manifest
-from augmentor.recipe import SynthesizeConfig, recipe_from_dict
+from augmentor.config.recipe import SynthesizeConfig, recipe_from_dict
+from augmentor.core.errors import InvalidDataError, UnsafeArtifactError
+from augmentor.core.gaps import plan_gaps
+from augmentor.core.outputs import read_manifest
+from augmentor.gan.train import train
+from augmentor.registry import export_onnx, fill_gaps, load_dataset, read_model_info
 from augmentor.table.codec import TableCodec
 from augmentor.table.data import load_table
-from augmentor.train import train
 
 pytestmark = pytest.mark.xdist_group("tables")  # one worker: the module's fixtures are built once
 
@@ -324,9 +324,9 @@ def test_table_errors_exit_with_code_2(mixed_csv):
 
 def test_table_stages_through_the_cli(table_model, tmp_path):
     """synthesize --include-real, generate --format parquet and evaluate on tables, by CLI."""
-    from augmentor.checkpoint import latest_checkpoint
-    from augmentor.export import verify_onnx
-    from augmentor.modalities import generator_from_checkpoint
+    from augmentor.gan.checkpoint import latest_checkpoint
+    from augmentor.registry import generator_from_checkpoint
+    from augmentor.synthesis.export import verify_onnx
 
     data, model = table_model
     g, _ = generator_from_checkpoint(latest_checkpoint(model.parent))
@@ -360,7 +360,7 @@ def test_table_stages_through_the_cli(table_model, tmp_path):
 
 
 def test_table_oversampling_arms_hit_the_target_counts_and_validity_flags_bad_rows(mixed_csv):
-    from augmentor.arms import oversample as oversample_table
+    from augmentor.evaluation.arms import oversample as oversample_table
     from augmentor.table.data import TableData
     from augmentor.table.evaluation import synthetic_validity
 

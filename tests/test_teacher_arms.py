@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from augmentor.arms import Arm, TeacherPlan, class_scores, teacher_choice, teacher_on_top_of
-from augmentor.recipe import EvaluateConfig
+from augmentor.config.recipe import EvaluateConfig
+from augmentor.evaluation.arms import Arm, TeacherPlan, class_scores, teacher_choice, teacher_on_top_of
+from augmentor.evaluation.stage import run_evaluation
 from augmentor.signal.data import SignalData
-from augmentor.study import run_evaluation
 from augmentor.table.data import TableData
 
 
@@ -82,7 +82,7 @@ def test_table_learners_fit_a_hard_teacher_arm_and_the_report_names_its_kept_row
         assert teacher["runs"][int(seed)]["train_counts"] == (real + np.asarray(sel["kept"])).tolist()
     assert results["teacher_guard"]["checked"] is False  # tables: no memorisation check, said so
 
-    from augmentor.report import write_report
+    from augmentor.report.render import write_report
 
     md = write_report(tmp_path / "r", results, title="t").read_text()
     assert "## Teacher selection: logreg" in md and "the teacher assigns none of the draw to it" in md
@@ -117,7 +117,7 @@ def test_signal_teacher_arms_and_the_copy_guard(tmp_path):
     teacher = arms[next(n for n in arms if n.startswith("real+synthetic (teacher)"))]
     for sel in teacher["teacher_selection"].values():
         assert sel["wanted"][2] == 0 and sel["kept"][2] == 0 and sel["kept"][1] > 0
-    from augmentor.report import write_report
+    from augmentor.report.render import write_report
 
     md = write_report(tmp_path / "r", results, title="t").read_text()
     assert "flagged as copies" in md and "get no teacher-arm, gap-filling, filtered or dose samples: f." in md
@@ -169,8 +169,8 @@ def test_an_unlabelled_pool_trains_the_gan_and_gives_self_training_arms(tmp_path
     from click.testing import CliRunner
     from sklearn.datasets import load_digits
 
-    from augmentor.checkpoint import latest_checkpoint, load_checkpoint
     from augmentor.cli import cli
+    from augmentor.gan.checkpoint import latest_checkpoint, load_checkpoint
 
     x = (load_digits().images / 16.0).astype(np.float32)
     pool = np.roll(x, 1, axis=2)[:, None]  # every digit shifted one pixel: like the data, never a test image
@@ -211,7 +211,7 @@ def test_an_unlabelled_pool_trains_the_gan_and_gives_self_training_arms(tmp_path
 def test_weight_and_join_candidates_make_one_arm_per_distinct_fit():
     """A network fits every weight x join candidate; a one-call learner has no join step, and one without
     sample weights no weight: their duplicate plans are dropped, and so are the tags that would not apply."""
-    from augmentor.study import distinct_fits, teacher_settings
+    from augmentor.evaluation.stage import distinct_fits, teacher_settings
 
     ev = EvaluateConfig(teacher_weight=(0.5, 1.0), teacher_join=(0.5, 0.75))
     settings = teacher_settings(ev)
@@ -228,7 +228,7 @@ def test_weight_and_join_candidates_make_one_arm_per_distinct_fit():
 
 
 def test_the_answer_names_self_training_when_it_is_the_best_arm_without_a_gan():
-    from augmentor.report import _which
+    from augmentor.report.render import _which
 
     assert _which("real+self-training+DRW", "the") == ("self-training on the unlabelled pool, which beat the "
                                                         "search's winner on validation")

@@ -7,11 +7,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from augmentor.checkpoint import list_checkpoints, load_checkpoint
-from augmentor.errors import OutputExistsError, UnsafeArtifactError
-from augmentor.modalities import export_onnx, load_dataset
-from augmentor.recipe import with_overrides
-from augmentor.train import train
+from augmentor.config.recipe import with_overrides
+from augmentor.core.errors import OutputExistsError, UnsafeArtifactError
+from augmentor.gan.checkpoint import list_checkpoints, load_checkpoint
+from augmentor.gan.train import train
+from augmentor.registry import export_onnx, load_dataset
 
 PACKAGE = Path(__file__).resolve().parents[1] / "augmentor"
 
@@ -104,7 +104,7 @@ def test_source_never_unpickles():
 
 
 def test_guidance_weight_is_off_then_ramps_to_full(tiny_recipe):
-    from augmentor.train import guidance_weight
+    from augmentor.gan.train import guidance_weight
 
     cfg = with_overrides(tiny_recipe, {"train.class_guidance": 0.4, "train.guidance_start": 0.5}).train
     weights = [guidance_weight(cfg, s, 100) for s in (0, 49, 50, 60, 75, 99)]

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from augmentor.metrics import score
+from augmentor.config.recipe import load_recipe
+from augmentor.evaluation.metrics import score
 from augmentor.pipeline import prepare_splits
-from augmentor.recipe import load_recipe
 
 from .test_recipe import ROOT
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..recipe import EvaluateConfig
+from ..config.recipe import EvaluateConfig
 from .group import cli
 from .options import (
     ImageSize,
@@ -41,8 +41,8 @@ def inspect(data: str, image_size: int, channels: int, length: int, rate: int, l
       augmentor inspect builtin:plaid
       augmentor inspect clips/ --rate 8000
     """
-    from ..gaps import NAMED, plan_gaps
-    from ..modalities import load_dataset
+    from ..core.gaps import NAMED, plan_gaps
+    from ..registry import load_dataset
 
     d = load_dataset(data, image_size, int(channels), label=label, length=length, rate=rate, inspect=True)
     counts = d.counts()
@@ -97,17 +97,17 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
     """
     import os
 
-    from ..modalities import load_dataset
-    from ..outputs import check_outputs
-    from ..recipe import Recipe, load_recipe, with_overrides
+    from ..config.recipe import Recipe, load_recipe, with_overrides
+    from ..core.outputs import check_outputs
+    from ..registry import load_dataset
 
     check_outputs({"--out": out}, [data, *([recipe] if recipe else [])])
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        from ..checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
-        from ..devices import torch_device
-        from ..distributed import launch
-        from ..errors import AugmentorError
-        from ..train import check_world_size
+        from ..core.devices import torch_device
+        from ..core.errors import AugmentorError
+        from ..gan.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+        from ..gan.distributed import launch
+        from ..gan.train import check_world_size
 
         cores = os.cpu_count() or 1
         if not torch_device(device).startswith("cuda") and nproc > cores:
@@ -133,8 +133,8 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
                                  ("--overwrite", overwrite), ("-q", not progress)) if on]
         launch(argv, nproc, device, out)
         return
-    from ..distributed import die_with_launcher, shutdown, world
-    from ..train import train
+    from ..gan.distributed import die_with_launcher, shutdown, world
+    from ..gan.train import train
 
     die_with_launcher()
     r = load_recipe(recipe) if recipe else Recipe(name=out.name)
@@ -222,10 +222,10 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
       augmentor evaluate --train clips/ --test clips-test/ --validation clips-val/ --length 2000 \
           --synthetic runs/clips/synthetic --report reports/clips
     """
-    from ..outputs import check_outputs
+    from ..config.recipe import Recipe, with_overrides
+    from ..core.outputs import check_outputs
     from ..pipeline import evaluate_folders, versions
-    from ..recipe import Recipe, with_overrides
-    from ..report import check_report_dir, write_report
+    from ..report.render import check_report_dir, write_report
 
     doses: dict[float, Path] = {}
     for item in dose:
@@ -288,8 +288,8 @@ def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int
       augmentor run recipes/digits.toml --imbalance exponential:50 --out runs/lt --report reports/lt
       augmentor run recipes/wine.toml --learner rf --learner "lightgbm:LGBMClassifier(verbose=-1)"
     """
+    from ..config.recipe import load_recipe, with_overrides
     from ..pipeline import run_recipe
-    from ..recipe import load_recipe, with_overrides
 
     if not recipe.endswith(".toml"):
         return _run_data(recipe, label, dict(epochs=epochs, seeds=seeds, evaluate_epochs=evaluate_epochs, out=out,
@@ -331,8 +331,8 @@ def calibrate(recipe: Path, pool: int, simulations: int, device: str, progress: 
       augmentor run recipes/wine.toml && augmentor calibrate recipes/wine.toml
       augmentor calibrate recipes/digits.toml --pool 40 --simulations 4000
     """
+    from ..config.recipe import load_recipe
     from ..pipeline import calibrate_recipe
-    from ..recipe import load_recipe
 
     cal = calibrate_recipe(load_recipe(recipe), pool=pool, simulations=simulations, device=device)
     click.echo(f"false-verdict rate {cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f} "
@@ -342,11 +342,11 @@ def calibrate(recipe: Path, pool: int, simulations: int, device: str, progress: 
 
 def _run_data(spec: str, label: str, o: dict) -> None:
     """`augmentor run DATA`: the data's default recipe, run and written beside the report."""
-    from ..atomic import write_bytes
-    from ..modalities import load_dataset
+    from ..config.defaults import default_recipe, recipe_toml
+    from ..config.recipe import with_overrides
+    from ..core.atomic import write_bytes
     from ..pipeline import run_recipe
-    from ..recipe import with_overrides
-    from ..recipe_defaults import default_recipe, recipe_toml
+    from ..registry import load_dataset
 
     r = with_overrides(default_recipe(spec, load_dataset(spec, label=label), label=label), {
         "train.epochs": o["epochs"], "evaluate.seeds": o["seeds"], "train.seed": o["seed"],
@@ -379,10 +379,10 @@ def init(data: str, out: Path | None, label: str, overwrite: bool, progress: boo
       augmentor init my_images/ --out recipes/mine.toml && augmentor run recipes/mine.toml
       augmentor init churn.csv --label-column churned
     """
-    from ..atomic import write_bytes
-    from ..modalities import load_dataset
-    from ..outputs import check_outputs
-    from ..recipe_defaults import default_recipe, recipe_toml
+    from ..config.defaults import default_recipe, recipe_toml
+    from ..core.atomic import write_bytes
+    from ..core.outputs import check_outputs
+    from ..registry import load_dataset
 
     if out is not None:  # before the data is read: a recipe never replaces the data it describes
         check_outputs({"--out": out}, [data])

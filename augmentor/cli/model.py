@@ -43,7 +43,7 @@ def export_cmd(run: Path, out: Path | None, checkpoint: Path | None, fp16: bool,
       augmentor export runs/digits
       augmentor export runs/digits --fp16 --out runs/digits/generator-fp16.onnx
     """
-    from ..modalities import export_onnx
+    from ..registry import export_onnx
 
     click.echo(f"model: {export_onnx(run, out, checkpoint, fold=not no_fold, fp16=fp16)}")
 
@@ -77,7 +77,7 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
       augmentor generate M.onnx --counts 0=3000,1=2000 --format npz --engine ray --num-workers 2 --out A/
     augmentor generate runs/clips/generator.onnx --counts dog=40 --format wav --out clips-syn/
     """
-    from ..modalities import generate_to_folder
+    from ..registry import generate_to_folder
 
     wanted = parse_counts(counts)
     if sum(wanted.values()) > max_samples:
@@ -86,8 +86,8 @@ def generate(model: Path, counts: str, out: Path, batch_size: int, fmt: str, wor
     config = synthesis_config(seed=seed, batch_size=batch_size, format=fmt, workers=workers, max_samples=max_samples)
     check_engine(engine, address, num_workers)
     if engine == "ray":
-        from ..modalities import for_codec
-        from ..ray_engine import generate_with_ray
+        from ..registry import for_codec
+        from ..serving.ray_engine import generate_with_ray
 
         res = generate_with_ray(model, wanted, out, config, address=address, num_workers=num_workers,
                                 gpus_per_worker=gpus_per_worker, overwrite=overwrite, progress=progress,
@@ -132,10 +132,10 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
       augmentor synthesize runs/churn/generator.onnx --data churn.csv --label-column churned \
           --out synth/ --include-real
     """
-    from ..gaps import check_strategy
-    from ..modalities import for_codec, load_dataset, open_generator
-    from ..outputs import check_outputs, prepare_output
-    from ..synthesize import fill_gaps
+    from ..core.gaps import check_strategy
+    from ..core.outputs import check_outputs, prepare_output
+    from ..registry import for_codec, load_dataset, open_generator
+    from ..synthesis.synthesize import fill_gaps
 
     check_outputs({"--out": out}, [model, data])
     prepare_output(out, "synthesis", overwrite)
@@ -148,8 +148,8 @@ def synthesize(model: Path, data: str, out: Path, strategy: str, include_real: b
         if include_real or filter_threshold is not None:
             raise UserError("--engine ray writes generated samples only: drop --include-real and --filter, "
                             "or use --engine local")
-        from ..gaps import plan_gaps
-        from ..ray_engine import generate_with_ray
+        from ..core.gaps import plan_gaps
+        from ..serving.ray_engine import generate_with_ray
 
         res = generate_with_ray(model, plan_gaps(d.counts(), plan), out, config, address=address,
                                 num_workers=num_workers, gpus_per_worker=gpus_per_worker, overwrite=overwrite,
@@ -202,8 +202,8 @@ def serve(models: tuple[Path, ...], host: str, port: int, max_batch: int, max_wa
         import prometheus_client  # noqa: F401
         import uvicorn  # noqa: F401
 
-        from ..modalities import for_codec
-        from ..serve import serve as run_server
+        from ..registry import for_codec
+        from ..serving.service import serve as run_server
     except ImportError as e:  # pragma: no cover - depends on the installed extras
         raise UserError(f"augmentor serve needs FastAPI and uvicorn ({e}); install them with "
                         "pip install 'augmentor[serve]'") from None

@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from ..errors import AugmentorError
+from ..core.errors import AugmentorError
 
 
 class UserError(click.ClickException):
@@ -25,7 +25,7 @@ class AugmentorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AugmentorError as e:
-            from ..distributed import report_rank_error
+            from ..gan.distributed import report_rank_error
 
             if report_rank_error(str(e)):  # a rank of `--nproc N`: the launcher prints it, once
                 ctx.exit(2)
@@ -109,7 +109,7 @@ def parse_imbalance(text: str) -> dict:
 
 
 def parse_counts(text: str) -> dict[str, int]:
-    from ..gaps import parse_strategy
+    from ..core.gaps import parse_strategy
 
     counts = parse_strategy(text)
     if not isinstance(counts, dict) or not counts:
@@ -124,7 +124,7 @@ def label_option(func):
 
 def synthesis_config(**values):
     """A recipe.SynthesizeConfig from CLI values, built and range-checked the recipe's way."""
-    from ..recipe import Recipe, with_overrides
+    from ..config.recipe import Recipe, with_overrides
 
     return with_overrides(Recipe(), {f"synthesize.{k}": v for k, v in values.items()}).synthesize
 

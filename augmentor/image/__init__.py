@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..gan_steps import hinge_step
-from ..modality import Deferred, Modality, Training, bind
+from ..core.modality import Deferred, Modality, Training, bind
+from ..gan.steps import hinge_step
 from .codec import ImageCodec
 from .data import BUILTINS, LabelledData, load_images, load_unlabelled, validate, write_npz
 from .diffaug import diff_augment

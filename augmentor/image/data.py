@@ -19,10 +19,10 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..atomic import atomic_path
-from ..data import IMAGE_EXTENSIONS
-from ..errors import InvalidDataError
-from ..names import check_class_names
+from ..core.atomic import atomic_path
+from ..core.data import IMAGE_EXTENSIONS
+from ..core.errors import InvalidDataError
+from ..core.names import check_class_names
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class LabelledData:
 
     def load_like(self, spec: str, **_: object) -> LabelledData:
         """Another image set at this one's size and channels, labelled by these classes."""
-        from ..labels import align_classes
+        from ..core.labels import align_classes
 
         return align_classes(load_images(spec, self.shape[1], self.shape[0]), self.classes)
 
@@ -298,7 +298,7 @@ def load_unlabelled(spec: str, like: LabelledData, **_: object) -> LabelledData:
             raise InvalidDataError(f"data.unlabelled: {path} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         x = np.stack([_to_array(_read_image(p), like.shape[1], like.shape[0]) for p in files])
     elif path.suffix.lower() == ".npz":
-        from ..data import pool_array
+        from ..core.data import pool_array
 
         x = _pixels(path, pool_array(path, "images"))
     else:

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arms import steps_for
-from ..checkpoint import unprefixed
-from ..recipe import EvaluateConfig, TrainConfig
-from ..study import memorisation_section
-from ..use_it import resampling_lines
+from ..config.recipe import EvaluateConfig, TrainConfig
+from ..evaluation.arms import steps_for
+from ..evaluation.stage import memorisation_section
+from ..evaluation.use_it import resampling_lines
+from ..gan.checkpoint import unprefixed
 from .data import LabelledData
 from .learners import CnnLearner, SmallCNN, classic_augmentation, classic_candidates, embed, fit_cnn, small_cnn
 

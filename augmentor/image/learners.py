@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..arms import Arm
-from ..classifiers import (  # noqa: F401  (re-exported: the image fit's pieces in one place)
+from ..evaluation.arms import Arm
+from ..evaluation.classifiers import (  # noqa: F401  (re-exported: the image fit's pieces in one place)
     SoftSynthetic,
     drw_weights,
     embed,
@@ -22,7 +22,7 @@ from ..classifiers import (  # noqa: F401  (re-exported: the image fit's pieces 
     soft_teacher_samples,
     teacher_targets,
 )
-from ..classifiers import fit_cnn as fit_network
+from ..evaluation.classifiers import fit_cnn as fit_network
 
 WIDTHS = (32, 64, 128)  # images under 16 px (8x8 digits)
 
@@ -183,7 +183,7 @@ class CnnLearner:
 
     def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str,
                  workers: int = 1, network: str = "smallcnn") -> None:
-        from ..learner_spec import short_name
+        from ..evaluation.learner_spec import short_name
 
         self.network = network  # networks.py: smallcnn, a torchvision ResNet, or a factory by import path
         self.name = "SmallCNN" if network == "smallcnn" else short_name(network)
@@ -214,7 +214,7 @@ class CnnLearner:
             for arm, x, y, seed in jobs:
                 yield self.fit_predict(arm, x, y, seed, evals)
             return
-        from ..fitpool import FitPool
+        from ..evaluation.fitpool import FitPool
 
         if self._pool is None:
             self._pool, self._evals = FitPool(self.workers, {"evals": list(evals)}), evals
@@ -273,7 +273,7 @@ def _fit(job: dict):
 def _fit_in_worker(job: dict, shared: dict) -> tuple[list[np.ndarray], dict | None]:
     """One fit in a worker process: its predictions on the shared evaluation inputs, and the
     model's state when a later arm may use it as its teacher."""
-    from ..fitpool import state_arrays
+    from ..evaluation.fitpool import state_arrays
 
     model = _fit(job)
     return [predict_proba(model, e).argmax(1) for e in shared["evals"]], state_arrays(model) if job["keep"] else None

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..errors import InvalidDataError
+from ..core.errors import InvalidDataError
 
 
 def upsampling_plan(height: int, width: int) -> tuple[int, int, int]:

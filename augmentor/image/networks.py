@@ -29,8 +29,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import RecipeError
-from ..learner_spec import check_size, resolve_factory, short_name, shown
+from ..core.errors import RecipeError
+from ..evaluation.learner_spec import check_size, resolve_factory, short_name, shown
 
 RESNETS = ("resnet18", "resnet34", "resnet50")
 

@@ -18,10 +18,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..outputs import MANIFEST_FIELDS, partial_dir, split_ref
-from ..runtime import OnnxGenerator
-from ..sinks import NpzSink, class_folder, die_with_parent
-from ..synthesize import QualityFilter, SynthesisResult, draw_samples, manifest_samples, write_model_record
+from ..core.outputs import MANIFEST_FIELDS, partial_dir, split_ref
+from ..synthesis.runtime import OnnxGenerator
+from ..synthesis.sinks import NpzSink, class_folder, die_with_parent
+from ..synthesis.synthesize import QualityFilter, SynthesisResult, draw_samples, manifest_samples, write_model_record
 from .data import LabelledData
 
 

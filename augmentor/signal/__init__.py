@@ -7,8 +7,8 @@ The package implements the `Modality` (modality.py) for signals and binds it to 
 
 from __future__ import annotations
 
-from ..gan_steps import hinge_step
-from ..modality import Deferred, Modality, Training, bind
+from ..core.modality import Deferred, Modality, Training, bind
+from ..gan.steps import hinge_step
 from .codec import SignalCodec
 from .data import BUILTINS, SignalData, is_signal_spec, load_signals, load_unlabelled
 from .models import SignalDiscriminator, SignalGenerator, diff_augment_1d

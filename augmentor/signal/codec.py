@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..errors import InvalidDataError, UnsafeArtifactError
+from ..core.errors import InvalidDataError, UnsafeArtifactError
 from .data import FITS, MAX_CHANNELS, MAX_LENGTH, SignalData, fit_of
 from .wav import SAMPLE_FORMATS, wav_bytes
 

@@ -26,8 +26,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..data import check_one_medium
-from ..errors import InvalidDataError
+from ..core.data import check_one_medium
+from ..core.errors import InvalidDataError
 from .wav import WAV, at_rate, load_wav_folder, read_wav
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,13 @@ class SignalData:
 
     def load_like(self, spec: str, **_: object) -> SignalData:
         """Another signal set at this one's length and rate, labelled by these classes."""
-        from ..labels import align_classes
+        from ..core.labels import align_classes
 
         return align_classes(load_signals(spec, length=self.shape[1], rate=self.rate, fit=fit_of(self)),
                              self.classes)
 
     def write(self, stem: Path) -> Path:
-        from ..atomic import atomic_path
+        from ..core.atomic import atomic_path
 
         path = stem.with_suffix(".npz")
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -210,7 +210,7 @@ def load_unlabelled(spec: str, like: SignalData, **_: object) -> SignalData:
     elif path.suffix.lower() == ".ts":
         series = _load_ts(path)[0]
     elif path.suffix.lower() == ".npz":
-        from ..data import pool_array
+        from ..core.data import pool_array
 
         x = pool_array(path, "series")
         if x.ndim == 2:
@@ -290,7 +290,7 @@ def _suggest(n: int) -> int:
 
 
 def _load_npz(path: Path) -> tuple[list, np.ndarray, list, int]:
-    from ..names import check_class_names
+    from ..core.names import check_class_names
 
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -319,7 +319,7 @@ def _load_npz(path: Path) -> tuple[list, np.ndarray, list, int]:
 
 def _from_nested(frame, labels) -> tuple[list, np.ndarray, list]:
     """sktime's nested DataFrame (one pd.Series per cell) -> C x L arrays, label indices, class names."""
-    from ..names import check_class_names
+    from ..core.names import check_class_names
 
     series = [np.stack([np.asarray(frame.iat[i, c], np.float32) for c in range(frame.shape[1])])
               for i in range(len(frame))]

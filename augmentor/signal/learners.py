@@ -8,13 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arms import HardTeacher, class_scores, steps_for, with_rows
-from ..classifiers import copies, embed, fit_cnn, predict_proba, soft_teacher_samples
-from ..errors import InvalidDataError, RecipeError
-from ..labels import align_classes
-from ..learner_spec import build, check_labels, check_scores, handful, shown, trial
-from ..study import memorisation_section
-from ..use_it import resampling_lines
+from ..core.errors import InvalidDataError, RecipeError
+from ..core.labels import align_classes
+from ..evaluation.arms import HardTeacher, class_scores, steps_for, with_rows
+from ..evaluation.classifiers import copies, embed, fit_cnn, predict_proba, soft_teacher_samples
+from ..evaluation.learner_spec import build, check_labels, check_scores, handful, shown, trial
+from ..evaluation.stage import memorisation_section
+from ..evaluation.use_it import resampling_lines
 from .augment import CLASSIC, classic_signal_augmentation
 from .data import SignalData
 
@@ -125,7 +125,7 @@ class ImportedLearner(HardTeacher):
     cell is the same fit as the cell without it, named together."""
 
     def __init__(self, spec: str, n_classes: int = 0) -> None:
-        from ..learner_spec import resolve, short_name
+        from ..evaluation.learner_spec import resolve, short_name
 
         self.n_classes = n_classes
         self.name, (self.factory, self.kwargs) = short_name(spec), resolve(spec, ("fit", "predict"))
@@ -246,7 +246,7 @@ class SignalEvaluation:
         body = resampling_lines(arm, target, train.shape)
         if isinstance(learner, Cnn1dLearner):
             augment = f"classic_signal_augmentation({arm.classic!r})" if arm.classic else "None"
-            lines += ["from augmentor.classifiers import fit_cnn, predict_proba",
+            lines += ["from augmentor.evaluation.classifiers import fit_cnn, predict_proba",
                       "from augmentor.signal.augment import classic_signal_augmentation",
                       "from augmentor.signal.learners import SmallCNN1d, channel_scale", *body,
                       "scale = channel_scale(x)",
@@ -268,7 +268,7 @@ class SignalEvaluation:
                       "model.fit(np.asarray(rocket.fit_transform(x.astype(np.float64))), y)",
                       "predictions = model.predict(np.asarray(rocket.transform(x_new.astype(np.float64))))"]
         else:
-            from ..learner_spec import parse
+            from ..evaluation.learner_spec import parse
 
             module, attr, kwargs = parse(learner.name)
             args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())

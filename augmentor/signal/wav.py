@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidDataError
-from ..names import check_class_names
+from ..core.errors import InvalidDataError
+from ..core.names import check_class_names
 
 log = logging.getLogger(__name__)
 WAV = ".wav"

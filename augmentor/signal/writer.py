@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..atomic import atomic_dir, write_bytes
-from ..errors import InvalidDataError
-from ..labels import align_classes
-from ..outputs import MANIFEST_FIELDS, write_marker
-from ..sinks import NpzSink, class_folder
-from ..synthesize import SynthesisResult, manifest_samples, write_model_record
+from ..core.atomic import atomic_dir, write_bytes
+from ..core.errors import InvalidDataError
+from ..core.labels import align_classes
+from ..core.outputs import MANIFEST_FIELDS, write_marker
+from ..synthesis.sinks import NpzSink, class_folder
+from ..synthesis.synthesize import SynthesisResult, manifest_samples, write_model_record
 from .data import SignalData
 from .wav import read_wav
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..modality import Deferred, Modality, Training, bind
+from ..core.modality import Deferred, Modality, Training, bind
 from .codec import TableCodec
 from .data import TABLE_BUILTINS, TableData, is_table_spec, load_table, load_unlabelled, table_from_frame, write_table
 from .models import TableCritic, TableGenerator, table_step

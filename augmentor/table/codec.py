@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import UnsafeArtifactError
+from ..core.errors import UnsafeArtifactError
 
 
 class TableCodec:

@@ -18,9 +18,9 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_path
-from ..errors import InvalidDataError
-from ..names import check_class_names
+from ..core.atomic import atomic_path
+from ..core.errors import InvalidDataError
+from ..core.names import check_class_names
 
 log = logging.getLogger(__name__)
 TABLE_EXTENSIONS = (".csv", ".parquet", ".pq")
@@ -87,7 +87,7 @@ class TableData:
     def load_like(self, spec: str, *, numeric: Sequence[str] = (), impute: str = "none", **_: object) -> TableData:
         """Another table with this one's label and categorical columns, labelled by these classes;
         its feature columns must be this table's."""
-        from ..labels import align_classes
+        from ..core.labels import align_classes
 
         other = load_table(spec, self.label, self.categorical, numeric, impute)
         if list(other.x.columns) != list(self.x.columns):

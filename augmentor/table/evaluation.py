@@ -8,10 +8,20 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..arms import Arm, HardTeacher, class_scores, with_rows
-from ..errors import RecipeError
-from ..learner_spec import build, check_scores, handful, is_import_path, parse, resolve, short_name, shown, trial
-from ..recipe import EvaluateConfig
+from ..config.recipe import EvaluateConfig
+from ..core.errors import RecipeError
+from ..evaluation.arms import Arm, HardTeacher, class_scores, with_rows
+from ..evaluation.learner_spec import (
+    build,
+    check_scores,
+    handful,
+    is_import_path,
+    parse,
+    resolve,
+    short_name,
+    shown,
+    trial,
+)
 from .codec import TableCodec
 from .data import TableData
 

@@ -27,8 +27,8 @@ from imblearn.utils import check_target_type
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..recipe import recipe_from_dict
-from ..runtime import noise_stream
+from ..config.recipe import recipe_from_dict
+from ..synthesis.runtime import noise_stream
 from .codec import TableCodec
 from .data import table_from_frame
 
@@ -87,7 +87,7 @@ class GANResampler(BaseOverSampler):
         return X, y, binarize_y
 
     def _fit_resample(self, X, y):
-        from ..train import train
+        from ..gan.train import train
 
         frame = X.reset_index(drop=True) if hasattr(X, "iloc") else pd.DataFrame(X).infer_objects()
         columns = list(frame.columns)

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..atomic import atomic_dir
-from ..errors import InvalidDataError, UnsafeArtifactError
-from ..labels import align_classes
-from ..outputs import MANIFEST_FIELDS, read_manifest, split_ref, write_marker
-from ..runtime import OnnxGenerator
-from ..synthesize import SynthesisResult, write_model_record
+from ..core.atomic import atomic_dir
+from ..core.errors import InvalidDataError, UnsafeArtifactError
+from ..core.labels import align_classes
+from ..core.outputs import MANIFEST_FIELDS, read_manifest, split_ref, write_marker
+from ..synthesis.runtime import OnnxGenerator
+from ..synthesis.synthesize import SynthesisResult, write_model_record
 from .data import TableData
 
 

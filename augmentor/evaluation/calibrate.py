@@ -1,0 +1,205 @@
+"""How often does a report's verdict lie, on its own data and learners? (`augmentor calibrate RECIPE`)
+
+For each learner of the report, its best arm without a GAN (the search's winner, rebuilt from the
+report) is fitted for `pool` seeds on the training split, and so is a *weakened* copy: the same arm
+trained on a random `keep` share of each class's training samples, drawn per seed (a known effect
+with seed variance of its own; its size is measured over every pool seed). Every fit predicts the
+validation and test splits once.
+
+- Null: every arm of the report's confirmatory family is the same arm, differing only in seed.
+  Per learner, two "GAN" candidates and two "non-GAN" candidates (disjoint seed sets), the better of
+  each pair chosen on validation over the first `seeds` seeds — the report's choice, and the seeds it
+  is made on, included — then compared on test over `confirm_seeds` seeds with `real` (another set),
+  as the report does: two-level interval (seeds + class-stratified test sampling), Holm over the whole
+  family, every learner's comparisons together. Any helps/hurts verdict is false.
+- Power: the same family with the weakened arm as both GAN candidates; power is the share of
+  simulations in which a learner's GAN-vs-winner comparison reads "hurts".
+
+Each simulation also draws a class-stratified bootstrap of the test split. Seeds come from a finite
+pool, so simulations share fits; the binomial standard errors understate the simulation error
+somewhat. The GAN arms' own variance (their synthetic draws) is not in the null.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..core.errors import RecipeError
+from .arms import Arm, Dataset, cell_arm
+from .metrics import score
+from .stats import HELPS, HURTS, judge_family, paired_difference
+
+KEEP = 0.7  # the weakened arm's share of each class's training samples
+
+
+def subsample(train: Dataset, keep: float, seed: int) -> Dataset:
+    """`keep` of each class's samples (at least 1), drawn with `seed`."""
+    rng = np.random.default_rng(50_000 + seed)
+    idx = [rng.choice(np.flatnonzero(train.y == c), max(1, round(keep * int((train.y == c).sum()))), replace=False)
+           for c in np.unique(train.y)]
+    return train.subset(np.sort(np.concatenate(idx)))
+
+
+def winner_arm(entry: dict, train: Dataset, target: np.ndarray) -> Arm:
+    """The report's arm, rebuilt from its recorded setting."""
+    return cell_arm(train, target, entry.get("rebalance", "none"), entry.get("classic_augmentation") or "",
+                    float(entry.get("mixup", 0.0)))
+
+
+def fingerprint(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(np.ascontiguousarray(p).tobytes() if isinstance(p, np.ndarray) else
+                 json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Dataset, target: np.ndarray,
+             pool: int, cache: Path | None, key: str) -> dict:
+    """Validation and test predictions of `arm` and of its weakened copy for seeds 0..pool-1 (cached
+    under `cache` by `key`: every input that changes a fit)."""
+    path = cache / f"{key}.npz" if cache else None
+    if path is not None and path.is_file():
+        with np.load(path) as z:
+            if len(z["test"]) >= pool:
+                return {k: z[k][:pool] for k in ("val", "test", "val_weak", "test_weak")}
+
+    evals = [validation.x, test.x]
+    jobs = [(arm, *arm.make(s), s) for s in range(pool)]
+
+    def weak(s: int) -> tuple:
+        part = subsample(train, KEEP, s)
+        a = cell_arm(part, np.maximum(np.bincount(part.y, minlength=len(target)),
+                                      np.round(np.asarray(target) * len(part) / len(train)).astype(int)),
+                     arm.rebalance, arm.classic, arm.mixup)
+        return (a, *a.make(s), s)
+
+    jobs += [weak(s) for s in range(pool)]
+    many = getattr(learner, "fit_predict_many", None)
+    it = many(iter(jobs), evals) if many else (learner.fit_predict(*j, evals) for j in jobs)
+    preds = [p for p in tqdm(it, total=len(jobs), desc=f"calibrate {learner.name}", unit="fit")]
+    out = {"val": np.stack([p[0] for p in preds[:pool]]), "test": np.stack([p[1] for p in preds[:pool]]),
+           "val_weak": np.stack([p[0] for p in preds[pool:]]), "test_weak": np.stack([p[1] for p in preds[pool:]])}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **out)
+        tmp.replace(path)
+    return out
+
+
+def _ba(pred: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    return np.array([score(y, p, k)["balanced_accuracy"] for p in pred])
+
+
+def _compare(ca: np.ndarray, cb: np.ndarray, groups: list[np.ndarray]) -> dict:
+    """stats.paired_difference with stats.test_sampling_variance, from correctness [seeds, examples] of
+    two arms on one (bootstrapped) test set whose classes are `groups`: the report's comparison, fast."""
+    ba_a = np.mean([ca[:, g].mean(1) for g in groups], 0)
+    ba_b = np.mean([cb[:, g].mean(1) for g in groups], 0)
+    e = ca.mean(0) - cb.mean(0)
+    var = sum(float(e[g].var(ddof=1)) / len(g) for g in groups if len(g) > 1) / len(groups) ** 2
+    return paired_difference(ba_a, ba_b, test_var=var)
+
+
+def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarray, y_test: np.ndarray, k: int,
+             seeds: int, confirm: int, sims: int, seed: int = 0) -> dict:
+    """False-verdict rate (null family) and per-learner power (weakened GAN candidates)."""
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(y_test == c) for c in np.unique(y_test)]
+    val_ba = {n: _ba(p["val"], y_val, k) for n, p in pools.items()}
+    weak_val = {n: _ba(p["val_weak"], y_val, k) for n, p in pools.items()}
+    right = {n: p["test"] == y_test for n, p in pools.items()}
+    right_weak = {n: p["test_weak"] == y_test for n, p in pools.items()}
+    false, power, covered = 0, dict.fromkeys(pools, 0), 0
+    for _ in range(sims):
+        picks = [rng.choice(i, len(i)) for i in by_class]  # a class-stratified bootstrap of the test split
+        idx = np.concatenate(picks)
+        groups = np.split(np.arange(len(idx)), np.cumsum([len(p) for p in picks])[:-1])
+        null, weak_family, weak_at = [], [], {}
+        for name, p in pools.items():
+            g1, g2, b1, b2, r = rng.permutation(len(p["test"]))[:5 * confirm].reshape(5, confirm)
+
+            def chosen(s1, s2, vals):
+                return s1 if vals[s1[:seeds]].mean() >= vals[s2[:seeds]].mean() else s2
+
+            b = chosen(b1, b2, val_ba[name])
+            ok = right[name][:, idx]
+            for fam, gright, vals in ((null, ok, val_ba[name]), (weak_family, right_weak[name][:, idx],
+                                                                 weak_val[name])):
+                g = gright[chosen(g1, g2, vals)]
+                if fam is weak_family:
+                    weak_at[name] = len(fam)
+                if vs_winner[name]:
+                    fam.append(_compare(g, ok[b], groups))
+                fam.append(_compare(g, ok[r], groups))
+        judge_family(null)
+        false += any(c["verdict"] in (HELPS, HURTS) for c in null)
+        covered += null[0]["low"] <= 0 <= null[0]["high"] if not math.isnan(null[0]["low"]) else 1
+        judge_family(weak_family)
+        for name, i in weak_at.items():
+            power[name] += weak_family[i]["verdict"] == HURTS
+    return {"false": false / sims, "power": {n: v / sims for n, v in power.items()}, "coverage": covered / sims}
+
+
+def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequence, results: dict,
+              target: np.ndarray, *, pool: int, simulations: int, cache: Path | None, data_name: str,
+              fit_inputs: dict) -> dict:
+    """The `calibration` entry of a report's results.json (see the module docstring)."""
+    from ..core.labels import align_classes
+
+    validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
+    k = len(train.classes)
+    p = results["protocol"]
+    seeds, confirm = int(p["seeds"]), int(p.get("confirm_seeds", p["seeds"]))
+    if pool < 5 * confirm:
+        raise RecipeError(f"--pool {pool}: the null family needs 5 disjoint seed sets of {confirm} "
+                          f"(confirm_seeds): at least {5 * confirm}")
+    heads = [results["headline"], *results["headline"].get("others", [])] if results.get("headline") else []
+    if not heads:
+        raise RecipeError("the report has no confirmatory family (no GAN arm): nothing to calibrate")
+    pools, vs_winner, effects, names = {}, {}, {}, {}
+    data_key = fingerprint(train.y, validation.y, test.y, len(train), fit_inputs)
+    for learner in learners:
+        h = next((h for h in heads if h["classifier"] == learner.name), None)
+        if h is None:
+            continue
+        entry = results["classifiers"][learner.name]["arms"][h["best_non_gan_arm"]]
+        arm = winner_arm(entry, train, target)
+        key = fingerprint(data_key, learner.name, arm.name, pool, KEEP,
+                          getattr(learner, "steps", None), getattr(learner, "lr", None),
+                          getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)())
+        pools[learner.name] = fit_pool(learner, arm, train, validation, test, target, pool, cache,
+                                       f"{learner.name}-{key}")
+        vs_winner[learner.name] = h["best_non_gan_arm"] != "real"
+        d = _ba(pools[learner.name]["test_weak"], test.y, k) - _ba(pools[learner.name]["test"], test.y, k)
+        effects[learner.name] = {"points": float(-d.mean() * 100), "se_points": float(d.std(ddof=1) / math.sqrt(len(d))
+                                                                                      * 100)}
+        names[learner.name] = arm.name
+        getattr(learner, "close", lambda: None)()
+    sim = simulate(pools, vs_winner, validation.y, test.y, k, seeds, confirm, simulations)
+    family = sum(2 if v else 1 for v in vs_winner.values())
+
+    def se(x: float) -> float:
+        return math.sqrt(x * (1 - x) / simulations)
+
+    first = next(iter(pools))
+    return {"learner": ", ".join(pools), "data": data_name, "family_size": family, "seeds": confirm,
+            "choice_seeds": seeds, "pool_fits": pool, "simulations": simulations,
+            "arms": names, "false_verdict_rate": sim["false"], "false_verdict_rate_se": se(sim["false"]),
+            "null_interval_coverage": sim["coverage"],
+            "power": sim["power"][first], "power_se": se(sim["power"][first]),
+            "power_effect_points": effects[first]["points"], "power_effect_se_points": effects[first]["se_points"],
+            "power_effect": f"{first}'s arm trained on a random {KEEP:.0%} of each class's samples",
+            "per_learner": {n: {"arm": names[n], "power": sim["power"][n], "power_se": se(sim["power"][n]),
+                                "power_effect_points": effects[n]["points"],
+                                "power_effect_se_points": effects[n]["se_points"]} for n in pools},
+            "method": "augmentor calibrate: null family of identical arms by seed, choice on validation included; "
+                      "power for the same arm on a random share of its training samples"}

@@ -1,0 +1,306 @@
+"""The evaluation stage shared by `augmentor run` and `augmentor evaluate`.
+
+Given the real train / validation / test splits and where GAN samples come from, it builds
+the learners and arms for the data's modality, runs `evaluate`, and adds fidelity, the
+quality filter's acceptance and (tables) the validity of the synthetic rows.
+
+GAN samples come as *draws*: a function seed -> synthetic set. `gan_draws` makes a fresh
+set for every evaluation seed (seed s uses generation seed base + 1000 s, and GAN s when
+the GAN was trained more than once); `fixed_draw` reuses one set (a folder given on the
+command line), and the report then says the synthetic draw is not a covered source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ..config.recipe import EvaluateConfig
+from ..core.errors import InvalidDataError, RecipeError
+from ..core.labels import align_classes
+from .arms import (
+    Arm,
+    Dataset,
+    Draws,
+    TeacherPlan,
+    cell_arm,
+    gan_on_top_of,
+    grid_arms,
+    online_on_top_of,
+    teacher_on_top_of,
+    teacher_want,
+)
+from .engine import evaluate, teacher_mode
+from .user_learner import ObjectLearner
+
+
+def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[str, bool]:
+    """Which sources of variation the seed-to-seed intervals cover, and which they do not."""
+    return {"classifier seed (initialisation, batch order, resampling)": seeds > 1,
+            "synthetic draw (fresh GAN samples each seed)": fresh_draws and seeds > 1,
+            "GAN training (one GAN per seed)": gan_seeds > 1 and gan_seeds >= seeds,
+            "test-set sampling": True}
+
+def gan_draws(gens: list, counts: Mapping[str, int], base_seed: int, like: Dataset) -> Draws:
+    """Seed s -> `counts` fresh samples from generator s mod len(gens), generation seed base + 1000 s.
+    Images are quantized to 8 bits, exactly as the PNGs the product writes."""
+    cache: dict[int, Dataset] = {}
+
+    def draw(s: int) -> Dataset:
+        if s not in cache:
+            gen = gens[s % len(gens)]
+            x, y = gen.generate(dict(counts), seed=base_seed + 1000 * s, stored=True)
+            lut = np.array([like.classes.index(c) if c in like.classes else -1 for c in gen.classes], np.int64)
+            labels = lut[y]
+            if (labels < 0).any():
+                raise InvalidDataError(f"{gen.info.path}: generates classes outside {list(like.classes)}")
+            cache[s] = like.with_data(x, labels, f"GAN draw {s}")
+        return cache[s]
+
+    return draw
+
+def fixed_draw(data: Dataset) -> Draws:
+    return lambda s: data
+
+class FilteredDraws:
+    """The gap-filling draw of each seed, keeping what the quality filter accepts: the
+    filtered and unfiltered arms share one draw; acceptance is counted per sample."""
+
+    def __init__(self, draws: Draws, quality_filter, classes: tuple[str, ...]) -> None:
+        self.draws, self.filter, self.classes = draws, quality_filter, classes
+        self.cache: dict[int, Dataset] = {}
+        self.drawn = np.zeros(len(classes), np.int64)
+        self.accepted = np.zeros(len(classes), np.int64)
+
+    def __call__(self, s: int) -> Dataset:
+        if s not in self.cache:
+            d = self.draws(s)
+            keep = np.zeros(len(d), bool)
+            for label in np.unique(d.y):
+                idx = np.flatnonzero(d.y == label)
+                keep[idx] = self.filter.accept(d.x[idx], int(label))
+            k = len(self.classes)
+            self.drawn += np.bincount(d.y, minlength=k)
+            self.accepted += np.bincount(d.y[keep], minlength=k)
+            self.cache[s] = d.subset(np.flatnonzero(keep))
+        return self.cache[s]
+
+    def stats(self) -> dict:
+        return {"threshold": self.filter.threshold, "counted_over": "every evaluation seed's draw",
+                "per_class": {c: {"drawn": int(n), "accepted": int(a), "acceptance_rate": a / n if n else None}
+                              for c, n, a in zip(self.classes, self.drawn, self.accepted) if n}}
+
+GAN_BASES = ("real+synthetic", "real+synthetic (filtered)", "real+online-synthetic", "real+synthetic (teacher)",
+             "synthetic-only")  # GAN arm names before the winner's setting; doses: "real+synthetic x<ratio>"
+
+
+def grid_axes(train: Dataset, ev: EvaluateConfig) -> dict:
+    """The declared non-GAN grid for this data: rebalancing x classic candidates x mixup alphas."""
+    kind = train.MODALITY.evaluation
+    if not ev.baselines:
+        return {"rebalancing": [], "classic": [], "mixup": []}
+    default = ("none", "oversample", "smote", *kind.losses)
+    rebalancing = [r for r in (ev.rebalancing or default) if r in ("none", "oversample", "smote", *kind.losses)]
+    return {"rebalancing": rebalancing, "classic": list(kind.classic_candidates(train, ev)) if kind.classic else [],
+            "mixup": list(kind.mixup(ev))}
+
+
+def without_classes(draws: Draws, names: Sequence[str]) -> Draws:
+    """`draws` without the samples of the classes `names` (the copy guard's flagged classes)."""
+    if not names:
+        return draws
+
+    def draw(seed: int):
+        d = draws(seed)
+        return d.subset(np.flatnonzero(~np.isin(np.asarray(d.classes)[d.y], list(names))))
+    return draw
+
+
+def teacher_settings(ev: EvaluateConfig) -> list[tuple[float, float, str]]:
+    """(weight, join, tag) for every teacher_weight x teacher_join candidate; the tag names the values of the
+    settings that have more than one candidate (", weight 1, join 0.5"), so each arm's name is its own."""
+    weights, joins = (tuple(np.atleast_1d(v).tolist()) for v in (ev.teacher_weight, ev.teacher_join))
+    return [(w, j, _tag(w, j, len(weights) > 1, len(joins) > 1)) for w in weights for j in joins]
+
+
+def _tag(weight: float, join: float, name_weight: bool, name_join: bool) -> str:
+    return (f", weight {weight:g}" if name_weight else "") + (f", join {join:g}" if name_join else "")
+
+
+def distinct_fits(plans: Sequence[TeacherPlan], hard: bool, weighted: bool) -> list[TeacherPlan]:
+    """The plans that make different fits for a learner: one fitted in one call (`hard`) has no join step, and
+    one that takes no sample weights no weight, so plans differing only there keep the first (its tag names
+    only the settings that vary and apply)."""
+    name_weight = weighted and len({p.weight for p in plans}) > 1
+    name_join = not hard and len({p.join_at for p in plans}) > 1
+    out, seen = [], set()
+    for plan in plans:
+        key = (plan.max_share, plan.weight if weighted else None, None if hard else plan.join_at)
+        if key not in seen:
+            seen.add(key)
+            out.append(dataclasses.replace(plan, tag=_tag(plan.weight, plan.join_at, name_weight, name_join)))
+    return out
+
+
+def scaled_target(target: np.ndarray, n_train: int, data: Dataset) -> np.ndarray:
+    """The resampling target for a fold's training set: the plan's counts scaled to its size, never below
+    a class's own count."""
+    own = np.bincount(data.y, minlength=len(target))
+    return np.maximum(own, np.round(np.asarray(target) * len(data) / n_train).astype(int))
+
+
+def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: EvaluateConfig, *,
+                   synthetic: Draws | None = None, synthetic_only: Draws | None = None,
+                   doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
+                   teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
+                   sources: dict | None = None, unlabelled: Dataset | None = None,
+                   learners: Sequence[object] = ()) -> dict:
+    """The grid search and GAN arms of every learner (evaluate.py), then fidelity, memorisation (images),
+    filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm."""
+    kind = train.MODALITY.evaluation
+    k = len(train.classes)
+    counts = np.bincount(train.y, minlength=k)
+    target = counts + np.bincount(synthetic(0).y, minlength=k) if synthetic else np.full(k, counts.max())
+    filtered = FilteredDraws(synthetic, quality_filter, train.classes) if synthetic and quality_filter else None
+    axes = grid_axes(train, ev)
+    grid = grid_arms(train, target, **axes)
+    teacher = []  # one teacher arm per share that leaves some class samples to keep (and keeps other ones)
+    guard = copy_guard(train, validation, teacher_pool) if teacher_pool is not None and synthetic is not None \
+        and ev.baselines else None
+    settings = teacher_settings(ev)  # (weight, join, the arm name's tag) per candidate, chosen on validation
+    if guard is not None:
+        copies = np.isin(np.arange(k), [train.classes.index(c) for c in guard["flagged"]])
+        for share in ev.teacher_max_share:
+            want = np.where(copies, 0, teacher_want(counts, target - counts, ev.teacher_dose, share))
+            if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in teacher):
+                teacher += [TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature, w, j, share,
+                                        tag=tag) for w, j, tag in settings]
+    pseudo = []  # self-training: one plan per share (and weight, join), the unlabelled pool labelled by the teacher
+    if unlabelled is not None and ev.self_training and ev.baselines:
+        for share in ev.teacher_max_share:  # up to each class's gap: the pool is real data
+            want = teacher_want(counts, target - counts, 0, share)
+            if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
+                pseudo += [TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, w, j, share,
+                                       pseudo=True, tag=tag) for w, j, tag in settings]
+    flagged = list(guard["flagged"]) if guard is not None else []  # copies: no GAN samples in any arm that adds them
+    bases = {"real+synthetic": synthetic, "real+synthetic (filtered)": filtered,
+             **{f"real+synthetic x{r:g}": d for r, d in sorted((doses or {}).items())},
+             "real+online-synthetic": online if ev.online else None,
+             "real+synthetic (teacher)": teacher or None, "synthetic-only": synthetic_only}
+    known = {a.name for a in grid} | set(bases)
+    unknown = [n for n in ev.exclude if n not in known]
+    if unknown or "real" in ev.exclude:
+        raise RecipeError(f"evaluate.exclude: {unknown or ['real']} cannot be excluded; the arms (GAN arms by the "
+                          f"name before the winner's setting) are {', '.join(sorted(known - {'real'}))}")
+    grid = [a for a in grid if a.name not in ev.exclude]
+    bases = {n: v for n, v in bases.items() if v is not None and n not in ev.exclude}
+
+    def self_training(teacher: Arm, learner) -> list[Arm]:
+        hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
+        return [teacher_on_top_of(teacher, plan, hard, weighted) for plan in distinct_fits(pseudo, hard, weighted)]
+
+    def gan(best: Arm, soft: Arm | None, learner=None, with_pool: TeacherPlan | None = None) -> list[Arm]:
+        out = []
+        for base, what in bases.items():
+            if base == "real+online-synthetic":
+                out.append(online_on_top_of(best, what))
+            elif base == "real+synthetic (teacher)":
+                hard = teacher_mode(learner) == "hard"
+                weighted = getattr(learner, "takes_weights", lambda: True)()
+                plans = distinct_fits(what, hard, weighted)
+                out += [teacher_on_top_of(soft, plan, hard, weighted) for plan in plans] if soft is not None else []
+                if with_pool is not None and soft is not None:  # and on top of the chosen self-training arm
+                    out += [teacher_on_top_of(soft, dataclasses.replace(plan, also=with_pool), hard, weighted)
+                            for plan in plans]
+            elif base == "synthetic-only":
+                out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
+                               lambda s: _only(synthetic_only(s), train), "gan"))
+            else:
+                text = {"real+synthetic": "real + GAN samples filling the gaps (drawn afresh each seed)",
+                        "real+synthetic (filtered)": "the gap-filling draw, keeping the samples the quality filter "
+                        "accepts"}.get(base, f"real + {base.rsplit(' x', 1)[-1]} x each class's count from the GAN")
+                if flagged:
+                    text += (f"; none for {', '.join(flagged)}, whose GAN draw the memorisation check flags as copies "
+                             "of their training samples")
+                out.append(gan_on_top_of(best, train, target, base, text, without_classes(what, flagged)))
+        return out
+
+    objects = [ObjectLearner(o, k, kind.augment_path) for o in learners]  # a user's objects (user_learner.py)
+    learners, protocol = kind.learners(train, ev, device)
+    if objects:  # beside the learners the recipe names, or in place of the modality's defaults
+        learners = [*(learners if ev.learners else []), *objects]
+        names = [lr.name for lr in learners]
+        if len(set(names)) < len(names):
+            raise RecipeError(f"two learners share a name ({', '.join(names)}); give each object its own class")
+        protocol["learners"] = {**{n: v for n, v in protocol.get("learners", {}).items() if n in names},
+                                **{o.name: o.describe() for o in objects}}
+    results = evaluate(train, validation, test, grid, learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
+                       gan=gan, reference=ev.reference, keep=ev.search_keep, folds=ev.folds,
+                       fold_below=ev.fold_below,
+                       rebuild=lambda arm, data: cell_arm(data, scaled_target(target, len(train), data), arm.rebalance,
+                                                          arm.classic, arm.mixup),
+                       progress=progress, protocol={**protocol, "grid": axes,
+                                                    **({"unlabelled": {"source": unlabelled.source,
+                                                                       "n": len(unlabelled)}} if pseudo else {})},
+                       sources=sources, self_training=self_training if pseudo else None)
+    use_it = getattr(kind, "use_it", None)
+    if use_it is not None:  # each learner's winner as code for the user's own training
+        results["use_it"] = {}
+        for lr in learners:
+            entry = results["classifiers"][lr.name]["arms"][results["classifiers"][lr.name]["search"]["chosen"]]
+            arm = cell_arm(train, target, entry["rebalance"], entry["classic_augmentation"], entry["mixup"])
+            results["use_it"][lr.name] = lr.use_it(arm, target, getattr(train, "shape", None) if isinstance(
+                train.x, np.ndarray) else None) if isinstance(lr, ObjectLearner) else use_it(lr, arm, train, target)
+    sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
+    sets = {name: d(0) for name, d in sets.items() if d is not None}
+    # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test
+    results["fidelity"] = _fidelity(train, validation, sets, kind.features(train, ev, device, learners),
+                                    ev.fidelity_k)
+    if filtered is not None:
+        results["quality_filter"] = filtered.stats()
+    if guard is not None and "real+synthetic (teacher)" not in ev.exclude:
+        results["teacher_guard"] = guard
+    results.update(kind.extra_sections(train, sets, validation))
+    return results
+
+def _fidelity(train: Dataset, real: Dataset, sets: dict[str, Dataset], embed, k: int) -> dict:
+    """Each set against the real validation split, in a feature space learnt from the training split only."""
+    from .fidelity import fidelity
+
+    sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}
+    if not sets:
+        return {}
+    real = align_classes(real, train.classes)
+    feats = embed(real.x)
+    return {name: fidelity(feats, real.y, embed(s.x), s.y, train.classes, k) for name, s in sets.items()}
+
+def _only(data: Dataset, train: Dataset) -> tuple:
+    d = align_classes(data, train.classes)
+    return d.x, d.y
+
+def copy_guard(train: Dataset, validation: Dataset, pool: Draws) -> dict:
+    """The GAN arms' guard against copies: the memorisation check (fidelity.memorisation) on the
+    teacher pool's seed-0 draw; a class it flags gets no samples in the teacher arms, nor in the gap-filling,
+    quality-filtered and dose arms (their draws lose its samples: the arm's rebalancing treats it as it does
+    without a GAN). Tables have no such check
+    (mixed columns, no single distance): nothing is flagged there, and the section says so."""
+    if not isinstance(train.x, np.ndarray):
+        return {"flagged": [], "checked": False, "why": "no memorisation check for tables"}
+    from .fidelity import memorisation
+
+    draw = align_classes(pool(0), train.classes)
+    per = memorisation(train.x, train.y, validation.x, validation.y, draw.x, draw.y, train.classes)
+    return {"flagged": [c for c, v in per.items() if v["flagged"]], "checked": True, "per_class": per,
+            "why": "a class whose pool draw the memorisation check flags as copying gets no teacher-arm, "
+                   "gap-filling, filtered or dose samples"}
+
+
+def memorisation_section(train: Dataset, sets: dict, validation: Dataset) -> dict:
+    """Each synthetic set's nearest-neighbour memorisation check per class (array modalities: images, signals)."""
+    from .fidelity import memorisation
+
+    val = align_classes(validation, train.classes)
+    sets = {n: align_classes(s, train.classes) for n, s in sets.items() if len(s)}
+    return {name: memorisation(train.x, train.y, val.x, val.y, s.x, s.y, train.classes) for name, s in sets.items()}

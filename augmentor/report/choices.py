@@ -1,0 +1,105 @@
+"""The parts of report.md that say how each choice was made and what was measured about the verdicts:
+the non-GAN search (its winner, its stages, the margin over the runner-up), the protocol's list of
+choices, and the report's calibration (or the plain statement that it has none)."""
+
+from __future__ import annotations
+
+import math
+
+from ..evaluation.results import LearnerResult, Results
+
+
+def search_line(clf: str, res: LearnerResult) -> list[str]:
+    s = res.search
+    if not s:
+        return []
+    line = (f"Best without a GAN for {clf}: **{s['chosen']}**, {s['chosen_score'] * 100:.1f} % balanced accuracy on "
+            f"the {s['chosen_on']}, the winner of {s['cells']} grid cells ({s['distinct_fits']} distinct fits)")
+    n = s.get("noise")
+    if n:
+        se = "" if n["se"] is None or math.isnan(n["se"]) else f" ± {n['se'] * 100:.1f} (se over {n['seeds']})"
+        line += f"; its margin over the runner-up, {n['runner_up']}: {n['margin'] * 100:+.1f}{se} points"
+    return ["", line + "."]
+
+
+def search_md(clf: str, res: LearnerResult) -> list[str]:
+    """Every score the non-GAN choice was made on, stage by stage (search.halving)."""
+    s = res.search
+    if not s:
+        return []
+    stages = s["stages"]
+    out = ["", f"Non-GAN search for {clf} on the {s['chosen_on']}: every cell at {stages[0]['seeds']} seed(s)"
+           + (f", the best {stages[1]['arms']} at {stages[1]['seeds']}" if len(stages) > 1 else "")
+           + f" (mean balanced accuracy, percent); {s['tie_rule']}.", "",
+           "| cell | " + " | ".join(f"{st['seeds']} seed(s)" for st in stages) + " |",
+           "|---|" + "---:|" * len(stages)]
+    for name in stages[0]["balanced_accuracy"]:
+        cells = [f"{st['balanced_accuracy'][name] * 100:.1f}" if name in st["balanced_accuracy"] else "—"
+                 for st in stages]
+        mark = " (chosen)" if name == s["chosen"] else ""
+        out.append(f"| {name}{mark} | " + " | ".join(cells) + " |")
+    for name, same in (s.get("same_fit") or {}).items():
+        out.append(f"\n{name}: for {clf} the same fit as {', '.join(same)} (fitted once).")
+    return out
+
+
+def calibration_text(cal: dict | None) -> str:
+    """What was measured about this report's verdicts, and only that."""
+    if not cal or "false_verdict_rate" not in cal:
+        why = (cal or {}).get("none") or "no `augmentor calibrate` run was made for it"
+        return (f"This report has no calibration of its own ({why}): the level and power of its verdicts on this "
+                "data and these learners are not measured; reports/verdict-calibration.md lists what is.")
+    per = "; ".join(
+        f"{n} {v['power']:.2f} for a loss of {v['power_effect_points']:.2f} points" if v["power_effect_points"] > 0
+        else f"{n}: not measured (its weakened arm scored {-v['power_effect_points']:.2f} points higher, no loss)"
+        for n, v in (cal.get("per_learner") or {}).items())
+    return (f"Calibration on this report's data and learners (`augmentor calibrate`, {cal['simulations']} "
+            f"simulated families, {cal['pool_fits']} fits per arm, choice on validation included): a false-verdict "
+            f"rate of {cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f} for the family of "
+            f"{cal['family_size']} at {cal['seeds']} seeds; power to call a known loss 'hurts' (each learner's arm "
+            f"trained on a random 70 % of each class's samples): {per}.")
+
+
+def protocol(results: Results) -> list[str]:
+    p = results.protocol
+    lines = [f"- Seeds 0..{p['seeds'] - 1} for every arm; the confirmatory family's arms "
+             f"0..{p.get('confirm_seeds', p['seeds']) - 1}; classifier(s): {', '.join(p['classifiers'])}."]
+    if "steps_per_arm" in p:
+        lines.append(f"- SmallCNN: {p['steps_per_arm']} Adam steps for every arm (batch {p['batch_size']}, "
+                     f"lr {p['lr']}, one-cycle schedule), device {p['device']}; classic augmentation candidates: "
+                     f"{', '.join(p.get('classic_candidates', [])) or 'none'}; mixup alphas: "
+                     f"{', '.join(f'{a:g}' for a in p.get('mixup_alphas', [])) or 'none'}"
+                     + (f"; fits run {p['workers']} at a time in worker processes of one torch thread each."
+                        if p.get("workers", 1) > 1 else "."))
+    grid = p.get("grid")
+    if grid:
+        axes = (f"rebalancing {{{', '.join(grid['rebalancing']) or '—'}}} x classic {{none"
+                + "".join(f", {c}" for c in grid["classic"]) + "} x mixup {0"
+                + "".join(f", {a:g}" for a in grid["mixup"]) + "}")
+        lines += [f"- Choices made from data, all on the {p.get('choices_on', 'validation split')}: the non-GAN grid "
+                  f"({axes}, `real` always a cell; cells that are one fit for a learner fitted once) searched per "
+                  f"learner by successive halving (every cell at 1 seed, the best {p.get('search_keep', 0.25):.0%} "
+                  f"(at least 2) at {p['seeds']} seeds); its winner is the best arm without a GAN and every GAN arm "
+                  "takes the winner's whole setting; the GAN arm on validation. Declared before the run: the grid, "
+                  "the dose ratios, the filter threshold, the GAN's last checkpoint, the classifier's budget and "
+                  "learning rate, the tie rule.",
+                  ]
+    else:
+        mixed = " and ".join({"logit-adjust": "logit adjustment", "drw": "DRW"}.get(x, x)
+                             for x in p.get("mixup_losses", ["logit-adjust"]))
+        lines += ["- Choices made from data, all on the validation split, in order: the classic augmentation policy "
+                  f"(kept only if not below real); the mixup alpha (with over-sampling, then reused with {mixed}); "
+                  "the loss-side fix the GAN data is combined with; the reference arm; the headline's "
+                  "GAN and non-GAN arms. Declared before the run: the candidate sets, the dose ratios, the filter "
+                  "threshold, the GAN's last checkpoint, the classifier's budget and learning rate."]
+    lines += [
+              "- The test split is real held-out data, read once per arm and seed after the fit; no synthetic "
+              "sample is ever tested on.", split_size_note(results)]
+    return lines
+
+
+def split_size_note(results: Results) -> str:
+    n, smallest = sum(results.test_counts), min(results.test_counts)
+    return (f"- The test split has {n} samples (smallest class {smallest}): one test sample of the smallest class "
+            f"moves its recall by {100 / smallest:.1f} points and balanced accuracy by "
+            f"{100 / smallest / len(results.test_counts):.1f}.")
