@@ -7,9 +7,9 @@
   RUN/synthetic-only/             class-balanced samples (the synthetic-only arm's seed-0 draw)
   REPORT/                         report.md, results.json, per_class.csv, plots
 
-The evaluation draws every GAN set afresh for each seed, in memory (study.py). `evaluate_folders`
+The evaluation draws every GAN set afresh for each seed, in memory (evaluation/stage.py). `evaluate_folders`
 is `augmentor evaluate`: real splits and synthetic folders. Both sit above the registry: they
-start from files, find the modality there (modalities.py) and hand it down with the data.
+start from files, find the modality there (registry.py) and hand it down with the data.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ import numpy as np
 from .config.recipe import EvaluateConfig, Recipe, recipe_to_dict
 from .core.data import hold_out_and_thin, shared_samples, stratified_split
 from .core.devices import ort_device, torch_device
-from .core.errors import InvalidDataError, OutputExistsError, RecipeError
+from .core.errors import InvalidDataError, RecipeError
 from .core.outputs import check_outputs, output_lock
 from .evaluation.arms import Dataset, Draws
 from .evaluation.stage import fixed_draw, gan_draws, run_evaluation, variance_sources
-from .gan.checkpoint import list_checkpoints
 from .gan.train import prepare_run_dir, train
 from .registry import export_onnx, load_dataset, open_generator
 from .report.render import check_report_dir, write_report
@@ -104,7 +103,7 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
                resume: bool = False, progress: bool = True, recipe_text: str | None = None,
                inputs: tuple[str | Path, ...] = (), learners: Sequence[object] = ()) -> Path:
     """Run every stage of `recipe`; return the path of the written report.md. `learners`: a user's learner
-    objects (user_learner.py: fit(x, y, sample_weight=None), predict_proba(x)), judged beside the learners
+    objects (evaluation/user_learner.py: fit(x, y, sample_weight=None), predict_proba(x)), judged beside the learners
     the recipe names, or in place of the modality's defaults when it names none.
 
     Before any work: the run and report folders may not overlap each other, the recipe's
@@ -116,10 +115,7 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
     with output_lock(run), output_lock(report, "--report"):
         check_outputs({"--out": run, "--report": report}, [*data_inputs, *inputs])
         check_report_dir(report, overwrite or resume)
-        if list_checkpoints(run) and not (overwrite or resume):
-            raise OutputExistsError(f"{run} already holds a run; pass --resume to continue training "
-                                    "or --overwrite to start again")
-        prepare_run_dir(run, resume=resume, overwrite=overwrite, inputs=data_inputs)
+        prepare_run_dir(run, resume=resume, overwrite=overwrite, inputs=data_inputs)  # the run folder's one guard
         return _run_stages(recipe, device=device, overwrite=overwrite, resume=resume, progress=progress,
                            recipe_text=recipe_text, learners=learners)
 
@@ -282,7 +278,7 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
 
 def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000, device: str = "cpu") -> dict:
     """`augmentor calibrate`: measure the false-verdict rate and power of the report `recipe` wrote, on
-    its data and learners (calibrate.py); store them in its results.json and re-render report.md."""
+    its data and learners (evaluation/calibrate.py); store them in its results.json and re-render report.md."""
     import json
 
     from .core.gaps import parse_strategy, plan_gaps

@@ -1,7 +1,7 @@
 """The registry: the one module that knows every modality, on top of the code base.
 
 Each modality is a package (`augmentor/image`, `augmentor/table`, `augmentor/signal`) that builds
-one `Modality` (modality.py). This module imports the three, and hands the right one down:
+one `Modality` (core/modality.py). This module imports the three, and hands the right one down:
 a dataset spec goes to the modality that claims it (`for_spec`, `load_dataset`); a model's
 metadata names its codec (`for_codec`); a checkpoint names its modality (`get`). Generic code
 never imports this module (tests/test_architecture.py checks the import graph); the entry points

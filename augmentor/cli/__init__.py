@@ -1,6 +1,6 @@
 """The `augmentor` command line: parse, call the Python API, print. Nothing else.
 
-This package is above the registry (modalities.py): a command starts from files, and the registry's
+This package is above the registry (registry.py): a command starts from files, and the registry's
 entry points find each file's modality.
 """
 

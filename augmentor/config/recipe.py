@@ -130,7 +130,7 @@ class EvaluateConfig:
     baselines: bool = True  # oversampling, SMOTE, classic augmentation arms
     classic: tuple[str, ...] = ()  # image candidates; empty: gray affine, pad-crop; RGB crop-flip, randaugment
     mixup: tuple[float, ...] = (0.2, 0.4)  # images: mixup alphas tried with over-sampling (best on validation)
-    # the non-GAN grid (search.py): rebalancing x classic (none + candidates) x mixup (0 + alphas); empty:
+    # the non-GAN grid (evaluation/search.py): rebalancing x classic (none + candidates) x mixup (0 + alphas); empty:
     # every rebalancing the modality has (none, oversample, smote and its loss fixes)
     rebalancing: tuple[str, ...] = ()
     search_keep: float = 0.25  # successive halving: every cell at 1 seed, this share (at least 2) at `seeds`

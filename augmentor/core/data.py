@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset import Dataset
 from .errors import InvalidDataError
 from .labels import align_classes
 
 __all__ = ["align_classes", "fingerprint", "imbalance_targets", "balanced_validation_split", "hold_out_and_thin",
            "pool_array", "stratified_split", "thin_classes", "validation_split"]
-Dataset = object  # any modality's dataset
 # File suffixes of the media a folder data set may hold; a folder of class folders holding two kinds is refused
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 AUDIO_EXTENSIONS = frozenset({".wav"})

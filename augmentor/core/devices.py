@@ -1,5 +1,5 @@
 """One device resolver: what `--device` means for torch (training, the evaluation classifier)
-and for ONNX Runtime (generation; its providers are chosen in runtime.py)."""
+and for ONNX Runtime (generation; its providers are chosen in synthesis/runtime.py)."""
 
 from __future__ import annotations
 

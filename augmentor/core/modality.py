@@ -3,7 +3,7 @@
 This module names no modality. Each modality package (`augmentor/image`, `augmentor/table`,
 `augmentor/signal`) builds one `Modality` and `bind`s it to its dataset and codec classes, so a
 dataset or codec handed to generic code carries its modality (`data.MODALITY`) and generic code
-never looks one up. The registry (`modalities.py`, on top) is the only module that imports the
+never looks one up. The registry (`registry.py`, on top) is the only module that imports the
 packages; where generic code starts from a file that only *names* its modality (a checkpoint, a
 model's metadata), its caller hands it `registry`, a callable name -> Modality.
 """

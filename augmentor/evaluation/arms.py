@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.dataset import Dataset
 from ..core.labels import align_classes
 
-Dataset = object  # any modality's dataset: x, y, classes, subset, with_data, MODALITY
 Draws = Callable[[int], Dataset]  # seed -> a synthetic set drawn for that seed
 
 

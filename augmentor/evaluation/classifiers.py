@@ -270,3 +270,13 @@ def embed(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray
     device = next(model.parameters()).device
     return np.concatenate([model.embed(torch.from_numpy(x[i:i + batch_size]).to(device)).cpu().numpy()
                            for i in range(0, len(x), batch_size)])
+
+
+def smote_arrays(train, strategy: dict, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """SMOTE on the flattened samples of an array modality (images: every pixel, signals: every channel and
+    time step a feature), reshaped back to the samples' shape."""
+    from imblearn.over_sampling import SMOTE
+
+    x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
+        train.x.reshape(len(train), -1), train.y)
+    return x.reshape(-1, *train.shape).astype(np.float32), y

@@ -1,8 +1,8 @@
 """Typed results of an evaluation: comparisons, arms, learners, the headline; results.json from them.
 
-evaluate.py builds a plain dict (its wire shape); `Results.from_dict` types it, `to_dict`
+evaluation/engine.py builds a plain dict (its wire shape); `Results.from_dict` types it, `to_dict`
 writes the same shape back, so a committed results.json can be read again and re-rendered
-(report.py reads only attributes of these classes).
+(report/render.py reads only attributes of these classes).
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                    teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
                    sources: dict | None = None, unlabelled: Dataset | None = None,
                    learners: Sequence[object] = ()) -> dict:
-    """The grid search and GAN arms of every learner (evaluate.py), then fidelity, memorisation (images),
+    """The grid search and GAN arms of every learner (evaluation/engine.py), then fidelity, memorisation (images),
     filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm."""
     kind = train.MODALITY.evaluation
     k = len(train.classes)

@@ -1,7 +1,7 @@
 """One training loop for every modality's class-conditional GAN, with EMA of G.
 
 Each modality's loss step comes from the `Modality` its data carries (`data.MODALITY.training`;
-the hinge step is in gan_steps.py, each package has its DiffAugment): images and signals a hinge
+the hinge step is in gan/steps.py, each package has its DiffAugment): images and signals a hinge
 loss with DiffAugment, optional LeCam and (images) classifier guidance, a frozen class-balanced
 classifier's cross-entropy on G's samples; tables a WGAN loss with a gradient penalty,
 Gumbel-softmax for categorical columns, fake rows drawn for the same classes as the real batch.
@@ -71,6 +71,9 @@ class TrainResult:
     state: dict
 
 
+GUIDED_ONLY = ("condition_ramp", "uncond_low", "gsr", "class_guidance")  # settings of the image GAN alone
+
+
 def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cpu",
           resume: bool = False, overwrite: bool = False, progress: bool = True,
           deterministic: bool = False, unlabelled=None) -> TrainResult:
@@ -84,14 +87,9 @@ def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cp
     if world_size > 1 and not kind.distributed:
         raise RecipeError(f"distributed training (--nproc / torchrun) is for images; {data.modality} data trains "
                           "in one process")
-    if recipe.train.condition_ramp > 0 and not kind.guided:
-        raise RecipeError(f"train.condition_ramp is for images; set it to 0 for {data.modality} data")
-    if recipe.train.uncond_low > 0 and not kind.guided:
-        raise RecipeError(f"train.uncond_low is for images; set it to 0 for {data.modality} data")
-    if recipe.train.gsr > 0 and not kind.guided:
-        raise RecipeError(f"train.gsr is for images; set it to 0 for {data.modality} data")
-    if recipe.train.class_guidance > 0 and not kind.guided:
-        raise RecipeError(f"train.class_guidance is for images; set it to 0 for {data.modality} data")
+    for key in GUIDED_ONLY:
+        if getattr(recipe.train, key) > 0 and not kind.guided:
+            raise RecipeError(f"train.{key} is for images; set it to 0 for {data.modality} data")
     if recipe.train.unlabelled_weight > 0 and not kind.training.pooled:
         raise RecipeError(f"train.unlabelled_weight is for images and signals; {data.modality} data uses "
                           "data.unlabelled for the self-training arms only: set it to 0")
@@ -106,18 +104,16 @@ def train(data, run_dir: str | Path | None, recipe: Recipe, *, device: str = "cp
     if run_dir is None:
         if resume:
             raise RecipeError("resume needs a run folder")
-        return _train(data, None, recipe, dev, resume=False, overwrite=False, progress=progress,
-                      unlabelled=unlabelled)
+        return _train(data, None, recipe, dev, resume=False, progress=progress, unlabelled=unlabelled)
     run_dir = Path(run_dir)
     if rank > 0:  # rank 0 checks and prepares the folder (and holds its lock); the others wait for it
         barrier()
-        return _train(data, run_dir, recipe, dev, resume=resume, overwrite=overwrite, progress=False)
+        return _train(data, run_dir, recipe, dev, resume=resume, progress=False)
     with output_lock(run_dir):
         prepare_run_dir(run_dir, resume=resume, overwrite=overwrite,
                         inputs=[data.source] if data.source else [])
         barrier()
-        return _train(data, run_dir, recipe, dev, resume=resume, overwrite=overwrite, progress=progress,
-                      unlabelled=unlabelled)
+        return _train(data, run_dir, recipe, dev, resume=resume, progress=progress, unlabelled=unlabelled)
 
 
 def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: list) -> None:
@@ -136,18 +132,18 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: lis
             f"{run_dir} already holds a training run; pass --resume to continue it "
             "or --overwrite to start again"
         )
+    if overwrite and not resume:  # start again: only the checkpoints and log augmentor wrote go
+        for old in list_checkpoints(run_dir):
+            old.unlink()
+        (run_dir / "log.csv").unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_marker(run_dir, "run")
 
 
 def _train(data, run_dir: Path | None, recipe: Recipe, dev: torch.device, *,
-           resume: bool, overwrite: bool, progress: bool, unlabelled=None) -> TrainResult:
+           resume: bool, progress: bool, unlabelled=None) -> TrainResult:
     cfg = recipe.train
     rank, world_size = world()
-    if overwrite and not resume and run_dir is not None and rank == 0:
-        for old in list_checkpoints(run_dir):
-            old.unlink()
-        (run_dir / "log.csv").unlink(missing_ok=True)
     barrier()
 
     n_classes = len(data.classes)

@@ -1,6 +1,6 @@
 """Images: ImageFolder directories, image `.npz` arrays and `builtin:digits`.
 
-The package implements the `Modality` (modality.py) for images and binds it to `LabelledData` and
+The package implements the `Modality` (core/modality.py) for images and binds it to `LabelledData` and
 `ImageCodec`; it imports only the core and generic helpers, never another modality or the registry.
 """
 
@@ -65,9 +65,9 @@ def _evaluation() -> object:
 
 
 def _smote(*args, **options) -> tuple:
-    from .evaluation import smote_images
+    from ..evaluation.classifiers import smote_arrays
 
-    return smote_images(*args, **options)
+    return smote_arrays(*args, **options)
 
 
 def _guidance(*args, **options):

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..core.atomic import atomic_path
 from ..core.data import IMAGE_EXTENSIONS
+from ..core.dataset import Dataset
 from ..core.errors import InvalidDataError
 from ..core.names import check_class_names
 
@@ -36,7 +37,7 @@ MIN_IMAGE_SIDE = 8  # the smallest side augmentor models; a 1x1 file among 64x64
 
 
 @dataclass(frozen=True)
-class LabelledData:
+class LabelledData(Dataset):
     """Images (float32, N x C x H x W, values in [0, 1]) with labels indexing `classes`."""
 
     x: np.ndarray
@@ -45,35 +46,9 @@ class LabelledData:
     source: str = ""
     modality: ClassVar[str] = "image"
 
-    def __len__(self) -> int:
-        return len(self.y)
-
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.x.shape[1:])  # type: ignore[return-value]
-
-    def counts(self) -> dict[str, int]:
-        """Samples per class name, in class order (classes with none included as 0)."""
-        per = np.bincount(self.y, minlength=len(self.classes))
-        return {c: int(n) for c, n in zip(self.classes, per)}
-
-    def subset(self, idx: np.ndarray) -> LabelledData:
-        return LabelledData(self.x[idx], self.y[idx], self.classes, self.source)
-
-    def with_labels(self, y: np.ndarray, classes: tuple[str, ...]) -> LabelledData:
-        return LabelledData(self.x, y, classes, self.source)
-
-    def with_data(self, x: np.ndarray, y: np.ndarray, source: str) -> LabelledData:
-        """Other samples of the same kind and classes (e.g. generated ones)."""
-        return LabelledData(np.asarray(x, np.float32), np.asarray(y, np.int64), self.classes, source)
-
-    def concat(self, other: LabelledData) -> LabelledData:
-        return LabelledData(np.concatenate([self.x, other.x]), np.concatenate([self.y, other.y]),
-                            self.classes, self.source)
-
-    def content_bytes(self) -> bytes:
-        """The pixel values, for the training-data fingerprint."""
-        return np.ascontiguousarray(self.x, np.float32).tobytes()
 
     def describe(self) -> str:
         c, h, w = self.shape

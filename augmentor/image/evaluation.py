@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -25,7 +24,7 @@ class ImageEvaluation:
     fixes; fidelity in the penultimate layer of a SmallCNN trained on the training split."""
 
     losses, classic = ("reweight", "logit-adjust", "drw"), True
-    augment_path = "augmentor.image.learners:classic_augmentation"  # for a learner object (user_learner.py)
+    augment_path = "augmentor.image.learners:classic_augmentation"  # for a learner object (evaluation/user_learner.py)
 
     def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:
         return ev.classic or classic_candidates(train.shape[0])
@@ -91,14 +90,6 @@ class ImageEvaluation:
 
     def extra_sections(self, train: Dataset, sets: dict, validation: Dataset) -> dict:
         return {"memorisation": memorisation_section(train, sets, validation)}
-
-
-def smote_images(train: LabelledData, strategy: dict, k: int, seed: int) -> tuple:
-    from imblearn.over_sampling import SMOTE
-
-    x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
-        train.x.reshape(len(train), -1), train.y)
-    return x.reshape(-1, *train.shape).astype(np.float32), y
 
 
 def guidance_classifier(data: LabelledData, cfg: TrainConfig, dev: torch.device,

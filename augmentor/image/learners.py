@@ -177,7 +177,7 @@ def fit_cnn(x, y, n_classes: int, **kw) -> nn.Module:
 
 class CnnLearner:
     """Images: a SmallCNN, the same step budget for every arm. With `workers` > 1 the fits of a
-    batch run side by side in worker processes of one torch thread each (fitpool.py)."""
+    batch run side by side in worker processes of one torch thread each (evaluation/fitpool.py)."""
 
     soft_targets = True  # fits teacher arms (GAN samples with soft targets from another arm's model)
 

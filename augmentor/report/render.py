@@ -1,6 +1,6 @@
 """Write an evaluation as report.md + results.json + per_class.csv + PNG plots.
 
-One layout for every modality, read from the typed results (results.py): the answer first
+One layout for every modality, read from the typed results (evaluation/results.py): the answer first
 (the confirmatory family), then per classifier the estimates table, then splits, fidelity,
 filter, validity, arms and protocol. Every number in report.md is also in results.json. The
 folder is written to a temporary name and renamed.

@@ -1,7 +1,7 @@
 """1-D signals: sensor time series and short audio clips (WAV class folders, signal `.npz`, `.ts`,
 sets that ship inside sktime).
 
-The package implements the `Modality` (modality.py) for signals and binds it to `SignalData` and
+The package implements the `Modality` (core/modality.py) for signals and binds it to `SignalData` and
 `SignalCodec`; it imports only the core and generic helpers, never another modality or the registry.
 """
 
@@ -37,9 +37,9 @@ def _evaluation() -> object:
 
 
 def _smote(*args, **options) -> tuple:
-    from .learners import smote_signals
+    from ..evaluation.classifiers import smote_arrays
 
-    return smote_signals(*args, **options)
+    return smote_arrays(*args, **options)
 
 
 MODALITY = bind(Modality(

@@ -27,6 +27,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..core.data import check_one_medium
+from ..core.dataset import Dataset
 from ..core.errors import InvalidDataError
 from .wav import WAV, at_rate, load_wav_folder, read_wav
 
@@ -43,7 +44,7 @@ BUILTINS = {"plaid": "PLAID", "japanese_vowels": "JapaneseVowels", "osuleaf": "O
 # --- data -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SignalData:
+class SignalData(Dataset):
     """Series (float32, N x C x L, in their own units) with labels indexing `classes`; `rate` in Hz
     (0: not a sampled-audio set), `fitted`: how series of other lengths were made length L."""
 
@@ -57,40 +58,14 @@ class SignalData:
     sample_format: str = ""  # a WAV-folder set's sample type (e.g. "int16"); synthesis writes WAVs in it
     modality: ClassVar[str] = "signal"
 
-    def __len__(self) -> int:
-        return len(self.y)
-
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.x.shape[1:])  # type: ignore[return-value]
-
-    def counts(self) -> dict[str, int]:
-        per = np.bincount(self.y, minlength=len(self.classes))
-        return {c: int(n) for c, n in zip(self.classes, per)}
-
-    def _like(self, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...], source: str) -> SignalData:
-        return SignalData(x, y, classes, source, self.rate, self.fitted, self.sample_format)
 
     @property
     def output_format(self) -> str:
         """How synthetic samples of this set are written by default: WAV folders for a WAV-folder set."""
         return "wav" if self.sample_format else ""
-
-    def subset(self, idx: np.ndarray) -> SignalData:
-        return self._like(self.x[idx], self.y[idx], self.classes, self.source)
-
-    def with_labels(self, y: np.ndarray, classes: tuple[str, ...]) -> SignalData:
-        return self._like(self.x, y, classes, self.source)
-
-    def with_data(self, x: np.ndarray, y: np.ndarray, source: str) -> SignalData:
-        return self._like(np.asarray(x, np.float32), np.asarray(y, np.int64), self.classes, source)
-
-    def concat(self, other: SignalData) -> SignalData:
-        return self._like(np.concatenate([self.x, other.x]), np.concatenate([self.y, other.y]), self.classes,
-                          self.source)
-
-    def content_bytes(self) -> bytes:
-        return np.ascontiguousarray(self.x, np.float32).tobytes()
 
     def describe(self) -> str:
         c, n = self.shape
@@ -230,7 +205,7 @@ def load_unlabelled(spec: str, like: SignalData, **_: object) -> SignalData:
     if len(bad):
         raise InvalidDataError(f"data.unlabelled: {path}: series {int(bad[0])} holds NaN or infinite values "
                                f"({len(bad)} series in all); clean or drop them first")
-    return like._like(x, np.zeros(len(x), np.int64), like.classes, str(path))
+    return like.with_data(x, np.zeros(len(x), np.int64), str(path))
 
 
 def validate(data: SignalData) -> None:

@@ -246,7 +246,7 @@ class SignalEvaluation:
         body = resampling_lines(arm, target, train.shape)
         if isinstance(learner, Cnn1dLearner):
             augment = f"classic_signal_augmentation({arm.classic!r})" if arm.classic else "None"
-            lines += ["from augmentor.evaluation.classifiers import fit_cnn, predict_proba",
+            lines += ["from augmentor.signal.learners import fit_cnn, predict_proba",
                       "from augmentor.signal.augment import classic_signal_augmentation",
                       "from augmentor.signal.learners import SmallCNN1d, channel_scale", *body,
                       "scale = channel_scale(x)",
@@ -326,12 +326,3 @@ def two_sample_test(real: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> d
     acc = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)), feats, y, cv=folds)
     return {"accuracy": float(acc.mean()), "sd_over_folds": float(acc.std()), "per_side": int(n),
             "features": "MiniRocket (fitted on the pooled series)", "chance": 0.5}
-
-
-def smote_signals(train: SignalData, strategy: dict, k: int, seed: int) -> tuple:
-    """SMOTE on the flattened series (every channel and time step a feature)."""
-    from imblearn.over_sampling import SMOTE
-
-    x, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
-        train.x.reshape(len(train), -1), train.y)
-    return x.reshape(-1, *train.shape).astype(np.float32), y

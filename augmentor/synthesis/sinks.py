@@ -22,7 +22,7 @@ from ..core.errors import UnsafeArtifactError
 
 def class_folder(root: Path, name: str) -> Path:
     """The folder of class `name` under `root`, created on first use. Names were checked
-    (names.py) when the model or data was read; this re-checks that the folder is a direct
+    (core/names.py) when the model or data was read; this re-checks that the folder is a direct
     child of `root`, so no name can ever reach outside it."""
     folder = root / name
     if folder.parent != root or name in ("", ".", "..") or folder.name != name:

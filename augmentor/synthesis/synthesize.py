@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config.recipe import SynthesizeConfig
+from ..core.dataset import Dataset
 from ..core.errors import InvalidDataError, ResourceLimitError, UnsafeArtifactError
 from ..core.gaps import Strategy, parse_strategy, plan_gaps
 from ..core.labels import align_classes
@@ -27,7 +28,6 @@ from ..core.outputs import check_free_space, check_outputs, output_lock, prepare
 from .runtime import OnnxGenerator, physical_cores
 
 QualityFilter = object  # the modality's quality filter: `threshold` and `accept(x, label)`
-Dataset = object  # any modality's dataset
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 20  # a filtered class draws at most this many candidates per requested sample

@@ -1,6 +1,6 @@
 """Tables: `.csv` / `.parquet` files with a label column, and scikit-learn's builtin tables.
 
-The package implements the `Modality` (modality.py) for tables and binds it to `TableData` and
+The package implements the `Modality` (core/modality.py) for tables and binds it to `TableData` and
 `TableCodec`; it imports only the core and generic helpers, never another modality or the registry.
 """
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.atomic import atomic_path
+from ..core.dataset import Dataset
 from ..core.errors import InvalidDataError
 from ..core.names import check_class_names
 
@@ -29,7 +30,7 @@ IMPUTE = ("none", "median")
 
 
 @dataclass(frozen=True)
-class TableData:
+class TableData(Dataset):
     """Feature columns (original dtypes) with labels indexing `classes`."""
 
     x: pd.DataFrame
@@ -40,9 +41,6 @@ class TableData:
     categorical: tuple[str, ...] = ()
     modality: ClassVar[str] = "table"
 
-    def __len__(self) -> int:
-        return len(self.y)
-
     @property
     def shape(self) -> tuple[int]:
         return (self.x.shape[1],)
@@ -52,24 +50,14 @@ class TableData:
         return tuple(c for c in self.x.columns
                      if c not in self.categorical and pd.api.types.is_integer_dtype(self.x[c]))
 
-    def counts(self) -> dict[str, int]:
-        per = np.bincount(self.y, minlength=len(self.classes))
-        return {c: int(n) for c, n in zip(self.classes, per)}
+    def _take_x(self, idx: np.ndarray) -> pd.DataFrame:
+        return self.x.iloc[np.asarray(idx)].reset_index(drop=True)
 
-    def subset(self, idx: np.ndarray) -> TableData:
-        return TableData(self.x.iloc[np.asarray(idx)].reset_index(drop=True), self.y[idx],
-                         self.classes, self.source, self.label, self.categorical)
+    def _join_x(self, other: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([self.x, other], ignore_index=True)
 
-    def with_labels(self, y: np.ndarray, classes: tuple[str, ...]) -> TableData:
-        return TableData(self.x, y, classes, self.source, self.label, self.categorical)
-
-    def with_data(self, x: pd.DataFrame, y: np.ndarray, source: str) -> TableData:
-        """Other rows of the same columns and classes (e.g. generated ones)."""
-        return TableData(x, np.asarray(y, np.int64), self.classes, source, self.label, self.categorical)
-
-    def concat(self, other: TableData) -> TableData:
-        return TableData(pd.concat([self.x, other.x], ignore_index=True), np.concatenate([self.y, other.y]),
-                         self.classes, self.source, self.label, self.categorical)
+    def _cast_x(self, x: pd.DataFrame) -> pd.DataFrame:
+        return x
 
     def content_bytes(self) -> bytes:
         """Column names, kinds and values, for the training-data fingerprint."""

@@ -34,7 +34,7 @@ class TableEvaluation:
     fidelity in the codec's space; a validity check of the synthetic rows."""
 
     losses, classic = ("reweight",), False
-    augment_path = ""  # for a learner object (user_learner.py)
+    augment_path = ""  # for a learner object (evaluation/user_learner.py)
 
     def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:
         return ()  # no classic augmentation for tables
@@ -122,7 +122,7 @@ class TableEvaluation:
 
 class TableLearner(HardTeacher):
     """Tables: one scikit-learn classifier — a built-in name (TABLE_CLASSIFIERS) or any scikit-learn-compatible
-    estimator by import path (`"xgboost:XGBClassifier(n_estimators=300)"`, learner_spec.py). The loss-side
+    estimator by import path (`"xgboost:XGBClassifier(n_estimators=300)"`, evaluation/learner_spec.py). The loss-side
     fix is class_weight='balanced' for the built-ins, balanced sample weights for an estimator by path."""
 
     def __init__(self, name: str, categorical: list[str], numeric: list[str], n_classes: int = 0) -> None:
