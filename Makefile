@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/augmentor run recipes/digits.toml --overwrite
 
 test: $(STAMP)
-	$(BIN)/ruff check augmentor tests benchmarks
+	$(BIN)/ruff check augmentor tests benchmarks examples
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -45,7 +45,7 @@ bench-ctgan: $(CTGAN_VENV)/.installed
 	$(CTGAN_VENV)/bin/python benchmarks/bench_ctgan.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check augmentor tests benchmarks
+	$(BIN)/ruff check augmentor tests benchmarks examples
 
 clean:
 	rm -rf runs .pytest_cache

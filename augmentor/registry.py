@@ -103,3 +103,27 @@ def generate_to_folder(model, counts: Mapping[str, int], out: str | Path, *args:
     from .synthesis import synthesize
 
     return synthesize.generate_to_folder(model, counts, out, *args, codecs=for_codec, **options)
+
+
+
+def dataset_from_arrays(kind: str, x, y, classes: tuple[str, ...], source: str = "X", **options: object) -> object:
+    """A validated dataset of modality `kind` from arrays in memory (GANOverSampler's entry point): images
+    N x C x H x W float32 in [0, 1]; signals N x C x L float32; a table as a DataFrame (`options`: categorical,
+    numeric). `y` indexes `classes`."""
+    import numpy as np
+
+    if kind == "table":
+        from .table.data import table_from_frame
+
+        return table_from_frame(x, np.asarray(classes, dtype=object)[np.asarray(y)], source, **options)
+    if kind == "image":
+        from .image.data import LabelledData as make
+        from .image.data import validate
+    elif kind == "signal":
+        from .signal.data import SignalData as make
+        from .signal.data import validate
+    else:
+        raise ValueError(f"unknown modality {kind!r}; choose image, table or signal")
+    data = make(np.ascontiguousarray(x, np.float32), np.asarray(y, np.int64), tuple(classes), source)
+    validate(data)
+    return data

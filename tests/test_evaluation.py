@@ -1,5 +1,7 @@
 """Baselines plan the right counts; fidelity and statistics behave as documented."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -580,3 +582,24 @@ def test_k_fold_training_parts_keep_the_long_tail(thin_digits):
             assert (counts <= profile).all() and not set(tr) & set(va)
             held = np.bincount(folds.pooled.y[va], minlength=10)
             assert (counts == np.minimum(profile, pool - held)).all()
+
+
+def test_the_progress_bar_shows_done_of_total_and_time_left(thin_digits, capsys):
+    """Issue 49: the evaluation's bar counts fits against its plan (done/total) and shows the time left; the
+    plan is the search, the GAN arms and the confirmatory refits, and grows when more is known."""
+    from augmentor.evaluation.arms import cell_arm, grid_arms
+    from augmentor.evaluation.engine import evaluate, planned_fits
+
+    assert planned_fits(13, 1, 3, 6, 0.25) == 13 + 4 * 2 + 4 * 3 + 3 * 3
+    assert planned_fits(13, 2, 3, 3, 0.25, folds=3) == 2 * (3 * (13 + 4 * 2) + 4 * 3)
+    train, validation = stratified_split(thin_digits, 0.3, 0)
+    counts = np.bincount(train.y)
+    grid = grid_arms(train, np.full(len(counts), counts.max()), ("oversample",), (), ())
+    learner = Scripted([validation, validation], lambda arm: 0.8)
+    evaluate(train, validation, validation, grid, [learner], seeds=2, fold_below=0, progress=True,
+             rebuild=lambda arm, data: cell_arm(data, np.full(10, 9), arm.rebalance, arm.classic, arm.mixup))
+    err = capsys.readouterr().err
+    done = re.findall(r"evaluate: +\d+%\|[^|]*\| (\d+)/(\d+) \[[\d:]+<[\d:?]+", err)
+    assert done, err[-500:]
+    n, total = map(int, done[-1])
+    assert n == total == len(learner.fits)

@@ -17,6 +17,7 @@ The result is one shape for every modality: `results["classifiers"][name]["arms"
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -71,6 +72,9 @@ class _Fits:
         if self.evals is None:
             self.evals = [self.validation.x, self.test.x] + ([self.pooled.x] if self.pooled is not None else [])
         many = getattr(self.learner, "fit_predict_many", None)
+        if self.bar is not None and self.bar.total is not None and self.bar.n + len(jobs) > self.bar.total:
+            self.bar.total = self.bar.n + len(jobs)  # the plan was an estimate: it grows to what is known
+            self.bar.refresh()
         out = []
         for p in (many(iter(jobs), self.evals) if many else
                   (self.learner.fit_predict(*job, self.evals) for job in jobs)):
@@ -168,7 +172,9 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
         raise RecipeError(f"evaluate.reference '{reference}' is not one of the arms: {', '.join(names[1:])}")
     val_counts = np.bincount(validation.y, minlength=k)
     small = bool(rebuild is not None and folds > 1 and np.median(val_counts) < fold_below)
-    bar = tqdm(desc="evaluate", unit="fit", disable=not progress)
+    bar = tqdm(desc="evaluate", unit="fit", disable=not progress,
+               total=planned_fits(len(grid), len(learners), seeds, max(seeds, confirm_seeds), keep,
+                                  folds if small else 1))
     by_clf, fits_of = {}, {}
     try:
         for learner in learners:
@@ -181,6 +187,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
     finally:
         for learner in learners:  # a learner's worker pool, if it has one
             getattr(learner, "close", lambda: None)()
+    bar.total = bar.n  # the plan was an estimate: the bar ends at what was fitted
+    bar.refresh()
     bar.close()
     exploratory = _explore(by_clf, fits_of, seeds)
     return {
@@ -201,6 +209,18 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
         "classifiers": by_clf,
         **({"headline": headline} if headline else {}),
     }
+
+
+def planned_fits(cells: int, learners: int, seeds: int, confirm_seeds: int, keep: float, folds: int = 1,
+                 gan_arms: int = 4) -> int:
+    """The evaluation's plan in fits, for its progress bar: per learner the search (every cell at 1 seed, the
+    best `keep` share at `seeds`; each fit once per fold), about `gan_arms` GAN arms at `seeds`, and the
+    confirmatory refits of three arms to `confirm_seeds`. An estimate where cells merge or arms are excluded;
+    the bar's total grows when more is known."""
+    first = 1 if seeds > 1 and cells > 2 else seeds
+    kept = cells if first == seeds else min(cells, max(2, math.ceil(keep * cells)))
+    search = folds * (cells * first + kept * (seeds - first))
+    return learners * (search + gan_arms * seeds + 3 * (confirm_seeds - seeds))
 
 
 def _search_and_fit(fits: _Fits, grid: Sequence[Arm], gan: GanArms | None, seeds: int, reference: str,
