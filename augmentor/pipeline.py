@@ -205,11 +205,15 @@ def online_factory(gens: list, train_data: Dataset, target: dict, ev, base_seed:
     """seed s -> an OnlineSynthetic over GAN s mod len(gens) (seed base + 1000 s), optionally filtered."""
     from .synthesis.online import FilteredSource, OnlineSynthetic
 
-    def make(s: int) -> OnlineSynthetic:
+    counts = train_data.counts()
+
+    def make(s: int, exclude: Sequence[str] = ()) -> OnlineSynthetic:
+        """`exclude`: classes the copy guard flags: no GAN samples for them (their target is their real count)."""
         source = gens[s % len(gens)]
         if quality_filter is not None:
             source = FilteredSource(source, lambda x, c: quality_filter.accept(x, train_data.classes.index(c)))
-        return OnlineSynthetic(train_data.x, train_data.y, train_data.classes, source, target=target,
+        aims = {c: counts[c] if c in exclude else n for c, n in target.items()}
+        return OnlineSynthetic(train_data.x, train_data.y, train_data.classes, source, target=aims,
                                ratio=ev.online_ratio, weight=ev.online_weight, refresh=ev.online_refresh,
                                seed=base_seed + 1000 * s)
 

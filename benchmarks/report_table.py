@@ -4,7 +4,8 @@
     python benchmarks/report_table.py --check  # exit 1 when README.md's table differs from the results
 
 One row per report and learner: the data, modality, learner, the best arm without a GAN and the best GAN arm
-(their test balanced accuracy), the confirmatory verdict with its difference and 95 % interval, and whether
+(their test balanced accuracy), the confirmatory verdict with its difference and Holm-adjusted 95 % interval (it
+excludes 0 exactly when the verdict is helps or hurts), and whether
 `augmentor calibrate` measured that report's verdicts. Every number comes from the report's results.json.
 """
 
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
+
+from augmentor.evaluation.results import Comparison
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- reports table: benchmarks/report_table.py -->", "<!-- end of reports table -->"
@@ -45,17 +49,19 @@ def rows(reports: Path = ROOT / "reports") -> list[str]:
             continue
         data = r.get("recipe", {}).get("data", {}).get("train") or path.parent.name
         for h in [head, *head.get("others", [])]:
-            d, acc = h["difference"], h["balanced_accuracy"]
+            d, acc = Comparison.from_dict(h["difference"]), h["balanced_accuracy"]
+            low, high = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
             out.append(f"| [{path.parent.name}](reports/{path.parent.name}/report.md) | `{data}` | {r['modality']} | "
                        f"{h['classifier']} | {h['best_non_gan_arm']} ({_pct(acc[h['best_non_gan_arm']])}) | "
-                       f"{h['gan_arm']} ({_pct(acc[h['gan_arm']])}) | {h['verdict']}, {_signed(d['mean'])} "
-                       f"[{_signed(d['low'])}, {_signed(d['high'])}] | {_calibrated(r)} |")
+                       f"{h['gan_arm']} ({_pct(acc[h['gan_arm']])}) | {h['verdict']}, {_signed(d.mean)} "
+                       f"[{_signed(low)}, {_signed(high)}] | {_calibrated(r)} |")
     return out
 
 
 def table() -> str:
     head = ["| report | data | modality | learner | best without a GAN (test %) | best GAN arm (test %) | "
-            "verdict, difference [95 % interval] in points | calibrated |", "|---|---|---|---|---|---|---|---|"]
+            "verdict, difference [Holm-adjusted 95 % interval] in points | calibrated |",
+            "|---|---|---|---|---|---|---|---|"]
     return "\n".join([BEGIN, *head, *rows(), END])
 
 

@@ -252,7 +252,7 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
         signal={"length": length, "fit": fit, "rate": rate},
         device=device if device != "auto" else "cpu", progress=progress)
     path = write_report(report, results, samples=samples, overwrite=overwrite, extra={"versions": versions(device)})
-    click.echo(f"report: {path}")
+    click.echo(f"report: {path}\nopen: {path.with_name('report.html')}")
 
 
 @cli.command()
@@ -307,7 +307,7 @@ def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int
         r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})
     path = run_recipe(r, device=device, overwrite=overwrite, resume=resume, progress=progress,
                       recipe_text=Path(recipe).read_text(encoding="utf-8"), inputs=(recipe,))
-    click.echo(f"report: {path}")
+    click.echo(f"report: {path}\nopen: {path.with_name('report.html')}")
 
 
 @cli.command()
@@ -361,7 +361,7 @@ def _run_data(spec: str, label: str, o: dict) -> None:
     path = run_recipe(r, device=o["device"], overwrite=o["overwrite"], resume=o["resume"], progress=o["progress"],
                       recipe_text=text, inputs=() if spec.startswith("builtin:") else (spec,))
     write_bytes(r.report_dir / "recipe.toml", text.encode())
-    click.echo(f"report: {path}\nrecipe: {r.report_dir / 'recipe.toml'}")
+    click.echo(f"report: {path}\nrecipe: {r.report_dir / 'recipe.toml'}\nopen: {path.with_name('report.html')}")
 
 
 @cli.command()

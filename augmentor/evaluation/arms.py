@@ -356,11 +356,15 @@ def teacher_on_top_of(best: Arm, plan: TeacherPlan, hard: bool = False, weighted
                extra={**keys, **extra}, rebalance=best.rebalance)
 
 
-def online_on_top_of(best: Arm, online: Callable[[int], object]) -> Arm:
-    """Fresh GAN samples every epoch together with the loss-side fix chosen on validation."""
-    return Arm(f"real+online-synthetic{best.name.removeprefix('real')}",
-               f"fresh GAN samples every epoch (OnlineSynthetic) in place of resampling, with {best.description}",
-               online, "gan", classic=best.classic, loss=best.loss, mixup=best.mixup, rebalance=best.rebalance)
+def online_on_top_of(best: Arm, online: Callable[[int], object], flagged: Sequence[str] = ()) -> Arm:
+    """Fresh GAN samples every epoch together with the loss-side fix chosen on validation; none for the classes
+    the copy guard flags."""
+    text = f"fresh GAN samples every epoch (OnlineSynthetic) in place of resampling, with {best.description}"
+    if flagged:
+        text += (f"; none for {', '.join(flagged)}, whose GAN draw the memorisation check flags as copies of their "
+                 "training samples")
+    return Arm(f"real+online-synthetic{best.name.removeprefix('real')}", text, online, "gan", classic=best.classic,
+               loss=best.loss, mixup=best.mixup, rebalance=best.rebalance)
 
 
 def steps_for(n_train: int, epochs: int, batch_size: int) -> int:

@@ -50,6 +50,16 @@ class Comparison:
     def has_interval(self) -> bool:
         return not math.isnan(self.low)
 
+    @property
+    def holm_interval(self) -> tuple[float, float]:
+        """The Holm-adjusted interval of a confirmatory comparison (stats.holm_interval): it excludes 0 exactly
+        when the verdict is helps or hurts; NaN for an exploratory one or one below the seeds a verdict needs."""
+        from .stats import MIN_SEEDS, holm_interval
+
+        if self.role != "confirmatory" or self.n < MIN_SEEDS:
+            return math.nan, math.nan
+        return holm_interval(self.mean, self.low, self.high, self.p, self.p_holm, self.df)
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -120,6 +130,13 @@ class LearnerResult:
     def search(self) -> dict:
         """The non-GAN search's record (search.halving): stages, scores, winner, noise; {} for older reports."""
         return self.raw.get("search") or {}
+
+    @property
+    def seed_invariant(self) -> bool:
+        """Its fits on real data are the same at every seed (e.g. logistic regression): seed refits do not vary."""
+        runs = (self.raw.get("arms", {}).get("real") or {}).get("runs") or []
+        scores = {r["test"]["balanced_accuracy"] for r in runs}
+        return len(runs) > 1 and len(scores) == 1
 
     @classmethod
     def from_dict(cls, name: str, d: dict) -> LearnerResult:

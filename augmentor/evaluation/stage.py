@@ -204,8 +204,9 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     def gan(best: Arm, soft: Arm | None, learner=None, with_pool: TeacherPlan | None = None) -> list[Arm]:
         out = []
         for base, what in bases.items():
-            if base == "real+online-synthetic":
-                out.append(online_on_top_of(best, what))
+            if base == "real+online-synthetic":  # the copy guard holds here too: no fresh samples of a flagged class
+                out.append(online_on_top_of(best, (lambda s, make=what: make(s, exclude=flagged)) if flagged else what,
+                                            flagged))
             elif base == "real+synthetic (teacher)":
                 hard = teacher_mode(learner) == "hard"
                 weighted = getattr(learner, "takes_weights", lambda: True)()

@@ -111,6 +111,29 @@ def judge_family(comparisons: list[dict], confidence: float = CONFIDENCE) -> Non
         c["verdict"] = verdict(c, p, confidence)
 
 
+def holm_interval(mean: float, low: float, high: float, p: float, p_holm: float, df: float,
+                  confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The interval that agrees with a Holm-judged verdict: the same t-interval at the level
+    1 - alpha * p / p_holm, whose test is the Holm-adjusted one, so it excludes 0 exactly when
+    p_holm < alpha (the verdict is helps or hurts). NaN where the comparison has no interval."""
+    if not (math.isnan(low) or math.isnan(high)) and low == high:  # one fit in effect: [0, 0] at every level
+        return low, high
+    if any(math.isnan(v) for v in (mean, low, high, p, p_holm)) or math.isnan(df):
+        return math.nan, math.nan
+    alpha = 1 - confidence
+    se = (high - low) / 2 / float(st.t.ppf(1 - alpha / 2, df))
+    level = alpha * p / p_holm if p_holm > 0 else alpha * 1e-9
+    half = float(st.t.ppf(1 - level / 2, df)) * se
+    return mean - half, mean + half
+
+
+def clopper_pearson_upper(events: int, trials: int, confidence: float = CONFIDENCE) -> float:
+    """The two-sided Clopper-Pearson upper bound on a rate seen `events` times in `trials`."""
+    if events >= trials:
+        return 1.0
+    return float(st.beta.ppf(1 - (1 - confidence) / 2, events + 1, trials - events))
+
+
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
     """Benjamini-Hochberg q-values (NaN stays NaN and does not count)."""
     idx = [i for i, p in enumerate(p_values) if not math.isnan(p)]
@@ -141,4 +164,8 @@ def method_text(family_size: int, confidence: float = CONFIDENCE) -> str:
             f"comparison is exploratory: its interval and a Benjamini-Hochberg q-value, no verdict word; "
             f"fewer than {MIN_SEEDS} seeds, or a non-zero difference with no spread: 'not enough evidence'; "
             f"the same predictions on every test example and seed: a difference of exactly 0, interval [0, 0], "
-            f"'no detectable change'")
+            f"'no detectable change'; where the seeds do not vary (a learner whose fits are the same at every "
+            f"seed), the interval is test-set sampling alone (normal, df = infinity): more seeds add nothing and "
+            f"the test split limits what can be detected. Each confirmatory interval printed beside a verdict is "
+            f"Holm-adjusted (the t-interval at level 1 - {1 - confidence:.2f} x p / p_Holm), so it excludes 0 "
+            f"exactly when the verdict is helps or hurts; the unadjusted interval stands beside it")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from ..evaluation.results import LearnerResult, Results
+from ..evaluation.stats import clopper_pearson_upper
 
 
 def search_line(clf: str, res: LearnerResult) -> list[str]:
@@ -43,8 +44,9 @@ def search_md(clf: str, res: LearnerResult) -> list[str]:
     return out
 
 
-def calibration_text(cal: dict | None) -> str:
-    """What was measured about this report's verdicts, and only that."""
+def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = ()) -> str:
+    """What was measured about this report's verdicts, and only that. `deterministic`: learners whose every
+    arm scored the same at every seed (seed refits cannot calibrate them)."""
     if not cal or "false_verdict_rate" not in cal:
         why = (cal or {}).get("none") or "no `augmentor calibrate` run was made for it"
         return (f"This report has no calibration of its own ({why}): the level and power of its verdicts on this "
@@ -53,11 +55,19 @@ def calibration_text(cal: dict | None) -> str:
         f"{n} {v['power']:.2f} for a loss of {v['power_effect_points']:.2f} points" if v["power_effect_points"] > 0
         else f"{n}: not measured (its weakened arm scored {-v['power_effect_points']:.2f} points higher, no loss)"
         for n, v in (cal.get("per_learner") or {}).items())
-    return (f"Calibration on this report's data and learners (`augmentor calibrate`, {cal['simulations']} "
+    rate = cal["false_verdict_rate"]
+    n = int(cal["simulations"])
+    level = (f"{rate:.3f} ± {cal['false_verdict_rate_se']:.3f}" if rate > 0 else
+             f"0 in {n} families (95 % Clopper-Pearson upper bound {clopper_pearson_upper(0, n):.4f})")
+    fixed = [lr for lr in (cal.get("per_learner") or {}) if lr in deterministic]
+    limit = (f" Seed refits do not vary for {', '.join(fixed)} (every seed the same fit): their null comparisons "
+             "are one fit repeated and cannot produce a false verdict, so this rate does not measure them; for them "
+             "the test split is the limit (the test-sampling interval)." if fixed else "")
+    return (f"Calibration on this report's data and learners (`augmentor calibrate`, {n} "
             f"simulated families, {cal['pool_fits']} fits per arm, choice on validation included): a false-verdict "
-            f"rate of {cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f} for the family of "
+            f"rate of {level} for the family of "
             f"{cal['family_size']} at {cal['seeds']} seeds; power to call a known loss 'hurts' (each learner's arm "
-            f"trained on a random 70 % of each class's samples): {per}.")
+            f"trained on a random 70 % of each class's samples): {per}.{limit}")
 
 
 def protocol(results: Results) -> list[str]:

@@ -1,4 +1,4 @@
-"""The report's PNG plots: balanced accuracy per arm, and a grid of synthetic samples (images)."""
+"""The grid of synthetic samples (images) beside a report; the other figures are figures.py's."""
 
 from __future__ import annotations
 
@@ -8,41 +8,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..evaluation.results import ArmResult, Results
+from ..evaluation.results import Results
 
 
 def plots(root: Path, results: Results, samples: object | None) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    learners = results.learners
-    names = list(next(iter(learners.values())).arms)
-    fig, ax = plt.subplots(figsize=(max(7, 0.55 * len(names)), 4))
-    width = 0.8 / len(learners)
-    xs = np.arange(len(names))
-    lows = []
-    for i, (clf, r) in enumerate(learners.items()):
-        arms: dict[str, ArmResult] = r.arms
-        means = [arms[n].summary.balanced_accuracy.mean if n in arms else 0 for n in names]
-        stds = [arms[n].summary.balanced_accuracy.std if n in arms else 0 for n in names]
-        lows.append(min(m for m in means if m) if any(means) else 0)
-        ax.bar(xs + i * width - 0.4 + width / 2, means, width, yerr=stds, capsize=3, label=clf)
-    ax.set_xticks(xs, names)
-    ax.set_ylabel("balanced accuracy (test)")
-    ax.set_ylim(max(0.0, min(lows) - 0.1), 1.0)
-    ax.set_title("Balanced accuracy per arm (mean ± std over seeds)")
-    ax.legend(fontsize=8)
-    fig.autofmt_xdate(rotation=30)
-    fig.tight_layout()
-    fig.savefig(root / "balanced_accuracy.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    plots = ["balanced_accuracy.png"]
-    if samples is not None:
-        (root / "samples.png").write_bytes(sample_grid_png(samples))
-        plots.append("samples.png")
-    return plots
+    """The sample grid (images): synthetic samples, one row per class; the figures are figures.py's."""
+    if samples is None:
+        return []
+    (root / "samples.png").write_bytes(sample_grid_png(samples))
+    return ["samples.png"]
 
 
 def sample_grid_png(data, per_class: int = 10, scale: int = 4) -> bytes:

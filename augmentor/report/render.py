@@ -17,8 +17,12 @@ import numpy as np
 
 from ..core.atomic import atomic_dir, write_bytes
 from ..core.outputs import output_lock, prepare_output, write_marker
-from ..evaluation.results import Comparison, Headline, LearnerResult, Results
-from .choices import calibration_text, protocol, search_line, search_md
+from ..evaluation.results import LearnerResult, Results
+from ..evaluation.stats import method_text
+from .answer import answer_lines, ci_text, p_text, pm_text
+from .choices import calibration_text, protocol, search_md
+from .figures import figures
+from .page import page
 from .plots import plots as _plots
 
 
@@ -34,8 +38,10 @@ def write_report(report_dir: str | Path, results: dict, *, samples: object | Non
             write_marker(tmp, "report")
             (tmp / "results.json").write_text(json.dumps(_jsonable(results.to_dict()), indent=2) + "\n")
             _per_class_csv(tmp / "per_class.csv", results)
-            plots = _plots(tmp, results, samples)
-            (tmp / "report.md").write_text(markdown(results, title, plots, recipe_text))
+            _plots(tmp, results, samples)
+            figs = figures(tmp, results)
+            (tmp / "report.md").write_text(markdown(results, title, figs, recipe_text))
+            (tmp / "report.html").write_text(page(results, title, tmp, figs))
     return report_dir / "report.md"
 
 
@@ -48,15 +54,19 @@ def rerender(report_dir: str | Path, title: str | None = None, calibration: dict
     raw = json.loads((report_dir / "results.json").read_text())
     if calibration is not None:
         raw["calibration"] = calibration
+    if "statistics" in raw and "family_size" in raw["statistics"]:  # the method as the code states it today
+        raw["statistics"]["method"] = method_text(raw["statistics"]["family_size"])
     results = Results.from_dict(raw)
     old = (report_dir / "report.md").read_text()
     title = title or old.splitlines()[0].removeprefix("# ")
     recipe = old.split("```toml\n", 1)[1].rsplit("\n```", 1)[0] if "```toml\n" in old else None
-    plots = [p for p in ("balanced_accuracy.png", "samples.png") if (report_dir / p).is_file()]
     with output_lock(report_dir, "--report"):
         write_bytes(report_dir / "results.json", (json.dumps(_jsonable(results.to_dict()), indent=2) + "\n").encode())
         _per_class_csv(report_dir / "per_class.csv", results)
-        write_bytes(report_dir / "report.md", markdown(results, title, plots, recipe).encode())
+        (report_dir / "balanced_accuracy.png").unlink(missing_ok=True)  # the old bar chart: figures.py replaces it
+        figs = figures(report_dir, results)
+        write_bytes(report_dir / "report.md", markdown(results, title, figs, recipe).encode())
+        write_bytes(report_dir / "report.html", page(results, title, report_dir, figs).encode())
     return report_dir / "report.md"
 
 
@@ -78,99 +88,21 @@ def _jsonable(v):
 
 # --- words --------------------------------------------------------------------------------------
 
-def _p(p: float | None) -> str:
-    return "—" if p is None or math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else "< 0.001")
-
-
-def _holm(p: float) -> str:
-    text = _p(p)
-    return f"Holm p {text}" if text.startswith("<") else f"Holm p = {text}"
-
-
-def _ci(v: Comparison | None) -> str:
-    if not v:
-        return "—"
-    if not v.has_interval:
-        return f"{v.mean * 100:+.1f} [—]"
-    return f"{v.mean * 100:+.1f} [{v.low * 100:+.1f}, {v.high * 100:+.1f}]"
-
-
-def _pm(s) -> str:
-    return f"{s.mean * 100:.1f} ± {s.std * 100:.1f}"
-
-
-def _which(best_non_gan: str, whose: str) -> str:
-    """What the best arm without a GAN is: the search's winner, or self-training that beat it on validation."""
-    if best_non_gan.startswith("real+self-training"):
-        return f"self-training on the unlabelled pool, which beat {whose} search's winner on validation"
-    return f"{whose} search's winner"
-
-
-def _answer(h: Headline | None, first: LearnerResult, learners: dict[str, LearnerResult]) -> list[str]:
-    out = ["## The answer", ""]
-    if h is None:
-        return out + ["No GAN arm took part in this evaluation, so there is no confirmatory family: every "
-                      "comparison below is an exploratory estimate.", ""]
-    g, b, ba = h.gan_arm, h.best_non_gan_arm, h.balanced_accuracy
-    word = {"helps": "beats", "hurts": "loses to", "no detectable change": "is not distinguishable from",
-            "not enough evidence": "cannot yet be judged against"}
-    out.append(f"**Did the GAN data beat the best you can do without it? {h.verdict}.** The best GAN arm on "
-               f"validation, **{g}** ({ba[g] * 100:.1f} % balanced accuracy on test), {word[h.verdict]} the best "
-               f"arm without a GAN ({_which(b, 'the')}), **{b}** ({ba[b] * 100:.1f} %): {_ci(h.difference)} points "
-               f"(95 % interval), {_holm(h.difference.p_holm)}, {h.seeds} seeds ({h.classifier}).")
-    if b != "real":
-        out.append("")
-        out.append(f"Against real data alone ({ba['real'] * 100:.1f} %): **{h.vs_real.verdict}**, "
-                   f"{_ci(h.vs_real)} points, {_holm(h.vs_real.p_holm)}.")
-    d = h.difference
-    if h.verdict == "hurts":
-        out += ["", "**The synthetic data did not help here**: the best arm without a GAN did better; use it."]
-    elif h.verdict == "no detectable change" and d.has_interval:
-        out += ["", f"**No evidence that the synthetic data helps**: the data are consistent with anything from "
-                f"{d.low * 100:+.1f} to {d.high * 100:+.1f} points against {b}, at {h.seeds} seeds."]
-    elif h.verdict == "helps":
-        out += ["", f"**The synthetic data helped**: {g} beats the best arm without a GAN."]
-    for o in h.others:  # the modality's other learners answer too, in the same confirmatory family
-        ob = o.balanced_accuracy
-        out += ["", f"**{o.classifier}: {o.verdict}.** Its best GAN arm on validation, {o.gan_arm} "
-                f"({ob[o.gan_arm] * 100:.1f} %), against its best arm without a GAN "
-                f"({_which(o.best_non_gan_arm, 'its')}), "
-                f"{o.best_non_gan_arm} "
-                f"({ob[o.best_non_gan_arm] * 100:.1f} %): {_ci(o.difference)} points, {_holm(o.difference.p_holm)}, "
-                f"{o.seeds} seeds" + (f"; against real ({ob['real'] * 100:.1f} %): {o.vs_real.verdict}, "
-                                      f"{_ci(o.vs_real)} points, {_holm(o.vs_real.p_holm)}."
-                                      if o.best_non_gan_arm != "real" else ".")]
-    c = first.classic
-    if c.candidates:
-        chosen = (f"**{c.chosen}** chosen on validation among {', '.join(c.candidates)}" if c.chosen else
-                  f"**left out**: {c.reason}")
-        out += ["", f"Classic augmentation: {chosen}."]
-    for clf, res in learners.items():
-        out += search_line(clf, res)
-    for head in [h, *h.others]:
-        n = head.gan_choice_noise
-        if n:
-            se = "" if n["se"] is None or math.isnan(n["se"]) else f" ± {n['se'] * 100:.1f}"
-            out += ["", f"Best GAN arm for {head.classifier}: {head.gan_arm}, chosen on the validation split "
-                    f"({head.chosen_on.get(head.gan_arm, math.nan) * 100:.1f} %, {n['seeds']} seeds); its margin over "
-                    f"the runner-up, {n['runner_up']}: {n['margin'] * 100:+.1f}{se} points."]
-    return out + [""]
-
-
 def _statistics(results: Results) -> list[str]:
     s, src = results.statistics, results.variance_sources
     covered = [k for k, v in src.items() if v]
     missing = [k for k, v in src.items() if not v]
     family = "; ".join(s["family"]) or "none (no GAN arm)"
-    return ["How to read the numbers: " + s["method"] + f". The confirmatory family: {family}. Exploratory "
-            f"comparisons: {s.get('exploratory_size', 0)}.", "",
+    return ["How to read the numbers: " + method_text(s["family_size"]) + f". The confirmatory family: {family}. "
+            f"Exploratory comparisons: {s.get('exploratory_size', 0)}.", "",
             f"The intervals cover: {', '.join(covered) or 'nothing (one seed)'}. They do **not** cover: "
-            f"{', '.join(missing) or '—'}. " + calibration_text(results.section("calibration"))]
+            f"{', '.join(missing) or '—'}. " + calibration_text(
+                results.section("calibration"), tuple(n for n, lr in results.learners.items() if lr.seed_invariant))]
 
 
-def markdown(results: Results, title: str, plots: list[str], recipe_text: str | None) -> str:
+def markdown(results: Results, title: str, plots: list[tuple[str, str]], recipe_text: str | None) -> str:
     first = next(iter(results.learners.values()))
-    out = [f"# {title}", ""] + _answer(results.headline, first, results.learners) + _statistics(results)
+    out = [f"# {title}", ""] + answer_lines(results.headline, first, results.learners) + _statistics(results)
     for clf, res in results.learners.items():
         out += ["", f"## Estimates: {clf} (balanced accuracy, percent; validation for choices, test for "
                 "estimates; exploratory)", ""]
@@ -209,11 +141,11 @@ def _estimates(res: LearnerResult, results: Results) -> list[str]:
         val = (f"{cs['balanced_accuracy'] * 100:.1f} ({cs['seeds']})" if cs else
                f"{a.validation_summary.balanced_accuracy.mean * 100:.1f} ({a.seeds})")
         out.append(f"| {name} | {a.kind} | {a.seeds} | {a.n_train} | {val} | "
-                   f"{_pm(a.summary.balanced_accuracy)} | {_ci(vr)} | {_p(vr.q_bh if vr else None)} | {_ci(vb)} | "
-                   f"{_p(vb.q_bh if vb else None)} |")
+                   f"{pm_text(a.summary.balanced_accuracy)} | {ci_text(vr)} | {p_text(vr.q_bh if vr else None)} | "
+                   f"{ci_text(vb)} | {p_text(vb.q_bh if vb else None)} |")
     out += ["", "Accuracy and macro-F1 on test (percent, mean ± std):", "", "| arm | accuracy | macro-F1 |",
             "|---|---:|---:|"]
-    out += [f"| {n} | {_pm(a.summary.accuracy)} | {_pm(a.summary.macro_f1)} |" for n, a in arms.items()]
+    out += [f"| {n} | {pm_text(a.summary.accuracy)} | {pm_text(a.summary.macro_f1)} |" for n, a in arms.items()]
     out += ["", "Per-class recall on test (percent, mean over seeds):", "",
             "| class | train | test | " + " | ".join(arms) + " |", "|---|---:|---:|" + "---:|" * len(arms)]
     for i, c in enumerate(results.classes):
@@ -362,13 +294,14 @@ def _validity_md(validity: dict | None) -> list[str]:
     return out
 
 
-def _closing(results: Results, plots: list[str], recipe_text: str | None) -> list[str]:
+def _closing(results: Results, plots: list[tuple[str, str]], recipe_text: str | None) -> list[str]:
     out = []
     if results.section("versions"):
         out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in results.section("versions").items()))
     if results.section("timings_s"):
         out.append("- Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.section("timings_s").items()))
-    out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    out += ["", "## Figures", "", "The same figures as report.html (open it for the answer at a glance).", ""]
+    out += [line for name, caption in plots for line in (f"![{caption}]({name})", "")]
     if recipe_text:
         out += ["", "## Recipe", "", "```toml", recipe_text.strip(), "```"]
     return out

@@ -1,0 +1,104 @@
+"""The answer that opens report.md: per learner the confirmatory verdict, the difference with its Holm-adjusted
+interval (the verdict's rule) and the unadjusted one, what the best arm without a GAN is, and how each arm was
+chosen."""
+
+from __future__ import annotations
+
+import math
+
+from ..evaluation.results import Comparison, Headline, LearnerResult
+from .choices import search_line
+
+
+def p_text(p: float | None) -> str:
+    return "—" if p is None or math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else "< 0.001")
+
+
+def _holm(p: float) -> str:
+    text = p_text(p)
+    return f"Holm p {text}" if text.startswith("<") else f"Holm p = {text}"
+
+
+def ci_text(v: Comparison | None) -> str:
+    if not v:
+        return "—"
+    if not v.has_interval:
+        return f"{v.mean * 100:+.1f} [—]"
+    return f"{v.mean * 100:+.1f} [{v.low * 100:+.1f}, {v.high * 100:+.1f}]"
+
+
+def _verdict_ci(v: Comparison | None, explain: bool = False) -> str:
+    """A confirmatory comparison: its Holm-adjusted interval (the verdict's rule) and the unadjusted one."""
+    if not v:
+        return "—"
+    lo, hi = v.holm_interval
+    if math.isnan(lo):
+        return f"{ci_text(v)} points (95 % interval, unadjusted)"
+    why = ": it excludes 0 exactly when the verdict is helps or hurts" if explain else ""
+    return (f"{v.mean * 100:+.1f} [{lo * 100:+.1f}, {hi * 100:+.1f}] points (Holm-adjusted 95 % interval{why}; "
+            f"unadjusted [{v.low * 100:+.1f}, {v.high * 100:+.1f}])")
+
+
+def pm_text(s) -> str:
+    return f"{s.mean * 100:.1f} ± {s.std * 100:.1f}"
+
+
+def _which(best_non_gan: str, whose: str) -> str:
+    """What the best arm without a GAN is: the search's winner, or self-training that beat it on validation."""
+    if best_non_gan.startswith("real+self-training"):
+        return f"self-training on the unlabelled pool, which beat {whose} search's winner on validation"
+    return f"{whose} search's winner"
+
+
+def answer_lines(h: Headline | None, first: LearnerResult, learners: dict[str, LearnerResult]) -> list[str]:
+    out = ["## The answer", ""]
+    if h is None:
+        return out + ["No GAN arm took part in this evaluation, so there is no confirmatory family: every "
+                      "comparison below is an exploratory estimate.", ""]
+    g, b, ba = h.gan_arm, h.best_non_gan_arm, h.balanced_accuracy
+    word = {"helps": "beats", "hurts": "loses to", "no detectable change": "is not distinguishable from",
+            "not enough evidence": "cannot yet be judged against"}
+    out.append(f"**Did the GAN data beat the best you can do without it? {h.verdict}.** The best GAN arm on "
+               f"validation, **{g}** ({ba[g] * 100:.1f} % balanced accuracy on test), {word[h.verdict]} the best "
+               f"arm without a GAN ({_which(b, 'the')}), **{b}** ({ba[b] * 100:.1f} %): "
+               f"{_verdict_ci(h.difference, True)}, {_holm(h.difference.p_holm)}, {h.seeds} seeds ({h.classifier}).")
+    if b != "real":
+        out.append("")
+        out.append(f"Against real data alone ({ba['real'] * 100:.1f} %): **{h.vs_real.verdict}**, "
+                   f"{_verdict_ci(h.vs_real)}, {_holm(h.vs_real.p_holm)}.")
+    d = h.difference
+    if h.verdict == "hurts":
+        out += ["", "**The synthetic data did not help here**: the best arm without a GAN did better; use it."]
+    elif h.verdict == "no detectable change" and d.has_interval:
+        lo, hi = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
+        out += ["", f"**No evidence that the synthetic data helps**: the data are consistent with anything from "
+                f"{lo * 100:+.1f} to {hi * 100:+.1f} points against {b}, at {h.seeds} seeds."]
+    elif h.verdict == "helps":
+        out += ["", f"**The synthetic data helped**: {g} beats the best arm without a GAN."]
+    for o in h.others:  # the modality's other learners answer too, in the same confirmatory family
+        ob = o.balanced_accuracy
+        out += ["", f"**{o.classifier}: {o.verdict}.** Its best GAN arm on validation, {o.gan_arm} "
+                f"({ob[o.gan_arm] * 100:.1f} %), against its best arm without a GAN "
+                f"({_which(o.best_non_gan_arm, 'its')}), "
+                f"{o.best_non_gan_arm} "
+                f"({ob[o.best_non_gan_arm] * 100:.1f} %): {_verdict_ci(o.difference)}, {_holm(o.difference.p_holm)}, "
+                f"{o.seeds} seeds" + (f"; against real ({ob['real'] * 100:.1f} %): {o.vs_real.verdict}, "
+                                      f"{_verdict_ci(o.vs_real)}, {_holm(o.vs_real.p_holm)}."
+                                      if o.best_non_gan_arm != "real" else ".")]
+    c = first.classic
+    if c.candidates:
+        chosen = (f"**{c.chosen}** chosen on validation among {', '.join(c.candidates)}" if c.chosen else
+                  f"**left out**: {c.reason}")
+        out += ["", f"Classic augmentation: {chosen}."]
+    for clf, res in learners.items():
+        out += search_line(clf, res)
+    for head in [h, *h.others]:
+        n = head.gan_choice_noise
+        if n:
+            se = "" if n["se"] is None or math.isnan(n["se"]) else f" ± {n['se'] * 100:.1f}"
+            out += ["", f"Best GAN arm for {head.classifier}: {head.gan_arm}, chosen on the validation split "
+                    f"({head.chosen_on.get(head.gan_arm, math.nan) * 100:.1f} %, {n['seeds']} seeds); its margin over "
+                    f"the runner-up, {n['runner_up']}: {n['margin'] * 100:+.1f}{se} points."]
+    return out + [""]
+
+

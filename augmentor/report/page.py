@@ -1,0 +1,72 @@
+"""report.html: the answer at a glance, in one self-contained file (figures inline as PNG data, no network, no
+script): per learner one line — the verdict, the difference with its Holm-adjusted interval, what to use — then
+the figures of figures.py and the calibration; report.md beside it holds every table."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+from ..evaluation.results import Results
+from .choices import calibration_text
+from .figures import headline_of
+
+STYLE = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1180px; margin: 1.5em auto;
+       padding: 0 1em; color: #1d1d1f; line-height: 1.45; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
+.answer { border-left: 6px solid #1f3b73; background: #f3f6fb; padding: 0.6em 1em; margin: 0.6em 0; }
+.verdict { font-weight: 700; font-size: 1.1em; }
+.use { color: #14532d; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; display: block; }
+figcaption { font-size: 0.9em; color: #555; }
+p, li { overflow-wrap: anywhere; }
+"""
+
+
+def _use(verdict: str, gan_arm: str, best: str) -> str:
+    if verdict == "helps":
+        return f"use the GAN arm, <b>{html.escape(gan_arm)}</b>"
+    return f"use <b>{html.escape(best)}</b>, the best arm without a GAN" + (
+        " (the GAN data did not beat it)" if verdict in ("no detectable change", "hurts") else
+        " (too few seeds to judge the GAN data)")
+
+
+def answer_html(results: Results) -> list[str]:
+    out = ["<h2>The answer</h2>"]
+    if results.headline is None:
+        return out + ["<p>No GAN arm took part: every comparison is exploratory (see report.md).</p>"]
+    for learner in results.learners:
+        h = headline_of(results, learner)
+        if h is None:
+            continue
+        d = h.difference
+        lo, hi = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
+        interval = "" if math.isnan(lo) else f" [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+        out.append(
+            f'<div class="answer"><span class="verdict">{html.escape(learner)}: {html.escape(h.verdict)}</span> — '
+            f"best GAN arm {html.escape(h.gan_arm)} against {html.escape(h.best_non_gan_arm)}: "
+            f"{100 * d.mean:+.1f}{interval} points (Holm-adjusted 95 % interval), {h.seeds} seeds; against real "
+            f"data alone: {html.escape(h.vs_real.verdict)}. <span class=\"use\">What to do: "
+            f"{_use(h.verdict, h.gan_arm, h.best_non_gan_arm)}.</span></div>")
+    return out
+
+
+def page(results: Results, title: str, root: Path, figures: list[tuple[str, str]]) -> str:
+    """The whole page; `figures` are files in `root` (figures.figures), embedded as data."""
+    body = [f"<h1>{html.escape(title)}</h1>", *answer_html(results), "<h2>Figures</h2>"]
+    for name, caption in figures:
+        data = base64.b64encode((root / name).read_bytes()).decode()
+        body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    deterministic = tuple(n for n, lr in results.learners.items() if lr.seed_invariant)
+    calibration = calibration_text(results.section("calibration"), deterministic).replace("`", "")
+    body += ["<h2>Calibration</h2>", f"<p>{html.escape(calibration)}</p>",
+             "<p>Every table, the search's scores, the protocol and the recipe: <a href=\"report.md\">report.md</a> "
+             "beside this page.</p>"]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
