@@ -61,9 +61,10 @@ def test_run_whole_pipeline(tmp_path):
     r = invoke("run", recipe, "--out", tmp_path / "run", "--report", tmp_path / "report", "-q")
     assert r.exit_code == 0, r.output
     report = tmp_path / "report"
-    for name in ("report.md", "results.json", "per_class.csv", "balanced_accuracy.png", "samples.png",
-                 ".augmentor-output"):
+    for name in ("report.md", "report.html", "results.json", "per_class.csv", "forest-0.png", "recall-0.png",
+                 "search-0.png", "samples.png", ".augmentor-output"):
         assert (report / name).is_file(), name
+    assert "The answer" in (report / "report.html").read_text() and "open: " in r.output
     results = json.loads((report / "results.json").read_text())
     arms = results["classifiers"]["SmallCNN"]["arms"]
     names = list(arms)

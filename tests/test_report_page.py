@@ -54,6 +54,12 @@ def test_a_report_page_in_a_real_browser(page, tmp_path):
     figures, loaded, overflow, verdict = found.groups()
     assert int(figures) >= 3 and loaded == figures, found.group(0)
     assert overflow == "false" and verdict == "true", found.group(0)
+
+
+@needs_chromium
+@pytest.mark.parametrize("name", ["digits-longtail", "wine"])
+def test_a_screenshot_at_1280_px_is_drawn(name, tmp_path):
+    """The screenshots docs/ shows (an image and a table case) are what this draws."""
     shot = tmp_path / "shot.png"
-    _chromium(tmp_path, f"--screenshot={shot}", page.as_uri())
-    assert shot.stat().st_size > 10_000  # a page was drawn
+    _chromium(tmp_path, f"--screenshot={shot}", (ROOT / "reports" / name / "report.html").as_uri())
+    assert shot.stat().st_size > 10_000 and (ROOT / "docs" / f"report-{name}.png").is_file()

@@ -228,7 +228,7 @@ def test_weight_and_join_candidates_make_one_arm_per_distinct_fit():
 
 
 def test_the_answer_names_self_training_when_it_is_the_best_arm_without_a_gan():
-    from augmentor.report.render import _which
+    from augmentor.report.answer import _which
 
     assert _which("real+self-training+DRW", "the") == ("self-training on the unlabelled pool, which beat the "
                                                         "search's winner on validation")
