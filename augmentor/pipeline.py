@@ -192,6 +192,9 @@ def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[ob
     from .evaluation.stage import grid_axes
     from .evaluation.user_learner import ObjectLearner
 
+    if ev.ray and not train_data.MODALITY.distributed:
+        raise RecipeError(f"evaluate.ray (--ray): fits on Ray are for image learners; {train_data.modality} data fits "
+                          "in this process: drop --ray")
     kind = train_data.MODALITY.evaluation
     losses = any(r in ("reweight", "logit-adjust", "drw") for r in grid_axes(train_data, ev)["rebalancing"])
     check = getattr(kind, "check", None)

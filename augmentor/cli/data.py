@@ -17,6 +17,7 @@ from .options import (
     learner_option,
     overwrite_option,
     parse_imbalance,
+    ray_option,
     seed_option,
 )
 
@@ -113,7 +114,6 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
         if not torch_device(device).startswith("cuda") and nproc > cores:
             raise UserError(f"--nproc {nproc} is more processes than this machine's {cores} cores for CPU "
                             f"training; use --nproc {cores} or fewer")
-
         if resume and list_checkpoints(out):  # refused here, before any rank starts
             try:
                 last = latest_checkpoint(out)
@@ -266,6 +266,7 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 @click.option("--resume", is_flag=True, help="Continue training from the run's last checkpoint.")
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Override [data.imbalance]: none, exponential:RATIO or step:CLASS,CLASS:KEEP.")
+@ray_option
 @learner_option
 @label_option
 @overwrite_option
@@ -273,8 +274,8 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 @device_option
 @common
 def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int | None, out: Path | None,
-        report: Path | None, resume: bool, imbalance: str | None, learners: tuple[str, ...], label: str,
-        overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
+        report: Path | None, resume: bool, imbalance: str | None, ray: str | None, learners: tuple[str, ...],
+        label: str, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
     """Run every stage of RECIPE (a .toml file), or of the defaults for DATA (a folder, .npz, .csv, .parquet,
     .ts or builtin:NAME): split, train, export, synthesize, evaluate, report. For DATA the recipe it used
     is written beside the report (recipe.toml): edit it and run it again.
@@ -283,28 +284,19 @@ def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int
     Example:
       augmentor run my_images/                     # no recipe: defaults for the data (see augmentor init)
       augmentor run churn.csv --label-column churned --learner "lightgbm:LGBMClassifier(verbose=-1)"
-      augmentor run recipes/digits.toml
       augmentor run recipes/digits.toml --epochs 5 --seeds 2 --out runs/quick --report reports/quick
       augmentor run recipes/digits.toml --imbalance exponential:50 --out runs/lt --report reports/lt
       augmentor run recipes/wine.toml --learner rf --learner "lightgbm:LGBMClassifier(verbose=-1)"
     """
-    from ..config.recipe import load_recipe, with_overrides
+    o = {k: v for k, v in locals().items() if k not in ("recipe", "label")}  # the options, as _overridden reads them
+    from ..config.recipe import load_recipe
     from ..pipeline import run_recipe
 
     if not recipe.endswith(".toml"):
-        return _run_data(recipe, label, dict(epochs=epochs, seeds=seeds, evaluate_epochs=evaluate_epochs, out=out,
-                                             report=report, resume=resume,
-                                             imbalance=imbalance, learners=learners, overwrite=overwrite, seed=seed,
-                                             device=device, progress=progress))
+        return _run_data(recipe, label, o)
     if not Path(recipe).is_file():
         raise UserError(f"{recipe}: no such recipe file")
-    r = with_overrides(load_recipe(recipe), {
-        "train.epochs": epochs, "evaluate.seeds": seeds, "train.seed": seed, "evaluate.epochs": evaluate_epochs,
-        "out": str(out) if out else None, "report": str(report) if report else None,
-        "evaluate.learners": list(learners) or None})
-    if imbalance:
-        imb = parse_imbalance(imbalance)
-        r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})
+    r = _overridden(load_recipe(recipe), o)
     path = run_recipe(r, device=device, overwrite=overwrite, resume=resume, progress=progress,
                       recipe_text=Path(recipe).read_text(encoding="utf-8"), inputs=(recipe,))
     click.echo(f"report: {path}\nopen: {path.with_name('report.html')}")
@@ -340,6 +332,21 @@ def calibrate(recipe: Path, pool: int, simulations: int, device: str, progress: 
                f"{cal['power_effect_points']:.2f} points ({cal['learner'].split(',')[0]})")
 
 
+def _overridden(r, o: dict):
+    """The command line's overrides of a recipe, one rule for `run RECIPE` and `run DATA`."""
+    from ..config.recipe import with_overrides
+
+    r = with_overrides(r, {
+        "train.epochs": o["epochs"], "evaluate.seeds": o["seeds"], "train.seed": o["seed"],
+        "evaluate.epochs": o["evaluate_epochs"], "evaluate.ray": o["ray"],
+        "out": str(o["out"]) if o["out"] else None, "report": str(o["report"]) if o["report"] else None,
+        "evaluate.learners": list(o["learners"]) or None})
+    if o["imbalance"]:
+        imb = parse_imbalance(o["imbalance"])
+        r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})
+    return r
+
+
 def _run_data(spec: str, label: str, o: dict) -> None:
     """`augmentor run DATA`: the data's default recipe, run and written beside the report."""
     from ..config.defaults import default_recipe, recipe_toml
@@ -348,16 +355,9 @@ def _run_data(spec: str, label: str, o: dict) -> None:
     from ..pipeline import run_recipe
     from ..registry import load_dataset
 
-    r = with_overrides(default_recipe(spec, load_dataset(spec, label=label), label=label), {
-        "train.epochs": o["epochs"], "evaluate.seeds": o["seeds"], "train.seed": o["seed"],
-        "evaluate.epochs": o["evaluate_epochs"],
-        "out": str(o["out"]) if o["out"] else None, "report": str(o["report"]) if o["report"] else None,
-        "evaluate.learners": list(o["learners"]) or None})
-    if o["imbalance"]:
-        imb = parse_imbalance(o["imbalance"])
-        r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})
+    r = _overridden(default_recipe(spec, load_dataset(spec, label=label), label=label), o)
     r = with_overrides(r, {"out": str(r.run_dir), "report": str(r.report_dir)})  # written out: rerun as is
-    text = recipe_toml(r, f"augmentor run {spec}: the defaults for this data (augmentor/recipe_defaults.py)")
+    text = recipe_toml(r, f"augmentor run {spec}: the defaults for this data (augmentor/config/defaults.py)")
     path = run_recipe(r, device=o["device"], overwrite=o["overwrite"], resume=o["resume"], progress=o["progress"],
                       recipe_text=text, inputs=() if spec.startswith("builtin:") else (spec,))
     write_bytes(r.report_dir / "recipe.toml", text.encode())

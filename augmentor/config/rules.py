@@ -119,6 +119,8 @@ RULES = {
     "evaluate.batch_size": _between(2, 65536),
     "evaluate.lr": _between(0, 1, lo_open=True),
     "evaluate.workers": _between(1, 64),
+    "evaluate.ray": ((lambda v: isinstance(v, str) and len(v) <= 200 and (v in ("", "local", "auto") or ":" in v)),
+                     "empty, 'local', 'auto' or a Ray cluster address HOST:PORT (ray://HOST:PORT)"),
     "evaluate.synthetic_only_per_class": _between(0, 10_000_000),
     "evaluate.classic": _subset_of("affine", "pad-crop", "crop-flip", "randaugment", "jitter", "scaling",
                                    "magnitude-warp", "time-warp", "window-slice", "window-warp"),

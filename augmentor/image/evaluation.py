@@ -35,11 +35,11 @@ class ImageEvaluation:
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         steps = steps_for(len(train), ev.epochs, ev.batch_size)
         learners = [CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device, workers=ev.workers,
-                               network=spec) for spec in ev.learners or ("smallcnn",)]
+                               network=spec, ray=ev.ray) for spec in ev.learners or ("smallcnn",)]
         learner = learners[0]
         return learners, {"learners": {lr.name: lr.network for lr in learners}, "epochs": ev.epochs,
                           "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
-                          "workers": learner.workers,
+                          "workers": learner.workers, **({"fits_on": f"Ray tasks ({ev.ray})"} if ev.ray else {}),
                            "classic_candidates": list(self.classic_candidates(train, ev)),
                            "mixup_alphas": list(ev.mixup), "device": device}
 

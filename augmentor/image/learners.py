@@ -182,7 +182,7 @@ class CnnLearner:
     soft_targets = True  # fits teacher arms (GAN samples with soft targets from another arm's model)
 
     def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str,
-                 workers: int = 1, network: str = "smallcnn") -> None:
+                 workers: int = 1, network: str = "smallcnn", ray: str = "") -> None:
         from ..evaluation.learner_spec import short_name
 
         self.network = network  # networks.py: smallcnn, a torchvision ResNet, or a factory by import path
@@ -192,6 +192,7 @@ class CnnLearner:
         self.workers = workers if device == "cpu" else 1
         self.models: dict[tuple[str, int], object] = {}  # (arm, seed) -> fitted SmallCNN, for teacher arms
         self._pool, self._evals = None, None
+        self.ray, self.die_once = ray, ""  # ray: the fits as Ray tasks (evaluation/ray_fits.py); die_once: tests
 
     def cache_key(self) -> str:
         """What else a fit depends on: the sha256 of the network's weights file, if it names one."""
@@ -210,14 +211,12 @@ class CnnLearner:
     def fit_predict_many(self, jobs: Iterable[tuple[Arm, object, object, int]], evals: Sequence) -> Iterator:
         """`fit_predict` for each (arm, x, y, seed), in order; in the worker pool when there is one.
         An arm with fresh draws every epoch (an OnlineSynthetic) is fitted here, in this process."""
-        if self.workers < 2:
+        if self.workers < 2 and not self.ray:
             for arm, x, y, seed in jobs:
                 yield self.fit_predict(arm, x, y, seed, evals)
             return
-        from ..evaluation.fitpool import FitPool
-
         if self._pool is None:
-            self._pool, self._evals = FitPool(self.workers, {"evals": list(evals)}), evals
+            self._pool, self._evals = self._start_pool({"evals": list(evals)}), evals
         elif evals is not self._evals:
             raise ValueError("a CnnLearner's worker pool predicts one set of evaluation inputs")
         local: dict[int, list[np.ndarray]] = {}  # index -> predictions of an in-process fit
@@ -244,6 +243,17 @@ class CnnLearner:
             done += 1
         for i in sorted(local):  # in-process fits drawn after the last pooled one
             yield local.pop(i)
+
+    def _start_pool(self, shared: dict):
+        """Local worker processes, or Ray tasks (one CPU each, a GPU each on CUDA) when `ray` names a cluster."""
+        if self.ray:
+            from ..evaluation.ray_fits import RayFitPool
+
+            return RayFitPool(self.ray, self.workers, shared, gpus=1.0 if self.device.startswith("cuda") else 0.0,
+                              die_once=self.die_once)
+        from ..evaluation.fitpool import FitPool
+
+        return FitPool(self.workers, shared)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -284,5 +294,5 @@ def _rebuild(state: dict, shape: tuple, n_classes: int, network: str = "smallcnn
     from .networks import network_factory
 
     model = network_factory(network, small_cnn)(shape, n_classes)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
     return model.eval()

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..config.recipe import SynthesizeConfig
 from ..core.atomic import write_bytes
+from ..core.cluster import ray_session
 from ..core.errors import InvalidDataError, OutputExistsError
 from ..core.outputs import (
     MANIFEST_FIELDS,
@@ -42,7 +43,6 @@ from ..core.outputs import (
     write_marker,
 )
 from ..synthesis.runtime import OnnxGenerator
-from .reaper import Reaper
 
 log = logging.getLogger(__name__)
 PARTS = ".parts"
@@ -116,31 +116,6 @@ def run_unit(model: str, sha256: str, device: str, unit: tuple, seed: int, fmt: 
     return n
 
 
-def check_address(address: str, timeout: float = 5.0) -> None:
-    """A Ray cluster address must be HOST:PORT (or ray://HOST:PORT, or 'auto') and answer a TCP
-    connect within `timeout` seconds: otherwise one clear error instead of Ray's endless retries."""
-    import socket
-    from urllib.parse import urlsplit
-
-    if address == "auto":
-        return
-    try:
-        parts = urlsplit(address if "://" in address else f"ray://{address}")
-        host, port = parts.hostname, parts.port
-    except ValueError as e:
-        raise InvalidDataError(f"--address {address!r} is not HOST:PORT ({e}); e.g. --address 10.0.0.5:6379") from None
-    if parts.scheme not in ("ray", "") or not host or port is None or parts.path not in ("", "/"):
-        raise InvalidDataError(f"--address {address!r} is not HOST:PORT or ray://HOST:PORT; "
-                               "e.g. --address 10.0.0.5:6379")
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as e:
-        raise InvalidDataError(f"--address {address}: no Ray cluster answers at {host}:{port} within {timeout:g} s "
-                               f"({e.strerror or e}); start one with `ray start --head` or drop --address to "
-                               "start a local one") from None
-
-
 def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | Path,
                       config: SynthesizeConfig, *, address: str | None = None, num_workers: int = 2,
                       gpus_per_worker: float = 0.0, device: str = "cpu", overwrite: bool = False,
@@ -149,15 +124,13 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
     """`counts[c]` samples per class from `model`, written by Ray tasks into `out`; `codecs` builds the
     model's codec from its metadata (the registry's `for_codec`)."""
     try:
-        import ray
+        import ray  # noqa: F401  (a clear error before any work)
     except ImportError:
         raise InvalidDataError("--engine ray needs Ray; install it with pip install 'augmentor[ray]'") from None
     from tqdm import tqdm
 
     from ..synthesis.synthesize import SynthesisResult, _check_counts, check_sample_budget
 
-    if address is not None:
-        check_address(address)
     gen = OnnxGenerator(model, "cpu", codecs=codecs)
     out, codec = Path(out), gen.info.codec
     _check_counts(gen, counts)
@@ -182,12 +155,7 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
         todo = [u for u in units if u[0] not in done]
         if done:
             log.warning("%s: resuming; %d of %d units already complete", partial, len(done), len(units))
-        started = not ray.is_initialized()
-        reaper = Reaper() if started and address is None else None  # a killed driver takes its cluster along
-        if started:
-            ray.init(address=address, num_cpus=None if address else num_workers, include_dashboard=False,
-                     log_to_driver=False, configure_logging=False)
-        try:
+        with ray_session(address, num_workers) as ray:
             remote = ray.remote(num_cpus=1, num_gpus=gpus_per_worker, max_retries=3)(run_unit)
             path = str(Path(model).resolve())
             bar = tqdm(total=sum(u[3] for u in units), initial=sum(u[3] for u in units if u[0] in done),
@@ -205,11 +173,6 @@ def generate_with_ray(model: str | Path, counts: Mapping[str, int], out: str | P
                     bar.update(ray.get(ref))
                     pending.pop(ref)
             bar.close()
-        finally:
-            if started:
-                ray.shutdown()
-            if reaper is not None:
-                reaper.stop()
         _merge(partial, units, fmt, codec)
         (partial / "job.json").unlink()
         write_marker(partial, "synthesis")
