@@ -50,8 +50,49 @@ def _which(best_non_gan: str, whose: str) -> str:
     return f"{whose} search's winner"
 
 
-def answer_lines(h: Headline | None, first: LearnerResult, learners: dict[str, LearnerResult]) -> list[str]:
+def use_text(verdict: str, gan_arm: str, best: str) -> str:
+    """What to do, from a confirmatory verdict: the GAN arm only when it helps."""
+    if verdict == "helps":
+        return f"use the GAN arm, {gan_arm}"
+    return f"use {best}, the best arm without a GAN" + (
+        " (the GAN data did not beat it)" if verdict in ("no detectable change", "hurts") else
+        " (too few seeds to judge the GAN data)")
+
+
+def summary(h: Headline) -> str:
+    """One learner's answer in one line: verdict, difference with its Holm-adjusted interval, what to use."""
+    d = h.difference
+    lo, hi = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
+    interval = "" if math.isnan(lo) else f" [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    return (f"best GAN arm {h.gan_arm} against {h.best_non_gan_arm}: {100 * d.mean:+.1f}{interval} points "
+            f"(Holm-adjusted 95 % interval), {h.seeds} seeds; against real data alone: {h.vs_real.verdict}"
+            f"{credit(h)}. What to do: {use_text(h.verdict, h.gan_arm, h.best_non_gan_arm)}.")
+
+
+def credit(h: Headline) -> str:
+    """Where a gain over real data comes from when the GAN arm does not beat the best arm without a GAN."""
+    if h.vs_real is None or h.vs_real.verdict not in ("helps", "hurts") or h.verdict in ("helps", "hurts") \
+            or h.best_non_gan_arm == "real":
+        return ""
+    how = ("self-training on the unlabelled pool, with its rebalancing and augmentation"
+           if "self-training" in h.best_non_gan_arm else "its rebalancing and augmentation")
+    return (f" (that gain is the best arm without a GAN's — {how} — which the GAN arm builds on; the GAN samples "
+            "add no detectable change to it)")
+
+
+def answer_at_a_glance(h: Headline | None) -> list[str]:
+    """The top of report.md: one line per learner, then where the figures and the details are."""
     out = ["## The answer", ""]
+    if h is None:
+        return out + ["No GAN arm took part: every comparison below is an exploratory estimate.", ""]
+    for x in [h, *h.others]:
+        out += [f"- **{x.classifier}: {x.verdict}** — {summary(x)}"]
+    return out + ["", "The figures: report.html beside this file. How each arm was chosen and every number: below.",
+                  ""]
+
+
+def answer_lines(h: Headline | None, first: LearnerResult, learners: dict[str, LearnerResult]) -> list[str]:
+    out = ["## How the answer was reached", ""]
     if h is None:
         return out + ["No GAN arm took part in this evaluation, so there is no confirmatory family: every "
                       "comparison below is an exploratory estimate.", ""]
@@ -65,7 +106,7 @@ def answer_lines(h: Headline | None, first: LearnerResult, learners: dict[str, L
     if b != "real":
         out.append("")
         out.append(f"Against real data alone ({ba['real'] * 100:.1f} %): **{h.vs_real.verdict}**, "
-                   f"{_verdict_ci(h.vs_real)}, {_holm(h.vs_real.p_holm)}.")
+                   f"{_verdict_ci(h.vs_real)}, {_holm(h.vs_real.p_holm)}{credit(h)}.")
     d = h.difference
     if h.verdict == "hurts":
         out += ["", "**The synthetic data did not help here**: the best arm without a GAN did better; use it."]
@@ -83,7 +124,7 @@ def answer_lines(h: Headline | None, first: LearnerResult, learners: dict[str, L
                 f"{o.best_non_gan_arm} "
                 f"({ob[o.best_non_gan_arm] * 100:.1f} %): {_verdict_ci(o.difference)}, {_holm(o.difference.p_holm)}, "
                 f"{o.seeds} seeds" + (f"; against real ({ob['real'] * 100:.1f} %): {o.vs_real.verdict}, "
-                                      f"{_verdict_ci(o.vs_real)}, {_holm(o.vs_real.p_holm)}."
+                                      f"{_verdict_ci(o.vs_real)}, {_holm(o.vs_real.p_holm)}{credit(o)}."
                                       if o.best_non_gan_arm != "real" else ".")]
     c = first.classic
     if c.candidates:

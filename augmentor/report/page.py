@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from pathlib import Path
 
 from ..evaluation.results import Results
+from .answer import summary
 from .choices import calibration_text
 from .figures import headline_of
 
@@ -26,14 +26,6 @@ p, li { overflow-wrap: anywhere; }
 """
 
 
-def _use(verdict: str, gan_arm: str, best: str) -> str:
-    if verdict == "helps":
-        return f"use the GAN arm, <b>{html.escape(gan_arm)}</b>"
-    return f"use <b>{html.escape(best)}</b>, the best arm without a GAN" + (
-        " (the GAN data did not beat it)" if verdict in ("no detectable change", "hurts") else
-        " (too few seeds to judge the GAN data)")
-
-
 def answer_html(results: Results) -> list[str]:
     out = ["<h2>The answer</h2>"]
     if results.headline is None:
@@ -42,15 +34,8 @@ def answer_html(results: Results) -> list[str]:
         h = headline_of(results, learner)
         if h is None:
             continue
-        d = h.difference
-        lo, hi = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
-        interval = "" if math.isnan(lo) else f" [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-        out.append(
-            f'<div class="answer"><span class="verdict">{html.escape(learner)}: {html.escape(h.verdict)}</span> — '
-            f"best GAN arm {html.escape(h.gan_arm)} against {html.escape(h.best_non_gan_arm)}: "
-            f"{100 * d.mean:+.1f}{interval} points (Holm-adjusted 95 % interval), {h.seeds} seeds; against real "
-            f"data alone: {html.escape(h.vs_real.verdict)}. <span class=\"use\">What to do: "
-            f"{_use(h.verdict, h.gan_arm, h.best_non_gan_arm)}.</span></div>")
+        out.append(f'<div class="answer"><span class="verdict">{html.escape(learner)}: {html.escape(h.verdict)}'
+                   f"</span> — {html.escape(summary(h))}</div>")
     return out
 
 

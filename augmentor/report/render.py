@@ -19,7 +19,7 @@ from ..core.atomic import atomic_dir, write_bytes
 from ..core.outputs import output_lock, prepare_output, write_marker
 from ..evaluation.results import LearnerResult, Results
 from ..evaluation.stats import method_text
-from .answer import answer_lines, ci_text, p_text, pm_text
+from .answer import answer_at_a_glance, answer_lines, ci_text, p_text, pm_text
 from .choices import calibration_text, protocol, search_md
 from .figures import figures
 from .page import page
@@ -102,7 +102,8 @@ def _statistics(results: Results) -> list[str]:
 
 def markdown(results: Results, title: str, plots: list[tuple[str, str]], recipe_text: str | None) -> str:
     first = next(iter(results.learners.values()))
-    out = [f"# {title}", ""] + answer_lines(results.headline, first, results.learners) + _statistics(results)
+    out = [f"# {title}", "", *answer_at_a_glance(results.headline)]
+    out += answer_lines(results.headline, first, results.learners) + _statistics(results)
     for clf, res in results.learners.items():
         out += ["", f"## Estimates: {clf} (balanced accuracy, percent; validation for choices, test for "
                 "estimates; exploratory)", ""]
