@@ -38,14 +38,19 @@ from .synthesis.synthesize import fill_gaps, generate_to_folder, read_folder
 log = logging.getLogger(__name__)
 
 
-def prepare_splits(recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
+def prepare_splits(recipe: Recipe, loaded: Dataset | None = None) -> tuple[Dataset, Dataset, Dataset]:
     """Load the recipe's data; hold out a stratified test split; load `[data].validation`, or
     hold one out: balanced and *before* thinning when the recipe simulates a long tail
-    (`[data.imbalance]`), else stratified from the training split as given; thin the train split."""
+    (`[data.imbalance]`), else stratified from the training split as given; thin the train split.
+    `loaded`: `[data].train` as already loaded with the default loader options (`augmentor run DATA`), used
+    as it is when the recipe sets none of them — the data is loaded once."""
     d = recipe.data
     table = {"label": d.label, "categorical": d.categorical, "numeric": d.numeric, "impute": d.impute}
     signal = {"length": d.length, "fit": d.fit, "rate": d.rate}
-    full = load_dataset(d.train, d.image_size, d.channels, **table, **signal)
+    plain = (d.image_size, d.channels, d.categorical, d.numeric, d.impute, d.length, d.rate) == (0, 0, (), (), "none",
+                                                                                                   0, 0)
+    full = loaded if loaded is not None and plain else load_dataset(d.train, d.image_size, d.channels, **table,
+                                                                     **signal)
     options = {"numeric": d.numeric, "impute": d.impute}
     if d.test:
         train_data, test = full, full.load_like(d.test, **options)
@@ -101,7 +106,8 @@ def versions(device: str = "cpu") -> dict[str, str]:
 
 def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
                resume: bool = False, progress: bool = True, recipe_text: str | None = None,
-               inputs: tuple[str | Path, ...] = (), learners: Sequence[object] = ()) -> Path:
+               inputs: tuple[str | Path, ...] = (), learners: Sequence[object] = (),
+               loaded: Dataset | None = None) -> Path:
     """Run every stage of `recipe`; return the path of the written report.md. `learners`: a user's learner
     objects (evaluation/user_learner.py: fit(x, y, sample_weight=None), predict_proba(x)), judged beside the learners
     the recipe names, or in place of the modality's defaults when it names none.
@@ -117,15 +123,15 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
         check_report_dir(report, overwrite or resume)
         prepare_run_dir(run, resume=resume, overwrite=overwrite, inputs=data_inputs)  # the run folder's one guard
         return _run_stages(recipe, device=device, overwrite=overwrite, resume=resume, progress=progress,
-                           recipe_text=recipe_text, learners=learners)
+                           recipe_text=recipe_text, learners=learners, loaded=loaded)
 
 
 def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, progress: bool,
-                recipe_text: str | None, learners: Sequence[object] = ()) -> Path:
+                recipe_text: str | None, learners: Sequence[object] = (), loaded: Dataset | None = None) -> Path:
     run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
     times: dict[str, float] = {}
     t = time.perf_counter()
-    train_data, validation, test = prepare_splits(recipe)
+    train_data, validation, test = prepare_splits(recipe, loaded)
     check_learners(train_data, ev, learners)  # every check before any work: nothing written if one fails
     pool = load_pool(recipe, train_data, test, validation)
     for name, part in (("train", train_data), ("validation", validation), ("test", test)):

@@ -355,11 +355,12 @@ def _run_data(spec: str, label: str, o: dict) -> None:
     from ..pipeline import run_recipe
     from ..registry import load_dataset
 
-    r = _overridden(default_recipe(spec, load_dataset(spec, label=label), label=label), o)
+    loaded = load_dataset(spec, label=label)  # once: for the defaults, and for the run
+    r = _overridden(default_recipe(spec, loaded, label=label), o)
     r = with_overrides(r, {"out": str(r.run_dir), "report": str(r.report_dir)})  # written out: rerun as is
     text = recipe_toml(r, f"augmentor run {spec}: the defaults for this data (augmentor/config/defaults.py)")
     path = run_recipe(r, device=o["device"], overwrite=o["overwrite"], resume=o["resume"], progress=o["progress"],
-                      recipe_text=text, inputs=() if spec.startswith("builtin:") else (spec,))
+                      recipe_text=text, inputs=() if spec.startswith("builtin:") else (spec,), loaded=loaded)
     write_bytes(r.report_dir / "recipe.toml", text.encode())
     click.echo(f"report: {path}\nrecipe: {r.report_dir / 'recipe.toml'}\nopen: {path.with_name('report.html')}")
 
