@@ -185,7 +185,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
                              online=online, device=torch_device(device), progress=progress, sources=sources,
                              unlabelled=pool, learners=learners)
     times["evaluate"] = time.perf_counter() - t
-    samples = read_folder(run / "synthetic-only", train_data)
+    samples = draws["synthetic_only"](0)  # the synthetic-only folder's samples, already in memory (same seed)
     return write_report(recipe.report_dir, results, samples=samples if train_data.MODALITY.training.preview else None,
                         title=f"augmentor report: {recipe.name}",
                         recipe_text=recipe_text, overwrite=True,

@@ -19,6 +19,15 @@ REPORTS = ("wine", "breast-cancer", "breast-cancer-lightgbm", "digits", "digits-
            "mnist-longtail-unlabelled", "breast-cancer-unlabelled", "japanese-vowels-longtail-unlabelled")
 
 
+def _rate(c: dict) -> str:
+    """A false-verdict rate with its standard error, or zero events with their 95 % Clopper-Pearson upper bound."""
+    if c["false_verdict_rate"] > 0:
+        return f"{c['false_verdict_rate']:.3f} ± {c['false_verdict_rate_se']:.3f}"
+    from augmentor.evaluation.stats import clopper_pearson_upper
+
+    return f"0 of {c['simulations']} (≤ {clopper_pearson_upper(0, int(c['simulations'])):.4f}, 95 % Clopper-Pearson)"
+
+
 def main() -> None:
     rows = {}
     for name in REPORTS:
@@ -48,7 +57,7 @@ def main() -> None:
             if v["power_effect_points"] > 0 else f"{n}: no loss to detect ({v['power_effect_points']:+.2f})"
             for n, v in c["per_learner"].items())
         lines.append(f"| {name} | {c['learner']} | {c['family_size']} | {c['seeds']} | {c['pool_fits']} | "
-                     f"{c['simulations']} | {c['false_verdict_rate']:.3f} ± {c['false_verdict_rate_se']:.3f} | "
+                     f"{c['simulations']} | {_rate(c)} | "
                      f"{power} |")
     lines += ["", "An earlier, narrower simulation (the SmallCNN on long-tailed MNIST, a family of 2, no choice in the "
               "simulation, a handicap applied to predictions): reports/verdict-calibration-mnist-smallcnn.md."]
@@ -58,3 +67,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
