@@ -183,7 +183,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     sources = variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
                              online=online, device=torch_device(device), progress=progress, sources=sources,
-                             unlabelled=pool, learners=learners)
+                             unlabelled=pool, learners=learners, cache=run / "fits")
     times["evaluate"] = time.perf_counter() - t
     samples = draws["synthetic_only"](0)  # the synthetic-only folder's samples, already in memory (same seed)
     return write_report(recipe.report_dir, results, samples=samples if train_data.MODALITY.training.preview else None,

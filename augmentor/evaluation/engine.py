@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -27,6 +28,7 @@ from tqdm import tqdm
 from ..core.data import align_classes
 from ..core.errors import RecipeError
 from .arms import SOFT_LOSSES, Arm, Dataset
+from .fit_cache import FitCache
 from .metrics import score  # noqa: F401  (re-exported)
 from .search import TIE_RULE, Folds, halving, margin, merge_same_fits, pick, rank
 from .stats import (
@@ -59,8 +61,10 @@ def summarize(runs: list[dict], split: str = "test") -> dict:
 class _Fits:
     """Runs and test predictions of one learner, arm by arm; an arm is fitted once per seed."""
 
-    def __init__(self, learner, validation: Dataset, test: Dataset, k: int, bar, pooled: Dataset | None = None) -> None:
+    def __init__(self, learner, validation: Dataset, test: Dataset, k: int, bar, pooled: Dataset | None = None,
+                 cache: FitCache | None = None) -> None:
         self.learner, self.validation, self.test, self.k, self.bar = learner, validation, test, k, bar
+        self.cache, self._evals_key = cache, None  # finished fits kept in the run folder (fit_cache.py)
         self.pooled = pooled  # train + validation, predicted too when choices are made by k-fold
         self.runs: dict[str, list[dict]] = {}
         self.test_pred: dict[str, list[np.ndarray]] = {}
@@ -75,9 +79,24 @@ class _Fits:
         if self.bar is not None and self.bar.total is not None and self.bar.n + len(jobs) > self.bar.total:
             self.bar.total = self.bar.n + len(jobs)  # the plan was an estimate: it grows to what is known
             self.bar.refresh()
+        keys = [None] * len(jobs)
+        if self.cache is not None:
+            self._evals_key = self._evals_key or self.cache.evals_key(self.evals)
+            keys = [self.cache.key(self.learner, self._evals_key, *job) for job in jobs]
+        kept = {i: hit for i, k in enumerate(keys) if k and (hit := self.cache.get(k)) is not None}
+        missing = (job for i, job in enumerate(jobs) if i not in kept)
+        fitted = iter(many(missing, self.evals) if many else (self.learner.fit_predict(*job, self.evals)
+                                                               for job in missing))
         out = []
-        for p in (many(iter(jobs), self.evals) if many else
-                  (self.learner.fit_predict(*job, self.evals) for job in jobs)):
+        for i, (arm, x, _, seed) in enumerate(jobs):
+            if i in kept:  # fitted by an earlier run: its predictions, and its network for later teacher arms
+                p, state = kept[i]
+                if state:
+                    self.learner.restore_model(arm, seed, state, tuple(x.shape[1:]))
+            else:
+                p = next(fitted)
+                if keys[i]:
+                    self.cache.put(keys[i], p, self.learner.model_state(arm, seed))
             out.append(p)
             if self.bar is not None:
                 self.bar.update(1)
@@ -151,7 +170,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
              keep: float = 0.25, folds: int = 3, fold_below: int = 25,
              rebuild: Callable[[Arm, Dataset], Arm] | None = None, progress: bool = True,
              protocol: dict | None = None, sources: dict | None = None,
-             self_training: SelfTraining | None = None) -> dict:
+             self_training: SelfTraining | None = None, cache: Path | None = None) -> dict:
     """Search the non-GAN `grid` (search.py; `real` first) per learner, add the GAN arms `gan(best, soft)`
     builds on top of the winner, fit the confirmatory family for every learner and compare on test.
 
@@ -180,7 +199,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
         for learner in learners:
             fold_plan = Folds(train, validation, folds, rebuild, max(seeds, 1)) if small else None
             fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar,
-                                                 fold_plan.pooled if fold_plan else None)
+                                                 fold_plan.pooled if fold_plan else None,
+                                                 FitCache(cache) if cache is not None else None)
             by_clf[learner.name] = _search_and_fit(fits, grid, gan, seeds, reference, keep, fold_plan,
                                                    self_training)
         headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds))

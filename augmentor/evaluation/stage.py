@@ -156,9 +156,10 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                    doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
                    teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
                    sources: dict | None = None, unlabelled: Dataset | None = None,
-                   learners: Sequence[object] = ()) -> dict:
+                   learners: Sequence[object] = (), cache=None) -> dict:
     """The grid search and GAN arms of every learner (evaluation/engine.py), then fidelity, memorisation (images),
-    filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm."""
+    filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm. `cache`: a folder
+    that keeps finished fits (fit_cache.py), so a re-run fits only what is missing."""
     kind = train.MODALITY.evaluation
     k = len(train.classes)
     counts = np.bincount(train.y, minlength=k)
@@ -245,7 +246,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                        progress=progress, protocol={**protocol, "grid": axes,
                                                     **({"unlabelled": {"source": unlabelled.source,
                                                                        "n": len(unlabelled)}} if pseudo else {})},
-                       sources=sources, self_training=self_training if pseudo else None)
+                       sources=sources, self_training=self_training if pseudo else None, cache=cache)
     use_it = getattr(kind, "use_it", None)
     if use_it is not None:  # each learner's winner as code for the user's own training
         results["use_it"] = {}

@@ -136,6 +136,8 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool, inputs: lis
         for old in list_checkpoints(run_dir):
             old.unlink()
         (run_dir / "log.csv").unlink(missing_ok=True)
+        for kept in (run_dir / "fits").glob("*.npz"):  # the evaluation's kept fits (evaluation/fit_cache.py)
+            kept.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
     write_marker(run_dir, "run")
 

@@ -4,6 +4,7 @@ quality filter, and `CnnLearner`, which fits one per arm (in worker processes wh
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -193,6 +194,21 @@ class CnnLearner:
         self.models: dict[tuple[str, int], object] = {}  # (arm, seed) -> fitted SmallCNN, for teacher arms
         self._pool, self._evals = None, None
         self.ray, self.die_once = ray, ""  # ray: the fits as Ray tasks (evaluation/ray_fits.py); die_once: tests
+
+    def cache_identity(self) -> str:
+        """Everything about this learner that changes a fit (fit_cache.py keys a kept fit by it)."""
+        return json.dumps([type(self).__name__, self.network, self.cache_key(), self.n_classes, self.steps,
+                           self.batch_size, self.lr, self.device])
+
+    def model_state(self, arm: Arm, seed: int) -> dict | None:
+        """The fitted network of (arm, seed) as arrays, when a later teacher arm may use it."""
+        from ..evaluation.fitpool import state_arrays
+
+        model = self.models.get((arm.name, seed))
+        return state_arrays(model) if model is not None else None
+
+    def restore_model(self, arm: Arm, seed: int, state: dict, shape: tuple) -> None:
+        self.models[(arm.name, seed)] = _rebuild(state, shape, self.n_classes, self.network)
 
     def cache_key(self) -> str:
         """What else a fit depends on: the sha256 of the network's weights file, if it names one."""
