@@ -80,7 +80,7 @@ class _Fits:
             self.bar.total = self.bar.n + len(jobs)  # the plan was an estimate: it grows to what is known
             self.bar.refresh()
         keys = [None] * len(jobs)
-        if self.cache is not None:
+        if self.cache is not None and hasattr(self.learner, "cache_identity"):  # learners that can restore models
             self._evals_key = self._evals_key or self.cache.evals_key(self.evals)
             keys = [self.cache.key(self.learner, self._evals_key, *job) for job in jobs]
         kept = {i: hit for i, k in enumerate(keys) if k and (hit := self.cache.get(k)) is not None}
