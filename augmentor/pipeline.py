@@ -187,6 +187,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     times["evaluate"] = time.perf_counter() - t
     samples = draws["synthetic_only"](0)  # the synthetic-only folder's samples, already in memory (same seed)
     return write_report(recipe.report_dir, results, samples=samples if train_data.MODALITY.training.preview else None,
+                        real=train_data, synthetic=samples,
                         title=f"augmentor report: {recipe.name}",
                         recipe_text=recipe_text, overwrite=True,
                         extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe)})

@@ -62,7 +62,7 @@ def test_run_whole_pipeline(tmp_path):
     assert r.exit_code == 0, r.output
     report = tmp_path / "report"
     for name in ("report.md", "report.html", "results.json", "per_class.csv", "forest-0.png", "recall-0.png",
-                 "search-0.png", "samples.png", ".augmentor-output"):
+                 "search-0.png", "samples.png", "real-vs-gan.png", ".augmentor-output"):
         assert (report / name).is_file(), name
     assert "The answer" in (report / "report.html").read_text() and "open: " in r.output
     results = json.loads((report / "results.json").read_text())

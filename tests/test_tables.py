@@ -227,6 +227,7 @@ classifiers = ["logreg", "rf"]
                                  "--report", str(tmp_path / "report"), "-q"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert hashlib.sha256(mixed_csv.read_bytes()).hexdigest() == before
+    assert (tmp_path / "report" / "real-vs-gan.png").is_file()  # the numeric columns' marginals, real and GAN
     train_rows = pd.read_csv(tmp_path / "run" / "data" / "train.csv")
     counts = train_rows["target"].value_counts().to_dict()
     planned = plan_gaps(counts, "auto")

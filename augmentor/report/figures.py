@@ -149,9 +149,74 @@ def search_png(learner: str, res: LearnerResult) -> bytes | None:
     return _png(fig)
 
 
-def figures(root: Path, results: Results) -> list[tuple[str, str]]:
-    """Write every figure into `root`; (file name, caption) in the order a reader wants them."""
+def real_vs_synthetic_png(real, synthetic, flagged: list[str]) -> bytes | None:
+    """Real next to synthetic, per class: images as rows of real | GAN samples, series as traces, a table's
+    numeric columns as marginals; the classes the copy guard flags are marked (they got no GAN samples)."""
+    if real is None or synthetic is None or not len(synthetic):
+        return None
+    plt = _plt()
+    classes = list(real.classes)
+    mark = {c: f"{c} *" if c in flagged else str(c) for c in classes}
+    note = " (* flagged by the copy guard: no GAN samples in any arm)" if flagged else ""
+    if hasattr(real.x, "iloc"):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        cols = [c for c in real.x.columns if is_numeric_dtype(real.x[c]) and not is_bool_dtype(real.x[c])][:6]
+        if not cols:
+            return None
+        fig, axes = plt.subplots(1, len(cols), figsize=(2.2 * len(cols) + 1, 2.6), squeeze=False)
+        for ax, c in zip(axes[0], cols):
+            ax.hist(real.x[c], bins=20, alpha=0.6, density=True, color="#1f3b73", label="real")
+            ax.hist(synthetic.x[c], bins=20, alpha=0.6, density=True, color="#e67e22", label="GAN")
+            ax.set_title(str(c)[:18], fontsize=8)
+            ax.tick_params(labelsize=6)
+        axes[0][0].legend(fontsize=7)
+        fig.suptitle("real (blue) and GAN (orange) rows, every class, per numeric column", fontsize=9)
+        fig.tight_layout()
+        return _png(fig)
+    x, xs = np.asarray(real.x), np.asarray(synthetic.x)
+    if x.ndim == 4:  # images: per class a row of real samples, a gap, a row of GAN samples
+        c, h, w = x.shape[1:]
+        n = 6
+        grid = np.ones((len(classes) * (h + 2), (2 * n + 1) * (w + 1), c), np.float32)
+        for k, _ in enumerate(classes):
+            for j, i in enumerate(np.flatnonzero(real.y == k)[:n]):
+                grid[k * (h + 2):k * (h + 2) + h, j * (w + 1):j * (w + 1) + w] = x[i].transpose(1, 2, 0)
+            for j, i in enumerate(np.flatnonzero(synthetic.y == k)[:n]):
+                col = (n + 1 + j) * (w + 1)
+                grid[k * (h + 2):k * (h + 2) + h, col:col + w] = xs[i].transpose(1, 2, 0)
+        fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(classes) + 1))
+        ax.imshow(grid[..., 0] if c == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_yticks([k * (h + 2) + h / 2 for k in range(len(classes))], [mark[q] for q in classes], fontsize=7)
+        ax.set_xticks([n * (w + 1) / 2, (n + 1 + n / 2) * (w + 1)], ["real", "GAN"], fontsize=8)
+        ax.set_title("real (left) and GAN (right) samples, per class" + note, fontsize=8)
+        fig.tight_layout()
+        return _png(fig)
+    shown = classes[:10]  # series: a panel per class, channel 0
+    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 0.9 * len(shown) + 0.8), squeeze=False, sharex=True)
+    for k, (ax,) in enumerate(axes):
+        for i in np.flatnonzero(real.y == k)[:3]:
+            ax.plot(x[i, 0], color="#1f3b73", lw=0.8)
+        for i in np.flatnonzero(synthetic.y == k)[:3]:
+            ax.plot(xs[i, 0], color="#e67e22", lw=0.8)
+        ax.set_ylabel(mark[shown[k]], fontsize=8, rotation=0, ha="right", va="center")
+        ax.tick_params(labelsize=6)
+    axes[0][0].set_title("real (blue) and GAN (orange) series, per class (channel 0)" + note, fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def figures(root: Path, results: Results, real=None, synthetic=None) -> list[tuple[str, str]]:
+    """Write every figure into `root`; (file name, caption) in the order a reader wants them. `real`,
+    `synthetic`: the training split and a class-balanced GAN draw, when the run has them (not on a re-render)."""
     out = []
+    flagged = list((results.section("teacher_guard") or {}).get("flagged") or [])
+    side = real_vs_synthetic_png(real, synthetic, flagged)
+    if side is not None:
+        (root / "real-vs-gan.png").write_bytes(side)
+        out.append(("real-vs-gan.png", "real next to GAN samples, per class; the copy guard's flagged classes marked"))
+    elif (root / "real-vs-gan.png").is_file():  # a re-render keeps what the run drew
+        out.append(("real-vs-gan.png", "real next to GAN samples, per class; the copy guard's flagged classes marked"))
     for i, (learner, res) in enumerate(results.learners.items()):
         made = (("forest", forest_png(results, learner, res),
                  f"{learner}: the confirmatory comparisons (with their verdicts) and every exploratory estimate "

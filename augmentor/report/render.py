@@ -28,7 +28,8 @@ from .plots import plots as _plots
 
 def write_report(report_dir: str | Path, results: dict, *, samples: object | None = None,
                  title: str = "augmentor report", recipe_text: str | None = None,
-                 extra: dict | None = None, overwrite: bool = False) -> Path:
+                 extra: dict | None = None, overwrite: bool = False, real: object | None = None,
+                 synthetic: object | None = None) -> Path:
     """Write the report folder atomically; return the path of report.md."""
     report_dir = Path(report_dir)
     with output_lock(report_dir, "--report"):
@@ -39,7 +40,7 @@ def write_report(report_dir: str | Path, results: dict, *, samples: object | Non
             (tmp / "results.json").write_text(json.dumps(_jsonable(results.to_dict()), indent=2) + "\n")
             _per_class_csv(tmp / "per_class.csv", results)
             _plots(tmp, results, samples)
-            figs = figures(tmp, results)
+            figs = figures(tmp, results, real, synthetic)
             (tmp / "report.md").write_text(markdown(results, title, figs, recipe_text))
             (tmp / "report.html").write_text(page(results, title, tmp, figs))
     return report_dir / "report.md"
