@@ -290,7 +290,8 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
     return results, samples if train_data.MODALITY.training.preview else None
 
 
-def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000, device: str = "cpu") -> dict:
+def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000, device: str = "cpu",
+                     progress: bool = True) -> dict:
     """`augmentor calibrate`: measure the false-verdict rate and power of the report `recipe` wrote, on
     its data and learners (evaluation/calibrate.py); store them in its results.json and re-render report.md."""
     import json
@@ -315,6 +316,7 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
     with output_lock(report, "--report"):
         cal = calibrate(train_data, validation, test, learners, results, target, pool=pool, simulations=simulations,
                         cache=recipe.run_dir / "calibration", data_name=f"{recipe.name} ({recipe.data.train})",
-                        fit_inputs={k: recipe_to_dict(recipe)[k] for k in ("data", "evaluate", "synthesize")})
+                        fit_inputs={k: recipe_to_dict(recipe)[k] for k in ("data", "evaluate", "synthesize")},
+                        progress=progress)
     rerender(report, calibration=cal)
     return cal

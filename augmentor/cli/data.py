@@ -326,7 +326,7 @@ def calibrate(recipe: Path, pool: int, simulations: int, device: str, progress: 
     from ..config.recipe import load_recipe
     from ..pipeline import calibrate_recipe
 
-    cal = calibrate_recipe(load_recipe(recipe), pool=pool, simulations=simulations, device=device)
+    cal = calibrate_recipe(load_recipe(recipe), pool=pool, simulations=simulations, device=device, progress=progress)
     click.echo(f"false-verdict rate {cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f} "
                f"(family of {cal['family_size']}, {cal['seeds']} seeds); power {cal['power']:.2f} for a loss of "
                f"{cal['power_effect_points']:.2f} points ({cal['learner'].split(',')[0]})")

@@ -62,7 +62,7 @@ def fingerprint(*parts) -> str:
 
 
 def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Dataset, target: np.ndarray,
-             pool: int, cache: Path | None, key: str) -> dict:
+             pool: int, cache: Path | None, key: str, progress: bool = True) -> dict:
     """Validation and test predictions of `arm` and of its weakened copy for seeds 0..pool-1 (cached
     under `cache` by `key`: every input that changes a fit)."""
     path = cache / f"{key}.npz" if cache else None
@@ -84,7 +84,7 @@ def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Datas
     jobs += [weak(s) for s in range(pool)]
     many = getattr(learner, "fit_predict_many", None)
     it = many(iter(jobs), evals) if many else (learner.fit_predict(*j, evals) for j in jobs)
-    preds = [p for p in tqdm(it, total=len(jobs), desc=f"calibrate {learner.name}", unit="fit")]
+    preds = [p for p in tqdm(it, total=len(jobs), desc=f"calibrate {learner.name}", unit="fit", disable=not progress)]
     out = {"val": np.stack([p[0] for p in preds[:pool]]), "test": np.stack([p[1] for p in preds[:pool]]),
            "val_weak": np.stack([p[0] for p in preds[pool:]]), "test_weak": np.stack([p[1] for p in preds[pool:]])}
     if path is not None:
@@ -151,7 +151,7 @@ def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarr
 
 def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequence, results: dict,
               target: np.ndarray, *, pool: int, simulations: int, cache: Path | None, data_name: str,
-              fit_inputs: dict) -> dict:
+              fit_inputs: dict, progress: bool = True) -> dict:
     """The `calibration` entry of a report's results.json (see the module docstring)."""
     from ..core.labels import align_classes
 
@@ -177,7 +177,7 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
                           getattr(learner, "steps", None), getattr(learner, "lr", None),
                           getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)())
         pools[learner.name] = fit_pool(learner, arm, train, validation, test, target, pool, cache,
-                                       f"{learner.name}-{key}")
+                                       f"{learner.name}-{key}", progress=progress)
         vs_winner[learner.name] = h["best_non_gan_arm"] != "real"
         d = _ba(pools[learner.name]["test_weak"], test.y, k) - _ba(pools[learner.name]["test"], test.y, k)
         effects[learner.name] = {"points": float(-d.mean() * 100), "se_points": float(d.std(ddof=1) / math.sqrt(len(d))
