@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluation.results import Results
+from .sampler import modality_of
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Comparison:
         out = {}
         for x in [h, *h.others] if h else []:
             d = x.difference
-            lo, hi = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
+            lo, hi = d.verdict_interval
             out[x.classifier] = Verdict(x.classifier, x.verdict, 100 * d.mean, 100 * lo, 100 * hi, x.gan_arm,
                                         x.best_non_gan_arm, x.vs_real.verdict if x.vs_real else "")
         return out
@@ -139,7 +139,7 @@ def compare(X: Any, y: Any, *, X_test: Any = None, y_test: Any = None, X_val: An
 
     if (X_test is None) != (y_test is None) or (X_val is None) != (y_val is None):
         raise ValueError("give X_test with y_test, and X_val with y_val")
-    kind = _kind(X, modality)
+    kind = modality_of(X, modality)
     objects = [o for o in (learners or []) if not isinstance(o, str)]  # estimator objects: run_recipe(learners=)
     names = [s for s in (learners or []) if isinstance(s, str)]  # what --learner takes
     with tempfile.TemporaryDirectory(prefix="augmentor-compare-") as tmp:
@@ -157,17 +157,6 @@ def compare(X: Any, y: Any, *, X_test: Any = None, y_test: Any = None, X_val: An
         if calibrate:
             calibrate_recipe(r, device=device)
         return Comparison.read(root / "report")
-
-
-def _kind(X: Any, modality: str) -> str:
-    if modality not in ("auto", "image", "table", "signal"):
-        raise ValueError(f"modality must be auto, image, table or signal, got {modality!r}")
-    if modality != "auto":
-        return modality
-    if hasattr(X, "iloc") or np.ndim(X) == 2:
-        return "table"
-    x = np.asarray(X)
-    return "image" if x.ndim == 4 or x.shape[1] == x.shape[2] else "signal"
 
 
 def _write(stem: Path, X: Any, y: Any, kind: str, label: str) -> str:

@@ -35,6 +35,19 @@ from sklearn.utils._param_validation import Interval, StrOptions
 MODALITIES = ("auto", "image", "table", "signal")
 
 
+def modality_of(X: Any, modality: str = "auto") -> str:
+    """The modality arrays in memory are read as: `modality` when named, else a DataFrame or a 2-D array is a
+    table, a 4-D array or a 3-D array of square frames images, any other 3-D array signals."""
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be auto, image, table or signal, got {modality!r}")
+    if modality != "auto":
+        return modality
+    if hasattr(X, "iloc") or np.ndim(X) == 2:
+        return "table"
+    x = np.asarray(X)
+    return "image" if x.ndim == 4 or x.shape[1] == x.shape[2] else "signal"
+
+
 class GANOverSampler(BaseOverSampler):
     """Over-sample with a class-conditional GAN trained on (X, y); every modality, arrays in memory.
 
@@ -114,13 +127,7 @@ class GANOverSampler(BaseOverSampler):
         return X, y, False
 
     def _kind(self, X: Any) -> str:
-        if self.modality != "auto":
-            return self.modality
-        if hasattr(X, "iloc") or X.ndim == 2:
-            return "table"
-        if X.ndim == 4 or X.shape[1] == X.shape[2]:
-            return "image"
-        return "signal"
+        return modality_of(X, self.modality)
 
     def _dataset(self, X: Any, y: np.ndarray):
         from .core.names import check_class_names

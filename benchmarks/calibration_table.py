@@ -13,19 +13,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from augmentor.report.choices import false_verdict_rate_text
+
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ("wine", "breast-cancer", "breast-cancer-lightgbm", "digits", "digits-longtail", "digits-longtail-resnet18",
            "japanese-vowels-longtail", "japanese-vowels-longtail-rocket", "plaid", "mnist-longtail",
            "mnist-longtail-unlabelled", "breast-cancer-unlabelled", "japanese-vowels-longtail-unlabelled")
-
-
-def _rate(c: dict) -> str:
-    """A false-verdict rate with its standard error, or zero events with their 95 % Clopper-Pearson upper bound."""
-    if c["false_verdict_rate"] > 0:
-        return f"{c['false_verdict_rate']:.3f} ± {c['false_verdict_rate_se']:.3f}"
-    from augmentor.evaluation.stats import clopper_pearson_upper
-
-    return f"0 of {c['simulations']} (≤ {clopper_pearson_upper(0, int(c['simulations'])):.4f}, 95 % Clopper-Pearson)"
 
 
 def main() -> None:
@@ -57,7 +50,7 @@ def main() -> None:
             if v["power_effect_points"] > 0 else f"{n}: no loss to detect ({v['power_effect_points']:+.2f})"
             for n, v in c["per_learner"].items())
         lines.append(f"| {name} | {c['learner']} | {c['family_size']} | {c['seeds']} | {c['pool_fits']} | "
-                     f"{c['simulations']} | {_rate(c)} | "
+                     f"{c['simulations']} | {false_verdict_rate_text(c)} | "
                      f"{power} |")
     lines += ["", "An earlier, narrower simulation (the SmallCNN on long-tailed MNIST, a family of 2, no choice in the "
               "simulation, a handicap applied to predictions): reports/verdict-calibration-mnist-smallcnn.md."]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -50,7 +49,7 @@ def rows(reports: Path = ROOT / "reports") -> list[str]:
         data = r.get("recipe", {}).get("data", {}).get("train") or path.parent.name
         for h in [head, *head.get("others", [])]:
             d, acc = Comparison.from_dict(h["difference"]), h["balanced_accuracy"]
-            low, high = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
+            low, high = d.verdict_interval
             out.append(f"| [{path.parent.name}](reports/{path.parent.name}/report.md) | `{data}` | {r['modality']} | "
                        f"{h['classifier']} | {h['best_non_gan_arm']} ({_pct(acc[h['best_non_gan_arm']])}) | "
                        f"{h['gan_arm']} ({_pct(acc[h['gan_arm']])}) | {h['verdict']}, {_signed(d.mean)} "

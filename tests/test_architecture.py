@@ -31,7 +31,7 @@ LAYERS: dict[str, set[str]] = {
     "registry": {*STAGES, *MODALITIES},  # the only importer of the modality packages
     "pipeline": {*STAGES, "registry"},
     "sampler": {*STAGES, "registry"},  # GANOverSampler: arrays in memory, through the registry
-    "comparison": {*STAGES, "registry", "pipeline"},  # compare(): augmentor run's judgement from a notebook
+    "comparison": {*STAGES, "registry", "pipeline", "sampler"},  # compare(): augmentor run's judgement from a notebook
     "cli": {*STAGES, "registry", "pipeline"},
     "__main__": {"cli"},
     "augmentor": set(),  # the package's face: names resolved lazily, by string

@@ -60,6 +60,12 @@ class Comparison:
             return math.nan, math.nan
         return holm_interval(self.mean, self.low, self.high, self.p, self.p_holm, self.df)
 
+    @property
+    def verdict_interval(self) -> tuple[float, float]:
+        """The interval to print beside this comparison: Holm-adjusted where it has one, else unadjusted."""
+        lo, hi = self.holm_interval
+        return (self.low, self.high) if math.isnan(lo) else (lo, hi)
+
 
 @dataclass(frozen=True)
 class Summary:

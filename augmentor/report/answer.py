@@ -62,7 +62,7 @@ def use_text(verdict: str, gan_arm: str, best: str) -> str:
 def summary(h: Headline) -> str:
     """One learner's answer in one line: verdict, difference with its Holm-adjusted interval, what to use."""
     d = h.difference
-    lo, hi = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
+    lo, hi = d.verdict_interval
     interval = "" if math.isnan(lo) else f" [{100 * lo:+.1f}, {100 * hi:+.1f}]"
     return (f"best GAN arm {h.gan_arm} against {h.best_non_gan_arm}: {100 * d.mean:+.1f}{interval} points "
             f"(Holm-adjusted 95 % interval), {h.seeds} seeds; against real data alone: {h.vs_real.verdict}"
@@ -111,7 +111,7 @@ def answer_lines(h: Headline | None, first: LearnerResult, learners: dict[str, L
     if h.verdict == "hurts":
         out += ["", "**The synthetic data did not help here**: the best arm without a GAN did better; use it."]
     elif h.verdict == "no detectable change" and d.has_interval:
-        lo, hi = d.holm_interval if not math.isnan(d.holm_interval[0]) else (d.low, d.high)
+        lo, hi = d.verdict_interval
         out += ["", f"**No evidence that the synthetic data helps**: the data are consistent with anything from "
                 f"{lo * 100:+.1f} to {hi * 100:+.1f} points against {b}, at {h.seeds} seeds."]
     elif h.verdict == "helps":

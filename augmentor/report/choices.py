@@ -44,6 +44,15 @@ def search_md(clf: str, res: LearnerResult) -> list[str]:
     return out
 
 
+def false_verdict_rate_text(cal: dict) -> str:
+    """A measured false-verdict rate with its standard error, or zero events with their 95 % Clopper-Pearson upper
+    bound — never '± 0'."""
+    if cal["false_verdict_rate"] > 0:
+        return f"{cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f}"
+    n = int(cal["simulations"])
+    return f"0 in {n} families (95 % Clopper-Pearson upper bound {clopper_pearson_upper(0, n):.4f})"
+
+
 def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = ()) -> str:
     """What was measured about this report's verdicts, and only that. `deterministic`: learners whose every
     arm scored the same at every seed (seed refits cannot calibrate them)."""
@@ -55,10 +64,8 @@ def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = ()) -> s
         f"{n} {v['power']:.2f} for a loss of {v['power_effect_points']:.2f} points" if v["power_effect_points"] > 0
         else f"{n}: not measured (its weakened arm scored {-v['power_effect_points']:.2f} points higher, no loss)"
         for n, v in (cal.get("per_learner") or {}).items())
-    rate = cal["false_verdict_rate"]
     n = int(cal["simulations"])
-    level = (f"{rate:.3f} ± {cal['false_verdict_rate_se']:.3f}" if rate > 0 else
-             f"0 in {n} families (95 % Clopper-Pearson upper bound {clopper_pearson_upper(0, n):.4f})")
+    level = false_verdict_rate_text(cal)
     fixed = [lr for lr in (cal.get("per_learner") or {}) if lr in deterministic]
     limit = (f" Seed refits do not vary for {', '.join(fixed)} (every seed the same fit): their null comparisons "
              "are one fit repeated and cannot produce a false verdict, so this rate does not measure them; for them "

@@ -58,7 +58,7 @@ def forest_rows(results: Results, learner: str, res: LearnerResult) -> list[tupl
         for c, ref in ((head.difference, head.best_non_gan_arm), (head.vs_real, "real")):
             if c is None or (ref == "real" and head.best_non_gan_arm == "real" and rows):
                 continue
-            lo, hi = c.holm_interval if not math.isnan(c.holm_interval[0]) else (c.low, c.high)
+            lo, hi = c.verdict_interval
             rows.append((f"{short(c.arm)}\nvs {short(ref)}", 100 * c.mean, 100 * lo, 100 * hi, c.verdict))
     ref = res.reference or "real"
     for name, arm in res.arms.items():
@@ -214,8 +214,7 @@ def figures(root: Path, results: Results, real=None, synthetic=None) -> list[tup
     side = real_vs_synthetic_png(real, synthetic, flagged)
     if side is not None:
         (root / "real-vs-gan.png").write_bytes(side)
-        out.append(("real-vs-gan.png", "real next to GAN samples, per class; the copy guard's flagged classes marked"))
-    elif (root / "real-vs-gan.png").is_file():  # a re-render keeps what the run drew
+    if (root / "real-vs-gan.png").is_file():  # drawn now, or kept from the run on a re-render
         out.append(("real-vs-gan.png", "real next to GAN samples, per class; the copy guard's flagged classes marked"))
     for i, (learner, res) in enumerate(results.learners.items()):
         made = (("forest", forest_png(results, learner, res),
