@@ -8,6 +8,8 @@ getting more compute.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +83,67 @@ class SoftSynthetic:
     prior: str = "mixture"
 
 
+class _Fit:
+    """What every network fit shares (`fit_cnn`, `_fit_soft`): the seeded model with Adam and a one-cycle schedule,
+    the batch cursor over shuffled passes, mixup's draws, and the optimiser step. Made by `_seeded_fit`."""
+
+    def __init__(self, model: nn.Module, steps: int, lr: float, gen: torch.Generator, lambdas: np.ndarray | None,
+                 batch_size: int, device: str) -> None:
+        self.model, self.gen, self.lambdas, self.batch_size, self.device = model, gen, lambdas, batch_size, device
+        self.opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=lr, total_steps=steps)
+        self.n, self.order, self.pos = 0, torch.zeros(0, dtype=torch.long), 0
+
+    def start(self, n: int) -> None:
+        """Training mode and the first shuffled pass over `n` samples."""
+        self.model.train()
+        self.n, self.order, self.pos = n, torch.randperm(n, generator=self.gen), 0
+
+    def fresh_pass(self, n: int) -> None:
+        """The next batch starts a new pass, over `n` samples."""
+        self.n, self.pos = n, len(self.order)
+
+    def take(self, new_pass: Callable[[], int] | None = None) -> torch.Tensor:
+        """The next batch's indices (CPU); a new shuffled pass when this one has no full batch left
+        (`new_pass`, if given, loads the next pass's data and returns its size)."""
+        if self.pos + self.batch_size > len(self.order):
+            if new_pass is not None:
+                self.n = new_pass()
+            self.order, self.pos = torch.randperm(self.n, generator=self.gen), 0
+        idx = self.order[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return idx
+
+    def loss(self, step: int, xb: torch.Tensor, forward: Callable, loss_of: Callable,
+             *targets: torch.Tensor | None) -> torch.Tensor:
+        """`loss_of(forward(xb), *targets)`; with mixup, the batch mixed with a shuffled copy of itself and the
+        losses against the targets and against the shuffled targets mixed alike."""
+        if self.lambdas is None:
+            return loss_of(forward(xb), *targets)
+        lam, perm = float(self.lambdas[step]), torch.randperm(len(xb), generator=self.gen).to(self.device)
+        out = forward(lam * xb + (1 - lam) * xb[perm])
+        return lam * loss_of(out, *targets) + (1 - lam) * loss_of(out, *(t if t is None else t[perm] for t in targets))
+
+    def step(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+
+
+@contextmanager
+def _seeded_fit(network, shape: tuple, n_classes: int, *, steps: int, lr: float, seed: int, mixup: float,
+                batch_size: int, device: str) -> Iterator[_Fit]:
+    """A `_Fit` whose every draw follows `seed`: the batch order and mixup from their own generators, the
+    network's initialisation, dropout and augmentation from the global torch RNG, restored on exit."""
+    gen = torch.Generator().manual_seed(seed)
+    lambdas = np.random.default_rng(seed).beta(mixup, mixup, steps) if mixup > 0 else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = network(shape, n_classes).to(device)
+        yield _Fit(model, steps, lr, gen, lambdas, batch_size, device)
+
+
 def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: int = 64,
             lr: float = 1e-3, seed: int = 0, device: str = "cpu", augment=None, loss: str = "ce",
             mixup: float = 0.0, soft: SoftSynthetic | None = None, network) -> nn.Module:
@@ -99,53 +162,39 @@ def fit_cnn(x, y: np.ndarray | None, n_classes: int, *, steps: int, batch_size: 
                          device=device, augment=augment, loss=loss, mixup=mixup, network=network)
     online = hasattr(x, "epoch_arrays")
     weight, offset = loss_terms(x.labels() if online else y, n_classes, loss)
-    gen = torch.Generator().manual_seed(seed)
-    lambdas = np.random.default_rng(seed).beta(mixup, mixup, steps) if mixup > 0 else None
     drw_from = int(steps * (1 - DRW_SHARE)) if loss == "drw" else 0
-    with torch.random.fork_rng(devices=[]):  # dropout and augmentation draw from the global RNG
-        torch.manual_seed(seed)
-        first = x.x if online else x
-        model = network(first.shape[1:], n_classes).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-        epoch, ws = 0, None
+    w_all = torch.from_numpy(weight).to(device) if weight is not None else None
+    off = torch.from_numpy(offset).to(device) if offset is not None else 0.0
+    epoch, data = 0, []
 
-        def load(epoch: int):
-            if not online:
-                return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), None
+    def load() -> int:  # the arrays of the next pass: the same ones, or the next epoch of fresh synthetic samples
+        if not online:
+            data[:] = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), None
+        else:
             ex, ey, ew = x.epoch_arrays(epoch)
-            ew = torch.from_numpy(ew).to(device) if x.weight != 1 else None
-            return torch.from_numpy(ex).to(device), torch.from_numpy(ey).to(device), ew
+            data[:] = (torch.from_numpy(ex).to(device), torch.from_numpy(ey).to(device),
+                       torch.from_numpy(ew).to(device) if x.weight != 1 else None)
+        return len(data[0])
 
-        xt, yt, ws = load(epoch)
-        w_all = torch.from_numpy(weight).to(device) if weight is not None else None
-        off = torch.from_numpy(offset).to(device) if offset is not None else 0.0
-        model.train()
-        order, pos = torch.randperm(len(xt), generator=gen), 0
+    with _seeded_fit(network, (x.x if online else x).shape[1:], n_classes, steps=steps, lr=lr, seed=seed,
+                     mixup=mixup, batch_size=batch_size, device=device) as fit:
+        fit.start(load())
+
+        def next_epoch() -> int:
+            nonlocal epoch
+            epoch += 1
+            return load()
+
         for step in range(steps):
-            if pos + batch_size > len(order):
-                if online:
-                    epoch += 1
-                    xt, yt, ws = load(epoch)
-                order, pos = torch.randperm(len(xt), generator=gen), 0
-            idx = order[pos:pos + batch_size]
-            pos += batch_size
+            idx = fit.take(next_epoch if online else None)
+            xt, yt, ws = data
             w = w_all if step >= drw_from else None
             xb = augment(xt[idx].cpu()).to(device) if augment else xt[idx.to(device)]
             yb = yt[idx.to(device)]
             sw = ws[idx.to(device)] if ws is not None else None
-            if lambdas is None:
-                step_loss = _weighted_ce(model(xb) + off, yb, w, sw)
-            else:
-                lam, perm = float(lambdas[step]), torch.randperm(len(xb), generator=gen).to(device)
-                logits = model(lam * xb + (1 - lam) * xb[perm]) + off
-                step_loss = (lam * _weighted_ce(logits, yb, w, sw)
-                             + (1 - lam) * _weighted_ce(logits, yb[perm], w, sw[perm] if sw is not None else None))
-            opt.zero_grad(set_to_none=True)
-            step_loss.backward()
-            opt.step()
-            sched.step()
-    return model.eval()
+            fit.step(fit.loss(step, xb, lambda v: fit.model(v) + off,
+                              lambda out, y_, sw_, w=w: _weighted_ce(out, y_, w, sw_), yb, sw))
+    return fit.model.eval()
 
 
 def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic, *, steps: int, batch_size: int,
@@ -177,40 +226,21 @@ def _fit_soft(x: np.ndarray, y: np.ndarray, n_classes: int, soft: SoftSynthetic,
     drw_from = int(steps * (1 - DRW_SHARE)) if loss == "drw" else steps
     cw_real, cw_mix = (torch.from_numpy(drw_weights(c)).to(device) for c in (real_counts, mix_counts))
 
-    gen = torch.Generator().manual_seed(seed)
-    lambdas = np.random.default_rng(seed).beta(mixup, mixup, steps) if mixup > 0 else None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = network(x.shape[1:], n_classes).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    with _seeded_fit(network, x.shape[1:], n_classes, steps=steps, lr=lr, seed=seed, mixup=mixup,
+                     batch_size=batch_size, device=device) as fit:
         xt, tt, wt = (torch.from_numpy(a).to(device) for a in (xs, targets, sample_w))
-        model.train()
-        pool = n_real if join > 0 else len(xs)
-        order, pos = torch.randperm(pool, generator=gen), 0
+        fit.start(n_real if join > 0 else len(xs))
         for step in range(steps):
-            if step == join and pool != len(xs):
-                pool, pos = len(xs), len(order)  # the synthetic samples join: a fresh pass over both
-            if pos + batch_size > len(order):
-                order, pos = torch.randperm(pool, generator=gen), 0
-            idx = order[pos:pos + batch_size].to(device)
-            pos += batch_size
+            if step == join and fit.n != len(xs):
+                fit.fresh_pass(len(xs))  # the synthetic samples join: a fresh pass over both
+            idx = fit.take().to(device)
             xb = augment(xt[idx].cpu()).to(device) if augment else xt[idx]
             tb, wb = tt[idx], wt[idx]
             off = off_mix if step >= join else off_real
             if step >= drw_from:  # a sample's class weight: its target's expectation of the class weights
                 wb = wb * (tb @ (cw_mix if step >= join else cw_real))
-            if lambdas is None:
-                step_loss = _soft_ce(F.log_softmax(model(xb) + off, dim=1), tb, wb)
-            else:  # as fit_cnn's mixup: the two label sets' weighted losses, mixed
-                lam, perm = float(lambdas[step]), torch.randperm(len(xb), generator=gen).to(device)
-                logp = F.log_softmax(model(lam * xb + (1 - lam) * xb[perm]) + off, dim=1)
-                step_loss = lam * _soft_ce(logp, tb, wb) + (1 - lam) * _soft_ce(logp, tb[perm], wb[perm])
-            opt.zero_grad(set_to_none=True)
-            step_loss.backward()
-            opt.step()
-            sched.step()
-    return model.eval()
+            fit.step(fit.loss(step, xb, lambda v, off=off: F.log_softmax(fit.model(v) + off, dim=1), _soft_ce, tb, wb))
+    return fit.model.eval()
 
 
 def _soft_ce(logp: torch.Tensor, targets: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
