@@ -30,7 +30,8 @@ from .core.errors import InvalidDataError, RecipeError
 from .core.outputs import check_outputs, output_lock
 from .evaluation.arms import Dataset, Draws
 from .evaluation.stage import fixed_draw, gan_draws, run_evaluation, variance_sources
-from .gan.train import prepare_run_dir, train
+from .gan.run_folder import prepare_run_dir
+from .gan.train import train
 from .registry import export_onnx, load_dataset, open_generator
 from .report.render import check_report_dir, write_report
 from .synthesis.synthesize import fill_gaps, generate_to_folder, read_folder

@@ -85,7 +85,7 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: 
 
 def generator_from_checkpoint(path: str | Path):
     """The EMA generator (eval mode) and JSON state of a checkpoint (train.generator_from_checkpoint)."""
-    from .gan.train import generator_from_checkpoint as load
+    from .gan.checkpoint import generator_from_checkpoint as load
 
     return load(path, get)
 

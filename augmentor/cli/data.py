@@ -106,9 +106,8 @@ def train_cmd(data: str, out: Path, recipe: Path | None, epochs: int | None,
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         from ..core.devices import torch_device
         from ..core.errors import AugmentorError
-        from ..gan.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+        from ..gan.checkpoint import check_world_size, latest_checkpoint, list_checkpoints, load_checkpoint
         from ..gan.distributed import launch
-        from ..gan.train import check_world_size
 
         cores = os.cpu_count() or 1
         if not torch_device(device).startswith("cuda") and nproc > cores:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+from torch import nn
 
 from ..core.atomic import atomic_path
-from ..core.errors import UnsafeArtifactError
+from ..core.errors import RecipeError, UnsafeArtifactError
+from ..core.modality import Modality
+from .distributed import world
 
 FORMAT = "augmentor-checkpoint"
 VERSION = "1"
@@ -105,3 +109,68 @@ def restore_optimizer(opt: torch.optim.Optimizer, flat: dict[str, torch.Tensor],
         i, name = key.split(".", 1)
         state.setdefault(int(i), {})[name] = t
     opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+# --- a training run's checkpoint: models, optimisers and every rank's RNG ------------------------
+
+def save_training(run_dir: Path, step: int, g: nn.Module, d: nn.Module, ema: nn.Module,
+          opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, rngs: list[torch.Tensor],
+          state: dict, guide: nn.Module | None = None) -> Path:
+    """`rngs`: every rank's generator state (rank 0's is "rng", as in a single-process run);
+    `guide`: the guidance classifier, stored so that resume continues with it."""
+    og, og_groups = optimizer_tensors(opt_g)
+    od, od_groups = optimizer_tensors(opt_d)
+    tensors = {**prefixed("g", g.state_dict()), **prefixed("d", d.state_dict()),
+               **prefixed("ema", ema.state_dict()), **prefixed("opt_g", og),
+               **prefixed("opt_d", od), "rng": rngs[0], **{f"rng.{r}": t for r, t in enumerate(rngs) if r},
+               **(prefixed("cls", guide.state_dict()) if guide is not None else {})}
+    return save_checkpoint(run_dir, step, tensors,
+                           {**state, "step": step, "opt_g_groups": og_groups,
+                            "opt_d_groups": od_groups})
+
+
+def restore_training(path: Path, data_print: str, g: nn.Module, d: nn.Module,
+             ema: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+             gen: torch.Generator) -> tuple[int, dict]:
+    """Load a checkpoint into the models, optimizers and RNG; return its step and its tensors."""
+    tensors, state = load_checkpoint(path)
+    if state.get("data_fingerprint") != data_print:
+        raise UnsafeArtifactError(
+            f"{path}: this checkpoint was trained on different data; resume with the same "
+            "dataset, or start a new run with --overwrite"
+        )
+    rank, world_size = world()
+    check_world_size(path, state, world_size)
+    try:
+        g.load_state_dict(unprefixed("g", tensors))
+        d.load_state_dict(unprefixed("d", tensors))
+        ema.load_state_dict(unprefixed("ema", tensors))
+        restore_optimizer(opt_g, unprefixed("opt_g", tensors), state["opt_g_groups"])
+        restore_optimizer(opt_d, unprefixed("opt_d", tensors), state["opt_d_groups"])
+        gen.set_state(tensors["rng" if rank == 0 else f"rng.{rank}"])
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise UnsafeArtifactError(
+            f"{path}: checkpoint does not match this model configuration ({e})"
+        ) from None
+    return int(state["step"]), tensors
+
+
+def check_world_size(path: Path, state: dict, world_size: int) -> None:
+    """A run resumes with the number of processes it was trained with, or not at all."""
+    trained = int(state.get("world_size", 1))
+    if trained != world_size:
+        raise RecipeError(f"{path}: this run was trained with {trained} process(es) and is resumed with "
+                          f"{world_size}; resume with --nproc {trained} (the batches each rank draws depend on "
+                          "the world size)")
+
+
+def generator_from_checkpoint(path: str | Path, registry: Callable[[str], Modality]) -> tuple[nn.Module, dict]:
+    """The EMA generator (eval mode) and the JSON state of a checkpoint; `registry` gives the
+    Modality its state names (runs written before modalities were recorded are image runs)."""
+    tensors, state = load_checkpoint(path)
+    try:
+        g = registry(state.get("modality", "image")).training.generator(state)
+        g.load_state_dict(unprefixed("ema", tensors))
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
+        raise UnsafeArtifactError(f"{path}: checkpoint is inconsistent ({e})") from None
+    return g.eval(), state

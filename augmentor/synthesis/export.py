@@ -26,8 +26,7 @@ from torch import nn
 from ..core.atomic import atomic_path
 from ..core.errors import ExportError, OutputExistsError
 from ..core.modality import Modality
-from ..gan.checkpoint import latest_checkpoint
-from ..gan.train import generator_from_checkpoint
+from ..gan.checkpoint import generator_from_checkpoint, latest_checkpoint
 from .runtime import FORMAT_VERSION, META_PREFIX
 
 log = logging.getLogger(__name__)
