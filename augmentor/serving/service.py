@@ -260,6 +260,54 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
+class _Metrics:
+    """The service's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = registry = CollectorRegistry()
+        self.requests = Counter("augmentor_requests", "generate requests by model and HTTP status",
+                                ["model", "status"], registry=registry)
+        self.samples = Counter("augmentor_samples", "samples sent, by model", ["model"], registry=registry)
+        self.cancelled = Counter("augmentor_cancelled_requests", "requests whose client left mid-stream", ["model"],
+                                 registry=registry)
+        self.batch_rows = Histogram("augmentor_batch_rows", "rows per ONNX Runtime run", ["model"], registry=registry,
+                                    buckets=(1, 8, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192))
+        self.latency = Histogram("augmentor_request_seconds", "time from request to last byte", ["model"],
+                                 registry=registry,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+async def _stream(name: str, gen: OnnxGenerator, batcher: Batcher, counts: dict, seed: int, fmt: str,
+                  metrics: _Metrics, in_flight: InFlight, t0: float) -> AsyncIterator[bytes]:
+    """One response's body: the samples in `fmt` as the batcher makes them; the admitted samples released and the
+    metrics counted however it ends (a client that leaves mid-stream is counted as cancelled)."""
+    sent, total = 0, sum(counts.values())
+
+    async def counted():
+        nonlocal sent
+        async for name_, start, batch in model_rows(batcher, gen, counts, seed):
+            yield name_, start, batch
+            sent += len(batch)
+
+    try:
+        async for piece in encode(fmt, counted(), gen, counts, seed):
+            if piece:
+                yield piece
+    except (asyncio.CancelledError, GeneratorExit):
+        metrics.cancelled.labels(name).inc()
+        metrics.requests.labels(name, "cancelled").inc()
+        log.info("client left; request stopped after %d of %d samples", sent, total)
+        raise
+    else:
+        metrics.requests.labels(name, "200").inc()
+    finally:
+        in_flight.release(total)
+        metrics.samples.labels(name).inc(sent)
+    metrics.latency.labels(name).observe(time.perf_counter() - t0)
+
+
 def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: int = 1024,
                max_wait_ms: float = 5.0, max_samples: int = 100_000, threads: int = 0,
                max_in_flight: int | None = None, max_body: int = MAX_BODY, codecs: Callable[[dict], object]):
@@ -270,21 +318,13 @@ def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: 
 
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, Response, StreamingResponse
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     gens = {name: OnnxGenerator(path, device, threads=threads, codecs=codecs)
             for name, path in model_names(models).items()}
-    registry = CollectorRegistry()
-    requests = Counter("augmentor_requests", "generate requests by model and HTTP status", ["model", "status"],
-                       registry=registry)
-    samples = Counter("augmentor_samples", "samples sent, by model", ["model"], registry=registry)
-    cancelled = Counter("augmentor_cancelled_requests", "requests whose client left mid-stream", ["model"],
-                        registry=registry)
-    batch_rows = Histogram("augmentor_batch_rows", "rows per ONNX Runtime run", ["model"], registry=registry,
-                           buckets=(1, 8, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192))
-    latency = Histogram("augmentor_request_seconds", "time from request to last byte", ["model"], registry=registry,
-                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-    batchers = {name: Batcher(g, max_batch, max_wait_ms, batch_rows.labels(name).observe) for name, g in gens.items()}
+    metrics = _Metrics()
+    batchers = {name: Batcher(g, max_batch, max_wait_ms, metrics.batch_rows.labels(name).observe)
+                for name, g in gens.items()}
     in_flight = InFlight(max_in_flight or 4 * max_samples)
 
     @asynccontextmanager
@@ -305,8 +345,8 @@ def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: 
         return {"status": "ok", "models": len(gens)}
 
     @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics_page() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/models")
     async def list_models() -> dict:
@@ -318,49 +358,23 @@ def create_app(models: Sequence[str | Path], *, device: str = "cpu", max_batch: 
     async def generate(name: str, request: Request):
         t0 = time.perf_counter()
         if name not in gens:
-            requests.labels("?", "404").inc()
+            metrics.requests.labels("?", "404").inc()
             return error(404, "model", f"unknown model {name!r}; models: {sorted(gens)}")
         gen = gens[name]
         try:
             counts, seed, fmt = check_request(parse_body(await read_body(request, max_body)), gen, max_samples)
         except ServeError as e:
-            requests.labels(name, str(e.status)).inc()
+            metrics.requests.labels(name, str(e.status)).inc()
             return error(e.status, e.where, e.message)
-        total = sum(counts.values())
-        if not in_flight.admit(total):
-            requests.labels(name, "503").inc()
+        if not in_flight.admit(sum(counts.values())):
+            metrics.requests.labels(name, "503").inc()
             response = error(503, "counts", f"{in_flight.now} samples are in flight (limit {in_flight.limit}); "
                              "retry shortly")
             response.headers["Retry-After"] = "1"
             return response
-
-        async def body_iter() -> AsyncIterator[bytes]:
-            sent = 0
-
-            async def counted():
-                nonlocal sent
-                async for name_, start, batch in model_rows(batchers[name], gen, counts, seed):
-                    yield name_, start, batch
-                    sent += len(batch)
-
-            try:
-                async for piece in encode(fmt, counted(), gen, counts, seed):
-                    if piece:
-                        yield piece
-            except (asyncio.CancelledError, GeneratorExit):
-                cancelled.labels(name).inc()
-                requests.labels(name, "cancelled").inc()
-                log.info("client left; request stopped after %d of %d samples", sent, total)
-                raise
-            else:
-                requests.labels(name, "200").inc()
-            finally:
-                in_flight.release(total)
-                samples.labels(name).inc(sent)
-            latency.labels(name).observe(time.perf_counter() - t0)
-
         ext = {"npz": "npz", "png-zip": "zip", "csv": "csv", "parquet": "parquet"}[fmt]
-        return StreamingResponse(body_iter(), media_type=MEDIA[fmt],
+        return StreamingResponse(_stream(name, gen, batchers[name], counts, seed, fmt, metrics, in_flight, t0),
+                                 media_type=MEDIA[fmt],
                                  headers={"Content-Disposition": f'attachment; filename="samples.{ext}"',
                                           "X-Augmentor-Model-Sha256": gen.info.sha256})
 
