@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config.recipe import EvaluateConfig, Recipe, recipe_to_dict
+from .config.recipe import DataConfig, EvaluateConfig, ImbalanceConfig, Recipe, recipe_to_dict
 from .core.data import hold_out_and_thin, shared_samples, stratified_split
 from .core.devices import ort_device, torch_device
 from .core.errors import InvalidDataError, RecipeError
@@ -52,6 +52,13 @@ def prepare_splits(recipe: Recipe, loaded: Dataset | None = None) -> tuple[Datas
                                                                                                    0, 0)
     full = loaded if loaded is not None and plain else load_dataset(d.train, d.image_size, d.channels, **table,
                                                                      **signal)
+    return real_splits(full, d)
+
+
+def real_splits(full: Dataset, d: DataConfig) -> tuple[Dataset, Dataset, Dataset]:
+    """The three real splits from the loaded training data `full`, as `d` says (`augmentor run` and
+    `augmentor evaluate` alike): the test split loaded like it or held out stratified; the validation split loaded
+    or held out (balanced before thinning under a simulated long tail); the training split thinned."""
     options = {"numeric": d.numeric, "impute": d.impute}
     if d.test:
         train_data, test = full, full.load_like(d.test, **options)
@@ -130,6 +137,7 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
 def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, progress: bool,
                 recipe_text: str | None, learners: Sequence[object] = (), loaded: Dataset | None = None) -> Path:
     run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
+    device = torch_device(device)  # resolved once: every stage gets the same torch device ('auto' decided here)
     times: dict[str, float] = {}
     t = time.perf_counter()
     train_data, validation, test = prepare_splits(recipe, loaded)
@@ -173,7 +181,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     make_filter = train_data.MODALITY.quality_filter
     if ev.filter_threshold > 0 and make_filter is not None:
         quality_filter = make_filter(train_data.x, train_data.y, len(train_data.classes), ev.filter_threshold,
-                                     device=torch_device(device))
+                                     device=device)
     online = None
     if ev.online and guided:
         online = online_factory(gens, train_data, {c: counts[c] + n for c, n in plan.items()}, ev, syn.seed + 3,
@@ -183,7 +191,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     t = time.perf_counter()
     sources = variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
-                             online=online, device=torch_device(device), progress=progress, sources=sources,
+                             online=online, device=device, progress=progress, sources=sources,
                              unlabelled=pool, learners=learners, cache=run / "fits")
     times["evaluate"] = time.perf_counter() - t
     samples = draws["synthetic_only"](0)  # the synthetic-only folder's samples, already in memory (same seed)
@@ -259,13 +267,9 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
     train_data = load_dataset(train, label=label, **(signal or {}))
     if not validation:
         _refuse_carving_from_gan_data(train, train_data, [synthetic, synthetic_only, *(doses or {}).values()])
-    test_data = train_data.load_like(test)
-    validation_data = train_data.load_like(validation) if validation else None
-    imb = imbalance or {}
-    train_data, validation_data = hold_out_and_thin(
-        train_data, validation_data, validation_fraction, 0, profile=imb.get("profile", "none"),
-        classes=imb.get("classes", ()), keep=imb.get("keep", 1.0), ratio=imb.get("ratio", 1.0),
-        thin_seed=imb.get("seed", 0))
+    train_data, validation_data, test_data = real_splits(train_data, DataConfig(
+        train=train, test=test, validation=validation or "", validation_fraction=validation_fraction,
+        imbalance=ImbalanceConfig(**(imbalance or {}))))
     check_learners(train_data, ev)
     guided = train_data.MODALITY.guided
     if filter_threshold is not None and not guided:

@@ -151,23 +151,75 @@ def scaled_target(target: np.ndarray, n_train: int, data: Dataset) -> np.ndarray
     return np.maximum(own, np.round(np.asarray(target) * len(data) / n_train).astype(int))
 
 
-def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: EvaluateConfig, *,
-                   synthetic: Draws | None = None, synthetic_only: Draws | None = None,
-                   doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
-                   teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
-                   sources: dict | None = None, unlabelled: Dataset | None = None,
-                   learners: Sequence[object] = (), cache=None) -> dict:
-    """The grid search and GAN arms of every learner (evaluation/engine.py), then fidelity, memorisation (images),
-    filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm. `cache`: a folder
-    that keeps finished fits (fit_cache.py), so a re-run fits only what is missing."""
-    kind = train.MODALITY.evaluation
+@dataclasses.dataclass
+class _ArmPlan:
+    """What the evaluation compares, decided from the data and the recipe before any fit: the grid (the practitioner's
+    cells), the GAN sample sources by arm name (`bases`), the copy guard and its flagged classes, the teacher and
+    self-training plans, and each class's target count. `gan_arms` and `self_training` are the engine's callbacks."""
+
+    train: Dataset
+    target: np.ndarray
+    axes: dict
+    grid: list[Arm]
+    bases: dict
+    flagged: list[str]
+    guard: dict | None
+    filtered: FilteredDraws | None
+    pseudo: list[TeacherPlan]
+    synthetic_only: Draws | None
+
+    def self_training(self, teacher: Arm, learner) -> list[Arm]:
+        hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
+        return [teacher_on_top_of(teacher, plan, hard, weighted) for plan in distinct_fits(self.pseudo, hard, weighted)]
+
+    def gan_arms(self, best: Arm, soft: Arm | None, learner=None, with_pool: TeacherPlan | None = None) -> list[Arm]:
+        """The GAN arms on top of a learner's grid winner `best` (teacher arms on top of `soft`, and of the chosen
+        self-training arm `with_pool`); a flagged class gets no GAN samples in any of them."""
+        out, flagged, train = [], self.flagged, self.train
+        for base, what in self.bases.items():
+            if base == "real+online-synthetic":  # the copy guard holds here too: no fresh samples of a flagged class
+                out.append(online_on_top_of(best, (lambda s, make=what: make(s, exclude=flagged)) if flagged else what,
+                                            flagged))
+            elif base == "real+synthetic (teacher)":
+                hard = teacher_mode(learner) == "hard"
+                weighted = getattr(learner, "takes_weights", lambda: True)()
+                plans = distinct_fits(what, hard, weighted)
+                out += [teacher_on_top_of(soft, plan, hard, weighted) for plan in plans] if soft is not None else []
+                if with_pool is not None and soft is not None:  # and on top of the chosen self-training arm
+                    out += [teacher_on_top_of(soft, dataclasses.replace(plan, also=with_pool), hard, weighted)
+                            for plan in plans]
+            elif base == "synthetic-only":
+                out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
+                               lambda s: _only(self.synthetic_only(s), train), "gan"))
+            else:
+                text = {"real+synthetic": "real + GAN samples filling the gaps (drawn afresh each seed)",
+                        "real+synthetic (filtered)": "the gap-filling draw, keeping the samples the quality filter "
+                        "accepts"}.get(base, f"real + {base.rsplit(' x', 1)[-1]} x each class's count from the GAN")
+                if flagged:
+                    text += (f"; none for {', '.join(flagged)}, whose GAN draw the memorisation check flags as copies "
+                             "of their training samples")
+                out.append(gan_on_top_of(best, train, self.target, base, text, without_classes(what, flagged)))
+        return out
+
+    def rebuild(self, arm: Arm, data: Dataset) -> Arm:
+        """A grid cell made again on a fold's training data (cross-validated choices)."""
+        return cell_arm(data, scaled_target(self.target, len(self.train), data), arm.rebalance, arm.classic,
+                        arm.mixup)
+
+
+def _plan_arms(train: Dataset, validation: Dataset, ev: EvaluateConfig, *, synthetic: Draws | None,
+               synthetic_only: Draws | None, doses: Mapping[float, Draws] | None, quality_filter, online,
+               teacher_pool: Draws | None, unlabelled: Dataset | None) -> _ArmPlan:
+    """The grid, the copy guard (the memorisation check on the teacher pool's draw), one teacher arm per share that
+    leaves some class samples to keep, one self-training plan per share, and the GAN sources by arm name; the
+    recipe's `exclude` checked against them."""
     k = len(train.classes)
     counts = np.bincount(train.y, minlength=k)
     target = counts + np.bincount(synthetic(0).y, minlength=k) if synthetic else np.full(k, counts.max())
     filtered = FilteredDraws(synthetic, quality_filter, train.classes) if synthetic and quality_filter else None
     axes = grid_axes(train, ev)
     grid = grid_arms(train, target, **axes)
-    teacher = []  # one teacher arm per share that leaves some class samples to keep (and keeps other ones)
+    teacher = []
     guard = copy_guard(train, validation, teacher_pool) if teacher_pool is not None and synthetic is not None \
         and ev.baselines else None
     settings = teacher_settings(ev)  # (weight, join, the arm name's tag) per candidate, chosen on validation
@@ -185,7 +237,6 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
                 pseudo += [TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, w, j, share,
                                        pseudo=True, tag=tag) for w, j, tag in settings]
-    flagged = list(guard["flagged"]) if guard is not None else []  # copies: no GAN samples in any arm that adds them
     bases = {"real+synthetic": synthetic, "real+synthetic (filtered)": filtered,
              **{f"real+synthetic x{r:g}": d for r, d in sorted((doses or {}).items())},
              "real+online-synthetic": online if ev.online else None,
@@ -195,41 +246,15 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     if unknown or "real" in ev.exclude:
         raise RecipeError(f"evaluate.exclude: {unknown or ['real']} cannot be excluded; the arms (GAN arms by the "
                           f"name before the winner's setting) are {', '.join(sorted(known - {'real'}))}")
-    grid = [a for a in grid if a.name not in ev.exclude]
-    bases = {n: v for n, v in bases.items() if v is not None and n not in ev.exclude}
+    return _ArmPlan(train, target, axes, [a for a in grid if a.name not in ev.exclude],
+                    {n: v for n, v in bases.items() if v is not None and n not in ev.exclude},
+                    list(guard["flagged"]) if guard is not None else [], guard, filtered, pseudo, synthetic_only)
 
-    def self_training(teacher: Arm, learner) -> list[Arm]:
-        hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
-        return [teacher_on_top_of(teacher, plan, hard, weighted) for plan in distinct_fits(pseudo, hard, weighted)]
 
-    def gan(best: Arm, soft: Arm | None, learner=None, with_pool: TeacherPlan | None = None) -> list[Arm]:
-        out = []
-        for base, what in bases.items():
-            if base == "real+online-synthetic":  # the copy guard holds here too: no fresh samples of a flagged class
-                out.append(online_on_top_of(best, (lambda s, make=what: make(s, exclude=flagged)) if flagged else what,
-                                            flagged))
-            elif base == "real+synthetic (teacher)":
-                hard = teacher_mode(learner) == "hard"
-                weighted = getattr(learner, "takes_weights", lambda: True)()
-                plans = distinct_fits(what, hard, weighted)
-                out += [teacher_on_top_of(soft, plan, hard, weighted) for plan in plans] if soft is not None else []
-                if with_pool is not None and soft is not None:  # and on top of the chosen self-training arm
-                    out += [teacher_on_top_of(soft, dataclasses.replace(plan, also=with_pool), hard, weighted)
-                            for plan in plans]
-            elif base == "synthetic-only":
-                out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
-                               lambda s: _only(synthetic_only(s), train), "gan"))
-            else:
-                text = {"real+synthetic": "real + GAN samples filling the gaps (drawn afresh each seed)",
-                        "real+synthetic (filtered)": "the gap-filling draw, keeping the samples the quality filter "
-                        "accepts"}.get(base, f"real + {base.rsplit(' x', 1)[-1]} x each class's count from the GAN")
-                if flagged:
-                    text += (f"; none for {', '.join(flagged)}, whose GAN draw the memorisation check flags as copies "
-                             "of their training samples")
-                out.append(gan_on_top_of(best, train, target, base, text, without_classes(what, flagged)))
-        return out
-
-    objects = [ObjectLearner(o, k, kind.augment_path) for o in learners]  # a user's objects (user_learner.py)
+def _learners(train: Dataset, ev: EvaluateConfig, kind, device: str, objects: Sequence[object]) -> tuple[list, dict]:
+    """The modality's learners (or the recipe's), and a user's objects beside or in place of them; with the
+    protocol that describes them."""
+    objects = [ObjectLearner(o, len(train.classes), kind.augment_path) for o in objects]  # user_learner.py
     learners, protocol = kind.learners(train, ev, device)
     if objects:  # beside the learners the recipe names, or in place of the modality's defaults
         learners = [*(learners if ev.learners else []), *objects]
@@ -238,34 +263,55 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
             raise RecipeError(f"two learners share a name ({', '.join(names)}); give each object its own class")
         protocol["learners"] = {**{n: v for n, v in protocol.get("learners", {}).items() if n in names},
                                 **{o.name: o.describe() for o in objects}}
-    results = evaluate(train, validation, test, grid, learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
-                       gan=gan, reference=ev.reference, keep=ev.search_keep, folds=ev.folds,
-                       fold_below=ev.fold_below,
-                       rebuild=lambda arm, data: cell_arm(data, scaled_target(target, len(train), data), arm.rebalance,
-                                                          arm.classic, arm.mixup),
-                       progress=progress, protocol={**protocol, "grid": axes,
-                                                    **({"unlabelled": {"source": unlabelled.source,
-                                                                       "n": len(unlabelled)}} if pseudo else {})},
-                       sources=sources, self_training=self_training if pseudo else None, cache=cache)
+    return learners, protocol
+
+
+def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: EvaluateConfig, *,
+                   synthetic: Draws | None = None, synthetic_only: Draws | None = None,
+                   doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
+                   teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
+                   sources: dict | None = None, unlabelled: Dataset | None = None,
+                   learners: Sequence[object] = (), cache=None) -> dict:
+    """The grid search and GAN arms of every learner (evaluation/engine.py), then fidelity, memorisation (images),
+    filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm. `cache`: a folder
+    that keeps finished fits (fit_cache.py), so a re-run fits only what is missing."""
+    kind = train.MODALITY.evaluation
+    plan = _plan_arms(train, validation, ev, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
+                      quality_filter=quality_filter, online=online, teacher_pool=teacher_pool, unlabelled=unlabelled)
+    learners, protocol = _learners(train, ev, kind, device, learners)
+    pool = {"unlabelled": {"source": unlabelled.source, "n": len(unlabelled)}} if plan.pseudo else {}
+    results = evaluate(train, validation, test, plan.grid, learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
+                       gan=plan.gan_arms, reference=ev.reference, keep=ev.search_keep, folds=ev.folds,
+                       fold_below=ev.fold_below, rebuild=plan.rebuild, progress=progress,
+                       protocol={**protocol, "grid": plan.axes, **pool}, sources=sources,
+                       self_training=plan.self_training if plan.pseudo else None, cache=cache)
     use_it = getattr(kind, "use_it", None)
     if use_it is not None:  # each learner's winner as code for the user's own training
-        results["use_it"] = {}
-        for lr in learners:
-            entry = results["classifiers"][lr.name]["arms"][results["classifiers"][lr.name]["search"]["chosen"]]
-            arm = cell_arm(train, target, entry["rebalance"], entry["classic_augmentation"], entry["mixup"])
-            results["use_it"][lr.name] = lr.use_it(arm, target, getattr(train, "shape", None) if isinstance(
-                train.x, np.ndarray) else None) if isinstance(lr, ObjectLearner) else use_it(lr, arm, train, target)
-    sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered, "synthetic-only": synthetic_only}
+        results["use_it"] = {lr.name: _use_it(lr, results, plan, use_it) for lr in learners}
+    sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": plan.filtered,
+            "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
     # fidelity can inform choices (ablations, guidance, filter): it is measured against validation, never test
     results["fidelity"] = _fidelity(train, validation, sets, kind.features(train, ev, device, learners),
                                     ev.fidelity_k)
-    if filtered is not None:
-        results["quality_filter"] = filtered.stats()
-    if guard is not None and "real+synthetic (teacher)" not in ev.exclude:
-        results["teacher_guard"] = guard
+    if plan.filtered is not None:
+        results["quality_filter"] = plan.filtered.stats()
+    if plan.guard is not None and "real+synthetic (teacher)" not in ev.exclude:
+        results["teacher_guard"] = plan.guard
     results.update(kind.extra_sections(train, sets, validation))
     return results
+
+
+def _use_it(learner, results: dict, plan: _ArmPlan, use_it) -> str:
+    """A learner's chosen grid cell as code for the user's own training."""
+    entry = results["classifiers"][learner.name]["arms"][results["classifiers"][learner.name]["search"]["chosen"]]
+    train = plan.train
+    arm = cell_arm(train, plan.target, entry["rebalance"], entry["classic_augmentation"], entry["mixup"])
+    if isinstance(learner, ObjectLearner):
+        return learner.use_it(arm, plan.target, getattr(train, "shape", None) if isinstance(train.x, np.ndarray)
+                              else None)
+    return use_it(learner, arm, train, plan.target)
+
 
 def _fidelity(train: Dataset, real: Dataset, sets: dict[str, Dataset], embed, k: int) -> dict:
     """Each set against the real validation split, in a feature space learnt from the training split only."""
