@@ -31,12 +31,13 @@ def test_a_table_without_a_recipe_and_the_recipe_it_wrote_give_the_same_results(
     csv = tmp_path / "churn.csv"
     mixed_frame(160).to_csv(csv, index=False)
     r = _run(str(csv), "--label-column", "target", "--epochs", "2", "--seeds", "2", "--evaluate-epochs", "1",
-             "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"))
+             "--learner", "logreg", "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"))
     assert r.exit_code == 0, r.output
     written = tmp_path / "rep" / "recipe.toml"
     recipe = load_recipe(written)
     assert recipe.name == "churn" and recipe.data.train == str(csv) and recipe.data.label == "target"
     assert recipe.train.epochs == 2 and recipe.evaluate.seeds == 2 and recipe.model.g_channels == 256
+    assert recipe.evaluate.learners == ("logreg",)  # one quick learner: the recipe's round trip, not the forest
     assert "augmentor run" in (tmp_path / "rep" / "report.md").read_text()  # the recipe text is in the report
     r = _run(str(written), "--out", str(tmp_path / "run2"), "--report", str(tmp_path / "rep2"))
     assert r.exit_code == 0, r.output
