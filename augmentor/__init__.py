@@ -17,7 +17,7 @@ _WHERE = {
     "load_dataset": "registry", "export_onnx": "registry", "open_generator": "registry",
     "read_model_info": "registry", "fill_gaps": "registry", "generate_to_folder": "registry",
     "Modality": "core.modality", "LabelledData": "image", "write_npz": "image", "read_samples": "image",
-    "TableData": "table", "load_table": "table", "read_table_samples": "table", "GANResampler": "table.resampler",
+    "TableData": "table", "load_table": "table", "read_table_samples": "table", "GANResampler": "sampler",
     "GANOverSampler": "sampler", "compare": "comparison", "Comparison": "comparison",
     "SignalData": "signal", "load_signals": "signal",
     "evaluate": "evaluation.engine", "verify_onnx": "synthesis.export", "plan_gaps": "core.gaps",

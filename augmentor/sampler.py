@@ -57,6 +57,7 @@ class GANOverSampler(BaseOverSampler):
         a float for two classes, a dict, or a callable): what `fit_resample` adds.
     modality : "auto", "image", "table" or "signal" (see the module's docstring for "auto").
     epochs : GAN training epochs; None takes the defaults `augmentor run DATA` uses for this data.
+    width : the generator's and discriminator's channels; None takes those defaults (a smaller GAN trains faster).
     random_state : int for reproducible training and sampling; None is 0.
     device : "cpu", "cuda" or "auto" (training; sampling runs on ONNX Runtime's CPU provider).
     verbose : show training progress.
@@ -67,16 +68,19 @@ class GANOverSampler(BaseOverSampler):
         **BaseOverSampler._parameter_constraints,
         "modality": [StrOptions(set(MODALITIES))],
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "width": [Interval(Integral, 8, None, closed="left"), None],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
         "verbose": ["boolean"],
     }
 
     def __init__(self, *, sampling_strategy="auto", modality: str = "auto", epochs: int | None = None,
-                 random_state: int | None = None, device: str = "cpu", verbose: bool = False) -> None:
+                 width: int | None = None, random_state: int | None = None, device: str = "cpu",
+                 verbose: bool = False) -> None:
         super().__init__(sampling_strategy=sampling_strategy)
         self.modality = modality
         self.epochs = epochs
+        self.width = width
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -102,12 +106,20 @@ class GANOverSampler(BaseOverSampler):
         return self._join(X, new_x), np.concatenate([y, new_y.astype(y.dtype, copy=False)])
 
     def _check_X_y(self, X: Any, y: Any, accept_sparse=None) -> tuple[Any, np.ndarray, bool]:  # noqa: ARG002
-        """One-line errors naming the argument: X's dimensions, y's length, NaN, a single class."""
+        """One-line errors naming the argument: X's dimensions, y's length, NaN, a single class. y as imbalanced-learn
+        takes it: a vector, a one-column frame, or one-vs-all indicator columns (returned as labels, and flagged)."""
+        from imblearn.utils import check_target_type
+
+        one_vs_all = np.ndim(y) == 2 and np.isin(np.asarray(y), (0, 1)).all() and (np.asarray(y).sum(1) == 1).all()
+        if np.ndim(y) == 2 and np.shape(y)[1] > 1 and not one_vs_all:
+            raise ValueError(f"y must be 1-dimensional (one label per sample), got shape {np.shape(y)}")
+        if np.ndim(y) not in (1, 2):
+            raise ValueError(f"y must be 1-dimensional (one label per sample), got shape {np.shape(y)}")
+        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-dimensional (one label per sample), got shape {y.shape}")
         if hasattr(X, "iloc"):
             n = len(X)
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         else:
             X = np.asarray(X)
             if X.ndim not in (2, 3, 4):
@@ -124,7 +136,7 @@ class GANOverSampler(BaseOverSampler):
             raise ValueError(f"y holds one class ({np.unique(y)[:1].tolist()}); a class-conditional GAN needs at "
                              "least 2")
         self.n_features_in_ = X.shape[1] if hasattr(X, "iloc") or X.ndim == 2 else int(np.prod(X.shape[1:]))
-        return X, y, False
+        return X, y, binarize_y
 
     def _kind(self, X: Any) -> str:
         return modality_of(X, self.modality)
@@ -177,6 +189,8 @@ class GANOverSampler(BaseOverSampler):
                                      "train.sample_every": 10**9, "train.log_every": 10**9}
         if self.epochs is not None:
             overrides["train.epochs"] = int(self.epochs)
+        if self.width is not None:
+            overrides["model.g_channels"] = overrides["model.d_channels"] = int(self.width)
         recipe = with_overrides(recipe, overrides)
         with tempfile.TemporaryDirectory(prefix="augmentor-sampler-") as tmp:
             train(data, Path(tmp) / "run", recipe, device=self.device, progress=self.verbose)
@@ -269,5 +283,24 @@ class GANOverSampler(BaseOverSampler):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         tags.input_tags.dataframe = True
+        tags.input_tags.sparse = False  # arrays in memory: images, signals and tables are dense
         tags.input_tags.allow_nan = False
         return tags
+
+
+class GANResampler(GANOverSampler):
+    """`GANOverSampler` for tables under its former name, kept for one release (a FutureWarning says so).
+
+    It is the same class with `modality="table"`: `sampling_strategy`, `epochs`, `width`, `random_state`, `device`
+    and `verbose` keep their meanings; the former `batch_size`, `z_dim`, `lr` and `categorical_features` are gone
+    (the GAN takes the defaults `augmentor run DATA` picks for the table; categorical columns are its strings,
+    booleans and pandas categories). `random_state=None` is now 0, not a fresh draw."""
+
+    def __init__(self, *, sampling_strategy="auto", epochs: int | None = None, width: int | None = None,
+                 random_state: int | None = None, device: str = "cpu", verbose: bool = False) -> None:
+        import warnings
+
+        warnings.warn("GANResampler is now GANOverSampler (every modality; modality='table' here); the old name "
+                      "goes in the next release", FutureWarning, stacklevel=2)
+        super().__init__(sampling_strategy=sampling_strategy, modality="table", epochs=epochs, width=width,
+                         random_state=random_state, device=device, verbose=verbose)

@@ -268,45 +268,50 @@ classifiers = ["logreg", "hgb"]  # hgb: seeded like rf at a third of its fit tim
     assert "Calibration on this report's data and learners" in (tmp_path / "report" / "report.md").read_text()
 
 
-def test_gan_resampler_in_an_imblearn_pipeline():
+def test_gan_over_sampler_in_an_imblearn_pipeline():
     from imblearn.pipeline import make_pipeline
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
     from sklearn.preprocessing import StandardScaler
 
-    from augmentor.table.resampler import GANResampler
+    from augmentor import GANOverSampler
 
     df = mixed_frame(200)
     y = df.pop("target")
     X = pd.get_dummies(df, columns=["city"], dtype=float).astype(float)
-    sampler = GANResampler(epochs=2, width=32, random_state=0)
+    sampler = GANOverSampler(epochs=2, width=32, random_state=0)
     X_res, y_res = sampler.fit_resample(X, y)
     assert isinstance(X_res, pd.DataFrame) and list(X_res.columns) == list(X.columns)
     assert (y_res.value_counts() == y.value_counts().max()).all()
-    again, _ = GANResampler(epochs=2, width=32, random_state=0).fit_resample(X, y)
+    again, _ = GANOverSampler(epochs=2, width=32, random_state=0).fit_resample(X, y)
     pd.testing.assert_frame_equal(X_res, again)
-    pipe = make_pipeline(GANResampler(epochs=2, width=32, random_state=0), StandardScaler(),
+    pipe = make_pipeline(GANOverSampler(epochs=2, width=32, random_state=0), StandardScaler(),
                          LogisticRegression(max_iter=2000))
     scores = cross_val_score(pipe, X, y, cv=3, scoring="balanced_accuracy")
     assert len(scores) == 3 and np.isfinite(scores).all()  # a failing fold would score NaN
 
 
-def test_gan_resampler_keeps_mixed_dataframe_dtypes():
-    from augmentor.table.resampler import GANResampler
+def test_gan_resampler_is_the_over_sampler_under_its_former_name():
+    from augmentor import GANOverSampler, GANResampler
 
     df = mixed_frame(150)
     y = df.pop("target").to_numpy()
-    X_res, y_res = GANResampler(epochs=1, width=32, random_state=1).fit_resample(df, y)
-    assert X_res.dtypes.to_dict() == df.dtypes.to_dict()
+    with pytest.warns(FutureWarning, match="GANOverSampler"):
+        old = GANResampler(epochs=1, width=32, random_state=1)
+    assert isinstance(old, GANOverSampler) and old.modality == "table"
+    X_res, y_res = old.fit_resample(df, y)
+    new_x, new_y = GANOverSampler(modality="table", epochs=1, width=32, random_state=1).fit_resample(df, y)
+    pd.testing.assert_frame_equal(X_res, new_x)
+    assert X_res.dtypes.to_dict() == df.dtypes.to_dict() and list(y_res) == list(new_y)
     assert set(X_res["city"]) <= set(df["city"]) and len(X_res) == len(y_res)
 
 
 def _sampler_checks():
     from imblearn.utils.estimator_checks import _yield_sampler_checks
 
-    from augmentor.table.resampler import GANResampler
+    from augmentor import GANOverSampler
 
-    sampler = GANResampler(epochs=1, width=16, random_state=0)
+    sampler = GANOverSampler(modality="table", epochs=1, width=16, random_state=0)
     return [pytest.param(sampler, check, id=check.__name__) for check in _yield_sampler_checks(sampler)]
 
 
