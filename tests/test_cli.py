@@ -45,6 +45,7 @@ batch_size = 128
 seeds = 2
 gan_seeds = 2           # two GANs: the confirmatory arms' 3 seeds share them, so GAN training is not covered
 confirm_seeds = 3
+confirm_power = 0        # exactly confirm_seeds (the seed plan: test_seed_plan.py)
 epochs = 1
 batch_size = 128        # 9 steps a fit: the plumbing of every arm, not the model
 doses = [0.5]

@@ -319,7 +319,7 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     share = float(np.sort(n_real)[4] / n_real.max())  # a second teacher arm for the (at least) 5 thinnest classes
     ev = EvaluateConfig(seeds=2, confirm_seeds=3, epochs=1, batch_size=64, doses=(1.0,), filter_threshold=0.5,
                         mixup=(0.4,), rebalancing=("oversample", "logit-adjust"), teacher_max_share=(1.0, share),
-                        fold_below=0)  # choices on the validation split (k-fold: its own test)
+                        fold_below=0, confirm_power=0)  # choices on validation (k-fold: its own test); 3 seeds
     from augmentor.pipeline import online_factory
 
     counts = train.counts()

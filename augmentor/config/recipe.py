@@ -122,7 +122,19 @@ class EvaluateConfig:
     seeds: int = 3  # every arm: the validation choices and the exploratory estimates
     confirm_seeds: int = 6  # confirmatory arms (headline GAN, best non-GAN, real); power at 1.5 points on MNIST-LT
     # with the 28x28 SmallCNN: 0.77 at 5 seeds, 0.91 at 6 (reports/verdict-calibration-mnist-smallcnn.md)
+    # seeds where they buy power (evaluation/seed_plan.py): from confirm_seeds, more seeds for a learner whose
+    # measured spread (on validation) leaves the power to call a `power_effect`-point difference below
+    # `confirm_power`; at most `max_confirm_seeds`, and at most `confirm_budget` x the learner's fits so far in extra
+    # fits. confirm_power = 0: exactly confirm_seeds
+    confirm_power: float = 0.8
+    power_effect: float = 1.0
+    max_confirm_seeds: int = 20
+    confirm_budget: float = 2.0
     epochs: int = 30  # classifier budget: epochs x ceil(N_real / batch_size) steps, every arm
+    # networks (evaluation/steps_plan.py): the budget's floor in steps, and the multiples of it fitted on two pilot
+    # arms and scored on validation before the search (the smallest within one s.e. of the best is kept, every arm)
+    min_steps: int = 0
+    step_multipliers: tuple[int, ...] = ()
     batch_size: int = 64
     lr: float = 3e-3  # one-cycle peak; 3e-3 beat 1e-3 on validation for every arm (reports/classifier-pilot.md)
     workers: int = 1  # images: fit this many classifiers side by side, one torch thread each (CPU)
@@ -208,6 +220,10 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
                 raise RecipeError(f"{where}: {key} must be a list of numbers, got {_shown(value)}")
             return tuple(float(v) for v in value)
+        if item is int:
+            if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise RecipeError(f"{where}: {key} must be a list of whole numbers, got {_shown(value)}")
+            return tuple(value)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise RecipeError(f"{where}: {key} must be a list of strings, got {_shown(value)}")
         return tuple(value)

@@ -31,6 +31,7 @@ from .arms import SOFT_LOSSES, Arm, Dataset
 from .fit_cache import FitCache
 from .metrics import score  # noqa: F401  (re-exported)
 from .search import TIE_RULE, Folds, halving, margin, merge_same_fits, pick, rank
+from .seed_plan import PowerPlan, seed_plan
 from .stats import (
     CONFIDENCE,
     MIN_SEEDS,
@@ -68,6 +69,8 @@ class _Fits:
         self.pooled = pooled  # train + validation, predicted too when choices are made by k-fold
         self.runs: dict[str, list[dict]] = {}
         self.test_pred: dict[str, list[np.ndarray]] = {}
+        self.val_pred: dict[str, list[np.ndarray]] = {}
+        self.fitted = 0  # fits so far (the seed plan's budget is counted in fits: the same on every machine)
         self.arms: dict[str, Arm] = {}
         self.evals: list | None = None  # what every fit predicts: one list, so a worker pool gets it once
 
@@ -112,6 +115,7 @@ class _Fits:
         if teachers:  # its teacher is the teacher arm's model of the same seed
             self.fit(teachers, seeds)
         todo = [(arm, seed) for seed in range(seeds) for arm in arms if len(self.runs.get(arm.name, [])) <= seed]
+        self.fitted += len(todo)
         jobs, made = [], []
         for arm, seed in todo:
             m = arm.make(seed)
@@ -130,6 +134,7 @@ class _Fits:
                 "validation": score(self.validation.y, val_pred, self.k),
                 "test": score(self.test.y, test_pred, self.k)})
             self.test_pred.setdefault(arm.name, []).append(np.asarray(test_pred))
+            self.val_pred.setdefault(arm.name, []).append(np.asarray(val_pred))
 
     def val(self, name: str, seeds: int | None = None) -> float:
         return _val_mean(self.runs[name][:seeds])
@@ -170,7 +175,8 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
              keep: float = 0.25, folds: int = 3, fold_below: int = 25,
              rebuild: Callable[[Arm, Dataset], Arm] | None = None, progress: bool = True,
              protocol: dict | None = None, sources: dict | None = None,
-             self_training: SelfTraining | None = None, cache: Path | None = None) -> dict:
+             self_training: SelfTraining | None = None, cache: Path | None = None,
+             power: PowerPlan | None = None) -> dict:
     """Search the non-GAN `grid` (search.py; `real` first) per learner, add the GAN arms `gan(best, soft)`
     builds on top of the winner, fit the confirmatory family for every learner and compare on test.
 
@@ -203,7 +209,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
                                                  FitCache(cache) if cache is not None else None)
             by_clf[learner.name] = _search_and_fit(fits, grid, gan, seeds, reference, keep, fold_plan,
                                                    self_training)
-        headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds))
+        headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds), power)
     finally:
         for learner in learners:  # a learner's worker pool, if it has one
             getattr(learner, "close", lambda: None)()
@@ -285,18 +291,30 @@ def _search_and_fit(fits: _Fits, grid: Sequence[Arm], gan: GanArms | None, seeds
                           f"({best.name}) and the self-training arms"}}
 
 
-def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int) -> tuple[dict | None, list[str]]:
+def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int,
+             power: PowerPlan | None = None) -> tuple[dict | None, list[str]]:
     """One headline per learner: its best GAN arm on validation against the search's winner and against
-    `real`, refitted to `confirm_seeds` seeds; every learner's comparisons form one family, Holm-judged."""
+    `real`, refitted to `confirm_seeds` seeds (or more where `power` plans them); every learner's comparisons form
+    one family, Holm-judged."""
     heads, comparisons, labels = [], [], []
+
+    def gan_of(clf: str) -> list[str]:
+        return [n for n, a in by_clf[clf]["arms"].items() if a.uses_gan and n != "synthetic-only"]
+
+    family = sum(1 + (by_clf[c]["reference"]["name"] != "real") for c in by_clf if gan_of(c))
     for clf in by_clf:
         fits, arms = fits_of[clf], by_clf[clf]["arms"]
-        gan = [n for n, a in arms.items() if a.uses_gan and n != "synthetic-only"]
+        gan = gan_of(clf)
         b = by_clf[clf]["reference"]["name"]  # the search's winner, a better self-training arm, or the recipe's
         if not gan:
             continue
         g = fits.best(gan, seeds)
-        fits.fit([arms[n] for n in dict.fromkeys([g, b, "real"])], confirm_seeds)
+        trio = [arms[n] for n in dict.fromkeys([g, b, "real"])]
+        fits.fit(trio, confirm_seeds)
+        planned = None
+        if power is not None and confirm_seeds >= MIN_SEEDS:
+            planned = seed_plan(fits, g, b, confirm_seeds, family, power, len(trio))
+            fits.fit(trio, planned["seeds"])
         mine = []
         if b != "real":
             mine.append({**fits.compare(g, b), "arm": g, "reference": b})
@@ -315,7 +333,9 @@ def _confirm(by_clf: dict, fits_of: dict, seeds: int, confirm_seeds: int) -> tup
                       + (f"the search's winner ({by_clf[clf]['search']['chosen_on']})"
                          if b == by_clf[clf]["search"]["chosen"] else by_clf[clf]["reference"]["chosen_by"]),
                       "gan_arm": g, "best_non_gan_arm": b,
-                      "seeds": confirm_seeds, "balanced_accuracy": {g: ba(g), b: ba(b), "real": ba("real")},
+                      "seeds": planned["seeds"] if planned else confirm_seeds,
+                      **({"seed_plan": planned} if planned else {}),
+                      "balanced_accuracy": {g: ba(g), b: ba(b), "real": ba("real")},
                       "chosen_on": {g: fits.val(g, seeds), b: by_clf[clf]["search"]["chosen_score"]
                                     if b == by_clf[clf]["search"]["chosen"] else fits.val(b, seeds)},
                       **({"gan_choice_noise": noise} if noise else {}),

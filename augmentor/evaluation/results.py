@@ -170,6 +170,7 @@ class Headline:
     others: list[Headline] = field(default_factory=list)  # the other learners' headlines
     chosen_on: dict = field(default_factory=dict)  # the scores the two arms were chosen on
     gan_choice_noise: dict | None = None  # the GAN arm's margin on validation over the runner-up GAN arm
+    seed_plan: dict | None = None  # how many confirmatory seeds, and the power they reach (evaluation/seed_plan.py)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Headline | None:
@@ -179,7 +180,7 @@ class Headline:
                    d["balanced_accuracy"], d["verdict"], Comparison.from_dict(d["difference"]),
                    Comparison.from_dict(d.get("vs_real") or d["difference"]), d["chosen_by"], d.get("family", []),
                    [cls.from_dict(o) for o in d.get("others", [])], d.get("chosen_on") or {},
-                   d.get("gan_choice_noise"))
+                   d.get("gan_choice_noise"), d.get("seed_plan"))
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ class Results:
                  "others": [headline(o) for o in h.others]}
             if not h.others:
                 d.pop("others")
-            for key in ("chosen_on", "gan_choice_noise"):
+            for key in ("chosen_on", "gan_choice_noise", "seed_plan"):
                 if not d[key]:
                     d.pop(key)
             return d

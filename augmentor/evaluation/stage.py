@@ -33,6 +33,8 @@ from .arms import (
     teacher_want,
 )
 from .engine import evaluate, teacher_mode
+from .seed_plan import power_plan
+from .steps_plan import plan_steps
 from .user_learner import ObjectLearner
 
 
@@ -279,12 +281,14 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     plan = _plan_arms(train, validation, ev, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
                       quality_filter=quality_filter, online=online, teacher_pool=teacher_pool, unlabelled=unlabelled)
     learners, protocol = _learners(train, ev, kind, device, learners)
+    _plan_steps(learners, plan, train, validation, ev, protocol, progress)
     pool = {"unlabelled": {"source": unlabelled.source, "n": len(unlabelled)}} if plan.pseudo else {}
     results = evaluate(train, validation, test, plan.grid, learners, seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
                        gan=plan.gan_arms, reference=ev.reference, keep=ev.search_keep, folds=ev.folds,
                        fold_below=ev.fold_below, rebuild=plan.rebuild, progress=progress,
                        protocol={**protocol, "grid": plan.axes, **pool}, sources=sources,
-                       self_training=plan.self_training if plan.pseudo else None, cache=cache)
+                       self_training=plan.self_training if plan.pseudo else None, cache=cache,
+                       power=power_plan(ev))
     use_it = getattr(kind, "use_it", None)
     if use_it is not None:  # each learner's winner as code for the user's own training
         results["use_it"] = {lr.name: _use_it(lr, results, plan, use_it) for lr in learners}
@@ -300,6 +304,23 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
         results["teacher_guard"] = plan.guard
     results.update(kind.extra_sections(train, sets, validation))
     return results
+
+
+def _plan_steps(learners: Sequence, plan: _ArmPlan, train: Dataset, validation: Dataset, ev: EvaluateConfig,
+                protocol: dict, progress: bool) -> None:
+    """Each network learner's step budget checked on validation (steps_plan.py), before the search; recorded in
+    the protocol (the first planned learner's steps are `steps_per_arm`)."""
+    if len(set(ev.step_multipliers)) < 2:
+        return
+    val = align_classes(validation, train.classes)
+    planned = {}
+    for lr in learners:
+        record = plan_steps(lr, plan.grid, val, len(train.classes), ev.seeds, ev.step_multipliers, progress)
+        if record is not None:
+            planned[lr.name] = record
+    if planned:
+        protocol["steps_plan"] = planned
+        protocol["steps_per_arm"] = next(iter(planned.values()))["steps"]
 
 
 def _use_it(learner, results: dict, plan: _ArmPlan, use_it) -> str:

@@ -65,9 +65,11 @@ def paired_difference(arm: np.ndarray, reference: np.ndarray, confidence: float 
     return {**out, "low": mean - half, "high": mean + half, "p": p, "df": df}
 
 
-def test_sampling_variance(arm_pred: np.ndarray, ref_pred: np.ndarray, y_true: np.ndarray) -> float:
+def test_sampling_variance(arm_pred: np.ndarray, ref_pred: np.ndarray, y_true: np.ndarray,
+                           sizes: dict | None = None) -> float:
     """Variance, under class-stratified resampling of the test set, of the seed-averaged
-    difference in balanced accuracy. `arm_pred`, `ref_pred`: [seeds, N] predicted labels."""
+    difference in balanced accuracy. `arm_pred`, `ref_pred`: [seeds, N] predicted labels. `sizes` (class -> count):
+    the variance for a set of those class sizes (e.g. the test split's, from validation predictions)."""
     y = np.asarray(y_true)
     e = ((np.asarray(arm_pred) == y).mean(0) - (np.asarray(ref_pred) == y).mean(0)).astype(np.float64)
     classes = np.unique(y)
@@ -75,7 +77,7 @@ def test_sampling_variance(arm_pred: np.ndarray, ref_pred: np.ndarray, y_true: n
     for c in classes:
         ec = e[y == c]
         if len(ec) > 1:
-            var += float(ec.var(ddof=1)) / len(ec)
+            var += float(ec.var(ddof=1)) / (len(ec) if sizes is None else max(int(sizes.get(c, 0)), 1))
     return var / len(classes) ** 2
 
 
@@ -169,3 +171,36 @@ def method_text(family_size: int, confidence: float = CONFIDENCE) -> str:
             f"the test split limits what can be detected. Each confirmatory interval printed beside a verdict is "
             f"Holm-adjusted (the t-interval at level 1 - {1 - confidence:.2f} x p / p_Holm), so it excludes 0 "
             f"exactly when the verdict is helps or hurts; the unadjusted interval stands beside it")
+
+
+def power(effect: float, sd_seeds: float, var_test: float, n: int, alpha: float) -> float:
+    """The power of the two-level test (`paired_difference`) to call a true difference of `effect` at level `alpha`
+    with `n` seeds, a seed-to-seed spread `sd_seeds` and a test-sampling variance `var_test` (non-central t with
+    n - 1 degrees of freedom; normal where the seeds do not vary)."""
+    var = (sd_seeds * sd_seeds / n if sd_seeds > 0 else 0.0) + var_test
+    if var <= 0.0:
+        return 1.0
+    nc = abs(effect) / math.sqrt(var)
+    if sd_seeds <= 0 or n < 2:
+        z = float(st.norm.ppf(1 - alpha / 2))
+        return float(st.norm.sf(z - nc) + st.norm.cdf(-z - nc))
+    t = float(st.t.ppf(1 - alpha / 2, n - 1))
+    return float(st.nct.sf(t, n - 1, nc) + st.nct.cdf(-t, n - 1, nc))
+
+
+def seeds_for_power(effect: float, sd_seeds: float, var_test: float, alpha: float, target: float, start: int,
+                    most: int) -> tuple[int, float, str]:
+    """The fewest seeds from `start` to `most` whose power (`power`) for `effect` reaches `target`, with the power
+    reached and why it stopped: "reached"; "seeds do not vary" (more seeds change nothing); "test split" (even
+    infinitely many seeds stay below the target: seeds are added until the power is within 5 % of that limit);
+    "cap" (`most` seeds reach neither)."""
+    if sd_seeds <= 0:
+        return start, power(effect, 0.0, var_test, start, alpha), "seeds do not vary"
+    limit = power(effect, 0.0, var_test, 1, alpha)  # infinitely many seeds: test sampling alone
+    goal = min(target, 0.95 * limit)
+    for n in range(start, max(start, most) + 1):
+        p = power(effect, sd_seeds, var_test, n, alpha)
+        if p >= goal:
+            return n, p, "reached" if p >= target else "test split"
+    n = max(start, most)
+    return n, power(effect, sd_seeds, var_test, n, alpha), "cap"

@@ -11,6 +11,7 @@ from torch import nn
 from ..config.recipe import EvaluateConfig, TrainConfig
 from ..evaluation.arms import steps_for
 from ..evaluation.stage import memorisation_section
+from ..evaluation.steps_plan import floor_steps
 from ..evaluation.use_it import resampling_lines
 from ..gan.checkpoint import unprefixed
 from .data import LabelledData
@@ -33,7 +34,7 @@ class ImageEvaluation:
         return ev.mixup
 
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
-        steps = steps_for(len(train), ev.epochs, ev.batch_size)
+        steps = floor_steps(steps_for(len(train), ev.epochs, ev.batch_size), ev.min_steps)
         learners = [CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device, workers=ev.workers,
                                network=spec, ray=ev.ray) for spec in ev.learners or ("smallcnn",)]
         learner = learners[0]
@@ -79,7 +80,8 @@ class ImageEvaluation:
         per_epoch = max(1, -(-len(train) // 64))
         return {"train.epochs": max(1, -(-1500 // per_epoch)), "evaluate.rebalancing": ["oversample", "logit-adjust",
                                                                                        "drw"],
-                "evaluate.classic": list(classic_candidates(train.shape[0])[:1]), "evaluate.mixup": [0.4]}
+                "evaluate.classic": list(classic_candidates(train.shape[0])[:1]), "evaluate.mixup": [0.4],
+                "evaluate.step_multipliers": [1, 2, 4]}
 
     def check(self, train: Dataset, ev: EvaluateConfig, losses: bool) -> None:
         """Every network the recipe names, built and run on two images before any training."""

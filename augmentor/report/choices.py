@@ -81,6 +81,7 @@ def protocol(results: Results) -> list[str]:
     p = results.protocol
     lines = [f"- Seeds 0..{p['seeds'] - 1} for every arm; the confirmatory family's arms "
              f"0..{p.get('confirm_seeds', p['seeds']) - 1}; classifier(s): {', '.join(p['classifiers'])}."]
+    lines += seed_plan_lines(results) + steps_plan_lines(results)
     if "steps_per_arm" in p:
         lines.append(f"- SmallCNN: {p['steps_per_arm']} Adam steps for every arm (batch {p['batch_size']}, "
                      f"lr {p['lr']}, one-cycle schedule), device {p['device']}; classic augmentation candidates: "
@@ -120,3 +121,38 @@ def split_size_note(results: Results) -> str:
     return (f"- The test split has {n} samples (smallest class {smallest}): one test sample of the smallest class "
             f"moves its recall by {100 / smallest:.1f} points and balanced accuracy by "
             f"{100 / smallest / len(results.test_counts):.1f}.")
+
+
+def seed_plan_lines(results: Results) -> list[str]:
+    """How many confirmatory seeds each learner got and the power they reach (evaluation/seed_plan.py)."""
+    h = results.headline
+    heads = [x for x in ([h, *h.others] if h else []) if x.seed_plan]
+    if not heads:
+        return []
+    first = heads[0].seed_plan
+    out = [f"- Seeds where they buy power: each learner's confirmatory arms start at {first['start']} seeds and get "
+           f"more until the power to call a {first['effect_points']:.1f}-point difference reaches "
+           f"{first['target']:.2f} (level {first['level']:.4f}, Bonferroni over the family: conservative for Holm), "
+           f"estimated on {first['estimated_on']}:"]
+    for x in heads:
+        s = x.seed_plan
+        why = {"reached": "the target reached",
+               "seeds do not vary": "its fits do not vary with the seed, so more seeds add nothing: the test split "
+               "is the limit",
+               "test split": "the test split's size is the limit: more seeds come within 5 % of what infinitely "
+               "many would give"}.get(s["stopped_by"], f"stopped by {s['stopped_by']}")
+        out.append(f"  - {x.classifier}: {s['seeds']} seeds, power {s['power']:.2f} (seed spread "
+                   f"{s['seed_sd_points']:.2f} points, sampling s.e. {s['test_se_points']:.2f} points); {why}.")
+    return out
+
+
+def steps_plan_lines(results: Results) -> list[str]:
+    """Each network learner's step budget as checked on validation (evaluation/steps_plan.py)."""
+    out = []
+    for name, s in (results.protocol.get("steps_plan") or {}).items():
+        scores = ", ".join(f"x{m}: {v * 100:.1f} %" for m, v in s["validation"].items())
+        out.append(f"- Steps for {name}: the budget of {s['base_steps']} steps and its multiples fitted on "
+                   f"{' and '.join(s['pilot_arms'])} ({s['seeds']} seeds) and scored on the validation split "
+                   f"({scores}); kept x{s['multiplier']} = {s['steps']} steps for every arm, "
+                   f"{s['rule'].split('; ')[0]}.")
+    return out

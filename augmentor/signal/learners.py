@@ -14,6 +14,7 @@ from ..evaluation.arms import HardTeacher, class_scores, steps_for, with_rows
 from ..evaluation.classifiers import copies, embed, fit_cnn, predict_proba, soft_teacher_samples
 from ..evaluation.learner_spec import build, check_labels, check_scores, handful, shown, trial
 from ..evaluation.stage import memorisation_section
+from ..evaluation.steps_plan import floor_steps
 from ..evaluation.use_it import resampling_lines
 from .augment import CLASSIC, classic_signal_augmentation
 from .data import SignalData
@@ -214,7 +215,7 @@ class SignalEvaluation:
         return ev.mixup
 
     def learners(self, train: SignalData, ev, device: str) -> tuple[list, dict]:
-        steps = steps_for(len(train), ev.epochs, ev.batch_size)
+        steps = floor_steps(steps_for(len(train), ev.epochs, ev.batch_size), ev.min_steps)
         k = len(train.classes)
         builtin = {"cnn1d": lambda: Cnn1dLearner(k, steps, ev.batch_size, ev.lr, device, channel_scale(train.x)),
                    "minirocket": lambda: MiniRocketLearner(k)}
@@ -235,7 +236,8 @@ class SignalEvaluation:
                 "train.diffaugment": ["translation", "cutout", "color"], "synthesize.format": "",
                 "evaluate.epochs": max(1, -(-120 // per_epoch)), "evaluate.doses": [],
                 "evaluate.filter_threshold": 0.0, "evaluate.rebalancing": ["oversample", "logit-adjust", "drw"],
-                "evaluate.classic": ["jitter", "time-warp"], "evaluate.mixup": [0.4]}
+                "evaluate.classic": ["jitter", "time-warp"], "evaluate.mixup": [0.4],
+                "evaluate.step_multipliers": [1, 2, 4]}
 
     def use_it(self, learner, arm, train: SignalData, target) -> str:
         """The arm as calls of the product's tested pieces, for the user's own code (seed 0)."""
