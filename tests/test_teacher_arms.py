@@ -120,7 +120,7 @@ def test_signal_teacher_arms_and_the_copy_guard(tmp_path):
     from augmentor.report.render import write_report
 
     md = write_report(tmp_path / "r", results, title="t").read_text()
-    assert "flagged as copies" in md and "get no teacher-arm, gap-filling, filtered or dose samples: f." in md
+    assert "flagged as copies" in md and "get no GAN samples in any arm: f (flagged per draw — teacher pool: f;" in md
     gap = arms[next(n for n in arms if n.split("+")[:2] == ["real", "synthetic"])]  # guarded too: gap-filling
     assert "none for f, whose GAN draw the memorisation check flags as copies" in gap["description"]
 
@@ -233,3 +233,36 @@ def test_the_answer_names_self_training_when_it_is_the_best_arm_without_a_gan():
     assert _which("real+self-training+DRW", "the") == ("self-training on the unlabelled pool, which beat the "
                                                         "search's winner on validation")
     assert _which("real+DRW", "its") == "its search's winner"
+
+
+def test_one_copy_guard_decision_from_every_memorisation_check():
+    """A class whose gap-filling draw copies its training series — its teacher pool does not — is flagged once for
+    every arm: no teacher-arm samples, none in the gap-filling arm, none in synthetic-only."""
+    train, validation, test = _signals((30, 10, 5), 0), _signals((8, 8, 8), 1), _signals((10, 10, 10), 2)
+
+    def gap(seed: int) -> SignalData:
+        d = _signals((0, 20, 25), 50 + seed)
+        x = d.x.copy()
+        x[d.y == 1] = np.resize(train.x[train.y == 1], x[d.y == 1].shape)  # class 1: copies of its training series
+        return SignalData(x, d.y, d.classes, "gap")
+
+    ev = EvaluateConfig(seeds=1, confirm_seeds=0, epochs=1, rebalancing=("oversample",), classic=(), mixup=(),
+                        doses=(), filter_threshold=0.0, online=False, fold_below=0, learners=("cnn1d",))
+    results = run_evaluation(train, validation, test, ev, synthetic=gap, synthetic_only=gap,
+                             teacher_pool=lambda s: _signals((0, 60, 75), 40 + s), progress=False)
+    guard = results["teacher_guard"]
+    assert "m" in guard["flagged"] and "m" not in guard["sets"]["teacher pool"]  # flagged by the gap draw alone
+    assert "m" in guard["sets"]["synthetic (gap-filling)"]
+    assert set(guard["flagged"]) == {c for flagged in guard["sets"].values() for c in flagged}
+    memorisation = results["memorisation"]  # the tables the report shows agree with the guard
+    assert {c for per in memorisation.values() for c, v in per.items() if v["flagged"]} == set(guard["flagged"])
+    arms = results["classifiers"]["SmallCNN1d"]["arms"]
+    real = arms["real"]["runs"][0]["train_counts"][1]
+    for name, arm in arms.items():
+        if arm["uses_gan"] and name != "synthetic-only":  # real + GAN arms: class m keeps its real count
+            assert all(run["train_counts"][1] == real or (arm["rebalance"] == "oversample" and
+                                                         run["train_counts"][1] >= real) for run in arm["runs"]), name
+            assert "none for m" in arm["description"] or name.startswith("real+synthetic (teacher)"), name
+        if name.startswith("real+synthetic (teacher)"):
+            assert all(sel["wanted"][1] == 0 for sel in arm["teacher_selection"].values())
+    assert all(run["train_counts"][1] == 0 for run in arms["synthetic-only"]["runs"])

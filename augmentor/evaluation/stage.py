@@ -13,6 +13,7 @@ command line), and the report then says the synthetic draw is not a covered sour
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -36,6 +37,8 @@ from .engine import evaluate, teacher_mode
 from .seed_plan import power_plan
 from .steps_plan import plan_steps
 from .user_learner import ObjectLearner
+
+log = logging.getLogger(__name__)
 
 
 def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[str, bool]:
@@ -191,8 +194,10 @@ class _ArmPlan:
                     out += [teacher_on_top_of(soft, dataclasses.replace(plan, also=with_pool), hard, weighted)
                             for plan in plans]
             elif base == "synthetic-only":
-                out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)",
-                               lambda s: _only(self.synthetic_only(s), train), "gan"))
+                only = without_classes(self.synthetic_only, flagged)
+                out.append(Arm("synthetic-only", "GAN samples only, class-balanced (Classification Accuracy Score)"
+                               + (f"; none for {', '.join(flagged)} (the copy guard)" if flagged else ""),
+                               lambda s, only=only: _only(only(s), train), "gan"))
             else:
                 text = {"real+synthetic": "real + GAN samples filling the gaps (drawn afresh each seed)",
                         "real+synthetic (filtered)": "the gap-filling draw, keeping the samples the quality filter "
@@ -212,7 +217,7 @@ class _ArmPlan:
 def _plan_arms(train: Dataset, validation: Dataset, ev: EvaluateConfig, *, synthetic: Draws | None,
                synthetic_only: Draws | None, doses: Mapping[float, Draws] | None, quality_filter, online,
                teacher_pool: Draws | None, unlabelled: Dataset | None) -> _ArmPlan:
-    """The grid, the copy guard (the memorisation check on the teacher pool's draw), one teacher arm per share that
+    """The grid, the copy guard (the memorisation check on every GAN draw it shows), one teacher arm per share that
     leaves some class samples to keep, one self-training plan per share, and the GAN sources by arm name; the
     recipe's `exclude` checked against them."""
     k = len(train.classes)
@@ -222,10 +227,12 @@ def _plan_arms(train: Dataset, validation: Dataset, ev: EvaluateConfig, *, synth
     axes = grid_axes(train, ev)
     grid = grid_arms(train, target, **axes)
     teacher = []
-    guard = copy_guard(train, validation, teacher_pool) if teacher_pool is not None and synthetic is not None \
-        and ev.baselines else None
+    checked = {"teacher pool": teacher_pool, "synthetic (gap-filling)": synthetic, "synthetic (filtered)": filtered,
+               "synthetic-only": synthetic_only}  # every draw whose memorisation the report shows
+    guard = copy_guard(train, validation, {n: d for n, d in checked.items() if d is not None}) \
+        if synthetic is not None else None
     settings = teacher_settings(ev)  # (weight, join, the arm name's tag) per candidate, chosen on validation
-    if guard is not None:
+    if guard is not None and teacher_pool is not None and ev.baselines:
         copies = np.isin(np.arange(k), [train.classes.index(c) for c in guard["flagged"]])
         for share in ev.teacher_max_share:
             want = np.where(copies, 0, teacher_want(counts, target - counts, ev.teacher_dose, share))
@@ -300,7 +307,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                                     ev.fidelity_k)
     if plan.filtered is not None:
         results["quality_filter"] = plan.filtered.stats()
-    if plan.guard is not None and "real+synthetic (teacher)" not in ev.exclude:
+    if plan.guard is not None:
         results["teacher_guard"] = plan.guard
     results.update(kind.extra_sections(train, sets, validation))
     return results
@@ -318,6 +325,9 @@ def _plan_steps(learners: Sequence, plan: _ArmPlan, train: Dataset, validation: 
         record = plan_steps(lr, plan.grid, val, len(train.classes), ev.seeds, ev.step_multipliers, progress)
         if record is not None:
             planned[lr.name] = record
+            log.info("steps for %s: %s on validation; every arm gets x%d = %d steps", lr.name,
+                     ", ".join(f"x{m} {v * 100:.1f} %" for m, v in record["validation"].items()),
+                     record["multiplier"], record["steps"])
     if planned:
         protocol["steps_plan"] = planned
         protocol["steps_per_arm"] = next(iter(planned.values()))["steps"]
@@ -349,21 +359,27 @@ def _only(data: Dataset, train: Dataset) -> tuple:
     d = align_classes(data, train.classes)
     return d.x, d.y
 
-def copy_guard(train: Dataset, validation: Dataset, pool: Draws) -> dict:
-    """The GAN arms' guard against copies: the memorisation check (fidelity.memorisation) on the
-    teacher pool's seed-0 draw; a class it flags gets no samples in the teacher arms, nor in the gap-filling,
-    quality-filtered and dose arms (their draws lose its samples: the arm's rebalancing treats it as it does
-    without a GAN). Tables have no such check
-    (mixed columns, no single distance): nothing is flagged there, and the section says so."""
+def copy_guard(train: Dataset, validation: Dataset, draws: Mapping[str, Draws]) -> dict:
+    """The GAN arms' guard against copies, one decision per class: the memorisation check (fidelity.memorisation) on
+    the seed-0 draw of every GAN source the report shows a memorisation table for (the teacher pool, the gap-filling,
+    filtered and synthetic-only draws); a class any of them flags gets no GAN samples in any arm — teacher,
+    gap-filling, filtered, dose, fresh-every-epoch and synthetic-only (their draws lose its samples: the arm's
+    rebalancing treats it as it does without a GAN). Tables have no such check (mixed columns, no single distance):
+    nothing is flagged there, and the section says so."""
     if not isinstance(train.x, np.ndarray):
         return {"flagged": [], "checked": False, "why": "no memorisation check for tables"}
     from .fidelity import memorisation
 
-    draw = align_classes(pool(0), train.classes)
-    per = memorisation(train.x, train.y, validation.x, validation.y, draw.x, draw.y, train.classes)
-    return {"flagged": [c for c, v in per.items() if v["flagged"]], "checked": True, "per_class": per,
-            "why": "a class whose pool draw the memorisation check flags as copying gets no teacher-arm, "
-                   "gap-filling, filtered or dose samples"}
+    val = align_classes(validation, train.classes)
+    per_set = {}
+    for name, pool in draws.items():
+        draw = align_classes(pool(0), train.classes)
+        per_set[name] = memorisation(train.x, train.y, val.x, val.y, draw.x, draw.y, train.classes)
+    flagged = [c for c in train.classes if any(per.get(c, {}).get("flagged") for per in per_set.values())]
+    return {"flagged": flagged, "checked": True, "per_class": next(iter(per_set.values())),
+            "sets": {n: [c for c, v in per.items() if v["flagged"]] for n, per in per_set.items()},
+            "why": "a class that the memorisation check flags as copying in any draw it checks gets no GAN samples "
+                   "in any arm (teacher, gap-filling, filtered, dose, fresh-every-epoch, synthetic-only)"}
 
 
 def memorisation_section(train: Dataset, sets: dict, validation: Dataset) -> dict:

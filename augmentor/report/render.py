@@ -245,7 +245,12 @@ def _teacher_md(results: Results) -> list[str]:
     flagged = set(guard.get("flagged", []))
     out = []
     guarded = "teacher-arm, gap-filling, filtered or dose" if "gap-filling" in guard.get("why", "") else "teacher-arm"
-    if guard:
+    if guard.get("sets") is not None:  # one decision per class from every memorisation check (reports since then)
+        checked = "; ".join(f"{n}: {', '.join(f) or 'none'}" for n, f in guard["sets"].items())
+        out += ["", "## The copy guard", "",
+                f"Classes that the memorisation check flags as copying in any GAN draw it checks get no GAN samples "
+                f"in any arm: {', '.join(guard['flagged']) or 'none flagged'} (flagged per draw — {checked})."]
+    elif guard:
         out += ["", "## Teacher arms: the copy guard", "",
                 (f"Classes whose teacher-pool draw the memorisation check flags as copying get no {guarded}"
                  f" samples: {', '.join(sorted(flagged)) or 'none flagged'}." if guard.get("checked") else
