@@ -110,8 +110,9 @@ def _compare(ca: np.ndarray, cb: np.ndarray, groups: list[np.ndarray]) -> dict:
 
 
 def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarray, y_test: np.ndarray, k: int,
-             seeds: int, confirm: int, sims: int, seed: int = 0) -> dict:
-    """False-verdict rate (null family) and per-learner power (weakened GAN candidates)."""
+             seeds: int, confirm: int | dict[str, int], sims: int, seed: int = 0) -> dict:
+    """False-verdict rate (null family) and per-learner power (weakened GAN candidates). `confirm`: the confirmatory
+    seeds, one count or one per learner (a report's seed plan gives each learner its own)."""
     rng = np.random.default_rng(seed)
     by_class = [np.flatnonzero(y_test == c) for c in np.unique(y_test)]
     val_ba = {n: _ba(p["val"], y_val, k) for n, p in pools.items()}
@@ -125,7 +126,8 @@ def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarr
         groups = np.split(np.arange(len(idx)), np.cumsum([len(p) for p in picks])[:-1])
         null, weak_family, weak_at = [], [], {}
         for name, p in pools.items():
-            g1, g2, b1, b2, r = rng.permutation(len(p["test"]))[:5 * confirm].reshape(5, confirm)
+            n = confirm[name] if isinstance(confirm, dict) else confirm
+            g1, g2, b1, b2, r = rng.permutation(len(p["test"]))[:5 * n].reshape(5, n)
 
             def chosen(s1, s2, vals):
                 return s1 if vals[s1[:seeds]].mean() >= vals[s2[:seeds]].mean() else s2
@@ -159,12 +161,14 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
     k = len(train.classes)
     p = results["protocol"]
     seeds, confirm = int(p["seeds"]), int(p.get("confirm_seeds", p["seeds"]))
-    if pool < 5 * confirm:
-        raise RecipeError(f"--pool {pool}: the null family needs 5 disjoint seed sets of {confirm} "
-                          f"(confirm_seeds): at least {5 * confirm}")
     heads = [results["headline"], *results["headline"].get("others", [])] if results.get("headline") else []
     if not heads:
         raise RecipeError("the report has no confirmatory family (no GAN arm): nothing to calibrate")
+    per_learner = {h["classifier"]: int(h.get("seeds", confirm)) for h in heads}  # the seeds each learner's verdict had
+    confirm = max(per_learner.values())
+    if pool < 5 * confirm:
+        raise RecipeError(f"--pool {pool}: the null family needs 5 disjoint seed sets of {confirm} (the report's "
+                          f"confirmatory seeds): at least {5 * confirm}; pass --pool {5 * confirm}")
     pools, vs_winner, effects, names = {}, {}, {}, {}
     data_key = fingerprint(train.y, validation.y, test.y, len(train), fit_inputs)
     for learner in learners:
@@ -184,7 +188,8 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
                                                                                       * 100)}
         names[learner.name] = arm.name
         getattr(learner, "close", lambda: None)()
-    sim = simulate(pools, vs_winner, validation.y, test.y, k, seeds, confirm, simulations)
+    sim = simulate(pools, vs_winner, validation.y, test.y, k, seeds, {n: per_learner[n] for n in pools},
+                   simulations)
     family = sum(2 if v else 1 for v in vs_winner.values())
 
     def se(x: float) -> float:
@@ -192,6 +197,8 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
 
     first = next(iter(pools))
     return {"learner": ", ".join(pools), "data": data_name, "family_size": family, "seeds": confirm,
+            **({"seeds_per_learner": {n: per_learner[n] for n in pools}}
+               if len({per_learner[n] for n in pools}) > 1 else {}),
             "choice_seeds": seeds, "pool_fits": pool, "simulations": simulations,
             "arms": names, "false_verdict_rate": sim["false"], "false_verdict_rate_se": se(sim["false"]),
             "null_interval_coverage": sim["coverage"],

@@ -73,7 +73,7 @@ def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = ()) -> s
     return (f"Calibration on this report's data and learners (`augmentor calibrate`, {n} "
             f"simulated families, {cal['pool_fits']} fits per arm, choice on validation included): a false-verdict "
             f"rate of {level} for the family of "
-            f"{cal['family_size']} at {cal['seeds']} seeds; power to call a known loss 'hurts' (each learner's arm "
+            f"{cal['family_size']} at {_seeds(cal)} seeds; power to call a known loss 'hurts' (each learner's arm "
             f"trained on a random 70 % of each class's samples): {per}.{limit}")
 
 
@@ -156,3 +156,9 @@ def steps_plan_lines(results: Results) -> list[str]:
                    f"({scores}); kept x{s['multiplier']} = {s['steps']} steps for every arm, "
                    f"{s['rule'].split('; ')[0]}.")
     return out
+
+
+def _seeds(cal: dict) -> str:
+    """The calibration's confirmatory seeds: one count, or each learner's (a report's seed plan)."""
+    per = cal.get("seeds_per_learner")
+    return str(cal["seeds"]) if not per else ", ".join(f"{n} {s}" for n, s in per.items())
