@@ -72,3 +72,44 @@ def test_the_fresh_every_epoch_arm_gives_a_flagged_class_no_gan_samples(tiny_mod
     assert free.per_class[train.classes[1]] > 0  # class 1 is thinned: the plain arm fills it
     assert train.classes[1] not in guarded.per_class
     assert {c: n for c, n in free.per_class.items() if c != train.classes[1]} == guarded.per_class
+
+
+# Run before the copy guard became one decision from every memorisation table, and not re-run yet: ResNet-18 on
+# long-tailed digits (107 minutes of evaluation on 2 cores) and two Japanese Vowels variants (the session ran out
+# before them). Named here, never skipped silently; the test fails once one of them is re-run and still listed.
+BEFORE_THE_UNION_GUARD = {"digits-longtail-resnet18", "japanese-vowels-longtail-rocket",
+                          "japanese-vowels-longtail-unlabelled"}
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.name)
+def test_no_class_a_memorisation_table_flags_gets_gan_samples(report):
+    """Per arm and class: a class flagged by any memorisation table, or by the guard, has the counts of the arm the
+    GAN samples were added to (the search's winner; a teacher arm keeps none of its samples; synthetic-only has
+    none); the guard line and the tables agree."""
+    results = json.loads((report / "results.json").read_text())
+    tables = results.get("memorisation") or {}
+    guard = results.get("teacher_guard") or {}
+    flagged = {c for per in tables.values() for c, v in per.items() if v.get("flagged")}
+    if report.name in BEFORE_THE_UNION_GUARD:
+        assert "sets" not in guard, "re-run under the union guard: take it off BEFORE_THE_UNION_GUARD"
+        return
+    if tables:  # the guard's decision is the union of the tables it shows (plus the teacher pool's draw)
+        assert flagged <= set(guard.get("flagged", [])), (flagged, guard.get("flagged"))
+    flagged |= set(guard.get("flagged", []))
+    classes = results["classes"]
+    for learner, res in results["classifiers"].items():
+        arms, winner = res["arms"], res["search"]["chosen"]
+        base = {run["seed"]: run["train_counts"] for run in arms[winner]["runs"]}
+        for name, arm in arms.items():
+            if not arm["uses_gan"]:
+                continue
+            for run in arm["runs"]:
+                for c in flagged:
+                    i = classes.index(c)
+                    if name == "synthetic-only":
+                        assert run["train_counts"][i] == 0, (learner, name, c)
+                    elif arm.get("teacher_selection") or arm.get("self_training_selection"):
+                        kept = (arm.get("teacher_selection") or {}).get(str(run["seed"]), {}).get("kept")
+                        assert kept is None or kept[i] == 0, (learner, name, c)
+                    elif run["seed"] in base:
+                        assert run["train_counts"][i] == base[run["seed"]][i], (learner, name, run["seed"], c)
