@@ -221,6 +221,7 @@ batch_size = 32
 [evaluate]
 seeds = 2
 confirm_seeds = 3
+confirm_power = 0  # exactly 3 confirmatory seeds, so calibrate's pool of 15 holds 5 sets (the plan: test_seed_plan.py)
 classifiers = ["logreg", "hgb"]  # hgb: seeded like rf at a third of its fit time
 """)
     r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"),

@@ -97,17 +97,22 @@ def _signals(n_per: tuple[int, ...], seed: int) -> SignalData:
     return SignalData((x + 0.3 * rng.normal(size=x.shape)).astype(np.float32), y, ("s", "m", "f"), "test")
 
 
+def _copying(train: SignalData, label: int, counts: tuple, base: int):
+    """Draws (seed -> SignalData) of `counts` series per class whose class `label` copies its training series."""
+    def draw(seed: int) -> SignalData:
+        d = _signals(counts, base + seed)
+        x = d.x.copy()
+        x[d.y == label] = np.resize(train.x[train.y == label], x[d.y == label].shape)
+        return SignalData(x, d.y, d.classes, "copies")
+    return draw
+
+
 def test_signal_teacher_arms_and_the_copy_guard(tmp_path):
     """The 1-D CNN fits the soft teacher arm; a class whose pool draw copies its training series is
     flagged by the memorisation check and gets no teacher-arm samples."""
     train, validation, test = _signals((30, 10, 5), 0), _signals((8, 8, 8), 1), _signals((10, 10, 10), 2)
 
-    def pool(seed: int) -> SignalData:
-        d = _signals((0, 60, 75), 40 + seed)
-        x = d.x.copy()
-        x[d.y == 2] = np.resize(train.x[train.y == 2], x[d.y == 2].shape)  # class 2: copies of its training series
-        return SignalData(x, d.y, d.classes, "pool")
-
+    pool = _copying(train, 2, (0, 60, 75), 40)  # class 2: copies of its training series
     ev = EvaluateConfig(seeds=1, confirm_seeds=2, epochs=2, rebalancing=("oversample",), classic=(), mixup=(),
                         doses=(), filter_threshold=0.0, online=False, fold_below=0, learners=("cnn1d",))
     results = run_evaluation(train, validation, test, ev, synthetic=lambda s: _signals((0, 20, 25), 50 + s),
@@ -240,12 +245,7 @@ def test_one_copy_guard_decision_from_every_memorisation_check():
     every arm: no teacher-arm samples, none in the gap-filling arm, none in synthetic-only."""
     train, validation, test = _signals((30, 10, 5), 0), _signals((8, 8, 8), 1), _signals((10, 10, 10), 2)
 
-    def gap(seed: int) -> SignalData:
-        d = _signals((0, 20, 25), 50 + seed)
-        x = d.x.copy()
-        x[d.y == 1] = np.resize(train.x[train.y == 1], x[d.y == 1].shape)  # class 1: copies of its training series
-        return SignalData(x, d.y, d.classes, "gap")
-
+    gap = _copying(train, 1, (0, 20, 25), 50)  # class 1: copies of its training series
     ev = EvaluateConfig(seeds=1, confirm_seeds=0, epochs=1, rebalancing=("oversample",), classic=(), mixup=(),
                         doses=(), filter_threshold=0.0, online=False, fold_below=0, learners=("cnn1d",))
     results = run_evaluation(train, validation, test, ev, synthetic=gap, synthetic_only=gap,
