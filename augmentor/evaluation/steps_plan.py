@@ -42,7 +42,6 @@ def plan_steps(learner, grid: Sequence[Arm], validation: Dataset, n_classes: int
     from tqdm import tqdm
 
     arms = pilot_arms(grid)
-    k = n_classes
     scores: dict[int, np.ndarray] = {}
     bar = tqdm(total=len(multipliers) * len(arms) * seeds, desc=f"steps ({learner.name})", unit="fit",
                disable=not progress)
@@ -54,20 +53,19 @@ def plan_steps(learner, grid: Sequence[Arm], validation: Dataset, n_classes: int
                 for seed in range(seeds):
                     x, y = arm.make(seed)
                     pred = learner.fit_predict(arm, x, y, seed, [validation.x])[0]
-                    row.append(score(validation.y, pred, k)["balanced_accuracy"])
+                    row.append(score(validation.y, pred, n_classes)["balanced_accuracy"])
                     bar.update(1)
             scores[m] = np.asarray(row)
     finally:
         bar.close()
         getattr(learner, "models", {}).clear()  # the pilot's models are not the evaluation's
     best = max(multipliers, key=lambda m: (scores[m].mean(), -m))
-    chosen = best
-    for m in multipliers:  # the smallest within one standard error of the best
+
+    def within_noise(m: int) -> bool:  # paired by pilot arm and seed; the best itself always is
         d = scores[best] - scores[m]
-        se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
-        if d.mean() <= se:
-            chosen = m
-            break
+        return d.mean() <= (float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0)
+
+    chosen = next(m for m in multipliers if within_noise(m))  # the smallest within one standard error of the best
     learner.steps = base * chosen
     return {"base_steps": base, "steps": base * chosen, "multiplier": chosen,
             "validation": {str(m): float(scores[m].mean()) for m in multipliers},
