@@ -127,15 +127,24 @@ class Comparison:
 def compare(X: Any, y: Any, *, X_test: Any = None, y_test: Any = None, X_val: Any = None, y_val: Any = None,
             modality: str = "auto", learners: Sequence[Any] | None = None, seeds: int | None = None,
             epochs: int | None = None, evaluate_epochs: int | None = None, random_state: int = 0,
-            device: str = "cpu", calibrate: bool = False, progress: bool = False) -> Comparison:
+            device: str = "cpu", calibrate: bool = False, progress: bool = False,
+            budget: str | float | None = None) -> Comparison:
     """Judge the GAN's samples on (X, y) as `augmentor run DATA` does, in a notebook. `learners`: what
     `--learner` takes (names, import paths) and estimator objects (fit / predict_proba); `seeds`, `epochs`
-    (the GAN's), `evaluate_epochs` (the classifiers'): overrides of the defaults; `calibrate`: also measure the
-    verdicts' level and power (`augmentor calibrate`). Arrays as GANOverSampler takes them."""
+    (the GAN's), `evaluate_epochs` (the classifiers', as given: no step floor or steps pilot): overrides of the
+    defaults; `calibrate`: also measure the
+    verdicts' level and power (`augmentor calibrate`); `budget`: `--budget`'s time ("20m", or seconds) for the
+    run (not the calibration). Arrays as GANOverSampler takes them."""
+    import time
+
+    started = time.perf_counter()
     from .config.defaults import default_recipe
     from .config.recipe import with_overrides
+    from .evaluation.budget import parse_budget
     from .pipeline import calibrate_recipe, run_recipe
     from .registry import load_dataset
+
+    seconds = None if budget is None else parse_budget(f"{budget}s" if isinstance(budget, (int, float)) else budget)
 
     if (X_test is None) != (y_test is None) or (X_val is None) != (y_val is None):
         raise ValueError("give X_test with y_test, and X_val with y_val")
@@ -153,7 +162,10 @@ def compare(X: Any, y: Any, *, X_test: Any = None, y_test: Any = None, X_val: An
             "data.test": test or None, "data.validation": val or None, "train.epochs": epochs,
             "evaluate.seeds": seeds, "evaluate.epochs": evaluate_epochs, "train.seed": random_state,
             "evaluate.learners": names or None, "out": str(root / "run"), "report": str(root / "report")})
-        run_recipe(r, device=device, progress=progress, learners=objects, loaded=loaded)
+        if evaluate_epochs is not None:  # as `--evaluate-epochs`: the budget as given, no floor, no steps pilot
+            r = with_overrides(r, {"evaluate.min_steps": 0, "evaluate.step_multipliers": []})
+        run_recipe(r, device=device, progress=progress, learners=objects, loaded=loaded, budget=seconds,
+                   started=started)
         if calibrate:
             calibrate_recipe(r, device=device)
         return Comparison.read(root / "report")

@@ -115,10 +115,13 @@ def versions(device: str = "cpu") -> dict[str, str]:
 def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
                resume: bool = False, progress: bool = True, recipe_text: str | None = None,
                inputs: tuple[str | Path, ...] = (), learners: Sequence[object] = (),
-               loaded: Dataset | None = None) -> Path:
+               loaded: Dataset | None = None, budget: float | None = None,
+               started: float | None = None) -> Path:
     """Run every stage of `recipe`; return the path of the written report.md. `learners`: a user's learner
     objects (evaluation/user_learner.py: fit(x, y, sample_weight=None), predict_proba(x)), judged beside the learners
-    the recipe names, or in place of the modality's defaults when it names none.
+    the recipe names, or in place of the modality's defaults when it names none. `budget`: seconds the whole run
+    should take (evaluation/budget.py: a pilot, then the recipe cut to fit; the report says what was cut), counted
+    from `started` (a `time.perf_counter()` value: the command's start) or from this call.
 
     Before any work: the run and report folders may not overlap each other, the recipe's
     data or `inputs` (e.g. the recipe file); both are locked for the whole run; an existing
@@ -131,18 +134,30 @@ def run_recipe(recipe: Recipe, *, device: str = "cpu", overwrite: bool = False,
         check_report_dir(report, overwrite or resume)
         prepare_run_dir(run, resume=resume, overwrite=overwrite, inputs=data_inputs)  # the run folder's one guard
         return _run_stages(recipe, device=device, overwrite=overwrite, resume=resume, progress=progress,
-                           recipe_text=recipe_text, learners=learners, loaded=loaded)
+                           recipe_text=recipe_text, learners=learners, loaded=loaded, budget=budget,
+                           started=started)
 
 
 def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, progress: bool,
-                recipe_text: str | None, learners: Sequence[object] = (), loaded: Dataset | None = None) -> Path:
-    run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
+                recipe_text: str | None, learners: Sequence[object] = (), loaded: Dataset | None = None,
+                budget: float | None = None, started: float | None = None) -> Path:
+    started = time.perf_counter() if started is None else started
     device = torch_device(device)  # resolved once: every stage gets the same torch device ('auto' decided here)
     times: dict[str, float] = {}
     t = time.perf_counter()
     train_data, validation, test = prepare_splits(recipe, loaded)
-    check_learners(train_data, ev, learners)  # every check before any work: nothing written if one fails
+    check_learners(train_data, recipe.evaluate, learners)  # every check before any work: nothing written if one fails
     pool = load_pool(recipe, train_data, test, validation)
+    planned = None
+    if budget is not None:  # the pilot, then the recipe cut to fit, printed before the work starts
+        from .evaluation.budget import changes, measure, still_cut
+        from .evaluation.budget import plan as plan_budget
+
+        costs, shape = measure(recipe, train_data, validation, pool, device, export=export_onnx)
+        asked = recipe
+        recipe, planned = plan_budget(recipe, costs, shape, budget, spent_s=time.perf_counter() - started)
+        _say_plan(planned)
+    run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
     for name, part in (("train", train_data), ("validation", validation), ("test", test)):
         part.write(run / "data" / name)
     log.info("train %s; validation %s; test %s", train_data.counts(), validation.counts(), test.counts())
@@ -188,6 +203,15 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
                                 quality_filter if ev.online_filter else None)
     times["synthesize"] = time.perf_counter() - t
 
+    if planned is not None:  # the GAN is trained: the evaluation re-planned on the time that is left
+        recipe, again = plan_budget(recipe, costs, shape, budget, spent_s=time.perf_counter() - started,
+                                    gan_done=True)
+        if again["cuts"]:
+            _say_plan(again)
+        changed = changes(asked, recipe)  # what the run got against what the recipe asked
+        planned = {**planned, "before_the_evaluation": again, "estimated_total_s": again["estimated_total_s"],
+                   "changed": changed, "cuts": still_cut([*planned["cuts"], *again["cuts"]], changed)}
+        ev = recipe.evaluate
     t = time.perf_counter()
     sources = variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
@@ -195,11 +219,21 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
                              unlabelled=pool, learners=learners, cache=run / "fits")
     times["evaluate"] = time.perf_counter() - t
     samples = draws["synthetic_only"](0)  # the synthetic-only folder's samples, already in memory (same seed)
+    if planned is not None:
+        planned["took_s"] = round(time.perf_counter() - started, 1)  # up to the report's writing
     return write_report(recipe.report_dir, results, samples=samples if train_data.MODALITY.training.preview else None,
                         real=train_data, synthetic=samples,
                         title=f"augmentor report: {recipe.name}",
                         recipe_text=recipe_text, overwrite=True,
-                        extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe)})
+                        extra={"versions": versions(device), "timings_s": times, "recipe": recipe_to_dict(recipe),
+                               **({"budget": planned} if planned is not None else {})})
+
+
+def _say_plan(record: dict) -> None:
+    from .evaluation.budget import describe
+
+    for line in describe(record):
+        log.info("%s", line)
 
 
 def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[object] = ()) -> None:

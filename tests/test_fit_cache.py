@@ -57,6 +57,8 @@ def test_a_killed_evaluation_fits_only_what_is_missing(digits_splits, tmp_path, 
     monkeypatch.setattr(learners, "_fit", counted)
     again = _run(train, validation, test, tmp_path / "fits")
     assert len(calls) == total - killed_after  # only the missing fits
+    assert sum(again.pop("work")["fits_computed"].values()) == total - killed_after  # and the report counts them
+    assert sum(whole.pop("work")["fits_computed"].values()) == total
     assert json.dumps(again, sort_keys=True, default=str) == json.dumps(whole, sort_keys=True, default=str)
 
     calls.clear()

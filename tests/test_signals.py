@@ -134,8 +134,8 @@ def test_wav_folder_evaluate_cli(wav_model, tmp_path):
     syn = tmp_path / "syn"
     r = runner.invoke(cli, ["synthesize", str(model), "--data", str(root / "clips"), "--out", str(syn), "-q"])
     assert r.exit_code == 0, r.output
-    val = tmp_path / "val"
-    make_wav_folder(val, (("tone", 4), ("chirp", 4), ("am", 4)))
+    val = tmp_path / "val"  # 25 a class: choices on the validation split, not by 3 folds (a third of the fits)
+    make_wav_folder(val, (("tone", 25), ("chirp", 25), ("am", 25)))
     test = tmp_path / "test"
     make_wav_folder(test, (("tone", 5), ("chirp", 5), ("am", 5)))
     r = runner.invoke(cli, ["evaluate", "--train", str(root / "clips"), "--test", str(test), "--validation", str(val),

@@ -259,12 +259,16 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Override train.epochs.")
 @click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Override evaluate.seeds.")
 @click.option("--evaluate-epochs", type=click.IntRange(1), default=None,
-              help="Override evaluate.epochs (the classifiers' budget; a quick look: 1).")
+              help="Override evaluate.epochs (the classifiers' budget, as given: no step floor and no steps pilot; "
+                   "a quick look: 1).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Override the run directory.")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Override the report folder.")
 @click.option("--resume", is_flag=True, help="Continue training from the run's last checkpoint.")
 @click.option("--imbalance", default=None, metavar="PROFILE",
               help="Override [data.imbalance]: none, exponential:RATIO or step:CLASS,CLASS:KEEP.")
+@click.option("--budget", default=None, metavar="TIME",
+              help="Finish within TIME (90s, 20m, 1.5h): a short pilot times the GAN and one fit per learner, then "
+                   "seeds, steps, arms and learners are cut to fit, in a fixed order; the report says what was cut.")
 @ray_option
 @learner_option
 @label_option
@@ -273,8 +277,9 @@ def evaluate_cmd(train_spec: str, test_spec: str, validation_spec: str | None, v
 @device_option
 @common
 def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int | None, out: Path | None,
-        report: Path | None, resume: bool, imbalance: str | None, ray: str | None, learners: tuple[str, ...],
-        label: str, overwrite: bool, seed: int | None, device: str, progress: bool) -> None:
+        report: Path | None, resume: bool, imbalance: str | None, budget: str | None, ray: str | None,
+        learners: tuple[str, ...], label: str, overwrite: bool, seed: int | None, device: str,
+        progress: bool) -> None:
     """Run every stage of RECIPE (a .toml file), or of the defaults for DATA (a folder, .npz, .csv, .parquet,
     .ts or builtin:NAME): split, train, export, synthesize, evaluate, report. For DATA the recipe it used
     is written beside the report (recipe.toml): edit it and run it again.
@@ -286,10 +291,17 @@ def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int
       augmentor run recipes/digits.toml --epochs 5 --seeds 2 --out runs/quick --report reports/quick
       augmentor run recipes/digits.toml --imbalance exponential:50 --out runs/lt --report reports/lt
       augmentor run recipes/wine.toml --learner rf --learner "lightgbm:LGBMClassifier(verbose=-1)"
+      augmentor run recipes/digits.toml --budget 5m  # cut to fit 5 minutes on this machine
     """
     o = {k: v for k, v in locals().items() if k not in ("recipe", "label")}  # the options, as _overridden reads them
+    import time
+
+    o["started"] = time.perf_counter()  # a --budget counts from here: the libraries' import is part of the run
     from ..config.recipe import load_recipe
+    from ..evaluation.budget import parse_budget
     from ..pipeline import run_recipe
+
+    o["budget"] = parse_budget(budget) if budget is not None else None  # a bad --budget before any work
 
     if not recipe.endswith(".toml"):
         return _run_data(recipe, label, o)
@@ -297,7 +309,8 @@ def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int
         raise UserError(f"{recipe}: no such recipe file")
     r = _overridden(load_recipe(recipe), o)
     path = run_recipe(r, device=device, overwrite=overwrite, resume=resume, progress=progress,
-                      recipe_text=Path(recipe).read_text(encoding="utf-8"), inputs=(recipe,))
+                      recipe_text=Path(recipe).read_text(encoding="utf-8"), inputs=(recipe,), budget=o["budget"],
+                      started=o["started"])
     click.echo(f"report: {path}\nopen: {path.with_name('report.html')}")
 
 
@@ -340,6 +353,8 @@ def _overridden(r, o: dict):
         "evaluate.epochs": o["evaluate_epochs"], "evaluate.ray": o["ray"],
         "out": str(o["out"]) if o["out"] else None, "report": str(o["report"]) if o["report"] else None,
         "evaluate.learners": list(o["learners"]) or None})
+    if o["evaluate_epochs"] is not None:  # the budget the user gave, as given: no floor, no pilot of its multiples
+        r = with_overrides(r, {"evaluate.min_steps": 0, "evaluate.step_multipliers": []})
     if o["imbalance"]:
         imb = parse_imbalance(o["imbalance"])
         r = with_overrides(r, {f"data.imbalance.{k}": v for k, v in imb.items() if k != "seed"})
@@ -359,7 +374,8 @@ def _run_data(spec: str, label: str, o: dict) -> None:
     r = with_overrides(r, {"out": str(r.run_dir), "report": str(r.report_dir)})  # written out: rerun as is
     text = recipe_toml(r, f"augmentor run {spec}: the defaults for this data (augmentor/config/defaults.py)")
     path = run_recipe(r, device=o["device"], overwrite=o["overwrite"], resume=o["resume"], progress=o["progress"],
-                      recipe_text=text, inputs=() if spec.startswith("builtin:") else (spec,), loaded=loaded)
+                      recipe_text=text, inputs=() if spec.startswith("builtin:") else (spec,), loaded=loaded,
+                      budget=o["budget"], started=o["started"])
     write_bytes(r.report_dir / "recipe.toml", text.encode())
     click.echo(f"report: {path}\nrecipe: {r.report_dir / 'recipe.toml'}\nopen: {path.with_name('report.html')}")
 

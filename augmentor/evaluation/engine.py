@@ -71,6 +71,7 @@ class _Fits:
         self.test_pred: dict[str, list[np.ndarray]] = {}
         self.val_pred: dict[str, list[np.ndarray]] = {}
         self.fitted = 0  # fits so far (the seed plan's budget is counted in fits: the same on every machine)
+        self.computed = 0  # fits this run computed (folds and pilots included; those restored from the cache not)
         self.arms: dict[str, Arm] = {}
         self.evals: list | None = None  # what every fit predicts: one list, so a worker pool gets it once
 
@@ -88,6 +89,7 @@ class _Fits:
             keys = [self.cache.key(self.learner, self._evals_key, *job) for job in jobs]
         kept = {i: hit for i, k in enumerate(keys) if k and (hit := self.cache.get(k)) is not None}
         missing = (job for i, job in enumerate(jobs) if i not in kept)
+        self.computed += len(jobs) - len(kept)
         fitted = iter(many(missing, self.evals) if many else (self.learner.fit_predict(*job, self.evals)
                                                                for job in missing))
         out = []
@@ -234,6 +236,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
         "variance_sources": sources or {},
         "classifiers": by_clf,
         **({"headline": headline} if headline else {}),
+        "work": {"fits_computed": {n: f.computed for n, f in fits_of.items()}},  # restored from the cache: not counted
     }
 
 

@@ -33,10 +33,14 @@ class ImageEvaluation:
     def mixup(self, ev: EvaluateConfig) -> tuple[float, ...]:
         return ev.mixup
 
+    def specs(self, ev: EvaluateConfig) -> tuple[str, ...]:
+        """The networks a recipe names, or the SmallCNN."""
+        return tuple(ev.learners) or ("smallcnn",)
+
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         steps = floor_steps(steps_for(len(train), ev.epochs, ev.batch_size), ev.min_steps)
         learners = [CnnLearner(len(train.classes), steps, ev.batch_size, ev.lr, device, workers=ev.workers,
-                               network=spec, ray=ev.ray) for spec in ev.learners or ("smallcnn",)]
+                               network=spec, ray=ev.ray) for spec in self.specs(ev)]
         learner = learners[0]
         return learners, {"learners": {lr.name: lr.network for lr in learners}, "epochs": ev.epochs,
                           "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,

@@ -162,3 +162,44 @@ def _seeds(cal: dict) -> str:
     """The calibration's confirmatory seeds: one count, or each learner's (a report's seed plan)."""
     per = cal.get("seeds_per_learner")
     return str(cal["seeds"]) if not per else ", ".join(f"{n} {s}" for n, s in per.items())
+
+
+def budget_lines(results: Results) -> list[str]:
+    """`--budget`: the pilot, the plan's estimate, what it cut, the time taken and the power at the seeds it got."""
+    b = results.section("budget")
+    if not b:
+        return []
+    p = b["pilot"]
+    fits = ", ".join(f"{n} {s:.2f} s" for n, s in p["fit_s"].items())
+    out = ["", "## The time budget", "",
+           f"- Budget {_time(b['budget_s'])} (`--budget`); the run took {_time(b.get('took_s', 0))} up to "
+           f"writing this report. The plan aimed at {b['aim']:.0%} of the budget and was estimated at "
+           f"{_time(b['estimated_total_s'])} from a pilot of {p['seconds']:.0f} s on this machine (the GAN: "
+           f"{p['gan_fixed_s']:.1f} s + {1000 * p['gan_step_s']:.1f} ms a step, "
+           f"{p.get('export_s', 0):.0f} s to export; one fit: {fits})."]
+    cuts = b["cuts"]  # the plan's, and the re-plan's once the GAN was trained, as far as they still hold
+    changed = b["changed"]  # the run's settings against the recipe's
+    if cuts:
+        out.append("- Cut to fit, in the plan's order (what costs the answer least first): " + "; ".join(cuts) + ".")
+        out += [f"  - `{k}`: {_shown(v[0])} → {_shown(v[1])}" for k, v in changed.items()]
+        if b.get("before_the_evaluation", {}).get("over_budget"):
+            out.append("- Even with every cut, the evaluation was estimated over the budget once the GAN was trained.")
+    else:
+        out.append("- Nothing was cut: the recipe fits the budget as it is.")
+    h = results.headline
+    for x in ([h, *h.others] if h else []):
+        s = x.seed_plan
+        if s:
+            out.append(f"- {x.classifier}: at the {s['seeds']} confirmatory seeds it got, the power to call a "
+                       f"{s['effect_points']:.1f}-point difference is {s['power']:.2f} (target {s['target']:.2f}).")
+        else:
+            out.append(f"- {x.classifier}: {x.seeds} confirmatory seeds (no seed plan: its power is not estimated).")
+    return out
+
+
+def _time(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def _shown(v) -> str:
+    return ", ".join(map(str, v)) or "none" if isinstance(v, list) else str(v)

@@ -20,7 +20,7 @@ from ..core.outputs import output_lock, prepare_output, write_marker
 from ..evaluation.results import LearnerResult, Results
 from ..evaluation.stats import method_text
 from .answer import answer_at_a_glance, answer_lines, ci_text, p_text, pm_text
-from .choices import calibration_text, protocol, search_md
+from .choices import budget_lines, calibration_text, protocol, search_md
 from .figures import figures
 from .page import page
 from .plots import plots as _plots
@@ -104,7 +104,7 @@ def _statistics(results: Results) -> list[str]:
 def markdown(results: Results, title: str, plots: list[tuple[str, str]], recipe_text: str | None) -> str:
     first = next(iter(results.learners.values()))
     out = [f"# {title}", "", *answer_at_a_glance(results.headline)]
-    out += answer_lines(results.headline, first, results.learners) + _statistics(results)
+    out += answer_lines(results.headline, first, results.learners) + _statistics(results) + budget_lines(results)
     for clf, res in results.learners.items():
         out += ["", f"## Estimates: {clf} (balanced accuracy, percent; validation for choices, test for "
                 "estimates; exploratory)", ""]

@@ -214,13 +214,16 @@ class SignalEvaluation:
     def mixup(self, ev) -> tuple[float, ...]:
         return ev.mixup
 
+    def specs(self, ev) -> tuple[str, ...]:
+        """The learners a recipe names, or the defaults (the 1-D CNN, and MiniRocket where sktime is installed)."""
+        return tuple(ev.learners) or (("cnn1d", "minirocket") if has_minirocket() else ("cnn1d",))
+
     def learners(self, train: SignalData, ev, device: str) -> tuple[list, dict]:
         steps = floor_steps(steps_for(len(train), ev.epochs, ev.batch_size), ev.min_steps)
         k = len(train.classes)
         builtin = {"cnn1d": lambda: Cnn1dLearner(k, steps, ev.batch_size, ev.lr, device, channel_scale(train.x)),
                    "minirocket": lambda: MiniRocketLearner(k)}
-        specs = ev.learners or (("cnn1d", "minirocket") if has_minirocket() else ("cnn1d",))
-        learners: list = [builtin[s]() if s in builtin else self._imported(s, k) for s in specs]
+        learners: list = [builtin[s]() if s in builtin else self._imported(s, k) for s in self.specs(ev)]
         return learners, {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
                           "classic_candidates": list(self.classic_candidates(train, ev)),
                           "mixup_alphas": list(ev.mixup), "device": device, "length_fit": train.fitted or "none",

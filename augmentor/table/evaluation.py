@@ -42,17 +42,20 @@ class TableEvaluation:
     def mixup(self, ev: EvaluateConfig) -> tuple[float, ...]:
         return ()  # the scikit-learn learners take hard labels
 
+    def specs(self, ev: EvaluateConfig) -> tuple[str, ...]:
+        """The learners a recipe names (`learners`, else `classifiers`)."""
+        return tuple(ev.learners or ev.classifiers)
+
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         numeric = [c for c in train.x.columns if c not in train.categorical]
-        specs = ev.learners or ev.classifiers
-        learners = [TableLearner(c, list(train.categorical), numeric, len(train.classes)) for c in specs]
+        learners = [TableLearner(c, list(train.categorical), numeric, len(train.classes)) for c in self.specs(ev)]
         return learners, {"classifier_kind": "scikit-learn", "learners": {lr.name: lr.describe() for lr in learners}}
 
     def check(self, train: Dataset, ev: EvaluateConfig, losses: bool) -> None:
         """Every learner the recipe names, built and fitted on a handful of the training rows before any
         training (with sample weights when the grid re-weights): one line naming a bad one."""
         numeric = [c for c in train.x.columns if c not in train.categorical]
-        for spec in ev.learners or ev.classifiers:
+        for spec in self.specs(ev):
             learner = TableLearner(spec, list(train.categorical), numeric, len(train.classes))
             if losses and not learner.takes_weights():
                 raise RecipeError(f"learner '{shown(spec)}': its fit() takes no sample_weight, which the "

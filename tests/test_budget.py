@@ -1,0 +1,119 @@
+"""`--budget` (issue 50): the plan cuts in its fixed order until the estimate fits, refuses a budget nothing fits
+before any work, and the report says what was cut. Wall-clock behaviour is measured by benchmarks/bench_budget.py
+(reports/budget.md), never asserted here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from augmentor.cli import cli
+from augmentor.config.recipe import load_recipe
+from augmentor.core.errors import RecipeError
+from augmentor.evaluation.budget import MARGIN, Costs, _cuts, estimate, fit_units, parse_budget, plan, shape_of
+from augmentor.pipeline import prepare_splits
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("20m", 1200), ("1.5h", 5400), ("1h30m", 5400), ("5", 300),
+                                          (" 2 m ", 120)])
+def test_budgets_are_read_as_a_user_writes_them(text, seconds):
+    assert parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["abc", "0m", "10 minutes", "-5m", "m", ""])
+def test_a_bad_budget_is_one_line_naming_the_option(text):
+    with pytest.raises(RecipeError, match="--budget"):
+        parse_budget(text)
+
+
+@pytest.fixture(scope="module")
+def wine():
+    """recipes/wine.toml's splits and the evaluation's shape; the pilot's costs made up (the plan is arithmetic)."""
+    recipe = load_recipe("recipes/wine.toml")
+    train, validation, _ = prepare_splits(recipe)
+    shape = shape_of(recipe, train, validation, None, "cpu")
+    costs = Costs(gan_fixed_s=1.0, gan_step_s=0.01, fit_s={"logreg": 0.2, "hgb": 0.3, "rf": 0.5},
+                  parallel={"logreg": 1.0, "hgb": 1.0, "rf": 1.0}, pilot_s=3.0)
+    return recipe, shape, costs
+
+
+def _total(recipe, costs, shape) -> float:
+    est = estimate(recipe, costs, shape)
+    return est["gan"] + est["evaluate"] + est["other"]
+
+
+def test_a_budget_the_recipe_fits_cuts_nothing(wine):
+    recipe, shape, costs = wine
+    full = _total(recipe, costs, shape)
+    same, record = plan(recipe, costs, shape, budget_s=2 * full)
+    assert same == recipe and record["cuts"] == [] and record["changed"] == {}
+    assert record["estimated_total_s"] == pytest.approx(full, abs=0.1)
+
+
+def test_a_tight_budget_cuts_in_the_plans_order_until_the_estimate_fits(wine):
+    recipe, shape, costs = wine
+    full = _total(recipe, costs, shape)
+    order = list(dict.fromkeys(what for what, _ in _cuts(recipe, shape)))
+    for share in (0.8, 0.5, 0.3):
+        cut, record = plan(recipe, costs, shape, budget_s=share * full)
+        assert _total(cut, costs, shape) <= MARGIN * share * full
+        assert record["cuts"] and record["cuts"] == [c for c in order if c in record["cuts"]]  # the fixed order
+        assert record["changed"] and all(k.split(".")[0] in ("train", "evaluate") for k in record["changed"])
+    cut, record = plan(recipe, costs, shape, budget_s=0.3 * full)
+    assert fit_units(cut.evaluate, shape, shape.learners[0]) < fit_units(recipe.evaluate, shape, shape.learners[0])
+
+
+def test_a_budget_no_plan_fits_is_refused_before_any_work(wine):
+    recipe, shape, costs = wine
+    with pytest.raises(RecipeError, match="give at least"):
+        plan(recipe, costs, shape, budget_s=1.0)
+    # once the GAN is trained the evaluation takes every cut and goes on, and the record says it is over
+    cut, record = plan(recipe, costs, shape, budget_s=1.0, gan_done=True)
+    assert record["over_budget"] and cut.evaluate.seeds <= 2
+
+
+def test_the_steps_pilots_multiples_are_counted_at_the_largest(wine):
+    recipe, shape, costs = wine
+    net = dataclasses.replace(shape, networks={"logreg"})
+    four = dataclasses.replace(recipe.evaluate, step_multipliers=(1, 2, 4))
+    one = dataclasses.replace(recipe.evaluate, step_multipliers=())
+    lr = shape.learners[0]
+    assert fit_units(four, net, lr) > 4 * fit_units(one, net, lr) - 1e-9
+
+
+def test_run_with_a_budget_says_what_it_cut(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text("""name = "wine-budget"
+[data]
+train = "builtin:wine"
+test_fraction = 0.3
+[data.imbalance]
+profile = "exponential"
+ratio = 4.0
+[model]
+z_dim = 8
+g_channels = 32
+d_channels = 32
+[train]
+epochs = 5
+batch_size = 32
+[evaluate]
+seeds = 3
+classifiers = ["logreg", "hgb"]
+""")
+    r = CliRunner().invoke(cli, ["run", str(path), "--budget", "25s", "--out", str(tmp_path / "run"),
+                                 "--report", str(tmp_path / "rep"), "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "rep" / "results.json").read_text())
+    b = res["budget"]
+    assert b["budget_s"] == 25 and b["cuts"] and b["pilot"]["fit_s"].keys() == {"logreg", "hgb"}
+    for key, (_, after) in b["changed"].items():  # the report's recipe is the plan's
+        section, name = key.split(".")
+        assert res["recipe"][section][name] == after
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "## The time budget" in text and "Cut to fit" in text and "the power to call" in text
+    bad = CliRunner().invoke(cli, ["run", str(path), "--budget", "soon", "--out", str(tmp_path / "run2"), "-q"])
+    assert bad.exit_code != 0 and "--budget 'soon'" in bad.output and not (tmp_path / "run2").exists()
