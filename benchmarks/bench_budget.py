@@ -4,6 +4,7 @@ estimate, what it cut and the verdict it reached read from the report.
 
     .venv/bin/python benchmarks/bench_budget.py             # the three recipes, one after another (~12 min)
     .venv/bin/python benchmarks/bench_budget.py wine=90s    # one recipe at one budget
+    .venv/bin/python benchmarks/bench_budget.py --render    # the table again from reports/budget.json
 
 Writes reports/budget/<recipe>/ (each run's report) and reports/budget.{md,json}.
 """
@@ -49,6 +50,16 @@ def run(name: str, budget: str) -> dict:
             "unbudgeted_stage_s": round(unbudgeted, 1) if unbudgeted else None}
 
 
+def _full_verdict(name: str) -> str:
+    """The committed full run's first confirmatory verdict and difference, for comparison."""
+    path = ROOT / FULL.get(name, f"reports/{name}") / "results.json"
+    if not path.is_file():
+        return "—"
+    h = json.loads(path.read_text()).get("headline") or {}
+    diff = (h.get("difference") or {}).get("mean")
+    return f"{h.get('verdict')}" + (f", {100 * diff:+.1f} points ({h.get('seeds')} seeds)" if diff is not None else "")
+
+
 def write(rows: list[dict]) -> None:
     lines = ["# `--budget`: runs that end within their budget", "",
              f"Made by `python benchmarks/bench_budget.py` on {platform.machine()}, 2 CPU cores, no GPU: each recipe "
@@ -57,7 +68,7 @@ def write(rows: list[dict]) -> None:
              "within its budget + 10 %. The unbudgeted run's stage times are the committed full report's (its "
              "prepare, train, synthesize and evaluate stages, without the process start).", "",
              "| recipe | budget | took | within +10 % | plan's estimate | pilot | cut to fit | verdict (confirmatory) "
-             "| seeds, power | unbudgeted stages |", "|---|---:|---:|---|---:|---:|---|---|---|---:|"]
+             "| seeds, power | unbudgeted: stages, verdict |", "|---|---:|---:|---|---:|---:|---|---|---|---|"]
     for r in rows:
         diff = f", {100 * r['difference']:+.1f} points" if r["difference"] is not None else ""
         power = f", power {r['power']:.2f}" if r["power"] is not None else ""
@@ -67,7 +78,7 @@ def write(rows: list[dict]) -> None:
         within = "yes" if r["within_10_percent"] else "NO"
         lines.append(f"| {r['recipe']} | {r['budget']} | {r['wall_s']:.0f} s | {within}"
                      f" | {r['estimated_s']:.0f} s | {r['pilot_s']:.0f} s | {cuts} | {r['verdict']}{diff} | "
-                     f"{r['seeds']}{power} | {r['unbudgeted_stage_s'] or '—'} s |")
+                     f"{r['seeds']}{power} | {r['unbudgeted_stage_s'] or '—'} s, {_full_verdict(r['recipe'])} |")
     lines += ["", "Each run's report (`reports/budget/<recipe>/report.md`, section \"The time budget\") states the "
               "pilot, the estimate, every setting the plan changed and the power at the seeds it got."]
     (ROOT / "reports" / "budget.md").write_text("\n".join(lines) + "\n")
@@ -75,6 +86,9 @@ def write(rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--render"]:  # the table again from reports/budget.json, nothing run
+        write(json.loads((ROOT / "reports" / "budget.json").read_text()))
+        raise SystemExit(0)
     cases = dict(a.split("=", 1) for a in sys.argv[1:]) or CASES
     rows = []
     for name, budget in cases.items():

@@ -51,6 +51,7 @@ batch_size = 128        # 9 steps a fit: the plumbing of every arm, not the mode
 doses = [0.5]
 filter_threshold = 0.000001  # any p > 0 passes: checks the plumbing, not the model
 rebalancing = ["none", "oversample", "logit-adjust"]
+fold_below = 0          # choices on the validation split (the k-fold path has its own test in test_evaluation.py)
 mixup = [0.2]
 """
 
