@@ -242,9 +242,9 @@ def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[ob
     from .evaluation.stage import grid_axes
     from .evaluation.user_learner import ObjectLearner
 
-    if ev.ray and not train_data.MODALITY.distributed:
-        raise RecipeError(f"evaluate.ray (--ray): fits on Ray are for image learners; {train_data.modality} data fits "
-                          "in this process: drop --ray")
+    if ev.ray and not getattr(train_data.MODALITY.evaluation, "ray", False):
+        raise RecipeError(f"evaluate.ray (--ray): fits on Ray are for image and table learners; {train_data.modality} "
+                          "data fits in this process: drop --ray")
     kind = train_data.MODALITY.evaluation
     losses = any(r in ("reweight", "logit-adjust", "drw") for r in grid_axes(train_data, ev)["rebalancing"])
     check = getattr(kind, "check", None)
@@ -347,10 +347,13 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
     if "search" not in next(iter(results["classifiers"].values())):
         raise InvalidDataError(f"{path} was written before the grid search (no 'search' record): re-run the recipe")
     train_data, validation, test = prepare_splits(recipe)
+    ev = recipe.evaluate
+    if ev.ray and not getattr(train_data.MODALITY.evaluation, "ray", False):
+        raise RecipeError(f"evaluate.ray (--ray): refits on Ray are for image and table learners; "
+                          f"{train_data.modality} data fits in this process: drop --ray")
     counts = train_data.counts()
     plan = plan_gaps(counts, parse_strategy(recipe.synthesize.strategy))
     target = np.array([counts[c] + plan.get(c, 0) for c in train_data.classes])
-    ev = recipe.evaluate
     learners, _ = train_data.MODALITY.evaluation.learners(train_data, ev, torch_device(device))
     with output_lock(report, "--report"):
         cal = calibrate(train_data, validation, test, learners, results, target, pool=pool, simulations=simulations,

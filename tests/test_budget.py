@@ -84,7 +84,16 @@ def test_the_steps_pilots_multiples_are_counted_at_the_largest(wine):
     assert fit_units(four, net, lr) > 4 * fit_units(one, net, lr) - 1e-9
 
 
-def test_run_with_a_budget_says_what_it_cut(tmp_path):
+def test_run_with_a_budget_says_what_it_cut(tmp_path, monkeypatch):
+    """The CLI path end to end, with the pilot's timings fixed (the plan, not this machine's speed, is tested)."""
+    from augmentor.evaluation import budget
+
+    def fixed(recipe, train, validation, pool, device, export=None):
+        shape = budget.shape_of(recipe, train, validation, pool, device)
+        names = [lr.name for lr in shape.learners]
+        return Costs(0.5, 0.01, dict.fromkeys(names, 0.4), dict.fromkeys(names, 1.0), pilot_s=0.0), shape
+
+    monkeypatch.setattr(budget, "measure", fixed)
     path = tmp_path / "r.toml"
     path.write_text("""name = "wine-budget"
 [data]

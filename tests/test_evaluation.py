@@ -90,6 +90,11 @@ def test_fidelity_of_a_set_against_itself_and_a_collapsed_set():
     bad = prdc(real, collapsed)
     assert frechet_distance(real, collapsed) > 5
     assert bad["recall"] < 0.05 and bad["coverage"] < 0.05
+    # above the cap, a seeded subsample of each side: the same answer as on that subsample, and memory bounded
+    big_real, big_fake = rng.normal(size=(900, 12)), rng.normal(size=(700, 12))
+    capped = prdc(big_real, big_fake, most=400)
+    assert capped == prdc(big_real, big_fake, most=400)  # seeded
+    assert capped != prdc(big_real, big_fake) and 0.5 < capped["precision"] <= 1 and 0.5 < capped["recall"] <= 1
 
 
 def test_interval_contains_the_true_mean_difference_and_verdicts_follow():

@@ -26,6 +26,26 @@ def _evaluate(train, validation, test, **learner):
     return {n: [r["test"]["balanced_accuracy"] for r in a["runs"]] for n, a in arms.items()}, out
 
 
+def _evaluate_table(**learner):
+    """A table evaluation (wine, long-tailed; random forest: its fits vary with the seed) on one learner."""
+    from augmentor.core.data import hold_out_and_thin, stratified_split
+    from augmentor.evaluation.arms import grid_arms
+    from augmentor.evaluation.engine import evaluate
+    from augmentor.registry import load_dataset
+    from augmentor.table.evaluation import TableLearner
+
+    data = load_dataset("builtin:wine")
+    train, test = stratified_split(data, 0.3, 0)
+    train, validation = hold_out_and_thin(train, None, 0.2, 0, profile="exponential", ratio=5.0)
+    counts = np.bincount(train.y)
+    grid = grid_arms(train, np.full(len(counts), counts.max()), ("oversample", "smote", "reweight"), (), ())
+    numeric = list(train.x.columns)
+    rf = TableLearner("rf", [], numeric, len(train.classes), **learner)
+    out = evaluate(train, validation, test, grid, [rf], seeds=2, fold_below=0, progress=False)
+    rf.close()
+    return {n: [r["test"]["balanced_accuracy"] for r in a["runs"]] for n, a in out["classifiers"]["rf"]["arms"].items()}
+
+
 def test_fits_on_ray_equal_local_workers_and_survive_a_lost_worker(digits_splits, tmp_path):
     import ray
 
@@ -35,16 +55,33 @@ def test_fits_on_ray_equal_local_workers_and_survive_a_lost_worker(digits_splits
     train, test = load_dataset(digits_splits[0]), load_dataset(digits_splits[1])
     train, validation = stratified_split(train, 0.3, 0)
     local, _ = _evaluate(train, validation, test, workers=2)
+    table_local = _evaluate_table()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         on_ray, out = _evaluate(train, validation, test, workers=2, ray="local")
         marker = tmp_path / "died"
         retried, _ = _evaluate(train, validation, test, workers=2, ray="local", die_once=str(marker))
+        table_on_ray = _evaluate_table(ray="local", workers=2)
     finally:
         ray.shutdown()
+    assert table_on_ray == table_local and len(table_local) >= 4  # tables: every arm's per-seed scores the same
     assert on_ray == local  # bit-identical per-seed scores, every arm
     assert marker.exists() and retried == local  # one worker died mid-fit; Ray ran it again; nothing doubled
     assert all(len(v) == 2 for v in retried.values())
+
+
+def test_signals_on_ray_are_one_line_before_any_work(tmp_path):
+    from click.testing import CliRunner
+
+    from augmentor.cli import cli
+
+    from .test_signals import make_wav_folder
+
+    clips = make_wav_folder(tmp_path / "clips", (("tone", 12), ("chirp", 12)))
+    r = CliRunner().invoke(cli, ["run", str(clips), "--ray", "local", "--out", str(tmp_path / "run"), "--report",
+                                 str(tmp_path / "rep"), "-q"])
+    assert r.exit_code == 2 and "fits on Ray are for image and table learners" in r.output
+    assert not (tmp_path / "rep" / "report.md").exists()
 
 
 def test_an_unreachable_address_is_one_line():

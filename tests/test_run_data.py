@@ -56,6 +56,8 @@ def test_an_image_folder_and_a_wav_folder_without_a_recipe(tmp_path, kind):
     assert r.exit_code == 0, r.output
     recipe = load_recipe(tmp_path / "rep" / "recipe.toml")
     assert recipe.data.train == str(data) and recipe.evaluate.rebalancing == ("oversample", "logit-adjust", "drw")
+    # --evaluate-epochs is the budget as given: the defaults' step floor and steps pilot are off
+    assert recipe.evaluate.epochs == 1 and recipe.evaluate.min_steps == 0 and recipe.evaluate.step_multipliers == ()
     results = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert results["headline"] and set(results["use_it"]) == set(results["classifiers"])
 

@@ -320,9 +320,10 @@ def run(recipe: str, epochs: int | None, seeds: int | None, evaluate_epochs: int
               help="Seeds fitted per learner (twice: the arm and its weakened copy); at least 5 x confirm_seeds.")
 @click.option("--simulations", type=click.IntRange(100, 100_000), default=2000, show_default=True,
               help="Simulated families (null and known effect).")
+@ray_option
 @device_option
 @common
-def calibrate(recipe: Path, pool: int, simulations: int, device: str, progress: bool) -> None:
+def calibrate(recipe: Path, pool: int, simulations: int, ray: str | None, device: str, progress: bool) -> None:
     """Measure how often RECIPE's report would give a false verdict, and its power, on its data and learners.
 
     Refits each learner's best arm without a GAN (from the report) for --pool seeds, and a copy trained on
@@ -334,11 +335,13 @@ def calibrate(recipe: Path, pool: int, simulations: int, device: str, progress: 
     Example:
       augmentor run recipes/wine.toml && augmentor calibrate recipes/wine.toml
       augmentor calibrate recipes/digits.toml --pool 40 --simulations 4000
+      augmentor calibrate recipes/digits.toml --ray local   # the refits as Ray tasks (images)
     """
-    from ..config.recipe import load_recipe
+    from ..config.recipe import load_recipe, with_overrides
     from ..pipeline import calibrate_recipe
 
-    cal = calibrate_recipe(load_recipe(recipe), pool=pool, simulations=simulations, device=device, progress=progress)
+    r = with_overrides(load_recipe(recipe), {"evaluate.ray": ray})
+    cal = calibrate_recipe(r, pool=pool, simulations=simulations, device=device, progress=progress)
     click.echo(f"false-verdict rate {cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f} "
                f"(family of {cal['family_size']}, {cal['seeds']} seeds); power {cal['power']:.2f} for a loss of "
                f"{cal['power_effect_points']:.2f} points ({cal['learner'].split(',')[0]})")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -299,6 +300,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     use_it = getattr(kind, "use_it", None)
     if use_it is not None:  # each learner's winner as code for the user's own training
         results["use_it"] = {lr.name: _use_it(lr, results, plan, use_it) for lr in learners}
+    started = time.perf_counter()  # the sections after the fits: fidelity, memorisation, validity
     sets = {"synthetic (gap-filling)": synthetic, "synthetic (filtered)": plan.filtered,
             "synthetic-only": synthetic_only}
     sets = {name: d(0) for name, d in sets.items() if d is not None}
@@ -310,6 +312,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
     if plan.guard is not None:
         results["teacher_guard"] = plan.guard
     results.update(kind.extra_sections(train, sets, validation))
+    results.setdefault("work", {})["sections_s"] = round(time.perf_counter() - started, 1)
     return results
 
 

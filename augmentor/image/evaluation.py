@@ -25,6 +25,7 @@ class ImageEvaluation:
     fixes; fidelity in the penultimate layer of a SmallCNN trained on the training split."""
 
     losses, classic = ("reweight", "logit-adjust", "drw"), True
+    ray = True  # its fits can run as Ray tasks (evaluate.ray)
     augment_path = "augmentor.image.learners:classic_augmentation"  # for a learner object (evaluation/user_learner.py)
 
     def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:

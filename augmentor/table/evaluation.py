@@ -34,6 +34,7 @@ class TableEvaluation:
     fidelity in the codec's space; a validity check of the synthetic rows."""
 
     losses, classic = ("reweight",), False
+    ray = True  # its fits can run as Ray tasks (evaluate.ray)
     augment_path = ""  # for a learner object (evaluation/user_learner.py)
 
     def classic_candidates(self, train: Dataset, ev: EvaluateConfig) -> tuple[str, ...]:
@@ -48,8 +49,10 @@ class TableEvaluation:
 
     def learners(self, train: Dataset, ev: EvaluateConfig, device: str) -> tuple[list, dict]:
         numeric = [c for c in train.x.columns if c not in train.categorical]
-        learners = [TableLearner(c, list(train.categorical), numeric, len(train.classes)) for c in self.specs(ev)]
-        return learners, {"classifier_kind": "scikit-learn", "learners": {lr.name: lr.describe() for lr in learners}}
+        learners = [TableLearner(c, list(train.categorical), numeric, len(train.classes), ray=ev.ray,
+                                 workers=ev.workers) for c in self.specs(ev)]
+        return learners, {"classifier_kind": "scikit-learn", "learners": {lr.name: lr.describe() for lr in learners},
+                          **({"fits_on": f"Ray tasks ({ev.ray})"} if ev.ray else {})}
 
     def check(self, train: Dataset, ev: EvaluateConfig, losses: bool) -> None:
         """Every learner the recipe names, built and fitted on a handful of the training rows before any
@@ -128,8 +131,10 @@ class TableLearner(HardTeacher):
     estimator by import path (`"xgboost:XGBClassifier(n_estimators=300)"`, evaluation/learner_spec.py). The loss-side
     fix is class_weight='balanced' for the built-ins, balanced sample weights for an estimator by path."""
 
-    def __init__(self, name: str, categorical: list[str], numeric: list[str], n_classes: int = 0) -> None:
+    def __init__(self, name: str, categorical: list[str], numeric: list[str], n_classes: int = 0, ray: str = "",
+                 workers: int = 1) -> None:
         self.name, self.categorical, self.numeric = short_name(name), categorical, numeric
+        self.spec, self.ray, self.workers, self._pool = name, ray, workers, None  # ray: fits as Ray tasks
         self.factory, self.n_classes = None, n_classes
         self.models: dict = {}  # (arm, seed) -> fitted pipeline of a non-GAN arm, for teacher arms
         if is_import_path(name):
@@ -171,20 +176,61 @@ class TableLearner(HardTeacher):
         return class_scores(self._proba(model, x), self.n_classes, model.classes_)
 
     def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
+        model = self.fit_model(arm.name, arm.loss, *self._rows(arm, x, y, seed), seed)
+        self.remember(arm, seed, model)
+        return self.predict(model, evals)
+
+    def fit_predict_many(self, jobs, evals: Sequence):
+        """`fit_predict` for each (arm, x, y, seed), in order; as Ray tasks when `ray` names a cluster (the
+        evaluation inputs put in its object store once; each task builds this learner from its spec and returns the
+        predictions, and the model of an arm a teacher arm may use)."""
+        if not self.ray:
+            for arm, x, y, seed in jobs:
+                yield self.fit_predict(arm, x, y, seed, evals)
+            return
+        if self._pool is None:
+            from ..evaluation.ray_fits import RayFitPool
+
+            self._pool = RayFitPool(self.ray, self.workers, {"evals": list(evals)})
+        order = []
+
+        def remote():
+            for arm, x, y, seed in jobs:
+                order.append((arm, seed))
+                yield {"spec": self.spec, "categorical": self.categorical, "numeric": self.numeric,
+                       "n_classes": self.n_classes, "arm": arm.name, "loss": arm.loss, "seed": seed,
+                       "rows": self._rows(arm, x, y, seed), "keep": arm.kind != "gan"}
+
+        for k, (preds, model) in enumerate(self._pool.imap(_fit_table_in_worker, remote())):
+            arm, seed = order[k]
+            if model is not None:
+                self.remember(arm, seed, model)
+            yield preds
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _rows(self, arm: Arm, x, y, seed: int) -> tuple:
+        """(x, y, sample weights or None): the arm's rows, with a teacher arm's GAN rows its teacher agrees with."""
         rows = self.teacher_rows(arm, seed, self.n_classes) if arm.soft is not None else None
-        x, y, w = with_rows(x, y, rows, arm.soft.weight if arm.soft is not None and self.takes_weights() else 1.0)
+        return with_rows(x, y, rows, arm.soft.weight if arm.soft is not None and self.takes_weights() else 1.0)
+
+    def fit_model(self, arm_name: str, loss: str, x, y, w, seed: int):
+        """One fitted pipeline: the built-in classifier (class_weight='balanced' for a loss fix), or the estimator
+        by path (balanced sample weights for a loss fix)."""
         if self.factory is None:
-            model = table_classifier(self.name, self.categorical, self.numeric, seed, balanced=arm.loss != "ce")
+            model = table_classifier(self.name, self.categorical, self.numeric, seed, balanced=loss != "ce")
             model.fit(x, y, **({f"{model.steps[-1][0]}__sample_weight": w} if w is not None else {}))
-            self.remember(arm, seed, model)
-            return [model.predict(e) for e in evals]
+            return model
         from sklearn.pipeline import Pipeline
         from sklearn.utils.class_weight import compute_sample_weight
 
         model = Pipeline([("columns", _columns(self.categorical, self.numeric)), ("model", self._estimator(seed))])
-        if arm.loss != "ce":
+        if loss != "ce":
             if not self.takes_weights():
-                raise RecipeError(f"learner '{self.name}': arm {arm.name} re-weights the loss, and its fit() takes "
+                raise RecipeError(f"learner '{self.name}': arm {arm_name} re-weights the loss, and its fit() takes "
                                   "no sample_weight; take the loss fixes off the grid (evaluate.rebalancing)")
             balanced = compute_sample_weight("balanced", y)
             fit = {"model__sample_weight": balanced * (w if w is not None else 1.0)}
@@ -192,8 +238,12 @@ class TableLearner(HardTeacher):
             fit = {"model__sample_weight": w}
         else:
             fit = {}
-        trial(self.name, f"fit (arm {arm.name}, seed {seed})", model.fit, x, y, **fit)
-        self.remember(arm, seed, model)
+        trial(self.name, f"fit (arm {arm_name}, seed {seed})", model.fit, x, y, **fit)
+        return model
+
+    def predict(self, model, evals: Sequence) -> list[np.ndarray]:
+        if self.factory is None:
+            return [model.predict(e) for e in evals]
         classes = np.asarray(model.classes_)
         return [classes[self._proba(model, e).argmax(1)] for e in evals]
 
@@ -202,6 +252,14 @@ class TableLearner(HardTeacher):
         return check_scores(self.name, raw, len(x), self.n_classes, len(model.classes_))
 
 
+
+
+def _fit_table_in_worker(job: dict, shared: dict) -> tuple[list[np.ndarray], object]:
+    """One table fit in a Ray task: the learner rebuilt from its spec, fitted, its predictions on the shared
+    evaluation inputs, and the model when a teacher arm may use it."""
+    learner = TableLearner(job["spec"], job["categorical"], job["numeric"], job["n_classes"])
+    model = learner.fit_model(job["arm"], job["loss"], *job["rows"], job["seed"])
+    return learner.predict(model, shared["evals"]), model if job["keep"] else None
 
 
 def table_classifier(name: str, categorical: list[str], numeric: list[str], seed: int, balanced: bool = False):
