@@ -126,6 +126,7 @@ def slope(rows: list[dict], stage: str) -> float | None:
 
 def write(rows: list[dict]) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -136,6 +137,8 @@ def write(rows: list[dict]) -> None:
         for stage, style in (("train", "o-"), ("evaluate", "s-"), ("synthesize", "^--"), ("prepare", "x:")):
             ax.plot([r["n"] for r in mine], [max(r["stages_s"].get(stage, 0), 0.1) for r in mine], style, label=stage)
         ax.set(xscale="log", yscale="log", title=f"{modality}", xlabel="samples in the data set")
+        ax.set_xticks(SIZES[modality], [f"{n:,}" for n in SIZES[modality]])  # the measured sizes, no minor labels
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("seconds (2 CPU cores)")
     axes[0].legend()
@@ -167,7 +170,11 @@ def write(rows: list[dict]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the two smallest sizes of each modality")
+    parser.add_argument("--render", action="store_true", help="the table and plot again from reports/cost-curve.json")
     args = parser.parse_args()
+    if args.render:
+        write(json.loads((ROOT / "reports" / "cost-curve.json").read_text()))
+        raise SystemExit(0)
     rows = []
     for modality, sizes in SIZES.items():
         for n in sizes[:2] if args.quick else sizes:
