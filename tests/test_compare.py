@@ -69,3 +69,7 @@ def test_bad_arguments_are_one_line():
         compare(X, y, X_test=X)
     with pytest.raises(ValueError, match="modality must be"):
         compare(X, y, modality="video")
+    with pytest.raises(ValueError, match="--budget 'soon'"):  # RecipeError is a ValueError: before any work
+        compare(X, y, budget="soon")
+    with pytest.raises(ValueError, match="--budget"):
+        compare(X, y, budget=0)
