@@ -1,8 +1,8 @@
 """A time budget for a run (`augmentor run --budget 20m`, issue 50): a measured pilot, then a plan that fits it.
 
-The pilot (`pilot`) times the GAN at two short lengths — a line through them gives its fixed cost and its seconds
-per step — and one fit per learner of `real` and of the grid's first rebalancing cell at the steps the learner will
-use (the slower of the two is the price of every fit). From those and the recipe, `estimate` gives each stage's
+The pilot (`measure`) times the GAN at short lengths (a line through them gives its fixed cost and its seconds
+per step), one ONNX export, and one fit per learner of `real` and of the grid's first rebalancing cell at the steps
+it will use (the slower of the two is the price of every fit). From those and the recipe, `estimate` gives each stage's
 seconds: the GAN (times `gan_seeds`), the evaluation's fits (the search, the GAN and self-training arms, the
 confirmatory refits, the seed plan's extra seeds at most, the steps pilot, each at the largest step multiple it
 may choose), and the stages around them. `plan` then cuts, in a fixed order from what costs the answer least to
