@@ -6,7 +6,7 @@ entry points find each file's modality.
 
 from __future__ import annotations
 
-from . import data, model  # noqa: F401  (registers the commands on the group)
+from . import data, model, runs  # noqa: F401  (registers the commands on the group)
 from .group import cli
 
 __all__ = ["cli", "main"]
