@@ -1,5 +1,4 @@
-# The two README commands. Each creates .venv when absent and installs the project into it (--no-compile: Python
-# compiles what a process imports when it imports it, not every file of torch up front).
+# The two README commands. Each creates .venv when absent and installs the project into it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +10,7 @@ CTGAN_VENV := .venv-ctgan
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e '.[dev,serve,ray,signals,learners]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,serve,ray,signals,learners]'
 	touch $(STAMP)
 
 demo: $(STAMP)
