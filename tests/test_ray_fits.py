@@ -27,7 +27,8 @@ def _evaluate(train, validation, test, **learner):
 
 
 def _evaluate_table(**learner):
-    """A table evaluation (wine, long-tailed; random forest: its fits vary with the seed) on one learner."""
+    """A table evaluation (wine, long-tailed) of a random forest named by import path — its fits vary with the seed,
+    and the Ray task rebuilds it from that spec."""
     from augmentor.core.data import hold_out_and_thin, stratified_split
     from augmentor.evaluation.arms import grid_arms
     from augmentor.evaluation.engine import evaluate
@@ -40,10 +41,12 @@ def _evaluate_table(**learner):
     counts = np.bincount(train.y)
     grid = grid_arms(train, np.full(len(counts), counts.max()), ("oversample", "smote", "reweight"), (), ())
     numeric = list(train.x.columns)
-    rf = TableLearner("rf", [], numeric, len(train.classes), **learner)
+    rf = TableLearner("sklearn.ensemble:RandomForestClassifier(n_estimators=25)", [], numeric, len(train.classes),
+                      **learner)
     out = evaluate(train, validation, test, grid, [rf], seeds=2, fold_below=0, progress=False)
     rf.close()
-    return {n: [r["test"]["balanced_accuracy"] for r in a["runs"]] for n, a in out["classifiers"]["rf"]["arms"].items()}
+    arms = out["classifiers"][rf.name]["arms"]
+    return {n: [r["test"]["balanced_accuracy"] for r in a["runs"]] for n, a in arms.items()}
 
 
 def test_fits_on_ray_equal_local_workers_and_survive_a_lost_worker(digits_splits, tmp_path):
