@@ -242,9 +242,7 @@ def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[ob
     from .evaluation.stage import grid_axes
     from .evaluation.user_learner import ObjectLearner
 
-    if ev.ray and not getattr(train_data.MODALITY.evaluation, "ray", False):
-        raise RecipeError(f"evaluate.ray (--ray): fits on Ray are for image and table learners; {train_data.modality} "
-                          "data fits in this process: drop --ray")
+    _check_ray(train_data, ev, "fits")
     kind = train_data.MODALITY.evaluation
     losses = any(r in ("reweight", "logit-adjust", "drw") for r in grid_axes(train_data, ev)["rebalancing"])
     check = getattr(kind, "check", None)
@@ -252,6 +250,13 @@ def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[ob
         check(train_data, ev, losses)
     for obj in objects:
         ObjectLearner(obj, len(train_data.classes), kind.augment_path).check(train_data.x, train_data.y, losses)
+
+
+def _check_ray(train_data: Dataset, ev: EvaluateConfig, what: str) -> None:
+    """`evaluate.ray` only where the modality's learners can fit as Ray tasks (images, tables): one line otherwise."""
+    if ev.ray and not getattr(train_data.MODALITY.evaluation, "ray", False):
+        raise RecipeError(f"evaluate.ray (--ray): {what} on Ray are for image and table learners; "
+                          f"{train_data.modality} data fits in this process: drop --ray")
 
 
 def online_factory(gens: list, train_data: Dataset, target: dict, ev, base_seed: int, quality_filter=None):
@@ -348,9 +353,7 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
         raise InvalidDataError(f"{path} was written before the grid search (no 'search' record): re-run the recipe")
     train_data, validation, test = prepare_splits(recipe)
     ev = recipe.evaluate
-    if ev.ray and not getattr(train_data.MODALITY.evaluation, "ray", False):
-        raise RecipeError(f"evaluate.ray (--ray): refits on Ray are for image and table learners; "
-                          f"{train_data.modality} data fits in this process: drop --ray")
+    _check_ray(train_data, ev, "refits")
     counts = train_data.counts()
     plan = plan_gaps(counts, parse_strategy(recipe.synthesize.strategy))
     target = np.array([counts[c] + plan.get(c, 0) for c in train_data.classes])

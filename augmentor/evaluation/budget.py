@@ -387,11 +387,12 @@ def describe(record: Mapping) -> list[str]:
              "budget)"]
     if record["cuts"]:
         lines.append("cut to fit: " + "; ".join(record["cuts"]))
-        lines += [f"  {k}: {_plain_text(a)} -> {_plain_text(b)}" for k, (a, b) in record["changed"].items()]
+        lines += [f"  {k}: {shown(a)} -> {shown(b)}" for k, (a, b) in record["changed"].items()]
     else:
         lines.append("nothing cut: the recipe fits the budget as it is")
     return lines
 
 
-def _plain_text(v) -> str:
+def shown(v) -> str:
+    """A setting's value as the plan and the report print it: a list as its items, an empty one as "none"."""
     return ", ".join(map(str, v)) or "none" if isinstance(v, list) else str(v)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from ..evaluation.budget import shown
 from ..evaluation.results import LearnerResult, Results
 from ..evaluation.stats import clopper_pearson_upper
 
@@ -181,7 +182,7 @@ def budget_lines(results: Results) -> list[str]:
     changed = b["changed"]  # the run's settings against the recipe's
     if cuts:
         out.append("- Cut to fit, in the plan's order (what costs the answer least first): " + "; ".join(cuts) + ".")
-        out += [f"  - `{k}`: {_shown(v[0])} → {_shown(v[1])}" for k, v in changed.items()]
+        out += [f"  - `{k}`: {shown(v[0])} → {shown(v[1])}" for k, v in changed.items()]
         if b.get("before_the_evaluation", {}).get("over_budget"):
             out.append("- Even with every cut, the evaluation was estimated over the budget once the GAN was trained.")
     else:
@@ -199,7 +200,3 @@ def budget_lines(results: Results) -> list[str]:
 
 def _time(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
-
-
-def _shown(v) -> str:
-    return ", ".join(map(str, v)) or "none" if isinstance(v, list) else str(v)
