@@ -19,7 +19,6 @@ holds them equal). Splits are made as `augmentor run DATA` makes them unless X_t
 from __future__ import annotations
 
 import base64
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +57,7 @@ class Comparison:
         """A report folder `augmentor run` wrote, as a Comparison."""
         folder = Path(folder)
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
-        return cls(Results.from_dict(json.loads(files["results.json"])), files)
+        return cls(Results.read(folder), files)
 
     @property
     def verdicts(self) -> dict[str, Verdict]:

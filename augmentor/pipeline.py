@@ -29,6 +29,7 @@ from .core.devices import ort_device, torch_device
 from .core.errors import InvalidDataError, RecipeError
 from .core.outputs import check_outputs, output_lock
 from .evaluation.arms import Dataset, Draws
+from .evaluation.results import Results
 from .evaluation.stage import fixed_draw, gan_draws, run_evaluation, variance_sources
 from .gan.run_folder import prepare_run_dir
 from .gan.train import train
@@ -300,7 +301,7 @@ def evaluate_folders(train: str, test: str, ev: EvaluateConfig, *, validation: s
                      synthetic_only: Path | None = None, doses: Mapping[float, Path] | None = None,
                      filter_threshold: float | None = None, imbalance: dict | None = None, label: str = "label",
                      signal: dict | None = None, device: str = "cpu",
-                     progress: bool = True) -> tuple[dict, Dataset | None]:
+                     progress: bool = True) -> tuple[Results, Dataset | None]:
     """`augmentor evaluate`: real splits and synthetic *folders* (one fixed draw each, so the
     report says the synthetic draw is not a covered source). Returns (results, sample grid data)."""
     train_data = load_dataset(train, label=label, **(signal or {}))
@@ -338,8 +339,6 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
                      progress: bool = True) -> dict:
     """`augmentor calibrate`: measure the false-verdict rate and power of the report `recipe` wrote, on
     its data and learners (evaluation/calibrate.py); store them in its results.json and re-render report.md."""
-    import json
-
     from .core.gaps import parse_strategy, plan_gaps
     from .evaluation.calibrate import calibrate
     from .report.render import rerender
@@ -348,8 +347,8 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
     path = report / "results.json"
     if not path.is_file():
         raise InvalidDataError(f"{path} does not exist: run `augmentor run` with this recipe first")
-    results = json.loads(path.read_text())
-    if "search" not in next(iter(results["classifiers"].values())):
+    results = Results.read(path)
+    if not next(iter(results.learners.values())).search:
         raise InvalidDataError(f"{path} was written before the grid search (no 'search' record): re-run the recipe")
     train_data, validation, test = prepare_splits(recipe)
     ev = recipe.evaluate

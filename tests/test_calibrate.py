@@ -1,6 +1,8 @@
 """`augmentor calibrate`: the null family's false-verdict rate stays at its level, a known loss is found,
 fits are cached under a key of every input that changes them."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -61,7 +63,9 @@ def test_calibrate_refuses_a_pool_too_small_for_the_family():
     from augmentor.evaluation.calibrate import calibrate
 
     d = load_dataset("builtin:wine")
-    results = {"protocol": {"seeds": 3, "confirm_seeds": 6}, "headline": {"classifier": "x"}}
+    from augmentor.evaluation.results import Results
+
+    results = Results.read(Path(__file__).parent.parent / "reports" / "wine")  # confirmatory seeds: 6
     with pytest.raises(RecipeError, match="at least 30"):
         calibrate(d, d, d, [], results, np.bincount(d.y), pool=20, simulations=100, cache=None, data_name="wine",
                   fit_inputs={})

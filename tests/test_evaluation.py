@@ -333,7 +333,7 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
                              doses={1.0: gan_draws([gen], plan, 2, train)}, online=online,
                              quality_filter=classifiers.QualityFilter.fit(train.x, train.y, 10, 0.5, steps=5),
                              teacher_pool=gan_draws([gen], {c: 3 * n for c, n in plan.items()}, 4, train),
-                             progress=False)
+                             progress=False).to_dict()
     res = results["classifiers"]["SmallCNN"]
     arms = res["arms"]
     arm_fits = [f for f in fits if f[0] == results["protocol"]["steps_per_arm"]]
@@ -453,7 +453,8 @@ def test_fits_in_worker_processes_give_the_runs_of_fits_in_this_process(tiny_mod
             out.append(run_evaluation(train, validation, test, ev, synthetic=gan_draws([gen], plan, 0, train),
                                       online=online, progress=False,
                                       quality_filter=classifiers.QualityFilter.fit(train.x, train.y, 10, 0.5, steps=5),
-                                      teacher_pool=gan_draws([gen], {c: 3 * n for c, n in plan.items()}, 4, train)))
+                                      teacher_pool=gan_draws([gen], {c: 3 * n for c, n in plan.items()}, 4,
+                                                             train)).to_dict())
     finally:
         torch.set_num_threads(threads)
     one, two = (r["classifiers"]["SmallCNN"]["arms"] for r in out)

@@ -35,7 +35,7 @@ def test_on_a_small_long_tail_a_larger_budget_wins_on_validation_and_every_arm_g
 
     CnnLearner.fit_predict = spy
     try:
-        results = run_evaluation(train, validation, test, ev, progress=False)
+        results = run_evaluation(train, validation, test, ev, progress=False).to_dict()
     finally:
         CnnLearner.fit_predict = original
     plan = results["protocol"]["steps_plan"]["SmallCNN"]

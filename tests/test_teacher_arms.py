@@ -66,7 +66,8 @@ def test_table_learners_fit_a_hard_teacher_arm_and_the_report_names_its_kept_row
     ev = EvaluateConfig(seeds=2, confirm_seeds=2, rebalancing=("reweight",), classifiers=("logreg",), doses=(),
                         filter_threshold=0.0, online=False, fold_below=0, teacher_weight=(0.5, 1.0),
                         teacher_join=(0.5, 0.75))
-    results = run_evaluation(train, validation, test, ev, synthetic=gap, teacher_pool=pool, progress=False)
+    typed = run_evaluation(train, validation, test, ev, synthetic=gap, teacher_pool=pool, progress=False)
+    results = typed.to_dict()  # results.json's shape
     arms = results["classifiers"]["logreg"]["arms"]
     # weight and join candidates: one arm per weight; logreg fits in one call, so the joins are one fit
     names = sorted(n for n in arms if n.startswith("real+synthetic (teacher"))
@@ -84,7 +85,7 @@ def test_table_learners_fit_a_hard_teacher_arm_and_the_report_names_its_kept_row
 
     from augmentor.report.render import write_report
 
-    md = write_report(tmp_path / "r", results, title="t").read_text()
+    md = write_report(tmp_path / "r", typed, title="t").read_text()
     assert "## Teacher selection: logreg" in md and "the teacher assigns none of the draw to it" in md
     assert "No copy guard: no memorisation check for tables" in md
 
@@ -115,8 +116,9 @@ def test_signal_teacher_arms_and_the_copy_guard(tmp_path):
     pool = _copying(train, 2, (0, 60, 75), 40)  # class 2: copies of its training series
     ev = EvaluateConfig(seeds=1, confirm_seeds=2, epochs=2, rebalancing=("oversample",), classic=(), mixup=(),
                         doses=(), filter_threshold=0.0, online=False, fold_below=0, learners=("cnn1d",))
-    results = run_evaluation(train, validation, test, ev, synthetic=lambda s: _signals((0, 20, 25), 50 + s),
-                             teacher_pool=pool, progress=False)
+    typed = run_evaluation(train, validation, test, ev, synthetic=lambda s: _signals((0, 20, 25), 50 + s),
+                           teacher_pool=pool, progress=False)
+    results = typed.to_dict()
     assert results["teacher_guard"]["flagged"] == ["f"]
     arms = results["classifiers"]["SmallCNN1d"]["arms"]
     teacher = arms[next(n for n in arms if n.startswith("real+synthetic (teacher)"))]
@@ -124,7 +126,7 @@ def test_signal_teacher_arms_and_the_copy_guard(tmp_path):
         assert sel["wanted"][2] == 0 and sel["kept"][2] == 0 and sel["kept"][1] > 0
     from augmentor.report.render import write_report
 
-    md = write_report(tmp_path / "r", results, title="t").read_text()
+    md = write_report(tmp_path / "r", typed, title="t").read_text()
     assert "flagged as copies" in md and "get no GAN samples in any arm: f (flagged per draw — teacher pool: f;" in md
     gap = arms[next(n for n in arms if n.split("+")[:2] == ["real", "synthetic"])]  # guarded too: gap-filling
     assert "none for f, whose GAN draw the memorisation check flags as copies" in gap["description"]
@@ -249,7 +251,7 @@ def test_one_copy_guard_decision_from_every_memorisation_check():
     ev = EvaluateConfig(seeds=1, confirm_seeds=0, epochs=1, rebalancing=("oversample",), classic=(), mixup=(),
                         doses=(), filter_threshold=0.0, online=False, fold_below=0, learners=("cnn1d",))
     results = run_evaluation(train, validation, test, ev, synthetic=gap, synthetic_only=gap,
-                             teacher_pool=lambda s: _signals((0, 60, 75), 40 + s), progress=False)
+                             teacher_pool=lambda s: _signals((0, 60, 75), 40 + s), progress=False).to_dict()
     guard = results["teacher_guard"]
     assert "m" in guard["flagged"] and "m" not in guard["sets"]["teacher pool"]  # flagged by the gap draw alone
     assert "m" in guard["sets"]["synthetic (gap-filling)"]

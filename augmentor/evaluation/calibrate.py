@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ..core.errors import RecipeError
 from .arms import Arm, Dataset, cell_arm
 from .metrics import score
+from .results import Results
 from .stats import HELPS, HURTS, judge_family, paired_difference
 
 KEEP = 0.7  # the weakened arm's share of each class's training samples
@@ -151,7 +152,7 @@ def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarr
     return {"false": false / sims, "power": {n: v / sims for n, v in power.items()}, "coverage": covered / sims}
 
 
-def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequence, results: dict,
+def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequence, results: Results,
               target: np.ndarray, *, pool: int, simulations: int, cache: Path | None, data_name: str,
               fit_inputs: dict, progress: bool = True) -> dict:
     """The `calibration` entry of a report's results.json (see the module docstring)."""
@@ -159,12 +160,12 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
 
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
     k = len(train.classes)
-    p = results["protocol"]
+    p = results.protocol
     seeds, confirm = int(p["seeds"]), int(p.get("confirm_seeds", p["seeds"]))
-    heads = [results["headline"], *results["headline"].get("others", [])] if results.get("headline") else []
+    heads = [results.headline, *results.headline.others] if results.headline else []
     if not heads:
         raise RecipeError("the report has no confirmatory family (no GAN arm): nothing to calibrate")
-    per_learner = {h["classifier"]: int(h.get("seeds", confirm)) for h in heads}  # the seeds each learner's verdict had
+    per_learner = {h.classifier: h.seeds or confirm for h in heads}  # the seeds each learner's verdict had
     confirm = max(per_learner.values())
     if pool < 5 * confirm:
         raise RecipeError(f"--pool {pool}: the null family needs 5 disjoint seed sets of {confirm} (the report's "
@@ -172,17 +173,16 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
     pools, vs_winner, effects, names = {}, {}, {}, {}
     data_key = fingerprint(train.y, validation.y, test.y, len(train), fit_inputs)
     for learner in learners:
-        h = next((h for h in heads if h["classifier"] == learner.name), None)
+        h = next((h for h in heads if h.classifier == learner.name), None)
         if h is None:
             continue
-        entry = results["classifiers"][learner.name]["arms"][h["best_non_gan_arm"]]
-        arm = winner_arm(entry, train, target)
+        arm = winner_arm(results.learners[learner.name].arms[h.best_non_gan_arm].raw, train, target)
         key = fingerprint(data_key, learner.name, arm.name, pool, KEEP,
                           getattr(learner, "steps", None), getattr(learner, "lr", None),
                           getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)())
         pools[learner.name] = fit_pool(learner, arm, train, validation, test, target, pool, cache,
                                        f"{learner.name}-{key}", progress=progress)
-        vs_winner[learner.name] = h["best_non_gan_arm"] != "real"
+        vs_winner[learner.name] = h.best_non_gan_arm != "real"
         d = _ba(pools[learner.name]["test_weak"], test.y, k) - _ba(pools[learner.name]["test"], test.y, k)
         effects[learner.name] = {"points": float(-d.mean() * 100), "se_points": float(d.std(ddof=1) / math.sqrt(len(d))
                                                                                       * 100)}

@@ -30,7 +30,7 @@ from ..core.errors import RecipeError
 from .arms import SOFT_LOSSES, Arm, Dataset
 from .fit_cache import FitCache
 from .metrics import score  # noqa: F401  (re-exported)
-from .search import TIE_RULE, Folds, halving, margin, merge_same_fits, pick, rank
+from .search import TIE_RULE, Folds, ValidationScores, halving, margin, merge_same_fits, pick, rank
 from .seed_plan import PowerPlan, seed_plan
 from .stats import (
     CONFIDENCE,
@@ -256,7 +256,7 @@ def _search_and_fit(fits: _Fits, grid: Sequence[Arm], gan: GanArms | None, seeds
                     keep: float, folds: Folds | None, self_training: SelfTraining | None = None) -> dict:
     """One learner: the grid search (search.halving), then its winner, `real` and the GAN arms on train."""
     cells = merge_same_fits(grid, fits.learner)
-    best, record = halving(fits, cells, seeds, keep, folds)
+    best, record = halving(folds.scorer(fits) if folds is not None else ValidationScores(fits), cells, seeds, keep)
     record["cells"] = len(grid)
     real = cells[0]
     fits.fit([real, best], seeds)  # on the training split (with folds, the search fitted folds only)

@@ -1,15 +1,18 @@
 """Typed results of an evaluation: comparisons, arms, learners, the headline; results.json from them.
 
-evaluation/engine.py builds a plain dict (its wire shape); `Results.from_dict` types it, `to_dict`
-writes the same shape back, so a committed results.json can be read again and re-rendered
-(report/render.py reads only attributes of these classes).
+The evaluation stage (evaluation/stage.py) returns a `Results`: the engine's entries (evaluation/engine.py, its
+wire shape) typed once, with the sections measured after the fits. The report renders it (report/render.py reads
+only attributes of these classes), `to_dict` is results.json, and `Results.read` is the one way back from a
+results.json (re-rendering, `augmentor calibrate`, `Comparison.read`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -203,6 +206,23 @@ class Results:
                    d["protocol"], d["statistics"], d.get("variance_sources") or {},
                    {n: LearnerResult.from_dict(n, r) for n, r in d["classifiers"].items()},
                    Headline.from_dict(d.get("headline")), d)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Results:
+        """A report's results.json (`path`: the file or its report folder), typed."""
+        path = Path(path)
+        path = path / "results.json" if path.is_dir() else path
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def with_sections(self, **sections: Any) -> Results:
+        """These results with sections added or replaced (versions, timings_s, recipe, budget, calibration,
+        statistics, ...); a typed section (classifiers, headline) is not replaced here."""
+        typed = {"classifiers", "headline"} & set(sections)
+        if typed:
+            raise ValueError(f"with_sections: {', '.join(sorted(typed))} are typed; build a new Results instead")
+        fields = {f.name for f in dataclasses.fields(self)} - {"raw", "learners", "headline"}
+        return dataclasses.replace(self, raw={**self.raw, **sections},
+                                   **{k: v for k, v in sections.items() if k in fields})
 
     def section(self, name: str) -> Any:
         """An optional section (fidelity, memorisation, quality_filter, validity, versions, timings_s)."""

@@ -105,8 +105,18 @@ class Folds:
         splits = [(keep_profile(tr), va) for tr, va in splits]
         self.splits = [splits[r * k_ok:(r + 1) * k_ok] for r in range(repeats)]
         self.scores: dict[str, list[float]] = {}  # arm -> per-repeat mean held-out balanced accuracy
+        self.fits = None  # the learner's fits (engine._Fits), bound by `scorer`
 
-    def fit(self, fits, arms: Sequence[Arm], repeats: int) -> None:
+    def scorer(self, fits) -> Folds:
+        """This splitter as the search's scorer for one learner's `fits`."""
+        self.fits = fits
+        return self
+
+    def chosen_on(self, repeats: int) -> str:
+        return f"{self.k}-fold cross-validation over train + validation ({repeats} repeats)"
+
+    def fit(self, arms: Sequence[Arm], repeats: int) -> None:
+        fits = self.fits
         todo = [(a, r) for r in range(repeats) for a in arms if len(self.scores.get(a.name, [])) <= r]
         jobs, held = [], []
         for arm, r in todo:
@@ -130,20 +140,32 @@ class Folds:
         return np.asarray(self.scores[name][:repeats])
 
 
-def halving(fits, cells: Sequence[Arm], seeds: int, keep: float, folds: Folds | None) -> tuple[Arm, dict]:
+class ValidationScores:
+    """The validation split as the search's scorer: each cell fitted on the training split at seeds 0..n-1,
+    scored on validation (the same questions `Folds` answers over k folds)."""
+
+    def __init__(self, fits) -> None:
+        self.fits = fits
+
+    def fit(self, arms: Sequence[Arm], seeds: int) -> None:
+        self.fits.fit(arms, seeds)
+
+    def value(self, name: str, seeds: int) -> float:
+        return self.fits.val(name, seeds)
+
+    def per_seed(self, name: str, seeds: int) -> np.ndarray:
+        return self.fits.val_per_seed(name, seeds)
+
+    def chosen_on(self, seeds: int) -> str:
+        return "validation split"
+
+
+def halving(scorer: ValidationScores | Folds, cells: Sequence[Arm], seeds: int, keep: float) -> tuple[Arm, dict]:
     """Successive halving over `cells` (already merged per fit): 1 seed each, then the best `keep` share
-    (at least 2) at `seeds`; returns the winner and the record of every score a choice was made on."""
+    (at least 2) at `seeds`; returns the winner and the record of every score a choice was made on.
+    `scorer` fits cells and gives their scores (ValidationScores, or Folds for k folds)."""
     cells = list(cells)
-
-    def fit(arms: Sequence[Arm], n: int) -> None:
-        fits.fit(arms, n) if folds is None else folds.fit(fits, arms, n)
-
-    def value(name: str, n: int) -> float:
-        return fits.val(name, n) if folds is None else folds.value(name, n)
-
-    def per_seed(name: str, n: int) -> np.ndarray:
-        return fits.val_per_seed(name, n) if folds is None else folds.per_seed(name, n)
-
+    fit, value, per_seed = scorer.fit, scorer.value, scorer.per_seed
     first = 1 if seeds > 1 and len(cells) > 2 else seeds
     fit(cells, first)
     stage1 = {a.name: value(a.name, first) for a in cells}
@@ -159,8 +181,7 @@ def halving(fits, cells: Sequence[Arm], seeds: int, keep: float, folds: Folds | 
         stages.append({"seeds": seeds, "arms": len(top), "balanced_accuracy": stage2})
     record = {"cells": len(cells), "distinct_fits": len(cells), "stages": stages, "chosen": winner.name,
               "chosen_score": stage2[winner.name], "tie_rule": TIE_RULE, "keep": keep,
-              "chosen_on": "validation split" if folds is None else
-              f"{folds.k}-fold cross-validation over train + validation ({seeds} repeats)",
+              "chosen_on": scorer.chosen_on(seeds),
               "same_fit": {a.name: a.extra["same_fit"] for a in cells if a.extra.get("same_fit")}}
     if len(ordered) > 1:
         record["noise"] = margin(winner.name, ordered[1].name, per_seed, seeds)

@@ -35,6 +35,7 @@ from .arms import (
     teacher_want,
 )
 from .engine import evaluate, teacher_mode
+from .results import Results
 from .seed_plan import power_plan
 from .steps_plan import plan_steps
 from .user_learner import ObjectLearner
@@ -281,7 +282,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                    doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
                    teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
                    sources: dict | None = None, unlabelled: Dataset | None = None,
-                   learners: Sequence[object] = (), cache=None) -> dict:
+                   learners: Sequence[object] = (), cache=None) -> Results:
     """The grid search and GAN arms of every learner (evaluation/engine.py), then fidelity, memorisation (images),
     filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm. `cache`: a folder
     that keeps finished fits (fit_cache.py), so a re-run fits only what is missing."""
@@ -313,7 +314,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
         results["teacher_guard"] = plan.guard
     results.update(kind.extra_sections(train, sets, validation))
     results.setdefault("work", {})["sections_s"] = round(time.perf_counter() - started, 1)
-    return results
+    return Results.from_dict(results)
 
 
 def _plan_steps(learners: Sequence, plan: _ArmPlan, train: Dataset, validation: Dataset, ev: EvaluateConfig,

@@ -26,15 +26,16 @@ from .page import page
 from .plots import plots as _plots
 
 
-def write_report(report_dir: str | Path, results: dict, *, samples: object | None = None,
+def write_report(report_dir: str | Path, results: Results, *, samples: object | None = None,
                  title: str = "augmentor report", recipe_text: str | None = None,
                  extra: dict | None = None, overwrite: bool = False, real: object | None = None,
                  synthetic: object | None = None) -> Path:
-    """Write the report folder atomically; return the path of report.md."""
+    """Write the report folder atomically; return the path of report.md. `extra`: sections to add to the
+    results (versions, timings, the recipe, the budget)."""
     report_dir = Path(report_dir)
     with output_lock(report_dir, "--report"):
         check_report_dir(report_dir, overwrite)
-        results = Results.from_dict({**results, **(extra or {})})
+        results = results.with_sections(**(extra or {}))
         with atomic_dir(report_dir) as tmp:
             write_marker(tmp, "report")
             (tmp / "results.json").write_text(json.dumps(_jsonable(results.to_dict()), indent=2) + "\n")
@@ -52,12 +53,12 @@ def rerender(report_dir: str | Path, title: str | None = None, calibration: dict
     it): the numbers are read back through the typed results and written from them; nothing is re-run.
     Each file is replaced atomically."""
     report_dir = Path(report_dir)
-    raw = json.loads((report_dir / "results.json").read_text())
+    results = Results.read(report_dir)
     if calibration is not None:
-        raw["calibration"] = calibration
-    if "statistics" in raw and "family_size" in raw["statistics"]:  # the method as the code states it today
-        raw["statistics"]["method"] = method_text(raw["statistics"]["family_size"])
-    results = Results.from_dict(raw)
+        results = results.with_sections(calibration=calibration)
+    if "family_size" in results.statistics:  # the method as the code states it today
+        results = results.with_sections(statistics={**results.statistics,
+                                                    "method": method_text(results.statistics["family_size"])})
     old = (report_dir / "report.md").read_text()
     title = title or old.splitlines()[0].removeprefix("# ")
     recipe = old.split("```toml\n", 1)[1].rsplit("\n```", 1)[0] if "```toml\n" in old else None
