@@ -254,10 +254,11 @@ def check_learners(train_data: Dataset, ev: EvaluateConfig, objects: Sequence[ob
 
 
 def _check_ray(train_data: Dataset, ev: EvaluateConfig, what: str) -> None:
-    """`evaluate.ray` only where the modality's learners can fit as Ray tasks (images, tables): one line otherwise."""
+    """`evaluate.ray` only where the modality's learners can fit as Ray tasks (its evaluation's `ray`: images,
+    tables and signals): one line otherwise."""
     if ev.ray and not getattr(train_data.MODALITY.evaluation, "ray", False):
-        raise RecipeError(f"evaluate.ray (--ray): {what} on Ray are for image and table learners; "
-                          f"{train_data.modality} data fits in this process: drop --ray")
+        raise RecipeError(f"evaluate.ray (--ray): {what} on Ray are not built for {train_data.modality} data; "
+                          "it fits in this process: drop --ray")
 
 
 def online_factory(gens: list, train_data: Dataset, target: dict, ev, base_seed: int, quality_filter=None):

@@ -64,3 +64,57 @@ def test_a_killed_evaluation_fits_only_what_is_missing(digits_splits, tmp_path, 
     calls.clear()
     _run(train, validation, test, tmp_path / "fits")
     assert calls == []  # a third run fits nothing
+
+
+def _table(n_per: tuple[int, ...], seed: int):
+    import pandas as pd
+
+    from augmentor.table.data import TableData
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(n_per)), n_per)
+    x = pd.DataFrame({"a": rng.normal(size=len(y)) + 3 * y, "b": rng.normal(size=len(y)) - 2 * y})
+    return TableData(x, y, ("p", "q", "r"), "test")
+
+
+def _signals(n_per: tuple[int, ...], seed: int):
+    from augmentor.signal.data import SignalData
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(n_per)), n_per)
+    t = np.linspace(0, 1, 32)
+    x = np.stack([np.sin(2 * np.pi * (2 + 3 * c) * t + rng.uniform(0, 6)) for c in y])[:, None, :]
+    return SignalData((x + 0.3 * rng.normal(size=x.shape)).astype(np.float32), y, ("s", "m", "f"), "test")
+
+
+def _teacher_runs(results: dict, learner: str) -> int:
+    return sum(len(a["runs"]) for a in results["classifiers"][learner]["arms"].values() if "teacher_selection" in a)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("modality", ["table", "signal"])
+def test_table_and_signal_fits_are_kept_too(tmp_path, modality):
+    """Every modality's fits are kept: a re-run fits only the teacher arms (their inputs are their teacher's picks)
+    and, for a scikit-learn teacher (no pickle, so no model kept), the teacher again for its model; same results."""
+    from augmentor.config.recipe import EvaluateConfig
+    from augmentor.evaluation.stage import run_evaluation
+
+    make, learner = (_table, "logreg") if modality == "table" else (_signals, "SmallCNN1d")
+    train, validation, test = make((60, 20, 6), 0), make((15, 15, 15), 1), make((30, 30, 30), 2)
+    ev = EvaluateConfig(seeds=2, confirm_seeds=2, epochs=1, rebalancing=("oversample",), classic=(), mixup=(),
+                        doses=(), filter_threshold=0.0, online=False, fold_below=0,
+                        **({"classifiers": ("logreg",)} if modality == "table" else {"learners": ("cnn1d",)}))
+
+    def run():
+        out = run_evaluation(train, validation, test, ev, synthetic=lambda s: make((0, 40, 54), 30 + s),
+                             teacher_pool=lambda s: make((0, 60, 75), 40 + s), progress=False,
+                             cache=tmp_path / "fits").to_dict()
+        return out, out.pop("work")["fits_computed"][learner]
+
+    first, computed = run()
+    assert len(list((tmp_path / "fits").glob("*.npz"))) == computed - _teacher_runs(first, learner)
+    again, recomputed = run()
+    assert _teacher_runs(first, learner) > 0
+    refit = 2 if modality == "table" else 0  # the teacher (the search's winner) at 2 seeds, for its model
+    assert recomputed == _teacher_runs(first, learner) + refit
+    assert json.dumps(again, sort_keys=True, default=str) == json.dumps(first, sort_keys=True, default=str)

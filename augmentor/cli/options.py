@@ -160,7 +160,7 @@ def format_option(signals: str):
 
 ray_option = click.option(
     "--ray", default=None, metavar="ADDRESS",
-    help="Images and tables: the evaluation's fits as Ray tasks: 'local' (a Ray cluster started here) or HOST:PORT.")
+    help="The evaluation's fits as Ray tasks: 'local' (a Ray cluster started here) or HOST:PORT.")
 learner_option = click.option(
     "--learner", "learners", multiple=True, metavar="SPEC",
     help="A learner to judge (repeat for several; replaces the modality's defaults): a built-in name "

@@ -101,7 +101,7 @@ def calibrate(recipe: Path, pool: int, simulations: int, ray: str | None, device
     Example:
       augmentor run recipes/wine.toml && augmentor calibrate recipes/wine.toml
       augmentor calibrate recipes/digits.toml --pool 40 --simulations 4000
-      augmentor calibrate recipes/digits.toml --ray local   # the refits as Ray tasks (images)
+      augmentor calibrate recipes/digits.toml --ray local   # the refits as Ray tasks
     """
     from ..config.recipe import load_recipe, with_overrides
     from ..pipeline import calibrate_recipe

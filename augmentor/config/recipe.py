@@ -138,7 +138,7 @@ class EvaluateConfig:
     batch_size: int = 64
     lr: float = 3e-3  # one-cycle peak; 3e-3 beat 1e-3 on validation for every arm (reports/classifier-pilot.md)
     workers: int = 1  # images: fit this many classifiers side by side, one torch thread each (CPU)
-    # images and tables: where the fits run: "" in this machine (image fits in worker processes); "local" a Ray
+    # every modality: where the fits run: "" in this machine (image fits in worker processes); "local" a Ray
     # cluster of `workers` CPUs started here; HOST:PORT (or ray://HOST:PORT) an existing Ray cluster
     # (augmentor run --ray ADDRESS)
     ray: str = ""

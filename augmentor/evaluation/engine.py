@@ -101,11 +101,24 @@ class _Fits:
             else:
                 p = next(fitted)
                 if keys[i]:
-                    self.cache.put(keys[i], p, self.learner.model_state(arm, seed))
+                    self.cache.put(keys[i], p, getattr(self.learner, "model_state", lambda *_: None)(arm, seed))
             out.append(p)
             if self.bar is not None:
                 self.bar.update(1)
         return out
+
+    def _models_of(self, teachers: Sequence[Arm], seeds: int) -> None:
+        """A teacher restored from the fit cache without its model (a scikit-learn estimator is not kept:
+        no pickle) is fitted again, for its model only: its runs are the cached ones."""
+        models = getattr(self.learner, "models", None)
+        if models is None:
+            return
+        for arm in {a.name: a for a in teachers}.values():
+            for seed in range(seeds):
+                if (arm.name, seed) not in models:
+                    x, y = arm.make(seed)
+                    self.learner.fit_predict(arm, x, y, seed, self.evals or [])
+                    self.computed += 1
 
     def fit(self, arms: Sequence[Arm], seeds: int) -> None:
         """Fit every arm for seeds 0..seeds-1 (those not fitted yet); a teacher arm's teacher first.
@@ -116,6 +129,7 @@ class _Fits:
         teachers = [self.arms[a.teacher] for a in arms if a.teacher]
         if teachers:  # its teacher is the teacher arm's model of the same seed
             self.fit(teachers, seeds)
+            self._models_of(teachers, seeds)
         todo = [(arm, seed) for seed in range(seeds) for arm in arms if len(self.runs.get(arm.name, [])) <= seed]
         self.fitted += len(todo)
         jobs, made = [], []

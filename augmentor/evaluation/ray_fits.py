@@ -61,3 +61,65 @@ class RayFitPool:
         if self._session is not None:
             self._session.__exit__(None, None, None)
             self._session = None
+
+
+class RayFits:
+    """A learner whose fits may run as Ray tasks (`self.ray`: a cluster's address, or "" for this process).
+
+    The learner splits a fit in two: `fit_job(arm, x, y, seed) -> dict`, in this process (what the fit needs, the
+    teacher's picks of a teacher arm included: its teacher's model lives here), and `run_job(job, evals) ->
+    (predictions, model or None)`, which runs here or in a task on a copy of the learner without its models. The
+    model of a non-GAN arm comes back for later teacher arms (`models`)."""
+
+    ray: str = ""
+    workers: int = 1
+    device: str = "cpu"
+    _pool: RayFitPool | None = None
+
+    def fit_predict(self, arm, x, y, seed: int, evals) -> list:
+        preds, model = self.run_job(self.fit_job(arm, x, y, seed), evals)
+        if model is not None:
+            self.models[(arm.name, seed)] = model
+        return preds
+
+    def fit_predict_many(self, jobs: Iterable[tuple], evals) -> Iterator:
+        """`fit_predict` for each (arm, x, y, seed), in order; as Ray tasks when `ray` names a cluster (the
+        evaluation inputs put in its object store once)."""
+        if not self.ray:
+            for arm, x, y, seed in jobs:
+                yield self.fit_predict(arm, x, y, seed, evals)
+            return
+        if self._pool is None:
+            gpus = 1.0 if str(self.device).startswith("cuda") else 0.0
+            self._pool = RayFitPool(self.ray, self.workers, {"evals": list(evals)}, gpus=gpus)
+        bare = self.bare()
+        order = []
+
+        def remote():
+            for arm, x, y, seed in jobs:
+                order.append((arm, seed))
+                yield bare, self.fit_job(arm, x, y, seed)
+
+        for k, (preds, model) in enumerate(self._pool.imap(_run_job, remote())):
+            arm, seed = order[k]
+            if model is not None:
+                self.models[(arm.name, seed)] = model
+            yield preds
+
+    def bare(self):
+        """This learner without its fitted models and pool: what a task gets."""
+        import copy
+
+        out = copy.copy(self)
+        out.models, out._pool = {}, None
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+def _run_job(job: tuple, shared: dict):
+    learner, spec = job
+    return learner.run_job(spec, shared["evals"])

@@ -4,6 +4,8 @@ layer, memorisation and a classifier two-sample test; SMOTE on the flattened ser
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 from torch import nn
@@ -13,6 +15,7 @@ from ..core.labels import align_classes
 from ..evaluation.arms import HardTeacher, class_scores, steps_for, with_rows
 from ..evaluation.classifiers import copies, embed, fit_cnn, predict_proba, soft_teacher_samples
 from ..evaluation.learner_spec import build, check_labels, check_scores, handful, shown, trial
+from ..evaluation.ray_fits import RayFits
 from ..evaluation.stage import memorisation_section
 from ..evaluation.steps_plan import floor_steps
 from ..evaluation.use_it import resampling_lines
@@ -51,31 +54,53 @@ def channel_scale(x: np.ndarray) -> np.ndarray:
     return np.where(sd > 0, sd, 1.0)
 
 
-class Cnn1dLearner:
+class Cnn1dLearner(RayFits):
     """Signals: the small 1-D CNN, the same step budget for every arm (as the image CNN)."""
 
     soft_targets = True  # fits teacher arms (GAN samples with soft targets from another arm's model)
 
-    def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str, scale: np.ndarray) -> None:
+    def __init__(self, n_classes: int, steps: int, batch_size: int, lr: float, device: str, scale: np.ndarray,
+                 ray: str = "", workers: int = 1) -> None:
         self.name, self.n_classes, self.steps = "SmallCNN1d", n_classes, steps
         self.batch_size, self.lr, self.device, self.scale = batch_size, lr, device, scale
         self.models: dict = {}  # (arm, seed) -> fitted network of a non-GAN arm, for teacher arms
+        self.ray, self.workers = ray, workers  # ray: the fits as Ray tasks (evaluation/ray_fits.py)
 
     def network(self, shape: tuple[int, ...], n_classes: int) -> nn.Module:
         return SmallCNN1d(shape[0], n_classes, self.scale)
 
-    def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
+    def cache_identity(self) -> str:
+        """Everything about this learner that changes a fit (fit_cache.py keys a kept fit by it)."""
+        return json.dumps([type(self).__name__, self.n_classes, self.steps, self.batch_size, self.lr, self.device,
+                           np.asarray(self.scale, np.float64).tolist()])
+
+    def model_state(self, arm, seed: int) -> dict | None:
+        """The fitted network of (arm, seed) as arrays, when a later teacher arm may use it."""
+        from ..evaluation.fitpool import state_arrays
+
+        model = self.models.get((arm.name, seed))
+        return state_arrays(model) if model is not None else None
+
+    def restore_model(self, arm, seed: int, state: dict, shape: tuple) -> None:
+        model = self.network(shape, self.n_classes)
+        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        self.models[(arm.name, seed)] = model.eval()
+
+    def fit_job(self, arm, x, y, seed: int) -> dict:
         soft = (soft_teacher_samples(arm, seed, self.models[(arm.teacher, seed)], self.n_classes)
                 if arm.soft is not None else None)
-        model = fit_cnn(x, y, self.n_classes, steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=seed,
-                        device=self.device, augment=classic_signal_augmentation(arm.classic) if arm.classic else None,
-                        loss=arm.loss, mixup=arm.mixup, soft=soft, network=self.network)
-        if arm.kind != "gan":
-            self.models[(arm.name, seed)] = model
-        return [predict_proba(model, e).argmax(1) for e in evals]
+        return {"x": x, "y": y, "seed": seed, "classic": arm.classic, "loss": arm.loss, "mixup": arm.mixup,
+                "soft": soft, "keep": arm.kind != "gan"}
+
+    def run_job(self, job: dict, evals) -> tuple[list[np.ndarray], object]:
+        model = fit_cnn(job["x"], job["y"], self.n_classes, steps=self.steps, batch_size=self.batch_size, lr=self.lr,
+                        seed=job["seed"], device=self.device, loss=job["loss"], mixup=job["mixup"], soft=job["soft"],
+                        augment=classic_signal_augmentation(job["classic"]) if job["classic"] else None,
+                        network=self.network)
+        return [predict_proba(model, e).argmax(1) for e in evals], model if job["keep"] else None
 
 
-class MiniRocketLearner(HardTeacher):
+class MiniRocketLearner(RayFits, HardTeacher):
     """MiniRocket features (Dempster et al. 2021, sktime) and a ridge classifier with its usual
     alpha search. The one loss-side fix a ridge takes is class weights (every loss arm uses
     'balanced'); classic augmentation adds one transformed copy of every training series; mixup
@@ -83,9 +108,13 @@ class MiniRocketLearner(HardTeacher):
 
     name = "MiniRocket"
 
-    def __init__(self, n_classes: int) -> None:
-        self.n_classes = n_classes
+    def __init__(self, n_classes: int, ray: str = "", workers: int = 1) -> None:
+        self.n_classes, self.ray, self.workers = n_classes, ray, workers
         self.models: dict = {}  # (arm, seed) -> (rocket, ridge) of a non-GAN arm, for teacher arms
+
+    def cache_identity(self) -> str:
+        """Everything about this learner that changes a fit (fit_cache.py keys a kept fit by it)."""
+        return json.dumps([type(self).__name__, self.n_classes])
 
     @staticmethod
     def teacher_scores(model, x) -> np.ndarray:
@@ -97,20 +126,23 @@ class MiniRocketLearner(HardTeacher):
         """Every loss fix is the same fit here: class_weight='balanced'."""
         return arm.rebalance if arm.loss == "ce" else "balanced", arm.classic, arm.mixup
 
-    def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
+    def fit_job(self, arm, x, y, seed: int) -> dict:
+        return _copies_job(self, arm, x, y, seed)
+
+    def run_job(self, job: dict, evals) -> tuple[list[np.ndarray], object]:
         from sklearn.linear_model import RidgeClassifierCV
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        x, y = augmented_copies(x, y, seed, arm.classic, arm.mixup)
-        x, y, w = with_rows(x, y, self.teacher_rows(arm, seed, self.n_classes), arm.soft.weight if arm.soft else 1)
-        rocket = minirocket(seed)
+        x, y = augmented_copies(job["x"], job["y"], job["seed"], job["classic"], job["mixup"])
+        x, y, w = with_rows(x, y, job["rows"], job["weight"])
+        rocket = minirocket(job["seed"])
         feats = rocket.fit_transform(x.astype(np.float64))
         clf = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10),
-                                                                class_weight="balanced" if arm.loss != "ce" else None))
+                                                                class_weight="balanced" if job["balanced"] else None))
         clf.fit(np.asarray(feats), y, **({"ridgeclassifiercv__sample_weight": w} if w is not None else {}))
-        self.remember(arm, seed, (rocket, clf))
-        return [clf.predict(np.asarray(rocket.transform(np.asarray(e, np.float64)))) for e in evals]
+        return ([clf.predict(np.asarray(rocket.transform(np.asarray(e, np.float64)))) for e in evals],
+                (rocket, clf) if job["keep"] else None)
 
 
 def augmented_copies(x, y, seed: int, classic: str = "", mixup: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -119,16 +151,23 @@ def augmented_copies(x, y, seed: int, classic: str = "", mixup: float = 0.0) -> 
     return copies(x, y, seed, classic_signal_augmentation(classic) if classic else None, mixup)
 
 
-class ImportedLearner(HardTeacher):
+def _copies_job(learner, arm, x, y, seed: int) -> dict:
+    """A fit of a learner that takes copies (classic augmentation, mixup) and a teacher arm's picked rows."""
+    return {"x": x, "y": y, "seed": seed, "classic": arm.classic, "mixup": arm.mixup, "balanced": arm.loss != "ce",
+            "rows": learner.teacher_rows(arm, seed, learner.n_classes) if arm.soft is not None else None,
+            "weight": arm.soft.weight if arm.soft is not None else 1, "keep": arm.kind != "gan"}
+
+
+class ImportedLearner(RayFits, HardTeacher):
     """A user's time-series classifier by import path (sktime / aeon style: `fit(X, y)` on
     (series, channels, length) arrays, `predict`), e.g. `"sktime.classification.kernel_based:Arsenal"`.
     Classic augmentation and mixup add copies (augmented_copies); it takes no class weights, so a loss-fix
     cell is the same fit as the cell without it, named together."""
 
-    def __init__(self, spec: str, n_classes: int = 0) -> None:
+    def __init__(self, spec: str, n_classes: int = 0, ray: str = "", workers: int = 1) -> None:
         from ..evaluation.learner_spec import resolve, short_name
 
-        self.n_classes = n_classes
+        self.n_classes, self.spec, self.ray, self.workers = n_classes, spec, ray, workers
         self.name, (self.factory, self.kwargs) = short_name(spec), resolve(spec, ("fit", "predict"))
         self.models: dict = {}  # (arm, seed) -> fitted estimator of a non-GAN arm, for teacher arms
         self.probabilistic = hasattr(self._estimator(0), "predict_proba")
@@ -159,6 +198,10 @@ class ImportedLearner(HardTeacher):
     def takes_weights(self) -> bool:
         return False  # fit(X, y): the teacher arm's rows count as real ones
 
+    def cache_identity(self) -> str:
+        """Everything about this learner that changes a fit (fit_cache.py keys a kept fit by it)."""
+        return json.dumps([type(self).__name__, self.spec, self.n_classes])
+
     @staticmethod
     def fit_key(arm) -> tuple:
         return arm.rebalance if arm.loss == "ce" else "none", arm.classic, arm.mixup
@@ -173,13 +216,16 @@ class ImportedLearner(HardTeacher):
     def describe(self) -> str:
         return f"by import path, arguments {self.kwargs}"
 
-    def fit_predict(self, arm, x, y, seed: int, evals) -> list[np.ndarray]:
-        x, y = augmented_copies(x, y, seed, arm.classic, arm.mixup)
-        x, y, _ = with_rows(x, y, self.teacher_rows(arm, seed, self.n_classes) if arm.soft else None)
-        est = trial(self.name, f"fit (arm {arm.name}, seed {seed})", self._estimator(seed).fit, x.astype(np.float64), y)
-        self.remember(arm, seed, est)
-        return [check_labels(self.name, trial(self.name, "predict", est.predict, np.asarray(e, np.float64)), len(e))
-                for e in evals]
+    def fit_job(self, arm, x, y, seed: int) -> dict:
+        return {**_copies_job(self, arm, x, y, seed), "arm": arm.name}
+
+    def run_job(self, job: dict, evals) -> tuple[list[np.ndarray], object]:
+        x, y = augmented_copies(job["x"], job["y"], job["seed"], job["classic"], job["mixup"])
+        x, y, _ = with_rows(x, y, job["rows"])  # fit(X, y): the teacher's rows count as real ones
+        est = trial(self.name, f"fit (arm {job['arm']}, seed {job['seed']})", self._estimator(job["seed"]).fit,
+                    x.astype(np.float64), y)
+        return ([check_labels(self.name, trial(self.name, "predict", est.predict, np.asarray(e, np.float64)), len(e))
+                 for e in evals], est if job["keep"] else None)
 
 
 def minirocket(seed: int):
@@ -206,6 +252,7 @@ class SignalEvaluation:
     candidates, the three loss fixes and mixup; fidelity in the 1-D CNN's penultimate layer."""
 
     losses, classic = ("reweight", "logit-adjust", "drw"), True
+    ray = True  # its fits can run as Ray tasks (evaluate.ray)
     augment_path = "augmentor.signal.augment:classic_signal_augmentation"  # for a learner object (user_learner.py)
 
     def classic_candidates(self, train: SignalData, ev) -> tuple[str, ...]:
@@ -221,15 +268,17 @@ class SignalEvaluation:
     def learners(self, train: SignalData, ev, device: str) -> tuple[list, dict]:
         steps = floor_steps(steps_for(len(train), ev.epochs, ev.batch_size), ev.min_steps)
         k = len(train.classes)
-        builtin = {"cnn1d": lambda: Cnn1dLearner(k, steps, ev.batch_size, ev.lr, device, channel_scale(train.x)),
-                   "minirocket": lambda: MiniRocketLearner(k)}
-        learners: list = [builtin[s]() if s in builtin else self._imported(s, k) for s in self.specs(ev)]
+        on = {"ray": ev.ray, "workers": ev.workers}  # ray: the fits as Ray tasks (evaluation/ray_fits.py)
+        builtin = {"cnn1d": lambda: Cnn1dLearner(k, steps, ev.batch_size, ev.lr, device, channel_scale(train.x), **on),
+                   "minirocket": lambda: MiniRocketLearner(k, **on)}
+        learners: list = [builtin[s]() if s in builtin else self._imported(s, k, **on) for s in self.specs(ev)]
         return learners, {"epochs": ev.epochs, "steps_per_arm": steps, "batch_size": ev.batch_size, "lr": ev.lr,
                           "classic_candidates": list(self.classic_candidates(train, ev)),
                           "mixup_alphas": list(ev.mixup), "device": device, "length_fit": train.fitted or "none",
                           "minirocket": "sktime MiniRocketMultivariate + RidgeClassifierCV" if has_minirocket() else
                           "not installed (pip install 'augmentor[signals]')",
-                          "learners": {lr.name: getattr(lr, "describe", lambda: "built-in")() for lr in learners}}
+                          "learners": {lr.name: getattr(lr, "describe", lambda: "built-in")() for lr in learners},
+                          **({"fits_on": f"Ray tasks ({ev.ray})"} if ev.ray else {})}
 
     def recipe_defaults(self, train: SignalData) -> dict:
         """`augmentor run DATA`: the GAN settings of recipes/japanese-vowels-longtail.toml (about 1,000 steps),
@@ -283,11 +332,11 @@ class SignalEvaluation:
         return "\n".join(lines)
 
     @staticmethod
-    def _imported(spec: str, n_classes: int = 0):
+    def _imported(spec: str, n_classes: int = 0, **on):
         if ":" not in spec:
             raise RecipeError(f"unknown signal learner '{shown(spec)}'; choose cnn1d or minirocket, or name a "
                               "classifier by import path ('package.module:Name')")
-        return ImportedLearner(spec, n_classes)
+        return ImportedLearner(spec, n_classes, **on)
 
     def check(self, train: SignalData, ev, losses: bool) -> None:
         """Every learner the recipe names, built once before any training."""

@@ -3,6 +3,7 @@ fidelity in the codec's space, the validity of synthetic rows; SMOTE / SMOTENC /
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -146,6 +147,10 @@ class TableLearner(HardTeacher):
 
     def describe(self) -> str:
         return "built-in" if self.factory is None else f"by import path, arguments {self.kwargs}"
+
+    def cache_identity(self) -> str:
+        """Everything about this learner that changes a fit (fit_cache.py keys a kept fit by it)."""
+        return json.dumps([type(self).__name__, self.spec, self.categorical, self.numeric, self.n_classes])
 
     def trial_fit(self, x, y, weights: bool = False) -> None:
         """A fresh estimator fitted on a handful of the rows, its predict_proba checked: a bad argument or a
