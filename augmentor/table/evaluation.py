@@ -23,6 +23,7 @@ from ..evaluation.learner_spec import (
     shown,
     trial,
 )
+from ..evaluation.ray_fits import RayFits
 from .codec import TableCodec
 from .data import TableData
 
@@ -127,7 +128,7 @@ class TableEvaluation:
         return {"validity": {name: synthetic_validity(train, s) for name, s in sets.items()}}
 
 
-class TableLearner(HardTeacher):
+class TableLearner(RayFits, HardTeacher):
     """Tables: one scikit-learn classifier — a built-in name (TABLE_CLASSIFIERS) or any scikit-learn-compatible
     estimator by import path (`"xgboost:XGBClassifier(n_estimators=300)"`, evaluation/learner_spec.py). The loss-side
     fix is class_weight='balanced' for the built-ins, balanced sample weights for an estimator by path."""
@@ -135,7 +136,7 @@ class TableLearner(HardTeacher):
     def __init__(self, name: str, categorical: list[str], numeric: list[str], n_classes: int = 0, ray: str = "",
                  workers: int = 1) -> None:
         self.name, self.categorical, self.numeric = short_name(name), categorical, numeric
-        self.spec, self.ray, self.workers, self._pool = name, ray, workers, None  # ray: fits as Ray tasks
+        self.spec, self.ray, self.workers = name, ray, workers  # ray: fits as Ray tasks (evaluation/ray_fits.py)
         self.factory, self.n_classes = None, n_classes
         self.models: dict = {}  # (arm, seed) -> fitted pipeline of a non-GAN arm, for teacher arms
         if is_import_path(name):
@@ -180,42 +181,13 @@ class TableLearner(HardTeacher):
     def teacher_scores(self, model, x) -> np.ndarray:
         return class_scores(self._proba(model, x), self.n_classes, model.classes_)
 
-    def fit_predict(self, arm: Arm, x, y, seed: int, evals: Sequence) -> list[np.ndarray]:
-        model = self.fit_model(arm.name, arm.loss, *self._rows(arm, x, y, seed), seed)
-        self.remember(arm, seed, model)
-        return self.predict(model, evals)
+    def fit_job(self, arm: Arm, x, y, seed: int) -> dict:
+        return {"arm": arm.name, "loss": arm.loss, "rows": self._rows(arm, x, y, seed), "seed": seed,
+                "keep": arm.kind != "gan"}
 
-    def fit_predict_many(self, jobs, evals: Sequence):
-        """`fit_predict` for each (arm, x, y, seed), in order; as Ray tasks when `ray` names a cluster (the
-        evaluation inputs put in its object store once; each task builds this learner from its spec and returns the
-        predictions, and the model of an arm a teacher arm may use)."""
-        if not self.ray:
-            for arm, x, y, seed in jobs:
-                yield self.fit_predict(arm, x, y, seed, evals)
-            return
-        if self._pool is None:
-            from ..evaluation.ray_fits import RayFitPool
-
-            self._pool = RayFitPool(self.ray, self.workers, {"evals": list(evals)})
-        order = []
-
-        def remote():
-            for arm, x, y, seed in jobs:
-                order.append((arm, seed))
-                yield {"spec": self.spec, "categorical": self.categorical, "numeric": self.numeric,
-                       "n_classes": self.n_classes, "arm": arm.name, "loss": arm.loss, "seed": seed,
-                       "rows": self._rows(arm, x, y, seed), "keep": arm.kind != "gan"}
-
-        for k, (preds, model) in enumerate(self._pool.imap(_fit_table_in_worker, remote())):
-            arm, seed = order[k]
-            if model is not None:
-                self.remember(arm, seed, model)
-            yield preds
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+    def run_job(self, job: dict, evals: Sequence) -> tuple[list[np.ndarray], object]:
+        model = self.fit_model(job["arm"], job["loss"], *job["rows"], job["seed"])
+        return self.predict(model, evals), model if job["keep"] else None
 
     def _rows(self, arm: Arm, x, y, seed: int) -> tuple:
         """(x, y, sample weights or None): the arm's rows, with a teacher arm's GAN rows its teacher agrees with."""
@@ -257,14 +229,6 @@ class TableLearner(HardTeacher):
         return check_scores(self.name, raw, len(x), self.n_classes, len(model.classes_))
 
 
-
-
-def _fit_table_in_worker(job: dict, shared: dict) -> tuple[list[np.ndarray], object]:
-    """One table fit in a Ray task: the learner rebuilt from its spec, fitted, its predictions on the shared
-    evaluation inputs, and the model when a teacher arm may use it."""
-    learner = TableLearner(job["spec"], job["categorical"], job["numeric"], job["n_classes"])
-    model = learner.fit_model(job["arm"], job["loss"], *job["rows"], job["seed"])
-    return learner.predict(model, shared["evals"]), model if job["keep"] else None
 
 
 def table_classifier(name: str, categorical: list[str], numeric: list[str], seed: int, balanced: bool = False):
