@@ -20,8 +20,8 @@ def _run(train, validation, test, cache):
     from augmentor.image.learners import CnnLearner
 
     counts = np.bincount(train.y)
-    grid = grid_arms(train, np.full(len(counts), counts.max()), ("oversample", "logit-adjust"), ("affine",), ())
-    cnn = CnnLearner(len(train.classes), steps=20, batch_size=32, lr=3e-3, device="cpu")
+    grid = grid_arms(train, np.full(len(counts), counts.max()), ("oversample",), ("affine",), ())
+    cnn = CnnLearner(len(train.classes), steps=12, batch_size=32, lr=3e-3, device="cpu")
     return evaluate(train, validation, test, grid, [cnn], seeds=2, fold_below=0, progress=False, cache=cache)
 
 

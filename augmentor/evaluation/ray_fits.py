@@ -74,6 +74,7 @@ class RayFits:
     ray: str = ""
     workers: int = 1
     device: str = "cpu"
+    die_once: str = ""  # tests: a marker file; the first fit's first attempt loses its worker
     _pool: RayFitPool | None = None
 
     def fit_predict(self, arm, x, y, seed: int, evals) -> list:
@@ -91,7 +92,7 @@ class RayFits:
             return
         if self._pool is None:
             gpus = 1.0 if str(self.device).startswith("cuda") else 0.0
-            self._pool = RayFitPool(self.ray, self.workers, {"evals": list(evals)}, gpus=gpus)
+            self._pool = RayFitPool(self.ray, self.workers, {"evals": list(evals)}, gpus=gpus, die_once=self.die_once)
         bare = self.bare()
         order = []
 
