@@ -151,12 +151,14 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     pool = load_pool(recipe, train_data, test, validation)
     planned = None
     if budget is not None:  # the pilot, then the recipe cut to fit, printed before the work starts
-        from .evaluation.budget import changes, measure, still_cut
+        from .evaluation.budget import changes, still_cut
         from .evaluation.budget import plan as plan_budget
+        from .evaluation.pilot import gan_finished, measure
 
         costs, shape = measure(recipe, train_data, validation, pool, device, export=export_onnx)
         asked = recipe
-        recipe, planned = plan_budget(recipe, costs, shape, budget, spent_s=time.perf_counter() - started)
+        recipe, planned = plan_budget(recipe, costs, shape, budget, spent_s=time.perf_counter() - started,
+                                      gan_done=resume and gan_finished(recipe, train_data))
         _say_plan(planned)
     run, syn, ev = recipe.run_dir, recipe.synthesize, recipe.evaluate
     for name, part in (("train", train_data), ("validation", validation), ("test", test)):

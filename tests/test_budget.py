@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from augmentor.cli import cli
 from augmentor.config.recipe import load_recipe
 from augmentor.core.errors import RecipeError
-from augmentor.evaluation.budget import MARGIN, Costs, _cuts, estimate, fit_units, parse_budget, plan, shape_of
+from augmentor.evaluation.budget import MARGIN, Costs, _cuts, estimate, fit_units, parse_budget, plan
+from augmentor.evaluation.pilot import shape_of
 from augmentor.pipeline import prepare_splits
 
 
@@ -86,14 +87,14 @@ def test_the_steps_pilots_multiples_are_counted_at_the_largest(wine):
 
 def test_run_with_a_budget_says_what_it_cut(tmp_path, monkeypatch):
     """The CLI path end to end, with the pilot's timings fixed (the plan, not this machine's speed, is tested)."""
-    from augmentor.evaluation import budget
+    from augmentor.evaluation import pilot
 
     def fixed(recipe, train, validation, pool, device, export=None):
-        shape = budget.shape_of(recipe, train, validation, pool, device)
+        shape = pilot.shape_of(recipe, train, validation, pool, device)
         names = [lr.name for lr in shape.learners]
         return Costs(0.5, 0.01, dict.fromkeys(names, 1.0), dict.fromkeys(names, 1.0), pilot_s=0.0), shape
 
-    monkeypatch.setattr(budget, "measure", fixed)
+    monkeypatch.setattr(pilot, "measure", fixed)
     path = tmp_path / "r.toml"
     path.write_text("""name = "wine-budget"
 [data]
@@ -128,3 +129,28 @@ classifiers = ["logreg", "hgb"]
     assert "## The time budget" in text and "Cut to fit" in text and "the power to call" in text
     bad = CliRunner().invoke(cli, ["run", str(path), "--budget", "soon", "--out", str(tmp_path / "run2"), "-q"])
     assert bad.exit_code != 0 and "--budget 'soon'" in bad.output and not (tmp_path / "run2").exists()
+
+
+def test_a_resumed_run_whose_gans_are_trained_is_planned_without_the_gan(wine, tmp_path):
+    """--resume --budget: when every GAN folder holds a checkpoint at the recipe's last step, the plan costs no GAN
+    training (it used to cost the GAN as if untrained, and cut more than it needed)."""
+    import dataclasses
+    import math
+
+    from augmentor.evaluation.pilot import gan_finished
+    from augmentor.gan.checkpoint import save_checkpoint
+
+    recipe, shape, costs = wine
+    recipe = dataclasses.replace(recipe, out=str(tmp_path / "run"),
+                                 evaluate=dataclasses.replace(recipe.evaluate, gan_seeds=recipe.evaluate.seeds))
+    train = shape.train
+    last = recipe.train.epochs * math.ceil(len(train) / recipe.train.batch_size)
+    assert not gan_finished(recipe, train)  # nothing trained
+    save_checkpoint(recipe.run_dir, last, {}, {"step": last})
+    assert not gan_finished(recipe, train)  # the extra GANs are not
+    for g in range(1, recipe.evaluate.gan_seeds):
+        save_checkpoint(recipe.run_dir / f"gan-{g}", last - (g == 1), {}, {"step": last - (g == 1)})
+    assert not gan_finished(recipe, train)  # gan-1 stopped one step short
+    save_checkpoint(recipe.run_dir / "gan-1", last, {}, {"step": last})
+    assert gan_finished(recipe, train)
+    assert estimate(recipe, costs, shape, gan_done=True)["gan"] == 0 < estimate(recipe, costs, shape)["gan"]
