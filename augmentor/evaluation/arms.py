@@ -19,7 +19,7 @@ validation and test splits. Nothing here reads the test split except to predict 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -369,3 +369,13 @@ def online_on_top_of(best: Arm, online: Callable[[int], object], flagged: Sequen
 
 def steps_for(n_train: int, epochs: int, batch_size: int) -> int:
     return epochs * math.ceil(n_train / batch_size)
+
+
+def gan_sources(ev, *, synthetic, filtered, doses: Mapping | None, online, teacher,
+                synthetic_only) -> dict:
+    """The GAN arms by the name before the winner's setting, in the report's order, each with its source (None: not
+    built). The time budget (budget.py) asks it with placeholders for what the run will have."""
+    return {"real+synthetic": synthetic, "real+synthetic (filtered)": filtered,
+            **{f"real+synthetic x{r:g}": d for r, d in sorted((doses or {}).items())},
+            "real+online-synthetic": online if ev.online else None,
+            "real+synthetic (teacher)": teacher or None, "synthetic-only": synthetic_only}

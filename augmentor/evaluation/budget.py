@@ -29,7 +29,7 @@ import numpy as np
 
 from ..config.recipe import EvaluateConfig, Recipe
 from ..core.errors import RecipeError
-from .arms import Dataset, grid_arms
+from .arms import Dataset, gan_sources, grid_arms
 from .engine import planned_fits
 from .search import merge_same_fits
 from .stats import MIN_SEEDS
@@ -92,12 +92,10 @@ def _teacher_plans(ev: EvaluateConfig) -> int:
 
 
 def gan_arm_names(ev: EvaluateConfig, shape: Shape) -> list[str]:
-    """The GAN arms' names before the winner's setting, as the evaluation builds them (stage._plan_arms)."""
-    names = ["real+synthetic", *(["real+synthetic (filtered)"] if shape.filtered else []),
-             *(f"real+synthetic x{r:g}" for r in sorted(ev.doses)),
-             *(["real+online-synthetic"] if ev.online and shape.guided else []),
-             *(["real+synthetic (teacher)"] if ev.teacher_pool > 0 and ev.baselines else []), "synthetic-only"]
-    return [n for n in names if n not in ev.exclude]
+    """The GAN arms' names before the winner's setting, as the evaluation builds them (stage.gan_sources)."""
+    made = gan_sources(ev, synthetic=True, filtered=shape.filtered, doses=dict.fromkeys(ev.doses, True),
+                       online=shape.guided, teacher=ev.teacher_pool > 0 and ev.baselines, synthetic_only=True)
+    return [n for n, v in made.items() if v and n not in ev.exclude]
 
 
 def fit_units(ev: EvaluateConfig, shape: Shape, learner) -> float:

@@ -29,6 +29,7 @@ from .arms import (
     TeacherPlan,
     cell_arm,
     gan_on_top_of,
+    gan_sources,
     grid_arms,
     online_on_top_of,
     teacher_on_top_of,
@@ -248,10 +249,8 @@ def _plan_arms(train: Dataset, validation: Dataset, ev: EvaluateConfig, *, synth
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
                 pseudo += [TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, w, j, share,
                                        pseudo=True, tag=tag) for w, j, tag in settings]
-    bases = {"real+synthetic": synthetic, "real+synthetic (filtered)": filtered,
-             **{f"real+synthetic x{r:g}": d for r, d in sorted((doses or {}).items())},
-             "real+online-synthetic": online if ev.online else None,
-             "real+synthetic (teacher)": teacher or None, "synthetic-only": synthetic_only}
+    bases = gan_sources(ev, synthetic=synthetic, filtered=filtered, doses=doses, online=online, teacher=teacher,
+                        synthetic_only=synthetic_only)
     known = {a.name for a in grid} | set(bases)
     unknown = [n for n in ev.exclude if n not in known]
     if unknown or "real" in ev.exclude:
