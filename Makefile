@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/augmentor run recipes/digits.toml --overwrite
 
 test: $(STAMP)
-	$(BIN)/ruff check augmentor tests benchmarks examples
+	$(BIN)/ruff check augmentor tests benchmarks examples tools
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -52,7 +52,7 @@ bench-ctgan: $(CTGAN_VENV)/.installed
 	$(CTGAN_VENV)/bin/python benchmarks/bench_ctgan.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check augmentor tests benchmarks examples
+	$(BIN)/ruff check augmentor tests benchmarks examples tools
 
 clean:
 	rm -rf runs .pytest_cache
