@@ -155,7 +155,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
         from .evaluation.budget import plan as plan_budget
         from .evaluation.pilot import gan_finished, measure
 
-        costs, shape = measure(recipe, train_data, validation, pool, device, export=export_onnx)
+        costs, shape = measure(recipe, train_data, validation, pool, device, export=export_onnx, objects=learners)
         asked = recipe
         recipe, planned = plan_budget(recipe, costs, shape, budget, spent_s=time.perf_counter() - started,
                                       gan_done=resume and gan_finished(recipe, train_data))

@@ -89,7 +89,7 @@ def test_run_with_a_budget_says_what_it_cut(tmp_path, monkeypatch):
     """The CLI path end to end, with the pilot's timings fixed (the plan, not this machine's speed, is tested)."""
     from augmentor.evaluation import pilot
 
-    def fixed(recipe, train, validation, pool, device, export=None):
+    def fixed(recipe, train, validation, pool, device, export=None, objects=()):
         shape = pilot.shape_of(recipe, train, validation, pool, device)
         names = [lr.name for lr in shape.learners]
         return Costs(0.5, 0.01, dict.fromkeys(names, 1.0), dict.fromkeys(names, 1.0), pilot_s=0.0), shape
@@ -154,3 +154,24 @@ def test_a_resumed_run_whose_gans_are_trained_is_planned_without_the_gan(wine, t
     save_checkpoint(recipe.run_dir / "gan-1", last, {}, {"step": last})
     assert gan_finished(recipe, train)
     assert estimate(recipe, costs, shape, gan_done=True)["gan"] == 0 < estimate(recipe, costs, shape)["gan"]
+
+
+def test_a_users_learner_object_is_costed_and_never_cut(wine):
+    """compare(learners=[obj]) / run_recipe(learners=[obj]): the object is fitted by the evaluation, so the plan
+    counts its fits; it is not the recipe's to cut ("learners after the first" cuts only the recipe's learners)."""
+    import dataclasses
+
+    from sklearn.naive_bayes import GaussianNB
+
+    recipe, _, costs = wine
+    train, validation, _ = prepare_splits(recipe)
+    shape = shape_of(recipe, train, validation, None, "cpu", objects=[GaussianNB()])
+    name = shape.objects[0].name
+    costs = dataclasses.replace(costs, fit_s={**costs.fit_s, name: 0.4}, parallel={**costs.parallel, name: 1.0})
+    est = estimate(recipe, costs, shape)
+    assert f"fits: {name}" in est and not any(f"fits: {n}" in est for n in ("logreg", "hgb", "rf"))  # it replaces them
+    named = dataclasses.replace(recipe, evaluate=dataclasses.replace(recipe.evaluate, learners=("logreg", "hgb")))
+    assert {f"fits: {n}" for n in ("logreg", "hgb", name)} <= set(estimate(named, costs, shape))  # beside the recipe's
+    tight, record = plan(named, costs, shape, budget_s=0.35 * _total(named, costs, shape), spent_s=0.0)
+    assert tight.evaluate.learners == ("logreg",) and f"fits: {name}" in record["estimate_s"]
+    assert plan(recipe, costs, shape, budget_s=10 * _total(recipe, costs, shape))[0] == recipe

@@ -80,6 +80,13 @@ class Shape:
     gan_steps_per_epoch: int
     axes: Callable[[EvaluateConfig], dict]  # the grid's axes for a recipe (stage.grid_axes)
     specs: Callable[[EvaluateConfig], Sequence[str]]  # the learner specs a recipe names, in `learners`' order
+    objects: Sequence = ()  # a user's learner objects (compare(), run_recipe(learners=)): always fitted, never cut
+
+    def fitted(self, ev: EvaluateConfig) -> list:
+        """The learners the evaluation fits for `ev`: the recipe's (a prefix, after "learners after the first"), or
+        none of the modality's defaults where objects replace them; then the objects."""
+        named = self.learners[:len(self.specs(ev))] if ev.learners or not self.objects else []
+        return [*named, *self.objects]
 
     def cells(self, ev: EvaluateConfig, learner) -> int:
         grid = grid_arms(self.train, self.target, **self.axes(ev))
@@ -124,7 +131,7 @@ def estimate(recipe: Recipe, costs: Costs, shape: Shape, gan_done: bool = False)
     ev = recipe.evaluate
     gan_steps = recipe.train.epochs * shape.gan_steps_per_epoch
     gan = 0.0 if gan_done else ev.gan_seeds * (costs.gan_fixed_s + costs.gan_step_s * gan_steps)
-    learners = shape.learners[:len(shape.specs(ev))]  # "learners after the first" keeps a prefix
+    learners = shape.fitted(ev)
     fits = {lr.name: costs.fit_s[lr.name] * fit_units(ev, shape, lr) / costs.parallel[lr.name] for lr in learners}
     evaluate = sum(fits.values())
     exports = 0.0 if gan_done else ev.gan_seeds * costs.export_s
@@ -158,6 +165,8 @@ def _cuts(recipe: Recipe, shape: Shape) -> list[tuple[str, Callable[[Recipe], Re
 
     def first_learner(r: Recipe) -> Recipe:
         specs = tuple(shape.specs(r.evaluate))
+        if shape.objects and not r.evaluate.learners:
+            return r  # the objects replace the modality's defaults: nothing of the recipe's to cut
         return ev_(r, learners=specs[:1]) if len(specs) > 1 else r
 
     return [

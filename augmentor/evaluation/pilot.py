@@ -57,20 +57,24 @@ def time_gan(train_once: Callable[[int], None], steps_per_epoch: int, epochs: in
     return max(0.0, t_short - per_step * short * steps_per_epoch), per_step
 
 
-def shape_of(recipe: Recipe, train: Dataset, validation: Dataset, pool: Dataset | None, device: str) -> Shape:
-    """The evaluation's shape for this data and recipe: its learners (built as the evaluation builds them), targets,
-    whether choices go by folds, which GAN arms the modality has."""
+def shape_of(recipe: Recipe, train: Dataset, validation: Dataset, pool: Dataset | None, device: str,
+             objects: Sequence[object] = ()) -> Shape:
+    """The evaluation's shape for this data and recipe: its learners (built as the evaluation builds them; a user's
+    `objects` wrapped as it wraps them), targets, whether choices go by folds, which GAN arms the modality has."""
     from ..core.gaps import parse_strategy, plan_gaps
     from ..core.labels import align_classes
     from .stage import grid_axes
+    from .user_learner import ObjectLearner
 
     ev, kind = recipe.evaluate, train.MODALITY.evaluation
     counts = train.counts()
     gaps = plan_gaps(counts, parse_strategy(recipe.synthesize.strategy))
     learners, _ = kind.learners(train, ev, device)
+    wrapped = [ObjectLearner(o, len(train.classes), kind.augment_path) for o in objects]
     val = align_classes(validation, train.classes)
     val_counts = np.bincount(val.y, minlength=len(train.classes))
-    return Shape(train=train, learners=learners, networks={lr.name for lr in learners if hasattr(lr, "steps")},
+    return Shape(train=train, learners=learners, objects=wrapped,
+                 networks={lr.name for lr in [*learners, *wrapped] if hasattr(lr, "steps")},
                  target=np.array([counts[c] + gaps.get(c, 0) for c in train.classes]),
                  folds=bool(ev.folds > 1 and np.median(val_counts) < ev.fold_below),
                  guided=bool(train.MODALITY.guided),
@@ -80,16 +84,18 @@ def shape_of(recipe: Recipe, train: Dataset, validation: Dataset, pool: Dataset 
 
 
 def measure(recipe: Recipe, train: Dataset, validation: Dataset, pool: Dataset | None, device: str,
-            export: Callable[[Path], object] | None = None) -> tuple[Costs, Shape]:
-    """The pilot: the GAN timed at short lengths and one fit per learner of the pilot arms; `export(run_dir)`
-    (registry.export_onnx) timed on the shortest GAN, in a temporary folder; with the evaluation's shape."""
+            export: Callable[[Path], object] | None = None, objects: Sequence[object] = ()) -> tuple[Costs, Shape]:
+    """The pilot: the GAN timed at short lengths and one fit per learner of the pilot arms (a user's `objects`
+    included); `export(run_dir)` (registry.export_onnx) timed on the shortest GAN, in a temporary folder; with the
+    evaluation's shape."""
     import tempfile
 
     from ..core.labels import align_classes
     from ..gan.train import train as train_gan
 
     started = time.perf_counter()
-    shape = shape_of(recipe, train, validation, pool, device)
+    shape = shape_of(recipe, train, validation, pool, device, objects)
+    every = [*shape.learners, *shape.objects]
 
     def train_once(epochs: int, folder: Path | None = None) -> None:
         short = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, epochs=epochs))
@@ -104,12 +110,12 @@ def measure(recipe: Recipe, train: Dataset, validation: Dataset, pool: Dataset |
             export_s = time.perf_counter() - t
     fixed, per_step = time_gan(train_once, shape.gan_steps_per_epoch, recipe.train.epochs)
     try:
-        fit_s = time_fits(shape.learners, grid_arms(train, shape.target, **shape.axes(recipe.evaluate)),
+        fit_s = time_fits(every, grid_arms(train, shape.target, **shape.axes(recipe.evaluate)),
                           align_classes(validation, train.classes))
     finally:
-        for lr in shape.learners:
+        for lr in every:
             getattr(lr, "close", lambda: None)()
-    parallel = {lr.name: max(1.0, 0.8 * min(getattr(lr, "workers", 1), os.cpu_count() or 1)) for lr in shape.learners}
+    parallel = {lr.name: max(1.0, 0.8 * min(getattr(lr, "workers", 1), os.cpu_count() or 1)) for lr in every}
     return Costs(fixed, per_step, fit_s, parallel, time.perf_counter() - started, export_s), shape
 
 
