@@ -20,6 +20,10 @@ def test_onnx_contract(tiny_model):
     assert [o.name for o in m.graph.output] == ["x"]
     assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert m.graph.input[1].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    for value in [*m.graph.input, *m.graph.output]:  # one symbolic batch axis, the rest fixed
+        dims = value.type.tensor_type.shape.dim
+        assert dims[0].dim_param and not dims[0].dim_value
+        assert all(d.dim_value > 0 for d in dims[1:])
     info = read_model_info(path)
     assert info.classes == tuple(str(i) for i in range(10))
     assert info.shape == (1, 8, 8) and info.z_dim == 8
@@ -33,6 +37,37 @@ def test_parity_with_pytorch_over_every_class(tiny_model):
     g, _ = generator_from_checkpoint(latest_checkpoint(run))
     worst = verify_onnx(path, g, batch_sizes=(1, 7, 64))
     assert worst["max_abs"] < 1e-4
+
+
+def test_a_torch_without_the_torchscript_exporter_gets_the_dynamo_one(tiny_model, tmp_path, monkeypatch, caplog):
+    """The fallback path, taken for real: the dynamo exporter's file passes the same verification and computes
+    what the TorchScript one does."""
+    import torch
+
+    from augmentor.synthesis import export
+
+    run, path = tiny_model
+    g, _ = generator_from_checkpoint(latest_checkpoint(run))
+    real = torch.onnx.export
+
+    def without_torchscript(*args, dynamo=True, **kwargs):
+        if not dynamo:
+            raise RuntimeError("the TorchScript exporter was removed")
+        return real(*args, dynamo=dynamo, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", without_torchscript)
+    out = tmp_path / "dynamo.onnx"
+    with caplog.at_level("WARNING"):
+        export._torch_export(g.eval().folded(), out, opset=18)
+    assert "using the dynamo exporter" in caplog.text
+    verify_onnx(out, g)
+    z, label = np.random.default_rng(0).standard_normal((7, 8)).astype(np.float32), np.arange(7)
+    import onnxruntime as ort
+
+    got = [ort.InferenceSession(str(p)).run(["x"], {"z": z, "label": label})[0] for p in (path, out)]
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="exporter must be"):
+        export._torch_export(g, out, opset=18, exporter="jit")
 
 
 def test_dynamic_batch_and_exact_counts(tiny_model):
