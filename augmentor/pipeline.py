@@ -219,7 +219,7 @@ def _run_stages(recipe: Recipe, *, device: str, overwrite: bool, resume: bool, p
     sources = variance_sources(max(ev.seeds, ev.confirm_seeds), fresh_draws=True, gan_seeds=ev.gan_seeds)
     results = run_evaluation(train_data, validation, test, ev, **draws, quality_filter=quality_filter,
                              online=online, device=device, progress=progress, sources=sources,
-                             unlabelled=pool, learners=learners, cache=run / "fits")
+                             unlabelled=pool, learners=learners, cache=run / "fits", gans=len(gens))
     times["evaluate"] = time.perf_counter() - t
     samples = draws["synthetic_only"](0)  # the synthetic-only folder's samples, already in memory (same seed)
     if planned is not None:

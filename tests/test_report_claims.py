@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 
 from augmentor.evaluation.results import Comparison
-from augmentor.evaluation.stats import HELPS, HURTS, MIN_SEEDS, holm, holm_interval, paired_difference
+from augmentor.evaluation.stats import (
+    HELPS,
+    HURTS,
+    MIN_GANS,
+    MIN_SEEDS,
+    NOT_ENOUGH,
+    holm,
+    holm_interval,
+    paired_difference,
+)
 
 REPORTS = sorted(p.parent for p in (Path(__file__).resolve().parents[1] / "reports").glob("*/results.json"))
 
@@ -30,12 +39,26 @@ def test_a_confirmatory_interval_agrees_with_its_verdict(report):
     results = json.loads((report / "results.json").read_text())
     text = (report / "report.md").read_text()
     for c in _confirmatory(results):
-        if c.n < MIN_SEEDS or math.isnan(c.p_holm):
+        if c.n < MIN_SEEDS or math.isnan(c.p_holm) or c.gan_trainings == 1:
             assert c.verdict not in (HELPS, HURTS)
             continue
         lo, hi = c.holm_interval
         assert (lo > 0 or hi < 0) == (c.verdict in (HELPS, HURTS)), (c.arm, c.reference, lo, hi, c.verdict)
         assert f"[{lo * 100:+.1f}, {hi * 100:+.1f}]" in text  # printed beside the verdict
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.name)
+def test_a_verdict_word_covers_three_gan_trainings_or_the_report_says_why(report):
+    """Every confirmatory comparison of a GAN arm with a verdict word drew from at least 3 trained GANs, and
+    results.json records each GAN seed's difference; otherwise it reads "not enough evidence" and the page says why."""
+    results = json.loads((report / "results.json").read_text())
+    text = (report / "report.md").read_text()
+    for c in _confirmatory(results):
+        if c.verdict == NOT_ENOUGH:
+            assert c.verdict_reason and c.verdict_reason in text, (c.arm, c.reference)
+        else:
+            assert c.gan_trainings >= MIN_GANS and len(c.per_gan_seed) == c.gan_trainings == c.n, (c.arm, c.reference)
+            assert sum(g["seeds"] for g in c.per_gan_seed) == c.seeds
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.name)

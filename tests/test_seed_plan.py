@@ -84,7 +84,8 @@ def test_a_noisy_learner_gets_the_seeds_a_one_and_a_half_point_gain_needs(tmp_pa
     learner = Noisy([train, validation, test], lambda arm: levels.get(arm.name, 0.83))
     plan = power_plan(ev)  # as run_evaluation makes it from the recipe
     out = evaluate(train, validation, test, grid, [learner], seeds=ev.seeds, confirm_seeds=ev.confirm_seeds,
-                   gan=lambda best, soft, lr=None, pool=None: [gan], fold_below=0, progress=False, power=plan)
+                   gan=lambda best, soft, lr=None, pool=None: [gan], fold_below=0, progress=False, power=plan,
+                   gan_seeds=ev.max_confirm_seeds)  # a GAN for every seed the plan can give: the seed level
     h = out["headline"]
     if not planned:
         assert h["seeds"] == ev.confirm_seeds and "seed_plan" not in h

@@ -35,6 +35,7 @@ from .seed_plan import PowerPlan, seed_plan
 from .stats import (
     CONFIDENCE,
     MIN_SEEDS,
+    by_gan,
     judge_family,
     mark_exploratory,
     method_text,
@@ -63,8 +64,9 @@ class _Fits:
     """Runs and test predictions of one learner, arm by arm; an arm is fitted once per seed."""
 
     def __init__(self, learner, validation: Dataset, test: Dataset, k: int, bar, pooled: Dataset | None = None,
-                 cache: FitCache | None = None) -> None:
+                 cache: FitCache | None = None, gan_seeds: int = 1) -> None:
         self.learner, self.validation, self.test, self.k, self.bar = learner, validation, test, k, bar
+        self.gan_seeds = gan_seeds  # GANs the synthetic draws come from: seed s from GAN s mod gan_seeds
         self.cache, self._evals_key = cache, None  # finished fits kept in the run folder (fit_cache.py)
         self.pooled = pooled  # train + validation, predicted too when choices are made by k-fold
         self.runs: dict[str, list[dict]] = {}
@@ -167,9 +169,16 @@ class _Fits:
         n = min(len(a), len(b))
         var = test_sampling_variance(np.stack(self.test_pred[name][:n]), np.stack(self.test_pred[ref][:n]),
                                      self.test.y)
-        d = paired_difference(np.array([r["test"]["balanced_accuracy"] for r in a[:n]]),
-                              np.array([r["test"]["balanced_accuracy"] for r in b[:n]]), test_var=var)
-        return {**d, "metric": "balanced_accuracy"}
+        arm = np.array([r["test"]["balanced_accuracy"] for r in a[:n]])
+        reference = np.array([r["test"]["balanced_accuracy"] for r in b[:n]])
+        if not (self.arms[name].uses_gan or self.arms[ref].uses_gan):
+            return {**paired_difference(arm, reference, test_var=var), "seeds": n, "metric": "balanced_accuracy"}
+        if self.gan_seeds == 1:  # one GAN: the seed level, which does not cover GAN training (stats.verdict)
+            return {**paired_difference(arm, reference, test_var=var), "seeds": n, "gan_trainings": 1,
+                    "metric": "balanced_accuracy"}
+        per_arm, per_ref, per_gan = by_gan(arm, reference, self.gan_seeds)
+        return {**paired_difference(per_arm, per_ref, test_var=var), "seeds": n, "gan_trainings": len(per_gan),
+                "per_gan_seed": per_gan, "metric": "balanced_accuracy"}
 
 
 GanArms = Callable[..., Sequence[Arm]]  # (best non-GAN arm, teacher arm, learner, self-training plan) -> GAN arms
@@ -192,7 +201,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
              rebuild: Callable[[Arm, Dataset], Arm] | None = None, progress: bool = True,
              protocol: dict | None = None, sources: dict | None = None,
              self_training: SelfTraining | None = None, cache: Path | None = None,
-             power: PowerPlan | None = None) -> dict:
+             power: PowerPlan | None = None, gan_seeds: int = 1) -> dict:
     """Search the non-GAN `grid` (search.py; `real` first) per learner, add the GAN arms `gan(best, soft)`
     builds on top of the winner, fit the confirmatory family for every learner and compare on test.
 
@@ -201,7 +210,9 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
     make a cell for a fold. `reference` (a grid cell) replaces the search's winner as the comparator of
     the exploratory estimates. `sources` says which variance sources the intervals cover.
     `self_training(teacher, learner)`: self-training arms (an unlabelled pool labelled by `teacher`'s model),
-    fitted after the search; the best of them and the winner on validation is the best arm without a GAN."""
+    fitted after the search; the best of them and the winner on validation is the best arm without a GAN.
+    `gan_seeds`: the GANs the GAN arms' samples come from (seed s from GAN s mod gan_seeds): a comparison with a GAN
+    arm is made at the GAN level (stats.by_gan), and with one GAN it never reads helps or hurts."""
     if seeds < 1:
         raise RecipeError(f"seeds must be >= 1, got {seeds}")
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
@@ -222,7 +233,7 @@ def evaluate(train: Dataset, validation: Dataset, test: Dataset, grid: Sequence[
             fold_plan = Folds(train, validation, folds, rebuild, max(seeds, 1)) if small else None
             fits = fits_of[learner.name] = _Fits(learner, validation, test, k, bar,
                                                  fold_plan.pooled if fold_plan else None,
-                                                 FitCache(cache) if cache is not None else None)
+                                                 FitCache(cache) if cache is not None else None, gan_seeds)
             by_clf[learner.name] = _search_and_fit(fits, grid, gan, seeds, reference, keep, fold_plan,
                                                    self_training)
         headline, family = _confirm(by_clf, fits_of, seeds, max(seeds, confirm_seeds), power)

@@ -40,6 +40,10 @@ class Comparison:
     arm: str = ""
     reference: str = ""
     metric: str = "balanced_accuracy"
+    seeds: int = 0  # classifier seeds (n counts GAN trainings where the comparison is made at the GAN level)
+    gan_trainings: int = 0  # a GAN arm's: the trained GANs its seeds drew from (0: no GAN arm in it)
+    per_gan_seed: tuple = ()  # at the GAN level: per GAN {gan, seeds, mean difference}
+    verdict_reason: str = ""  # why a confirmatory comparison reads "not enough evidence"
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Comparison | None:
@@ -208,11 +212,13 @@ class Results:
                    Headline.from_dict(d.get("headline")), d)
 
     @classmethod
-    def read(cls, path: str | Path) -> Results:
-        """A report's results.json (`path`: the file or its report folder), typed."""
+    def read(cls, path: str | Path, rejudge: bool = False) -> Results:
+        """A report's results.json (`path`: the file or its report folder), typed; with `rejudge`, its confirmatory
+        verdicts as today's rules give them (`rejudged`)."""
         path = Path(path)
         path = path / "results.json" if path.is_dir() else path
-        return cls.from_dict(json.loads(path.read_text()))
+        d = json.loads(path.read_text())
+        return cls.from_dict(rejudged(d) if rejudge else d)
 
     def with_sections(self, **sections: Any) -> Results:
         """These results with sections added or replaced (versions, timings_s, recipe, budget, calibration,
@@ -236,6 +242,9 @@ class Results:
             d = dataclasses.asdict(c)
             for key in ("verdict", "p_holm") if c.role == "exploratory" else ("q_bh",):
                 d.pop(key)  # an exploratory estimate has no verdict; a confirmatory one no q-value
+            for key in ("seeds", "gan_trainings", "per_gan_seed", "verdict_reason"):
+                if not d[key]:
+                    d.pop(key)  # written where they say something (reports from before them stay as they were)
             return d
 
         learners = {n: {**lr.raw, "arms": {a: {**arm.raw, "vs_real": comparison(arm.vs_real),
@@ -259,3 +268,33 @@ class Results:
         if self.headline:
             out["headline"] = headline(self.headline)
         return {k: v for k, v in out.items() if v is not None}
+
+
+def rejudged(d: dict) -> dict:
+    """`d` (a results.json) with its confirmatory verdicts as today's rules give them (stats.verdict), from each
+    comparison's stored n, p-values and GAN count — nothing is recomputed but the verdict word and its reason. A
+    report from before the GAN count was recorded drew every GAN arm's samples from the GANs its recipe trained
+    (`evaluate.gan_seeds`, 1 unless set; a folder of samples given to `augmentor evaluate` is one)."""
+    from .stats import verdict, verdict_reason
+
+    if not d.get("headline"):
+        return d
+    d = json.loads(json.dumps(d))  # a copy
+    gans = int(((d.get("recipe") or {}).get("evaluate") or {}).get("gan_seeds", 1))
+    head = d["headline"]
+    for h in [head, *head.get("others", [])]:
+        for key in ("difference", "vs_real"):
+            c = h.get(key)
+            if not c:
+                continue
+            if "gan_trainings" not in c and gans == 1:
+                c["gan_trainings"] = 1
+            c["p_holm"] = _num(c.get("p_holm"))
+            c["p"] = _num(c.get("p"))
+            c["verdict"] = verdict(c, c["p_holm"])
+            reason = verdict_reason(c, c["verdict"])
+            c.pop("verdict_reason", None)
+            if reason:
+                c["verdict_reason"] = reason
+        h["verdict"] = h["difference"]["verdict"]
+    return d

@@ -37,20 +37,52 @@ def seed_plan(fits, g: str, ref: str, start: int, family: int, plan: PowerPlan, 
     differences on validation, rescaled to the test split's class sizes, give the power at each seed count
     (stats.seeds_for_power, Bonferroni level: conservative for Holm); `arms` fits per extra seed."""
     sizes = dict(zip(*np.unique(fits.test.y, return_counts=True)))
-    sd = float(np.std(fits.val_per_seed(g, start) - fits.val_per_seed(ref, start), ddof=1))
+    diff = fits.val_per_seed(g, start) - fits.val_per_seed(ref, start)
+    sd = float(np.std(diff, ddof=1))
+    gans = getattr(fits, "gan_seeds", 1)
     var = test_sampling_variance(np.stack(fits.val_pred[g][:start]), np.stack(fits.val_pred[ref][:start]),
                                  fits.validation.y, sizes)
+    if gans == 1:  # stats.verdict: one GAN gives no verdict word at any seed count; no seeds are spent on it
+        return {"seeds": start, "start": start, "power": 0.0, "target": plan.target,
+                "effect_points": 100 * plan.effect, "seed_sd_points": 100 * sd, "test_se_points": 100 * math.sqrt(var),
+                "stopped_by": "one trained GAN (evaluate.gan_seeds = 1): no verdict word at any seed count",
+                "gan_trainings": 1, "level": (1 - CONFIDENCE) / max(family, 1), "estimated_on": "the validation "
+                f"split (first {start} seeds)"}
     alpha = (1 - CONFIDENCE) / max(family, 1)
     afford = start + int(plan.budget * fits.fitted / max(arms, 1))
     most = max(start, min(plan.most, afford))
-    n, reached, why = seeds_for_power(plan.effect, sd, var, alpha, plan.target, start, most)
+    level = gans if 1 < gans < most else 0  # a GAN for every seed the plan can give: the GAN level is the seed level
+    sd_gans = 0.0
+    if level:
+        sd, sd_gans = gan_spread(diff, gans)
+    n, reached, why = seeds_for_power(plan.effect, sd, var, alpha, plan.target, start, most, sd_gans, level)
     if why == "cap":
         why = "the seed cap (evaluate.max_confirm_seeds)" if most == plan.most else (
             "the budget (evaluate.confirm_budget x the learner's fits so far)")
+    elif why == "GAN trainings":
+        why = f"the GAN trainings ({gans}, evaluate.gan_seeds): more classifier seeds add no GAN"
     return {"seeds": n, "start": start, "power": reached, "target": plan.target, "effect_points": 100 * plan.effect,
             "seed_sd_points": 100 * sd, "test_se_points": 100 * math.sqrt(var), "stopped_by": why,
+            "gan_trainings": gans, **({"gan_sd_points": 100 * sd_gans} if level else {}),
             "level": alpha, "estimated_on": "the validation split (first "
             f"{start} seeds; sampling variance rescaled to the test split's class sizes)"}
+
+
+def gan_spread(diff: np.ndarray, gans: int) -> tuple[float, float]:
+    """(the seeds' spread within a GAN, the GANs' spread beyond it) of per-seed differences whose seed s drew from
+    GAN s mod `gans`: the pooled within-GAN sd, and the between-GAN sd of a one-way random-effects model (moment
+    estimate, at least 0). Where no GAN has two seeds yet, every bit of the spread is counted as the GANs'
+    (conservative: then more classifier seeds buy nothing)."""
+    of = np.arange(len(diff)) % gans
+    groups = [diff[of == k] for k in range(gans) if (of == k).any()]
+    within_df = sum(len(x) - 1 for x in groups)
+    if within_df == 0:
+        return 0.0, float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0
+    within = sum(float(((x - x.mean()) ** 2).sum()) for x in groups) / within_df
+    means = np.array([x.mean() for x in groups])
+    per = len(diff) / len(groups)
+    between = max(float(np.var(means, ddof=1)) - within / per, 0.0) if len(groups) > 1 else 0.0
+    return math.sqrt(within), math.sqrt(between)
 
 
 def power_plan(ev) -> PowerPlan | None:

@@ -48,7 +48,8 @@ def variance_sources(seeds: int, *, fresh_draws: bool, gan_seeds: int) -> dict[s
     """Which sources of variation the seed-to-seed intervals cover, and which they do not."""
     return {"classifier seed (initialisation, batch order, resampling)": seeds > 1,
             "synthetic draw (fresh GAN samples each seed)": fresh_draws and seeds > 1,
-            "GAN training (one GAN per seed)": gan_seeds > 1 and gan_seeds >= seeds,
+            f"GAN training ({gan_seeds} GANs; the seeds grouped by GAN)" if gan_seeds > 1 else
+            "GAN training (one GAN: a GAN arm's verdict never reads helps or hurts)": gan_seeds > 1,
             "test-set sampling": True}
 
 def gan_draws(gens: list, counts: Mapping[str, int], base_seed: int, like: Dataset) -> Draws:
@@ -281,10 +282,11 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                    doses: Mapping[float, Draws] | None = None, quality_filter=None, online=None,
                    teacher_pool: Draws | None = None, device: str = "cpu", progress: bool = True,
                    sources: dict | None = None, unlabelled: Dataset | None = None,
-                   learners: Sequence[object] = (), cache=None) -> Results:
+                   learners: Sequence[object] = (), cache=None, gans: int = 1) -> Results:
     """The grid search and GAN arms of every learner (evaluation/engine.py), then fidelity, memorisation (images),
     filter and validity sections. `online`: seed -> OnlineSynthetic, for the fresh-draw arm. `cache`: a folder
-    that keeps finished fits (fit_cache.py), so a re-run fits only what is missing."""
+    that keeps finished fits (fit_cache.py), so a re-run fits only what is missing. `gans`: how many trained GANs
+    the draws come from (`gan_draws`: seed s from GAN s mod gans); a fixed folder of samples is one."""
     kind = train.MODALITY.evaluation
     plan = _plan_arms(train, validation, ev, synthetic=synthetic, synthetic_only=synthetic_only, doses=doses,
                       quality_filter=quality_filter, online=online, teacher_pool=teacher_pool, unlabelled=unlabelled)
@@ -296,7 +298,7 @@ def run_evaluation(train: Dataset, validation: Dataset, test: Dataset, ev: Evalu
                        fold_below=ev.fold_below, rebuild=plan.rebuild, progress=progress,
                        protocol={**protocol, "grid": plan.axes, **pool}, sources=sources,
                        self_training=plan.self_training if plan.pseudo else None, cache=cache,
-                       power=power_plan(ev))
+                       power=power_plan(ev), gan_seeds=gans)
     use_it = getattr(kind, "use_it", None)
     if use_it is not None:  # each learner's winner as code for the user's own training
         results["use_it"] = {lr.name: _use_it(lr, results, plan, use_it) for lr in learners}

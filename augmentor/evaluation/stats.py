@@ -36,6 +36,7 @@ import numpy as np
 from scipy import stats as st
 
 MIN_SEEDS = 3
+MIN_GANS = 3  # a GAN arm's verdict word needs the seeds' samples from at least this many GAN trainings
 CONFIDENCE = 0.95
 HELPS, HURTS, NO_CHANGE, NOT_ENOUGH = "helps", "hurts", "no detectable change", "not enough evidence"
 
@@ -63,6 +64,20 @@ def paired_difference(arm: np.ndarray, reference: np.ndarray, confidence: float 
     half = float(st.t.ppf(0.5 + confidence / 2, df)) * se
     p = float(2 * st.t.sf(abs(mean) / se, df))
     return {**out, "low": mean - half, "high": mean + half, "p": p, "df": df}
+
+
+def by_gan(arm: np.ndarray, reference: np.ndarray, gans: int) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """The GAN-training level: seed s drew its samples from GAN s mod `gans` (stage.gan_draws), so the seeds are
+    grouped by GAN and each GAN's mean is one observation of the paired model — its spread holds GAN training's
+    variance and the classifier seeds' within it. Returns the per-GAN means of each arm and, per GAN, its seeds
+    and mean difference (results.json's `per_gan_seed`)."""
+    arm, reference = np.asarray(arm, float), np.asarray(reference, float)
+    of = np.arange(len(arm)) % gans
+    used = [g for g in range(gans) if (of == g).any()]
+    a = np.array([arm[of == g].mean() for g in used])
+    r = np.array([reference[of == g].mean() for g in used])
+    per = [{"gan": g, "seeds": int((of == g).sum()), "mean": float(a[i] - r[i])} for i, g in enumerate(used)]
+    return a, r, per
 
 
 def test_sampling_variance(arm_pred: np.ndarray, ref_pred: np.ndarray, y_true: np.ndarray,
@@ -95,22 +110,45 @@ def holm(p_values: list[float]) -> list[float]:
 
 def verdict(d: dict, p_adjusted: float | None = None, confidence: float = CONFIDENCE,
             min_seeds: int = MIN_SEEDS) -> str:
-    """helps / hurts / no detectable change / not enough evidence, from one comparison."""
+    """helps / hurts / no detectable change / not enough evidence, from one comparison. A GAN arm's comparison
+    whose samples all came from one trained GAN (`gan_trainings` 1) gets no verdict word: its interval does not
+    cover GAN training, and another GAN's samples could overturn it (`verdict_reason` says why); from 2 GANs the
+    comparison is made at the GAN level, whose n (GANs) must reach `min_seeds` too."""
     p = d["p"] if p_adjusted is None else p_adjusted
-    if d["n"] < min_seeds or math.isnan(p):
+    if d["n"] < min_seeds or math.isnan(p) or d.get("gan_trainings") == 1:
         return NOT_ENOUGH
     if p < 1 - confidence:
         return HELPS if d["mean"] > 0 else HURTS
     return NO_CHANGE
 
 
+def verdict_reason(d: dict, word: str, min_seeds: int = MIN_SEEDS) -> str:
+    """Why a comparison reads "not enough evidence" ("" otherwise)."""
+    if word != NOT_ENOUGH:
+        return ""
+    gans = d.get("gan_trainings", 0)
+    if gans == 1:
+        return ("its GAN samples came from one trained GAN: the interval covers classifier seeds, synthetic draws "
+                "and test sampling, not GAN training, and a GAN trained from another seed can overturn the "
+                f"difference (evaluate.gan_seeds >= {MIN_GANS} gives a verdict)")
+    if gans > 1 and d["n"] < min_seeds:
+        return f"{d['n']} GAN trainings, fewer than the {min_seeds} a verdict needs (evaluate.gan_seeds)"
+    if d["n"] < min_seeds:
+        return f"{d['n']} seeds, fewer than the {min_seeds} a verdict needs"
+    return "a non-zero difference with no spread at all: no interval can be given"
+
+
 def judge_family(comparisons: list[dict], confidence: float = CONFIDENCE) -> None:
-    """Holm-adjust a confirmatory family together and set each verdict, in place."""
+    """Holm-adjust a confirmatory family together and set each verdict (and why, where it is not enough
+    evidence), in place."""
     adjusted = holm([c["p"] for c in comparisons])
     for c, p in zip(comparisons, adjusted):
         c["p_holm"] = p
         c["role"] = "confirmatory"
         c["verdict"] = verdict(c, p, confidence)
+        reason = verdict_reason(c, c["verdict"])
+        if reason:
+            c["verdict_reason"] = reason
 
 
 def holm_interval(mean: float, low: float, high: float, p: float, p_holm: float, df: float,
@@ -170,13 +208,30 @@ def method_text(family_size: int, confidence: float = CONFIDENCE) -> str:
             f"seed), the interval is test-set sampling alone (normal, df = infinity): more seeds add nothing and "
             f"the test split limits what can be detected. Each confirmatory interval printed beside a verdict is "
             f"Holm-adjusted (the t-interval at level 1 - {1 - confidence:.2f} x p / p_Holm), so it excludes 0 "
-            f"exactly when the verdict is helps or hurts; the unadjusted interval stands beside it")
+            f"exactly when the verdict is helps or hurts; the unadjusted interval stands beside it. A comparison "
+            f"with a GAN arm whose seeds drew from several trained GANs (seed s from GAN s mod G) is made at the "
+            f"GAN level: each GAN's mean difference over its seeds is one observation (G - 1 degrees of "
+            f"freedom), so the interval covers GAN training; fewer than {MIN_GANS} GANs: 'not enough evidence'; "
+            f"one GAN: 'not enough evidence' with the seed-level interval, which does not cover GAN training")
 
 
-def power(effect: float, sd_seeds: float, var_test: float, n: int, alpha: float) -> float:
+def power(effect: float, sd_seeds: float, var_test: float, n: int, alpha: float, sd_gans: float = 0.0,
+          gans: int = 0) -> float:
     """The power of the two-level test (`paired_difference`) to call a true difference of `effect` at level `alpha`
     with `n` seeds, a seed-to-seed spread `sd_seeds` and a test-sampling variance `var_test` (non-central t with
-    n - 1 degrees of freedom; normal where the seeds do not vary)."""
+    n - 1 degrees of freedom; normal where the seeds do not vary). With `gans` > 0 GAN trainings (the seeds grouped
+    by GAN, `by_gan`): `sd_gans` is the spread between GANs beyond the seeds', and with G = min(gans, n) GANs drawn
+    from, the variance sd_gans^2 / G + sd_seeds^2 / n + var_test on G - 1 degrees of freedom (no test below 2)."""
+    if gans:
+        used = min(gans, n)  # seeds beyond the GANs draw from a GAN again: they add no GAN
+        if used < 2:
+            return 0.0
+        var = sd_gans * sd_gans / used + sd_seeds * sd_seeds / n + var_test
+        if var <= 0.0:
+            return 1.0
+        t = float(st.t.ppf(1 - alpha / 2, used - 1))
+        nc = abs(effect) / math.sqrt(var)
+        return float(st.nct.sf(t, used - 1, nc) + st.nct.cdf(-t, used - 1, nc))
     var = (sd_seeds * sd_seeds / n if sd_seeds > 0 else 0.0) + var_test
     if var <= 0.0:
         return 1.0
@@ -189,18 +244,21 @@ def power(effect: float, sd_seeds: float, var_test: float, n: int, alpha: float)
 
 
 def seeds_for_power(effect: float, sd_seeds: float, var_test: float, alpha: float, target: float, start: int,
-                    most: int) -> tuple[int, float, str]:
+                    most: int, sd_gans: float = 0.0, gans: int = 0) -> tuple[int, float, str]:
     """The fewest seeds from `start` to `most` whose power (`power`) for `effect` reaches `target`, with the power
     reached and why it stopped: "reached"; "seeds do not vary" (more seeds change nothing); "test split" (even
     infinitely many seeds stay below the target: seeds are added until the power is within 5 % of that limit);
-    "cap" (`most` seeds reach neither)."""
-    if sd_seeds <= 0:
+    "GAN trainings" (the same, where the limit is the GANs' spread and count: more seeds add no GAN); "cap" (`most`
+    seeds reach neither)."""
+    if sd_seeds <= 0 and not gans:
         return start, power(effect, 0.0, var_test, start, alpha), "seeds do not vary"
-    limit = power(effect, 0.0, var_test, 1, alpha)  # infinitely many seeds: test sampling alone
+    # infinitely many seeds: the test split's limit, and the GANs' where there are fewer GANs than seeds
+    limit = power(effect, 0.0, var_test, max(gans, 1), alpha, sd_gans, gans)
+    limited_by = "GAN trainings" if gans and gans < most else "test split"
     goal = min(target, 0.95 * limit)
     for n in range(start, max(start, most) + 1):
-        p = power(effect, sd_seeds, var_test, n, alpha)
+        p = power(effect, sd_seeds, var_test, n, alpha, sd_gans, gans)
         if p >= goal:
-            return n, p, "reached" if p >= target else "test split"
+            return n, p, "reached" if p >= target else limited_by
     n = max(start, most)
-    return n, power(effect, sd_seeds, var_test, n, alpha), "cap"
+    return n, power(effect, sd_seeds, var_test, n, alpha, sd_gans, gans), "cap"

@@ -35,6 +35,8 @@ def _verdict_ci(v: Comparison | None, explain: bool = False) -> str:
     if math.isnan(lo):
         return f"{ci_text(v)} points (95 % interval, unadjusted)"
     why = ": it excludes 0 exactly when the verdict is helps or hurts" if explain else ""
+    if v.gan_trainings == 1:  # stats.verdict: no verdict word, whatever the interval
+        why = ", over classifier seeds, synthetic draws and test sampling; one GAN: not over GAN training"
     return (f"{v.mean * 100:+.1f} [{lo * 100:+.1f}, {hi * 100:+.1f}] points (Holm-adjusted 95 % interval{why}; "
             f"unadjusted [{v.low * 100:+.1f}, {v.high * 100:+.1f}])")
 
@@ -56,7 +58,7 @@ def use_text(verdict: str, gan_arm: str, best: str) -> str:
         return f"use the GAN arm, {gan_arm}"
     return f"use {best}, the best arm without a GAN" + (
         " (the GAN data did not beat it)" if verdict in ("no detectable change", "hurts") else
-        " (too few seeds to judge the GAN data)")
+        " (the GAN data could not be judged: see why below)")
 
 
 def summary(h: Headline) -> str:
@@ -78,6 +80,26 @@ def credit(h: Headline) -> str:
            if "self-training" in h.best_non_gan_arm else "its rebalancing and augmentation")
     return (f" (that gain is the best arm without a GAN's — {how} — which the GAN arm builds on; the GAN samples "
             "add no detectable change to it)")
+
+
+def gan_level_lines(h: Headline) -> list[str]:
+    """Why confirmatory comparisons read "not enough evidence" (one line per reason, naming them), and the spread
+    between GAN training seeds where the comparison was made at the GAN level."""
+    why: dict[str, list[str]] = {}
+    out = []
+    for x in [h, *h.others]:
+        for c in (x.difference, x.vs_real):
+            if c is None:
+                continue
+            if c.verdict_reason:
+                why.setdefault(c.verdict_reason, []).append(f"{x.classifier}: {c.arm} vs {c.reference}")
+            if c.per_gan_seed:
+                per = ", ".join(f"GAN {g['gan']}: {100 * g['mean']:+.1f} ({g['seeds']} seeds)" for g in c.per_gan_seed)
+                out += ["", f"{x.classifier}, {c.arm} vs {c.reference}, per GAN training seed (the mean difference "
+                        f"of the classifier seeds that drew from it; sd {100 * c.sd:.1f} points between the "
+                        f"{c.gan_trainings} GANs, the interval's unit): {per}."]
+    return [line for reason, names in why.items()
+            for line in ("", f"**Not enough evidence** ({'; '.join(names)}): {reason}.")] + out
 
 
 def answer_at_a_glance(h: Headline | None) -> list[str]:
@@ -108,6 +130,7 @@ def answer_lines(h: Headline | None, first: LearnerResult, learners: dict[str, L
         out.append(f"Against real data alone ({ba['real'] * 100:.1f} %): **{h.vs_real.verdict}**, "
                    f"{_verdict_ci(h.vs_real)}, {_holm(h.vs_real.p_holm)}{credit(h)}.")
     d = h.difference
+    out += gan_level_lines(h)
     if h.verdict == "hurts":
         out += ["", "**The synthetic data did not help here**: the best arm without a GAN did better; use it."]
     elif h.verdict == "no detectable change" and d.has_interval:

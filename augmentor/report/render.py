@@ -49,11 +49,12 @@ def write_report(report_dir: str | Path, results: Results, *, samples: object | 
 
 def rerender(report_dir: str | Path, title: str | None = None, calibration: dict | None = None) -> Path:
     """Rewrite report.md, per_class.csv and results.json of an existing report from its results.json
-    (e.g. after the wording changed, or with `calibration`, `augmentor calibrate`'s measurement, stored in
-    it): the numbers are read back through the typed results and written from them; nothing is re-run.
+    (e.g. after the wording or a verdict rule changed, or with `calibration`, `augmentor calibrate`'s measurement,
+    stored in it): the numbers are read back through the typed results and written from them, the confirmatory
+    verdicts judged by today's rules (`results.rejudged`); nothing is re-run.
     Each file is replaced atomically."""
     report_dir = Path(report_dir)
-    results = Results.read(report_dir)
+    results = Results.read(report_dir, rejudge=True)  # the verdicts as the code judges today
     if calibration is not None:
         results = results.with_sections(calibration=calibration)
     if "family_size" in results.statistics:  # the method as the code states it today
