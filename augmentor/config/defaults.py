@@ -2,7 +2,8 @@
 
 The defaults suit the data's modality and size: each modality's evaluation gives its settings for a
 data set (`recipe_defaults(train)`: the GAN's width and step budget, the non-GAN grid); the held-out
-test split is a stratified 30 % of the data, the validation split 20 % of the rest. The recipe is written
+test split is a stratified 30 % of the data, the validation split 20 % of the rest; three GANs are trained
+(`evaluate.gan_seeds`), so a GAN arm's verdict covers GAN training (stats.verdict: fewer give none). The recipe is written
 as TOML (`recipe_toml`) so the user can read it, edit it and run it again with the same results.
 """
 
@@ -26,7 +27,8 @@ def default_recipe(spec: str, train, *, label: str = "label") -> Recipe:
     """The recipe `augmentor run DATA` uses for `spec` (loaded as `train`)."""
     name = recipe_name(spec)
     base = with_overrides(Recipe(), {"name": name, "data.train": spec, "data.label": label,
-                                     "data.test_fraction": 0.3, "data.validation_fraction": 0.2})
+                                     "data.test_fraction": 0.3, "data.validation_fraction": 0.2,
+                                     "evaluate.gan_seeds": 3})
     return with_overrides(base, train.MODALITY.evaluation.recipe_defaults(train))
 
 
