@@ -116,3 +116,23 @@ def test_an_evaluation_with_three_gans_compares_at_the_gan_level_and_one_gan_get
     for c in (one["headline"]["difference"], one["headline"]["vs_real"]):
         assert c["gan_trainings"] == 1 and c["n"] == 6 and c["verdict"] == NOT_ENOUGH
         assert "one trained GAN" in c["verdict_reason"]
+
+
+def test_the_calibration_simulates_the_gan_level_comparison():
+    """`augmentor calibrate`'s null family, with the GAN candidates' comparisons at the GAN level as the report makes
+    them: a null of identical arms keeps its level, and the GAN level (2 degrees of freedom) has less power."""
+    from augmentor.evaluation.calibrate import simulate
+
+    rng = np.random.default_rng(0)
+    y_val, y_test = np.repeat(np.arange(3), 40), np.repeat(np.arange(3), 60)
+
+    def preds(y, pool, right):
+        ok = rng.random((pool, len(y))) < right
+        return np.where(ok, y, (y + 1) % 3)
+
+    pools = {"m": {"val": preds(y_val, 40, 0.8), "test": preds(y_test, 40, 0.8),
+                   "val_weak": preds(y_val, 40, 0.7), "test_weak": preds(y_test, 40, 0.7)}}
+    seed_level = simulate(pools, {"m": True}, y_val, y_test, 3, 3, 6, 300)
+    gan_level = simulate(pools, {"m": True}, y_val, y_test, 3, 3, 6, 300, gans=3)
+    assert gan_level["false"] <= 0.08 and seed_level["false"] <= 0.08
+    assert gan_level["power"]["m"] < seed_level["power"]["m"]

@@ -3,8 +3,9 @@
 The defaults suit the data's modality and size: each modality's evaluation gives its settings for a
 data set (`recipe_defaults(train)`: the GAN's width and step budget, the non-GAN grid); the held-out
 test split is a stratified 30 % of the data, the validation split 20 % of the rest; three GANs are trained
-(`evaluate.gan_seeds`), so a GAN arm's verdict covers GAN training (stats.verdict: fewer give none). The recipe is written
-as TOML (`recipe_toml`) so the user can read it, edit it and run it again with the same results.
+(`evaluate.gan_seeds`), so a GAN arm's verdict covers GAN training (stats.verdict: fewer give none). The
+recipe is written as TOML (`recipe_toml`) so the user can read it, edit it and run it again with the same
+results.
 """
 
 from __future__ import annotations

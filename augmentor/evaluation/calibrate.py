@@ -35,7 +35,7 @@ from ..core.errors import RecipeError
 from .arms import Arm, Dataset, cell_arm
 from .metrics import score
 from .results import Results
-from .stats import HELPS, HURTS, judge_family, paired_difference
+from .stats import HELPS, HURTS, by_gan, judge_family, paired_difference
 
 KEEP = 0.7  # the weakened arm's share of each class's training samples
 
@@ -100,20 +100,25 @@ def _ba(pred: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
     return np.array([score(y, p, k)["balanced_accuracy"] for p in pred])
 
 
-def _compare(ca: np.ndarray, cb: np.ndarray, groups: list[np.ndarray]) -> dict:
+def _compare(ca: np.ndarray, cb: np.ndarray, groups: list[np.ndarray], gans: int = 0) -> dict:
     """stats.paired_difference with stats.test_sampling_variance, from correctness [seeds, examples] of
-    two arms on one (bootstrapped) test set whose classes are `groups`: the report's comparison, fast."""
+    two arms on one (bootstrapped) test set whose classes are `groups`: the report's comparison, fast. `gans` > 1:
+    at the GAN level, as the report makes a GAN arm's comparison (the i-th seed from GAN i mod gans, stats.by_gan)."""
     ba_a = np.mean([ca[:, g].mean(1) for g in groups], 0)
     ba_b = np.mean([cb[:, g].mean(1) for g in groups], 0)
     e = ca.mean(0) - cb.mean(0)
     var = sum(float(e[g].var(ddof=1)) / len(g) for g in groups if len(g) > 1) / len(groups) ** 2
+    if gans > 1:
+        ba_a, ba_b, _ = by_gan(ba_a, ba_b, gans)
     return paired_difference(ba_a, ba_b, test_var=var)
 
 
 def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarray, y_test: np.ndarray, k: int,
-             seeds: int, confirm: int | dict[str, int], sims: int, seed: int = 0) -> dict:
+             seeds: int, confirm: int | dict[str, int], sims: int, seed: int = 0, gans: int = 0) -> dict:
     """False-verdict rate (null family) and per-learner power (weakened GAN candidates). `confirm`: the confirmatory
-    seeds, one count or one per learner (a report's seed plan gives each learner its own)."""
+    seeds, one count or one per learner (a report's seed plan gives each learner its own). `gans` > 1: the GAN
+    candidates' comparisons are made at the GAN level, as the report's are (the null has no GAN-training variance:
+    its arms differ only in seed)."""
     rng = np.random.default_rng(seed)
     by_class = [np.flatnonzero(y_test == c) for c in np.unique(y_test)]
     val_ba = {n: _ba(p["val"], y_val, k) for n, p in pools.items()}
@@ -141,8 +146,8 @@ def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarr
                 if fam is weak_family:
                     weak_at[name] = len(fam)
                 if vs_winner[name]:
-                    fam.append(_compare(g, ok[b], groups))
-                fam.append(_compare(g, ok[r], groups))
+                    fam.append(_compare(g, ok[b], groups, gans))
+                fam.append(_compare(g, ok[r], groups, gans))
         judge_family(null)
         false += any(c["verdict"] in (HELPS, HURTS) for c in null)
         covered += null[0]["low"] <= 0 <= null[0]["high"] if not math.isnan(null[0]["low"]) else 1
@@ -188,8 +193,9 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
                                                                                       * 100)}
         names[learner.name] = arm.name
         getattr(learner, "close", lambda: None)()
+    gans = max(h.difference.gan_trainings for h in heads) if heads[0].difference else 0
     sim = simulate(pools, vs_winner, validation.y, test.y, k, seeds, {n: per_learner[n] for n in pools},
-                   simulations)
+                   simulations, gans=gans if gans > 1 else 0)
     family = sum(2 if v else 1 for v in vs_winner.values())
 
     def se(x: float) -> float:
@@ -200,6 +206,10 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
             **({"seeds_per_learner": {n: per_learner[n] for n in pools}}
                if len({per_learner[n] for n in pools}) > 1 else {}),
             "choice_seeds": seeds, "pool_fits": pool, "simulations": simulations,
+            **({"gan_trainings": gans, "gan_level": "the GAN arms' comparisons made at the GAN level, as the "
+                "report's (the null's arms differ only in seed: no GAN-training variance in it)"} if gans > 1 else
+               {"gan_trainings": 1, "gan_level": "one GAN: the report gives no verdict word on its GAN arms; this "
+                "measures the seed-level test a verdict would use"} if gans == 1 else {}),
             "arms": names, "false_verdict_rate": sim["false"], "false_verdict_rate_se": se(sim["false"]),
             "null_interval_coverage": sim["coverage"],
             "power": sim["power"][first], "power_se": se(sim["power"][first]),
