@@ -170,7 +170,8 @@ def test_a_users_learner_object_is_costed_and_never_cut(wine):
     costs = dataclasses.replace(costs, fit_s={**costs.fit_s, name: 0.4}, parallel={**costs.parallel, name: 1.0})
     est = estimate(recipe, costs, shape)
     assert f"fits: {name}" in est and not any(f"fits: {n}" in est for n in ("logreg", "hgb", "rf"))  # it replaces them
-    named = dataclasses.replace(recipe, evaluate=dataclasses.replace(recipe.evaluate, learners=("logreg", "hgb")))
+    named = dataclasses.replace(recipe, evaluate=dataclasses.replace(recipe.evaluate, learners=("logreg", "hgb"),
+                                                                     gan_seeds=1))  # the cut here: the learners
     assert {f"fits: {n}" for n in ("logreg", "hgb", name)} <= set(estimate(named, costs, shape))  # beside the recipe's
     tight, record = plan(named, costs, shape, budget_s=0.35 * _total(named, costs, shape), spent_s=0.0)
     assert tight.evaluate.learners == ("logreg",) and f"fits: {name}" in record["estimate_s"]

@@ -9,9 +9,10 @@ may choose), and the stages around them. `plan` then cuts, in a fixed order from
 what costs it most, until the run's estimate is within `MARGIN` of the budget:
 
   1. the seed plan's extra seeds (power), 2. the steps pilot's largest multiples, 3. the exploratory GAN arms
-  (doses, fresh-every-epoch, filtered, synthetic-only), 4. extra GANs (`gan_seeds`), 5. the search's second stage
-  (2 cells at every seed), 6. the confirmatory seeds (to 3) and the search's seeds (to 2), 7. the GAN's steps (to a
-  quarter), 8. the mixup alphas, 9. the teacher settings (the first of each), 10. learners after the first;
+  (doses, fresh-every-epoch, filtered, synthetic-only), 4. the search's second stage (2 cells at every seed),
+  5. the confirmatory seeds (to 3) and the search's seeds (to 2), 6. the GAN's steps (to a quarter), 7. extra GANs
+  (`gan_seeds` to 1: its GAN arms then get no verdict word), 8. the mixup alphas, 9. the teacher settings (the
+  first of each), 10. learners after the first;
 
 and gives back the seed plan's seeds and the GAN's steps as far as they still fit. A plan that cannot fit after
 every cut is refused before any work, with the smallest estimate. The same seeds give the same plan on one machine
@@ -175,13 +176,14 @@ def _cuts(recipe: Recipe, shape: Shape) -> list[tuple[str, Callable[[Recipe], Re
         ("the steps pilot's largest multiple", fewer_multiples),
         ("the steps pilot's largest multiple", fewer_multiples),
         ("the exploratory GAN arms (doses, fresh-every-epoch, filtered, synthetic-only)", no_exploratory),
-        ("extra GANs (gan_seeds)", lambda r: dataclasses.replace(
-            r, evaluate=dataclasses.replace(r.evaluate, gan_seeds=1)) if r.evaluate.gan_seeds > 1 else r),
         ("the search's second stage (2 cells at every seed)", lambda r: ev_(r, search_keep=0.0)),
         ("the confirmatory seeds (to 3)", lambda r: ev_(r, confirm_seeds=min(r.evaluate.confirm_seeds,
                                                                             max(MIN_SEEDS, 1)))),
         ("the search's seeds (to 2)", lambda r: ev_(r, seeds=min(r.evaluate.seeds, 2))),
         *[("the GAN's steps (halved, at most to a quarter)", fewer_gan_steps)] * 2,
+        # one GAN: its arms get no verdict word (stats.verdict), so the GANs go only after the GAN's steps
+        ("extra GANs (gan_seeds; one GAN gives no verdict word)", lambda r: dataclasses.replace(
+            r, evaluate=dataclasses.replace(r.evaluate, gan_seeds=1)) if r.evaluate.gan_seeds > 1 else r),
         ("the mixup alphas", lambda r: ev_(r, mixup=())),
         ("the teacher settings (the first of each)", lambda r: ev_(
             r, teacher_weight=r.evaluate.teacher_weight[:1], teacher_join=r.evaluate.teacher_join[:1],
@@ -194,7 +196,7 @@ _FIELDS = {  # the settings each cut changes (a cut that was given back is not r
     "the seed plan's extra seeds": ["evaluate.max_confirm_seeds"],
     "the steps pilot's largest multiple": ["evaluate.step_multipliers"],
     "the exploratory GAN arms (doses, fresh-every-epoch, filtered, synthetic-only)": ["evaluate.exclude"],
-    "extra GANs (gan_seeds)": ["evaluate.gan_seeds"],
+    "extra GANs (gan_seeds; one GAN gives no verdict word)": ["evaluate.gan_seeds"],
     "the search's second stage (2 cells at every seed)": ["evaluate.search_keep"],
     "the confirmatory seeds (to 3)": ["evaluate.confirm_seeds"],
     "the search's seeds (to 2)": ["evaluate.seeds"],

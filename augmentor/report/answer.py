@@ -83,10 +83,10 @@ def credit(h: Headline) -> str:
 
 
 def gan_level_lines(h: Headline) -> list[str]:
-    """Why confirmatory comparisons read "not enough evidence" (one line per reason, naming them), and the spread
-    between GAN training seeds where the comparison was made at the GAN level."""
+    """Why confirmatory comparisons read "not enough evidence" (one line per reason, naming them), and a table of
+    each GAN training seed's difference where the comparisons were made at the GAN level."""
     why: dict[str, list[str]] = {}
-    out = []
+    rows = []
     for x in [h, *h.others]:
         for c in (x.difference, x.vs_real):
             if c is None:
@@ -94,12 +94,21 @@ def gan_level_lines(h: Headline) -> list[str]:
             if c.verdict_reason:
                 why.setdefault(c.verdict_reason, []).append(f"{x.classifier}: {c.arm} vs {c.reference}")
             if c.per_gan_seed:
-                per = ", ".join(f"GAN {g['gan']}: {100 * g['mean']:+.1f} ({g['seeds']} seeds)" for g in c.per_gan_seed)
-                out += ["", f"{x.classifier}, {c.arm} vs {c.reference}, per GAN training seed (the mean difference "
-                        f"of the classifier seeds that drew from it; sd {100 * c.sd:.1f} points between the "
-                        f"{c.gan_trainings} GANs, the interval's unit): {per}."]
-    return [line for reason, names in why.items()
-            for line in ("", f"**Not enough evidence** ({'; '.join(names)}): {reason}.")] + out
+                rows.append((x.classifier, c))
+    out = [line for reason, names in why.items()
+           for line in ("", f"**Not enough evidence** ({'; '.join(names)}): {reason}.")]
+    if rows:
+        gans = max(len(c.per_gan_seed) for _, c in rows)
+        out += ["", "Per GAN training seed: the mean difference (points) of the classifier seeds that drew from each "
+                "GAN — the interval's unit, so the spread between GANs is in it.", "",
+                "| learner | comparison | " + " | ".join(f"GAN {g}" for g in range(gans)) + " | sd between GANs |",
+                "|---|---|" + "---:|" * gans + "---:|"]
+        for clf, c in rows:
+            cells = {g["gan"]: f"{100 * g['mean']:+.1f} ({g['seeds']})" for g in c.per_gan_seed}
+            out.append(f"| {clf} | {c.arm} vs {c.reference} | "
+                       + " | ".join(cells.get(g, "—") for g in range(gans)) + f" | {100 * c.sd:.1f} |")
+        out += ["", "(in brackets: the classifier seeds that drew from that GAN)"]
+    return out
 
 
 def answer_at_a_glance(h: Headline | None) -> list[str]:
