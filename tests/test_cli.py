@@ -43,7 +43,7 @@ epochs = 1
 batch_size = 128
 [evaluate]
 seeds = 2
-gan_seeds = 2           # two GANs: the confirmatory arms' 3 seeds share them, so GAN training is not covered
+gan_seeds = 2           # two GANs: compared at the GAN level, too few for a verdict word
 confirm_seeds = 3
 confirm_power = 0        # exactly confirm_seeds (the seed plan: test_seed_plan.py)
 epochs = 1
@@ -92,10 +92,13 @@ def test_run_whole_pipeline(tmp_path):
     stage2 = search["stages"][-1]["balanced_accuracy"]
     assert all(a["seeds"] == (3 if n in confirmatory else 2 if n in stage2 or a["uses_gan"] else 1)
                for n, a in arms.items()), {n: a["seeds"] for n, a in arms.items()}
-    assert h["difference"]["n"] == 3 and h["difference"]["role"] == "confirmatory"
+    d = h["difference"]  # at the GAN level: 2 GANs, the 3 seeds grouped by GAN; too few GANs for a verdict word
+    assert d["n"] == 2 and d["seeds"] == 3 and d["gan_trainings"] == 2 and d["role"] == "confirmatory"
+    assert [g["seeds"] for g in d["per_gan_seed"]] == [2, 1] and d["verdict"] == "not enough evidence"
+    assert "2 GAN trainings" in d["verdict_reason"]
     assert all("verdict" not in a["vs_real"] for n, a in arms.items() if n != "real")  # exploratory: no word
     assert sum(results["validation_counts"]) > 0 and results["variance_sources"]["test-set sampling"] is True
-    assert results["variance_sources"]["GAN training (one GAN per seed)"] is False
+    assert results["variance_sources"]["GAN training (2 GANs; the seeds grouped by GAN)"] is True
     assert (tmp_path / "run" / "gan-1" / "generator.onnx").is_file()
     ref = results["classifiers"]["SmallCNN"]["reference"]["name"]
     assert arms["real+synthetic" + w[4:]]["vs_reference"]["reference"] == ref == w

@@ -406,8 +406,9 @@ def test_evaluation_protocol(tiny_model, digits_splits, monkeypatch):
     assert results["statistics"]["family_size"] == len(family) and all(c["n"] == 3 for c in family)
     for c, p in zip(family, holm([c["p"] for c in family])):
         assert c["p_holm"] == pytest.approx(p)
-        assert c["verdict"] == ("not enough evidence" if np.isnan(p) else
-                                ("helps" if c["mean"] > 0 else "hurts") if p < 0.05 else "no detectable change")
+        # one GAN drew every seed's samples: no verdict word, whatever p (test_gan_level.py: three GANs do get one)
+        assert c["gan_trainings"] == 1 and c["verdict"] == "not enough evidence"
+        assert "one trained GAN" in c["verdict_reason"]
     # typed results: the report reads these attributes; results.json is written from them
     from augmentor.evaluation.results import Results
 

@@ -58,7 +58,7 @@ def use_text(verdict: str, gan_arm: str, best: str) -> str:
         return f"use the GAN arm, {gan_arm}"
     return f"use {best}, the best arm without a GAN" + (
         " (the GAN data did not beat it)" if verdict in ("no detectable change", "hurts") else
-        " (the GAN data could not be judged: see why below)")
+        " (the GAN data could not be judged: why, beside the answer)")
 
 
 def summary(h: Headline) -> str:

@@ -36,6 +36,9 @@ def answer_html(results: Results) -> list[str]:
             continue
         out.append(f'<div class="answer"><span class="verdict">{html.escape(learner)}: {html.escape(h.verdict)}'
                    f"</span> — {html.escape(summary(h))}</div>")
+    reasons = dict.fromkeys(c.verdict_reason for x in [results.headline, *results.headline.others]
+                            for c in (x.difference, x.vs_real) if c is not None and c.verdict_reason)
+    out += [f"<p><b>Not enough evidence:</b> {html.escape(r)}.</p>" for r in reasons]
     return out
 
 
