@@ -266,6 +266,7 @@ learners = ["logreg", "{ET}"]  # a seeded learner by import path, quick to fit
     r = CliRunner().invoke(cli, ["calibrate", str(recipe.with_name("mixed-report.toml")), "--pool", "15",
                                  "--simulations", "200", "-q"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
+    assert "false-verdict rate" in r.output and "0.000 ± 0.000" not in r.output  # zero events: an upper bound
     cal = json.loads((tmp_path / "report" / "results.json").read_text())["calibration"]
     assert cal["family_size"] == results["statistics"]["family_size"] and cal["seeds"] == 3
     assert set(cal["per_learner"]) == {"logreg", ET} and 0 <= cal["false_verdict_rate"] <= 1

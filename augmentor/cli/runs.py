@@ -108,7 +108,12 @@ def calibrate(recipe: Path, pool: int, simulations: int, ray: str | None, device
 
     r = with_overrides(load_recipe(recipe), {"evaluate.ray": ray})
     cal = calibrate_recipe(r, pool=pool, simulations=simulations, device=device, progress=progress)
-    click.echo(f"false-verdict rate {cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f} "
+    from ..evaluation.stats import clopper_pearson_upper
+
+    events = round(cal["false_verdict_rate"] * cal["simulations"])
+    rate = (f"0 in {cal['simulations']} (95 % upper bound {clopper_pearson_upper(0, cal['simulations']):.4f})"
+            if events == 0 else f"{cal['false_verdict_rate']:.3f} ± {cal['false_verdict_rate_se']:.3f}")
+    click.echo(f"false-verdict rate {rate} "
                f"(family of {cal['family_size']}, {cal['seeds']} seeds); power {cal['power']:.2f} for a loss of "
                f"{cal['power_effect_points']:.2f} points ({cal['learner'].split(',')[0]})")
 
