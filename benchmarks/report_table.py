@@ -59,7 +59,8 @@ def rows(reports: Path = ROOT / "reports") -> list[str]:
 
 def table() -> str:
     head = ["| report | data | modality | learner | best without a GAN (test %) | best GAN arm (test %) | "
-            "verdict, difference [Holm-adjusted 95 % interval] in points | calibrated |",
+            "verdict, difference [95 % interval: Holm-adjusted beside a verdict word, else unadjusted] in points | "
+            "calibrated |",
             "|---|---|---|---|---|---|---|---|"]
     return "\n".join([BEGIN, *head, *rows(), END])
 

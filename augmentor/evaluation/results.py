@@ -60,11 +60,12 @@ class Comparison:
     @property
     def holm_interval(self) -> tuple[float, float]:
         """The Holm-adjusted interval of a confirmatory comparison (stats.holm_interval): it excludes 0 exactly
-        when the verdict is helps or hurts; NaN for an exploratory one or one below the seeds a verdict needs."""
+        when the verdict is helps or hurts; NaN for an exploratory one, one below the seeds a verdict needs, or one
+        whose GAN samples came from one GAN (stats.verdict)."""
         from .stats import MIN_SEEDS, holm_interval
 
-        if self.role != "confirmatory" or self.n < MIN_SEEDS:
-            return math.nan, math.nan
+        if self.role != "confirmatory" or self.n < MIN_SEEDS or self.gan_trainings == 1:
+            return math.nan, math.nan  # one GAN: no verdict word, so no interval that agrees with one
         return holm_interval(self.mean, self.low, self.high, self.p, self.p_holm, self.df)
 
     @property

@@ -33,10 +33,8 @@ def _verdict_ci(v: Comparison | None, explain: bool = False) -> str:
         return "—"
     lo, hi = v.holm_interval
     if math.isnan(lo):
-        return f"{ci_text(v)} points (95 % interval, unadjusted)"
+        return f"{ci_text(v)} points ({interval_label(v)})"
     why = ": it excludes 0 exactly when the verdict is helps or hurts" if explain else ""
-    if v.gan_trainings == 1:  # stats.verdict: no verdict word, whatever the interval
-        why = ", over classifier seeds, synthetic draws and test sampling; one GAN: not over GAN training"
     return (f"{v.mean * 100:+.1f} [{lo * 100:+.1f}, {hi * 100:+.1f}] points (Holm-adjusted 95 % interval{why}; "
             f"unadjusted [{v.low * 100:+.1f}, {v.high * 100:+.1f}])")
 
@@ -61,13 +59,22 @@ def use_text(verdict: str, gan_arm: str, best: str) -> str:
         " (the GAN data could not be judged: why, beside the answer)")
 
 
+def interval_label(v: Comparison) -> str:
+    """What the interval printed beside a confirmatory comparison is."""
+    if not math.isnan(v.holm_interval[0]):
+        return "Holm-adjusted 95 % interval"
+    if v.gan_trainings == 1:
+        return "95 % interval, unadjusted, over classifier seeds, draws and test sampling: not GAN training"
+    return "95 % interval, unadjusted"
+
+
 def summary(h: Headline) -> str:
     """One learner's answer in one line: verdict, difference with its Holm-adjusted interval, what to use."""
     d = h.difference
     lo, hi = d.verdict_interval
     interval = "" if math.isnan(lo) else f" [{100 * lo:+.1f}, {100 * hi:+.1f}]"
     return (f"best GAN arm {h.gan_arm} against {h.best_non_gan_arm}: {100 * d.mean:+.1f}{interval} points "
-            f"(Holm-adjusted 95 % interval), {h.seeds} seeds; against real data alone: {h.vs_real.verdict}"
+            f"({interval_label(d)}), {h.seeds} seeds; against real data alone: {h.vs_real.verdict}"
             f"{credit(h)}. What to do: {use_text(h.verdict, h.gan_arm, h.best_non_gan_arm)}.")
 
 

@@ -54,9 +54,10 @@ def false_verdict_rate_text(cal: dict) -> str:
     return f"0 in {n} families (95 % Clopper-Pearson upper bound {clopper_pearson_upper(0, n):.4f})"
 
 
-def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = ()) -> str:
+def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = (), one_gan: bool = False) -> str:
     """What was measured about this report's verdicts, and only that. `deterministic`: learners whose every
-    arm scored the same at every seed (seed refits cannot calibrate them)."""
+    arm scored the same at every seed (seed refits cannot calibrate them). `one_gan`: the report's GAN samples came
+    from one GAN, so its GAN arms get no verdict word (stats.verdict)."""
     if not cal or "false_verdict_rate" not in cal:
         why = (cal or {}).get("none") or "no `augmentor calibrate` run was made for it"
         return (f"This report has no calibration of its own ({why}): the level and power of its verdicts on this "
@@ -75,7 +76,9 @@ def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = ()) -> s
             f"simulated families, {cal['pool_fits']} fits per arm, choice on validation included): a false-verdict "
             f"rate of {level} for the family of "
             f"{cal['family_size']} at {_seeds(cal)} seeds; power to call a known loss 'hurts' (each learner's arm "
-            f"trained on a random 70 % of each class's samples): {per}.{limit}")
+            f"trained on a random 70 % of each class's samples): {per}.{limit}"
+            + (" One GAN drew this report's GAN samples, so its GAN arms get no verdict word: these are the level "
+               "and power of the seed-level test a verdict would use." if one_gan else ""))
 
 
 def protocol(results: Results) -> list[str]:
@@ -200,3 +203,9 @@ def budget_lines(results: Results) -> list[str]:
 
 def _time(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def one_gan(results: Results) -> bool:
+    """Whether the report's confirmatory GAN arms drew from one GAN (no verdict word: stats.verdict)."""
+    h = results.headline
+    return bool(h and h.difference and h.difference.gan_trainings == 1)

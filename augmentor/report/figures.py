@@ -88,7 +88,8 @@ def forest_png(results: Results, learner: str, res: LearnerResult) -> bytes | No
     ax.axvline(0, color="#c0392b", lw=1, ls="--")
     ax.set_yticks(ys, [r[0] for r in rows], fontsize=8)
     ax.set_xlabel("difference in balanced accuracy on test (points); confirmatory (dark): Holm-adjusted 95 % "
-                  "interval, exploratory (grey): unadjusted", fontsize=8)
+                  "interval beside a verdict word,\nelse unadjusted (one GAN: no verdict word); exploratory (grey): "
+                  "unadjusted", fontsize=8)
     ax.set_title(f"{learner}: each arm against the best arm without a GAN", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
