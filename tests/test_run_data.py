@@ -51,13 +51,15 @@ def test_an_image_folder_and_a_wav_folder_without_a_recipe(tmp_path, kind):
         data = make_image_folder(tmp_path / "pets", {"cat": 20, "dog": 12, "eel": 8})
     else:
         data = make_wav_folder(tmp_path / "clips", (("tone", 20), ("chirp", 10), ("am", 8)))
-    r = _run(str(data), "--epochs", "1", "--seeds", "2", "--evaluate-epochs", "1", "--out", str(tmp_path / "run"),
-             "--report", str(tmp_path / "rep"), *(["--learner", "cnn1d"] if kind == "wav" else []))
+    r = _run(str(data), "--epochs", "1", "--seeds", "2", "--gan-seeds", "1", "--evaluate-epochs", "1",
+             "--out", str(tmp_path / "run"), "--report", str(tmp_path / "rep"),
+             *(["--learner", "cnn1d"] if kind == "wav" else []))
     assert r.exit_code == 0, r.output
     recipe = load_recipe(tmp_path / "rep" / "recipe.toml")
     assert recipe.data.train == str(data) and recipe.evaluate.rebalancing == ("oversample", "logit-adjust", "drw")
     # --evaluate-epochs is the budget as given: the defaults' step floor and steps pilot are off
     assert recipe.evaluate.epochs == 1 and recipe.evaluate.min_steps == 0 and recipe.evaluate.step_multipliers == ()
+    assert recipe.evaluate.gan_seeds == 1 and not (tmp_path / "run" / "gan-1").exists()  # --gan-seeds 1: one GAN
     results = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert results["headline"] and set(results["use_it"]) == set(results["classifiers"])
 
@@ -68,5 +70,6 @@ def test_init_writes_the_recipe_run_would_use_and_never_overwrites(tmp_path):
     assert r.exit_code == 0, r.output
     recipe = load_recipe(out)
     assert recipe.name == "wine" and recipe.data.train == "builtin:wine" and recipe.evaluate.seeds == 5
+    assert recipe.evaluate.gan_seeds == 3  # three GANs by default: a GAN arm's verdict covers GAN training
     r = CliRunner().invoke(cli, ["init", "builtin:wine", "--out", str(out)])
     assert r.exit_code == 2 and "--overwrite" in r.output
