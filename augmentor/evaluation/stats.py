@@ -249,7 +249,7 @@ def seeds_for_power(effect: float, sd_seeds: float, var_test: float, alpha: floa
     reached and why it stopped: "reached"; "seeds do not vary" (more seeds change nothing); "test split" (even
     infinitely many seeds stay below the target: seeds are added until the power is within 5 % of that limit);
     "GAN trainings" (the same, where the limit is the GANs' spread and count: more seeds add no GAN); "cap" (`most`
-    seeds reach neither)."""
+    seeds reach neither, though infinitely many would reach the target; where they would not, the limit's name)."""
     if sd_seeds <= 0 and not gans:
         return start, power(effect, 0.0, var_test, start, alpha), "seeds do not vary"
     # infinitely many seeds: the test split's limit, and the GANs' where there are fewer GANs than seeds
@@ -261,4 +261,4 @@ def seeds_for_power(effect: float, sd_seeds: float, var_test: float, alpha: floa
         if p >= goal:
             return n, p, "reached" if p >= target else limited_by
     n = max(start, most)
-    return n, power(effect, sd_seeds, var_test, n, alpha, sd_gans, gans), "cap"
+    return n, power(effect, sd_seeds, var_test, n, alpha, sd_gans, gans), "cap" if limit >= target else limited_by
