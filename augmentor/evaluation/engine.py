@@ -18,7 +18,6 @@ The result is one shape for every modality: `results["classifiers"][name]["arms"
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from ..core.data import align_classes
 from ..core.errors import RecipeError
 from .arms import SOFT_LOSSES, Arm, Dataset
 from .fit_cache import FitCache
-from .metrics import score  # noqa: F401  (re-exported)
+from .metrics import METRICS, score, summarize  # noqa: F401  (re-exported)
 from .search import TIE_RULE, Folds, ValidationScores, halving, margin, merge_same_fits, pick, rank
 from .seed_plan import PowerPlan, seed_plan
 from .stats import (
@@ -42,22 +41,6 @@ from .stats import (
     paired_difference,
     test_sampling_variance,
 )
-
-METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
-
-
-def summarize(runs: list[dict], split: str = "test") -> dict:
-    out = {}
-    for m in METRICS:
-        v = np.array([r[split][m] for r in runs])
-        out[m] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
-    recall = np.array([r[split]["per_class_recall"] for r in runs], dtype=float)
-    with warnings.catch_warnings():  # a class absent from validation has no recall: NaN, not a warning
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out["per_class_recall"] = {"mean": np.nanmean(recall, 0).tolist(),
-                                   "std": (np.nanstd(recall, 0, ddof=1) if len(recall) > 1
-                                           else np.zeros(recall.shape[1])).tolist()}
-    return out
 
 
 class _Fits:

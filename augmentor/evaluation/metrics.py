@@ -20,3 +20,21 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
             "balanced_accuracy": float(np.mean([recall[c] for c in present])),
             "macro_f1": float(f1),
             "per_class_recall": [float(r) if c in present else math.nan for c, r in enumerate(recall)]}
+
+
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+
+
+def summarize(runs: list[dict], split: str = "test") -> dict:
+    """Mean and sd over seeds of each metric and of each class's recall, on one split of `runs`."""
+    out = {}
+    for m in METRICS:
+        v = np.array([r[split][m] for r in runs])
+        out[m] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+    recall = np.array([r[split]["per_class_recall"] for r in runs], dtype=float)
+    with warnings.catch_warnings():  # a class absent from validation has no recall: NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["per_class_recall"] = {"mean": np.nanmean(recall, 0).tolist(),
+                                   "std": (np.nanstd(recall, 0, ddof=1) if len(recall) > 1
+                                           else np.zeros(recall.shape[1])).tolist()}
+    return out
