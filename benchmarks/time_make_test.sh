@@ -5,7 +5,8 @@
 set -euo pipefail
 repo=$(pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# on failure the logs are kept in /tmp/time-make-test-logs (the clone is removed either way)
+trap 'status=$?; if [ $status -ne 0 ]; then mkdir -p /tmp/time-make-test-logs; cp "$work"/*.log /tmp/time-make-test-logs/ 2>/dev/null; echo "failed ($status): logs in /tmp/time-make-test-logs" >&2; fi; rm -rf "$work"' EXIT
 git clone -q "$repo" "$work/clone"
 cd "$work/clone"
 t0=$(date +%s.%N)
