@@ -117,12 +117,12 @@ def test_table_and_signal_fits_are_kept_too(tmp_path, modality):
     assert _teacher_runs(first, learner) > 0
     refit = 2 if modality == "table" else 0  # the teacher (the search's winner) at 2 seeds, for its model
     assert recomputed == _teacher_runs(first, learner) + refit
-    # The fidelity section comes from a feature network trained afresh in each run (no fit of the cache): once in a
-    # full suite its KID differed in the last digits between the two runs of one process; equal to 1e-6 here, and
-    # everything the cache restores exactly.
+    # The fidelity section comes from a feature network trained afresh in each run (no fit of the cache): in full
+    # suites its KID bounds (about 2e-4) differed by up to 2.5e-9 between the two runs of one process (float
+    # rounding in the network's training); equal to 1e-7 here, and everything the cache restores exactly.
     fid_a, fid_b = again.pop("fidelity", {}), first.pop("fidelity", {})
     assert json.dumps(again, sort_keys=True, default=str) == json.dumps(first, sort_keys=True, default=str)
-    assert _numbers(fid_a) == pytest.approx(_numbers(fid_b), rel=1e-6, abs=1e-9)
+    assert _numbers(fid_a) == pytest.approx(_numbers(fid_b), rel=1e-6, abs=1e-7)
 
 
 def _numbers(tree) -> list[float]:
