@@ -8,6 +8,7 @@ results.json (re-rendering, `augmentor calibrate`, `Comparison.read`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -280,7 +281,7 @@ def rejudged(d: dict) -> dict:
 
     if not d.get("headline"):
         return d
-    d = json.loads(json.dumps(d))  # a copy
+    d = copy.deepcopy(d)
     gans = int(((d.get("recipe") or {}).get("evaluate") or {}).get("gan_seeds", 1))
     head = d["headline"]
     for h in [head, *head.get("others", [])]:

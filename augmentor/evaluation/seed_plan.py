@@ -42,13 +42,12 @@ def seed_plan(fits, g: str, ref: str, start: int, family: int, plan: PowerPlan, 
     gans = getattr(fits, "gan_seeds", 1)
     var = test_sampling_variance(np.stack(fits.val_pred[g][:start]), np.stack(fits.val_pred[ref][:start]),
                                  fits.validation.y, sizes)
+    alpha = (1 - CONFIDENCE) / max(family, 1)
     if gans == 1:  # stats.verdict: one GAN gives no verdict word at any seed count; no seeds are spent on it
         return {"seeds": start, "start": start, "power": 0.0, "target": plan.target,
                 "effect_points": 100 * plan.effect, "seed_sd_points": 100 * sd, "test_se_points": 100 * math.sqrt(var),
                 "stopped_by": "one trained GAN (evaluate.gan_seeds = 1): no verdict word at any seed count",
-                "gan_trainings": 1, "level": (1 - CONFIDENCE) / max(family, 1), "estimated_on": "the validation "
-                f"split (first {start} seeds)"}
-    alpha = (1 - CONFIDENCE) / max(family, 1)
+                "gan_trainings": 1, "level": alpha, "estimated_on": f"the validation split (first {start} seeds)"}
     afford = start + int(plan.budget * fits.fitted / max(arms, 1))
     most = max(start, min(plan.most, afford))
     level = gans if 1 < gans < most else 0  # a GAN for every seed the plan can give: the GAN level is the seed level
