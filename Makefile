@@ -12,10 +12,13 @@ EXTRAS := .[dev,serve,ray,signals,learners]
 
 # uv installs (wheels unpacked in parallel: about a quarter of pip's time here), with this machine's pip
 # settings passed on (tools/pip_settings.py); where uv cannot be had or fails, pip installs the same set.
+# --compile-bytecode writes every installed module's .pyc once: where PYTHONDONTWRITEBYTECODE is set (this
+# machine, CI) Python never writes them, and every process that imports torch compiled its sources again
+# (about 8 CPU-seconds a process: reports/test-suite.md).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	( $(BIN)/python -m pip install --quiet --disable-pip-version-check uv && \
-	  $(BIN)/python -m uv pip install --quiet --python $(BIN)/python \
+	  $(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python \
 	    $$($(BIN)/python tools/pip_settings.py) -e '$(EXTRAS)' ) || \
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '$(EXTRAS)'
 	touch $(STAMP)

@@ -65,6 +65,16 @@ def digits_splits(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def ray_cluster():
+    """One local 2-CPU Ray cluster for the Ray tests (xdist group "ray": one worker): started once, so its worker
+    processes and their torch imports serve every Ray test."""
+    ray = pytest.importorskip("ray", reason="augmentor[ray] is installed by make test")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, digits_splits):
     """A 2-epoch digits generator, exported and verified: (run_dir, onnx_path)."""
     run = tmp_path_factory.mktemp("run")

@@ -41,6 +41,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _digest(named: list[tuple[str, torch.Tensor]]) -> str:
+    """sha256 over the EMA generator's parameters (batch-norm running statistics are rank 0's in a checkpoint)."""
+    h = hashlib.sha256()
+    for k, v in sorted(named):
+        h.update(k.encode() + v.detach().numpy().tobytes())
+    return h.hexdigest()
+
+
 def _rank_main(rank: int, world: int, port: int, out: str, lecam: float, data: str) -> None:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
                        "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1"})
@@ -52,10 +60,9 @@ def _rank_main(rank: int, world: int, port: int, out: str, lecam: float, data: s
 
     recipe = recipe_from_dict({**TINY, "train": {**TINY["train"], "lecam": lecam}})
     res = train(load_dataset(data), None, recipe, progress=False)
-    h = hashlib.sha256()  # parameters; batch-norm running statistics are rank 0's in the checkpoint
-    for k, v in sorted(res.generator.named_parameters()):
-        h.update(k.encode() + v.detach().numpy().tobytes())
-    Path(out, f"rank{rank}.txt").write_text(f"{h.hexdigest()} {res.state['world_size']} {res.state['step']}")
+    names = " ".join(sorted(k for k, _ in res.generator.named_parameters()))
+    digest = _digest(list(res.generator.named_parameters()))
+    Path(out, f"rank{rank}.txt").write_text(f"{digest} {res.state['world_size']} {res.state['step']} {names}")
     shutdown()
 
 
@@ -66,15 +73,6 @@ def _spawn(tmp: Path, data: str, lecam: float = 0.0) -> list[str]:
     return [(tmp / f"rank{r}.txt").read_text() for r in range(2)]
 
 
-def test_ranks_hold_identical_weights_and_runs_repeat(tmp_path, small):
-    a = _spawn(tmp_path / "a", small, lecam=0.3)
-    assert a[0] == a[1]  # every rank's EMA generator weights, after every step, are the same
-    digest, world, steps = a[0].split()
-    assert world == "2" and int(steps) == STEPS  # global batch 2 x 32
-    b = _spawn(tmp_path / "b", small, lecam=0.3)
-    assert b == a  # on CPU, deterministic for a given world size
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "augmentor.cli", *args], capture_output=True, text=True, env=env,
@@ -82,7 +80,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def _in_process(*args: str):
-    """The CLI in this process: for the steps that start no ranks (a refusal, an export)."""
+    """The CLI in this process: for the steps that start no ranks (a refusal, a one-process run, an export)."""
     from click.testing import CliRunner
 
     from augmentor.cli import cli
@@ -90,17 +88,24 @@ def _in_process(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
-def test_nproc_train_resume_and_export(tmp_path, small):
+def test_ranks_hold_identical_weights_torchrun_repeats_them_and_resumes(tmp_path, small):
+    """Two ranks spawned by torch hold the same EMA generator after every step; `augmentor train --nproc 2` (torchrun)
+    with the same settings and seed ends with the same weights bit for bit (on CPU, deterministic for a world size);
+    it resumes with its world size only, and exports."""
+    a = _spawn(tmp_path / "a", small, lecam=0.3)
+    assert a[0] == a[1]  # every rank's EMA generator weights, after every step, are the same
+    digest, world, steps, *names = a[0].split()
+    assert world == "2" and int(steps) == STEPS  # global batch 2 x 32
     recipe = tmp_path / "r.toml"
     recipe.write_text('[model]\nz_dim = 8\ng_channels = 32\nd_channels = 16\n'
-                      '[train]\nbatch_size = 32\ncheckpoint_every = 10\n')
+                      '[train]\nbatch_size = 32\ncheckpoint_every = 10\nlecam = 0.3\n')
     run = tmp_path / "R"
     r = _cli("train", small, "--recipe", str(recipe), "--nproc", "2", "--epochs", "1", "--out", str(run), "-q")
     assert r.returncode == 0, r.stderr[-2000:]
     first = latest_checkpoint(run)
-    _, state = load_checkpoint(first)
+    tensors, state = load_checkpoint(first)
     assert state["world_size"] == 2 and state["global_batch"] == 64 and state["step"] == STEPS
-    tensors, _ = load_checkpoint(first)
+    assert _digest([(k, tensors["ema." + k]) for k in names]) == digest  # the run repeats the spawned ranks'
     assert "rng.1" in tensors and "rng" in tensors  # every rank's RNG, for an exact resume
     # resuming with another world size is refused, naming the one to use
     r = _in_process("train", small, "--recipe", str(recipe), "--epochs", "2", "--out", str(run), "--resume", "-q")
@@ -189,14 +194,15 @@ def test_kill_9_of_nproc_train_leaves_no_rank_and_no_writer(tmp_path, small):
 
 
 def test_nproc_resume_with_another_world_size_is_one_line(tmp_path, small):
-    """#26 row 3: one line naming the fix, exit 2, no torch traceback."""
+    """#26 row 3: one line naming the fix, exit 2, no torch traceback — the launcher refuses before any rank starts,
+    so both steps run the CLI in this process."""
     recipe = tmp_path / "r.toml"
     recipe.write_text('[model]\nz_dim = 8\ng_channels = 32\nd_channels = 16\n[train]\nbatch_size = 32\n')
     run = tmp_path / "R"
-    r = _cli("train", small, "--recipe", str(recipe), "--epochs", "1", "--out", str(run), "-q")
-    assert r.returncode == 0, r.stderr[-2000:]
-    r = _cli("train", small, "--recipe", str(recipe), "--nproc", "2", "--epochs", "2", "--out", str(run), "--resume",
-             "-q")
+    r = _in_process("train", small, "--recipe", str(recipe), "--epochs", "1", "--out", str(run), "-q")
+    assert r.exit_code == 0, r.output[-2000:]
+    r = _in_process("train", small, "--recipe", str(recipe), "--nproc", "2", "--epochs", "2", "--out", str(run),
+                    "--resume", "-q")
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert r.returncode == 2 and len(lines) == 1 and "--nproc 1" in lines[0], r.stderr[-3000:]
-    assert "Traceback" not in r.stderr + r.stdout and "ChildFailedError" not in r.stderr + r.stdout
+    assert r.exit_code == 2 and len(lines) == 1 and "--nproc 1" in lines[0], r.output[-3000:]
+    assert "Traceback" not in r.output and "ChildFailedError" not in r.output

@@ -38,13 +38,7 @@ def _run(order: str) -> str:
 
 
 def test_every_public_name_is_the_documented_object_in_any_import_order():
+    """Sorted order imports `train` right after `run_recipe`, reverse order `evaluate` after it: the pairs whose
+    module names once shadowed the functions."""
     for order in ("sorted", "reverse", "modules-first"):
         assert _run(order) == "BAD []", order
-
-
-def test_train_after_run_recipe_is_the_function():
-    code = ("from augmentor import run_recipe\nfrom augmentor import train, evaluate\n"
-            "import types\nassert not isinstance(train, types.ModuleType) and callable(train)\n"
-            "assert not isinstance(evaluate, types.ModuleType) and callable(evaluate)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]

@@ -25,11 +25,9 @@ generate_with_ray = partial(_generate_with_ray, codecs=for_codec)
 run_unit = partial(_run_unit, codecs=for_codec)
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    ray.shutdown()
+@pytest.fixture
+def cluster(ray_cluster):
+    return ray_cluster
 
 
 def _arrays(out: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -77,25 +77,28 @@ def _evaluate_signal(**learner):
     return {n: [r["test"]["balanced_accuracy"] for r in a["runs"]] for n, a in arms.items()}, models
 
 
-def test_fits_on_ray_equal_local_workers_and_survive_a_lost_worker(digits_splits, tmp_path):
-    import ray
-
+def test_fits_on_ray_equal_local_workers_and_survive_a_lost_worker(digits_splits, tmp_path, ray_cluster):
+    """Local: fits in this process (test_evaluation checks that local worker processes give the same runs bit for
+    bit), then the same evaluations as Ray tasks on the shared local cluster."""
     from augmentor.core.data import stratified_split
     from augmentor.registry import load_dataset
 
     train, test = load_dataset(digits_splits[0]), load_dataset(digits_splits[1])
     train, validation = stratified_split(train, 0.3, 0)
-    local, _ = _evaluate(train, validation, test, workers=2)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a worker process runs: one torch thread
+    try:
+        local, _ = _evaluate(train, validation, test)
+    finally:
+        torch.set_num_threads(threads)
     table_local = _evaluate_table()
     signal_local = _evaluate_signal()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        on_ray, out = _evaluate(train, validation, test, workers=2, ray="local")
-        marker = tmp_path / "died"
-        table_on_ray = _evaluate_table(ray="local", workers=2, die_once=str(marker))
-        signal_on_ray = _evaluate_signal(ray="local", workers=2)
-    finally:
-        ray.shutdown()
+    on_ray, out = _evaluate(train, validation, test, workers=2, ray="local")
+    marker = tmp_path / "died"
+    table_on_ray = _evaluate_table(ray="local", workers=2, die_once=str(marker))
+    signal_on_ray = _evaluate_signal(ray="local", workers=2)
     assert on_ray == local  # bit-identical per-seed scores, every arm
     assert signal_on_ray == signal_local and len(signal_local[0]) >= 3  # signals: the same scores and kept models
     # tables: one worker died mid-fit (the first fit); Ray ran it again; every arm's per-seed scores the same as
