@@ -273,7 +273,7 @@ def _npz_tree(out: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.slow
-def test_served_and_ray_samples_equal_the_cli(wav_model, tmp_path):
+def test_served_and_ray_samples_equal_the_cli(wav_model, tmp_path, request):
     """The same model + seed: `generate`'s npz, the service's npz body and client, Ray's shards agree."""
     import io
     import shutil
@@ -301,24 +301,20 @@ def test_served_and_ray_samples_equal_the_cli(wav_model, tmp_path):
         np.testing.assert_array_equal(x, want_x)
     finally:
         s.stop()
-    ray = pytest.importorskip("ray", reason="augmentor[ray] is installed by make test")
     from augmentor.registry import for_codec
     from augmentor.serving.ray_engine import generate_with_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        a = generate_with_ray(model, counts, tmp_path / "ray", _fmt("npz", seed=7), num_workers=2, unit_size=3,
-                              progress=False, codecs=for_codec)
-        rx, ry = _npz_tree(a.out)
-        for label in np.unique(want_y):
-            np.testing.assert_array_equal(rx[ry == label], want_x[want_y == label])
-        w = generate_with_ray(model, counts, tmp_path / "ray-wav", _fmt("wav", seed=7), num_workers=2, unit_size=3,
-                              progress=False, codecs=for_codec)
-        local = generate_to_folder(model, counts, tmp_path / "cli-wav", _fmt("wav", seed=7), progress=False).out
-        assert {k: v for k, v in tree_digest(w.out).items() if k.endswith(".wav")} == \
-            {k: v for k, v in tree_digest(local).items() if k.endswith(".wav")}
-    finally:
-        ray.shutdown()
+    request.getfixturevalue("ray_cluster")  # the session's local cluster (tests/conftest.py)
+    a = generate_with_ray(model, counts, tmp_path / "ray", _fmt("npz", seed=7), num_workers=2, unit_size=3,
+                          progress=False, codecs=for_codec)
+    rx, ry = _npz_tree(a.out)
+    for label in np.unique(want_y):
+        np.testing.assert_array_equal(rx[ry == label], want_x[want_y == label])
+    w = generate_with_ray(model, counts, tmp_path / "ray-wav", _fmt("wav", seed=7), num_workers=2, unit_size=3,
+                          progress=False, codecs=for_codec)
+    local = generate_to_folder(model, counts, tmp_path / "cli-wav", _fmt("wav", seed=7), progress=False).out
+    assert {k: v for k, v in tree_digest(w.out).items() if k.endswith(".wav")} == \
+        {k: v for k, v in tree_digest(local).items() if k.endswith(".wav")}
 
 
 def test_ts_file_and_inspect_builtin(tmp_path):
