@@ -4,6 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Python keeps the modules it compiles (.pyc, under .venv and the sources) even where the environment
+# sets PYTHONDONTWRITEBYTECODE (this machine and CI do): without them every process that imports torch
+# compiled its sources again, about 8 CPU-seconds a process (reports/test-suite.md). Writing them as they
+# are first imported costs less than compiling every installed package at install (uv's
+# --compile-bytecode: 23 s more set-up).
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: demo test lint bench bench-ctgan data clean
 # CTGAN (a benchmark-only comparison) pins pandas < 3, so it lives in its own environment.
 CTGAN_VENV := .venv-ctgan
@@ -12,13 +19,10 @@ EXTRAS := .[dev,serve,ray,signals,learners]
 
 # uv installs (wheels unpacked in parallel: about a quarter of pip's time here), with this machine's pip
 # settings passed on (tools/pip_settings.py); where uv cannot be had or fails, pip installs the same set.
-# --compile-bytecode writes every installed module's .pyc once: where PYTHONDONTWRITEBYTECODE is set (this
-# machine, CI) Python never writes them, and every process that imports torch compiled its sources again
-# (about 8 CPU-seconds a process: reports/test-suite.md).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	( $(BIN)/python -m pip install --quiet --disable-pip-version-check uv && \
-	  $(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python \
+	  $(BIN)/python -m uv pip install --quiet --python $(BIN)/python \
 	    $$($(BIN)/python tools/pip_settings.py) -e '$(EXTRAS)' ) || \
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '$(EXTRAS)'
 	touch $(STAMP)
