@@ -70,6 +70,21 @@ def test_no_calibration_claims_a_rate_of_0_without_a_bound(report):
     assert "where the seeds do not vary" in text  # the zero-spread rule, in the report's own words
 
 
+@pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.name)
+def test_a_calibration_of_another_arm_than_the_headlines_reference_says_so(report):
+    """#47 item 2: where `augmentor calibrate` measured a learner's grid winner while its headline compares with
+    another arm (a self-training arm), the page names both."""
+    results = json.loads((report / "results.json").read_text())
+    arms = (results.get("calibration") or {}).get("arms") or {}
+    head = results.get("headline") or {}
+    text = " ".join((report / "report.md").read_text().split())
+    for h in [head, *head.get("others", [])] if head else []:
+        measured = arms.get(h["classifier"])
+        if measured and measured != h["best_non_gan_arm"]:
+            assert (f"For {h['classifier']} it measured {measured}, the search's winner, not {h['best_non_gan_arm']}"
+                    in text), h["classifier"]
+
+
 def test_the_holm_interval_matches_the_holm_verdict_on_random_families():
     rng = np.random.default_rng(0)
     for _ in range(300):

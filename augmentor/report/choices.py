@@ -54,10 +54,13 @@ def false_verdict_rate_text(cal: dict) -> str:
     return f"0 in {n} families (95 % Clopper-Pearson upper bound {clopper_pearson_upper(0, n):.4f})"
 
 
-def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = (), one_gan: bool = False) -> str:
+def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = (), one_gan: bool = False,
+                     not_the_reference: dict[str, tuple[str, str]] | None = None) -> str:
     """What was measured about this report's verdicts, and only that. `deterministic`: learners whose every
     arm scored the same at every seed (seed refits cannot calibrate them). `one_gan`: the report's GAN samples came
-    from one GAN, so its GAN arms get no verdict word (stats.verdict)."""
+    from one GAN, so its GAN arms get no verdict word (stats.verdict). `not_the_reference` (learner -> (arm
+    measured, headline's reference)): learners whose calibration measured another arm than the one the headline
+    compares with (`reference_not_measured`)."""
     if not cal or "false_verdict_rate" not in cal:
         why = (cal or {}).get("none") or "no `augmentor calibrate` run was made for it"
         return (f"This report has no calibration of its own ({why}): the level and power of its verdicts on this "
@@ -78,7 +81,19 @@ def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = (), one_
             f"{cal['family_size']} at {_seeds(cal)} seeds; power to call a known loss 'hurts' (each learner's arm "
             f"trained on a random 70 % of each class's samples): {per}.{limit}"
             + (" One GAN drew this report's GAN samples, so its GAN arms get no verdict word: these are the level "
-               "and power of the seed-level test a verdict would use." if one_gan else ""))
+               "and power of the seed-level test a verdict would use." if one_gan else "")
+            + "".join(f" For {n} it measured {arm}, the search's winner, not {ref}, the arm the headline compares "
+                      "with (`augmentor calibrate` rebuilds grid cells only, not a self-training arm): this level and "
+                      "power are that arm's." for n, (arm, ref) in (not_the_reference or {}).items()))
+
+
+def reference_not_measured(results: Results) -> dict[str, tuple[str, str]]:
+    """Learners whose calibration measured another arm than their headline's reference: (measured, reference)."""
+    arms = (results.section("calibration") or {}).get("arms") or {}
+    h = results.headline
+    heads = [h, *h.others] if h else []
+    return {x.classifier: (arms[x.classifier], x.best_non_gan_arm) for x in heads
+            if arms.get(x.classifier) and arms[x.classifier] != x.best_non_gan_arm}
 
 
 def protocol(results: Results) -> list[str]:
