@@ -344,6 +344,7 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
     its data and learners (evaluation/calibrate.py); store them in its results.json and re-render report.md."""
     from .core.gaps import parse_strategy, plan_gaps
     from .evaluation.calibrate import calibrate
+    from .evaluation.stage import self_training_plans
     from .report.render import rerender
 
     report = recipe.report_dir
@@ -360,10 +361,12 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
     plan = plan_gaps(counts, parse_strategy(recipe.synthesize.strategy))
     target = np.array([counts[c] + plan.get(c, 0) for c in train_data.classes])
     learners, _ = train_data.MODALITY.evaluation.learners(train_data, ev, torch_device(device))
+    unlabelled = load_pool(recipe, train_data, test, validation)  # a self-training reference is measured as it is
+    plans = self_training_plans(np.array([counts[c] for c in train_data.classes]), target, unlabelled, ev)
     with output_lock(report, "--report"):
         cal = calibrate(train_data, validation, test, learners, results, target, pool=pool, simulations=simulations,
                         cache=recipe.run_dir / "calibration", data_name=f"{recipe.name} ({recipe.data.train})",
                         fit_inputs={k: recipe_to_dict(recipe)[k] for k in ("data", "evaluate", "synthesize")},
-                        progress=progress)
+                        progress=progress, self_training=plans, self_training_pool=unlabelled)
     rerender(report, calibration=cal)
     return cal

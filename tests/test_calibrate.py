@@ -69,3 +69,46 @@ def test_calibrate_refuses_a_pool_too_small_for_the_family():
     with pytest.raises(RecipeError, match="at least 30"):
         calibrate(d, d, d, [], results, np.bincount(d.y), pool=20, simulations=100, cache=None, data_name="wine",
                   fit_inputs={})
+
+
+def test_a_self_training_reference_is_measured_as_the_report_fitted_it(tmp_path):
+    """#47 item 2: where the headline compares with a self-training arm, calibrate fits that arm — its teacher (the
+    grid winner) first for each seed, whose model labels the unlabelled pool — and its weakened copy on top of the
+    weakened winner; the arm's predictions are the engine's for the same seed."""
+    from augmentor.config.recipe import EvaluateConfig
+    from augmentor.evaluation.arms import cell_arm
+    from augmentor.evaluation.calibrate import fit_pool_taught, self_training_arm
+    from augmentor.evaluation.engine import _Fits
+    from augmentor.evaluation.stage import self_training_plans
+    from augmentor.table.evaluation import TableLearner
+
+    d = load_dataset("builtin:wine")
+    rest, test = stratified_split(d, 0.3, 0)
+    train, pool = stratified_split(rest, 0.5, 1)  # the pool's labels are never read
+    counts = np.bincount(train.y)
+    target = np.full(len(counts), counts.max() + 10)
+    plans = self_training_plans(counts, target, pool, EvaluateConfig())
+    assert plans and all(p.pseudo for p in plans)
+
+    def learner():
+        return TableLearner("sklearn.ensemble:RandomForestClassifier(n_estimators=10)", [], list(train.x.columns),
+                            len(train.classes))
+
+    winner = cell_arm(train, target, "oversample")
+    rf = learner()
+    found = self_training_arm("real+self-training+oversampled", winner, rf, plans)
+    assert found is not None and found[0].teacher == winner.name and found[0].kind == "self-training"
+    assert self_training_arm("real+self-training+SMOTE", winner, rf, plans) is None  # not this report's arm
+    calls = []
+    fit = rf.fit_predict
+    rf.fit_predict = lambda *a: calls.append(a[0].name) or fit(*a)
+    out = fit_pool_taught(rf, winner, found[1], train, test, test, target, 3, tmp_path, "k", progress=False)
+    assert len(calls) == 12 and out["test"].shape == out["test_weak"].shape == (3, len(test))
+    assert {n for n in calls} == {winner.name, f"{winner.name} (on 70%)", found[0].name,
+                                  found[0].name.replace("oversampled", "oversampled (on 70%)")}
+    ref = learner()  # the engine's fits of the same arms, a fresh learner
+    fits = _Fits(ref, test, test, len(train.classes), None)
+    fits.fit([winner], 3)
+    fits.fit([self_training_arm(found[0].name, winner, ref, plans)[0]], 3)
+    assert np.array_equal(np.stack(fits.test_pred[found[0].name]), out["test"])
+    assert not np.array_equal(np.stack(fits.test_pred[winner.name]), out["test"])  # the pool changed the fits

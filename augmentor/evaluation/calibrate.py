@@ -1,10 +1,11 @@
 """How often does a report's verdict lie, on its own data and learners? (`augmentor calibrate RECIPE`)
 
-For each learner of the report, its best arm without a GAN (the search's winner, rebuilt from the
-report) is fitted for `pool` seeds on the training split, and so is a *weakened* copy: the same arm
-trained on a random `keep` share of each class's training samples, drawn per seed (a known effect
-with seed variance of its own; its size is measured over every pool seed). Every fit predicts the
-validation and test splits once.
+For each learner of the report, its best arm without a GAN — the arm its headline compares with: the
+search's winner rebuilt from the report, or the self-training arm on top of it (the winner fitted first for
+each seed, its model labelling the unlabelled pool, as the report did) — is fitted for `pool` seeds on the
+training split, and so is a *weakened* copy: the same arm trained on a random `keep` share of each class's
+training samples, drawn per seed (a known effect with seed variance of its own; its size is measured over
+every pool seed). Every fit predicts the validation and test splits once.
 
 - Null: every arm of the report's confirmatory family is the same arm, differing only in seed.
   Per learner, two "GAN" candidates and two "non-GAN" candidates (disjoint seed sets), the better of
@@ -22,6 +23,7 @@ somewhat. The GAN arms' own variance (their synthetic draws) is not in the null.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -32,7 +34,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core.errors import RecipeError
-from .arms import Arm, Dataset, cell_arm
+from .arms import Arm, Dataset, TeacherPlan, cell_arm, teacher_on_top_of
+from .engine import _Fits, teacher_mode
 from .metrics import score
 from .results import Results
 from .stats import HELPS, HURTS, by_gan, judge_family, paired_difference
@@ -62,38 +65,81 @@ def fingerprint(*parts) -> str:
     return h.hexdigest()[:16]
 
 
-def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Dataset, target: np.ndarray,
-             pool: int, cache: Path | None, key: str, progress: bool = True) -> dict:
-    """Validation and test predictions of `arm` and of its weakened copy for seeds 0..pool-1 (cached
-    under `cache` by `key`: every input that changes a fit)."""
+def _weak(arm: Arm, train: Dataset, target: np.ndarray, seed: int) -> Arm:
+    """`arm`'s setting on KEEP of each class's training samples (subsample with `seed`), its target scaled."""
+    part = subsample(train, KEEP, seed)
+    return cell_arm(part, np.maximum(np.bincount(part.y, minlength=len(target)),
+                                     np.round(np.asarray(target) * len(part) / len(train)).astype(int)),
+                    arm.rebalance, arm.classic, arm.mixup)
+
+
+def _cached(cache: Path | None, key: str, pool: int, compute) -> dict:
+    """The pool's predictions kept under `cache` by `key` (every input that changes a fit); written atomically."""
     path = cache / f"{key}.npz" if cache else None
     if path is not None and path.is_file():
         with np.load(path) as z:
             if len(z["test"]) >= pool:
                 return {k: z[k][:pool] for k in ("val", "test", "val_weak", "test_weak")}
-
-    evals = [validation.x, test.x]
-    jobs = [(arm, *arm.make(s), s) for s in range(pool)]
-
-    def weak(s: int) -> tuple:
-        part = subsample(train, KEEP, s)
-        a = cell_arm(part, np.maximum(np.bincount(part.y, minlength=len(target)),
-                                      np.round(np.asarray(target) * len(part) / len(train)).astype(int)),
-                     arm.rebalance, arm.classic, arm.mixup)
-        return (a, *a.make(s), s)
-
-    jobs += [weak(s) for s in range(pool)]
-    many = getattr(learner, "fit_predict_many", None)
-    it = many(iter(jobs), evals) if many else (learner.fit_predict(*j, evals) for j in jobs)
-    preds = [p for p in tqdm(it, total=len(jobs), desc=f"calibrate {learner.name}", unit="fit", disable=not progress)]
-    out = {"val": np.stack([p[0] for p in preds[:pool]]), "test": np.stack([p[1] for p in preds[:pool]]),
-           "val_weak": np.stack([p[0] for p in preds[pool:]]), "test_weak": np.stack([p[1] for p in preds[pool:]])}
+    out = compute()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **out)
         tmp.replace(path)
     return out
+
+
+def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Dataset, target: np.ndarray,
+             pool: int, cache: Path | None, key: str, progress: bool = True) -> dict:
+    """Validation and test predictions of `arm` and of its weakened copy for seeds 0..pool-1 (cached
+    under `cache` by `key`: every input that changes a fit)."""
+    def compute() -> dict:
+        evals = [validation.x, test.x]
+        jobs = [(arm, *arm.make(s), s) for s in range(pool)]
+        jobs += [(a, *a.make(s), s) for s in range(pool) for a in [_weak(arm, train, target, s)]]
+        many = getattr(learner, "fit_predict_many", None)
+        it = many(iter(jobs), evals) if many else (learner.fit_predict(*j, evals) for j in jobs)
+        preds = [p for p in tqdm(it, total=len(jobs), desc=f"calibrate {learner.name}", unit="fit",
+                                 disable=not progress)]
+        return {"val": np.stack([p[0] for p in preds[:pool]]), "test": np.stack([p[1] for p in preds[:pool]]),
+                "val_weak": np.stack([p[0] for p in preds[pool:]]), "test_weak": np.stack([p[1] for p in preds[pool:]])}
+
+    return _cached(cache, key, pool, compute)
+
+
+def self_training_arm(reference: str, winner: Arm, learner, plans: Sequence[TeacherPlan]
+                      ) -> tuple[Arm, TeacherPlan] | None:
+    """The report's self-training reference arm rebuilt on `winner` (its teacher) from the recipe's plans: the arm
+    whose name is `reference`, or None when no plan makes it (then the winner is measured, and the page says so)."""
+    from .stage import distinct_fits
+
+    hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
+    for plan in distinct_fits(plans, hard, weighted):
+        arm = teacher_on_top_of(winner, plan, hard, weighted)
+        if arm.name == reference:
+            return arm, plan
+    return None
+
+
+def fit_pool_taught(learner, winner: Arm, plan: TeacherPlan, train: Dataset, validation: Dataset, test: Dataset,
+                    target: np.ndarray, pool: int, cache: Path | None, key: str, progress: bool = True) -> dict:
+    """`fit_pool` for a self-training arm: for each seed its teacher (`winner`) is fitted first and labels the pool,
+    then the arm; the weakened copy is self-training on top of the weakened winner (KEEP of each class)."""
+    hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
+    weak = dataclasses.replace(winner, name=f"{winner.name} (on {KEEP:.0%})",
+                               make=lambda s: _weak(winner, train, target, s).make(s))
+    taught, taught_weak = (teacher_on_top_of(a, plan, hard, weighted) for a in (winner, weak))
+
+    def compute() -> dict:
+        with tqdm(total=4 * pool, desc=f"calibrate {learner.name}", unit="fit", disable=not progress) as bar:
+            fits = _Fits(learner, validation, test, len(train.classes), bar)
+            fits.fit([winner, weak], pool)  # the teachers: their models label the pool, seed by seed
+            fits.fit([taught, taught_weak], pool)
+        return {"val": np.stack(fits.val_pred[taught.name]), "test": np.stack(fits.test_pred[taught.name]),
+                "val_weak": np.stack(fits.val_pred[taught_weak.name]),
+                "test_weak": np.stack(fits.test_pred[taught_weak.name])}
+
+    return _cached(cache, key, pool, compute)
 
 
 def _ba(pred: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
@@ -159,8 +205,11 @@ def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarr
 
 def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequence, results: Results,
               target: np.ndarray, *, pool: int, simulations: int, cache: Path | None, data_name: str,
-              fit_inputs: dict, progress: bool = True) -> dict:
-    """The `calibration` entry of a report's results.json (see the module docstring)."""
+              fit_inputs: dict, progress: bool = True, self_training: Sequence[TeacherPlan] = (),
+              self_training_pool: Dataset | None = None) -> dict:
+    """The `calibration` entry of a report's results.json (see the module docstring). `self_training`: the recipe's
+    self-training plans on `self_training_pool` (stage.self_training_plans), so a headline whose reference is a
+    self-training arm has that arm measured (its teacher fitted first, seed by seed)."""
     from ..core.labels import align_classes
 
     validation, test = align_classes(validation, train.classes), align_classes(test, train.classes)
@@ -176,22 +225,29 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
         raise RecipeError(f"--pool {pool}: the null family needs 5 disjoint seed sets of {confirm} (the report's "
                           f"confirmatory seeds): at least {5 * confirm}; pass --pool {5 * confirm}")
     pools, vs_winner, effects, names = {}, {}, {}, {}
+    pool_id = (len(self_training_pool), str(self_training_pool.source)) if self_training_pool is not None else ()
     data_key = fingerprint(train.y, validation.y, test.y, len(train), fit_inputs)
     for learner in learners:
         h = next((h for h in heads if h.classifier == learner.name), None)
         if h is None:
             continue
         arm = winner_arm(results.learners[learner.name].arms[h.best_non_gan_arm].raw, train, target)
-        key = fingerprint(data_key, learner.name, arm.name, pool, KEEP,
+        taught = self_training_arm(h.best_non_gan_arm, arm, learner, self_training) if self_training else None
+        measured = taught[0].name if taught else arm.name
+        key = fingerprint(data_key, learner.name, measured, pool, KEEP,
                           getattr(learner, "steps", None), getattr(learner, "lr", None),
-                          getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)())
-        pools[learner.name] = fit_pool(learner, arm, train, validation, test, target, pool, cache,
-                                       f"{learner.name}-{key}", progress=progress)
+                          getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)(),
+                          *((taught[1].want, taught[1].weight, taught[1].join_at, taught[1].temperature, *pool_id)
+                            if taught else ()))
+        pools[learner.name] = (fit_pool_taught(learner, arm, taught[1], train, validation, test, target, pool, cache,
+                                               f"{learner.name}-{key}", progress=progress) if taught else
+                               fit_pool(learner, arm, train, validation, test, target, pool, cache,
+                                        f"{learner.name}-{key}", progress=progress))
         vs_winner[learner.name] = h.best_non_gan_arm != "real"
         d = _ba(pools[learner.name]["test_weak"], test.y, k) - _ba(pools[learner.name]["test"], test.y, k)
         effects[learner.name] = {"points": float(-d.mean() * 100), "se_points": float(d.std(ddof=1) / math.sqrt(len(d))
                                                                                       * 100)}
-        names[learner.name] = arm.name
+        names[learner.name] = measured
         getattr(learner, "close", lambda: None)()
     gans = max(h.difference.gan_trainings for h in heads) if heads[0].difference else 0
     sim = simulate(pools, vs_winner, validation.y, test.y, k, seeds, {n: per_learner[n] for n in pools},

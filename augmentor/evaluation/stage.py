@@ -153,6 +153,21 @@ def distinct_fits(plans: Sequence[TeacherPlan], hard: bool, weighted: bool) -> l
     return out
 
 
+def self_training_plans(counts: np.ndarray, target: np.ndarray, unlabelled: Dataset | None,
+                        ev: EvaluateConfig) -> list[TeacherPlan]:
+    """Self-training: one plan per share (and weight, join), the unlabelled pool labelled by the teacher arm's model
+    of the same seed, up to each class's gap (the pool is real data). None without a pool or `self_training`."""
+    pseudo: list[TeacherPlan] = []
+    if unlabelled is None or not ev.self_training or not ev.baselines:
+        return pseudo
+    for share in ev.teacher_max_share:
+        want = teacher_want(counts, target - counts, 0, share)
+        if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
+            pseudo += [TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, w, j, share,
+                                   pseudo=True, tag=tag) for w, j, tag in teacher_settings(ev)]
+    return pseudo
+
+
 def scaled_target(target: np.ndarray, n_train: int, data: Dataset) -> np.ndarray:
     """The resampling target for a fold's training set: the plan's counts scaled to its size, never below
     a class's own count."""
@@ -243,13 +258,7 @@ def _plan_arms(train: Dataset, validation: Dataset, ev: EvaluateConfig, *, synth
             if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in teacher):
                 teacher += [TeacherPlan(teacher_pool, want, ev.teacher_pool, ev.teacher_temperature, w, j, share,
                                         tag=tag) for w, j, tag in settings]
-    pseudo = []  # self-training: one plan per share (and weight, join), the unlabelled pool labelled by the teacher
-    if unlabelled is not None and ev.self_training and ev.baselines:
-        for share in ev.teacher_max_share:  # up to each class's gap: the pool is real data
-            want = teacher_want(counts, target - counts, 0, share)
-            if want.sum() > 0 and not any(np.array_equal(want, t.want) for t in pseudo):
-                pseudo += [TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, w, j, share,
-                                       pseudo=True, tag=tag) for w, j, tag in settings]
+    pseudo = self_training_plans(counts, target, unlabelled, ev)
     bases = gan_sources(ev, synthetic=synthetic, filtered=filtered, doses=doses, online=online, teacher=teacher,
                         synthetic_only=synthetic_only)
     known = {a.name for a in grid} | set(bases)
