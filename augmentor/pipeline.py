@@ -344,7 +344,7 @@ def calibrate_recipe(recipe: Recipe, *, pool: int = 30, simulations: int = 2000,
     its data and learners (evaluation/calibrate.py); store them in its results.json and re-render report.md."""
     from .core.gaps import parse_strategy, plan_gaps
     from .evaluation.calibrate import calibrate
-    from .evaluation.stage import self_training_plans
+    from .evaluation.teaching import self_training_plans
     from .report.render import rerender
 
     report = recipe.report_dir

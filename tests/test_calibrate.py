@@ -79,7 +79,7 @@ def test_a_self_training_reference_is_measured_as_the_report_fitted_it(tmp_path)
     from augmentor.evaluation.arms import cell_arm
     from augmentor.evaluation.calibrate import fit_pool_taught, self_training_arm
     from augmentor.evaluation.engine import _Fits
-    from augmentor.evaluation.stage import self_training_plans
+    from augmentor.evaluation.teaching import self_training_plans
     from augmentor.table.evaluation import TableLearner
 
     d = load_dataset("builtin:wine")

@@ -218,7 +218,7 @@ def test_an_unlabelled_pool_trains_the_gan_and_gives_self_training_arms(tmp_path
 def test_weight_and_join_candidates_make_one_arm_per_distinct_fit():
     """A network fits every weight x join candidate; a one-call learner has no join step, and one without
     sample weights no weight: their duplicate plans are dropped, and so are the tags that would not apply."""
-    from augmentor.evaluation.stage import distinct_fits, teacher_settings
+    from augmentor.evaluation.teaching import distinct_fits, teacher_settings
 
     ev = EvaluateConfig(teacher_weight=(0.5, 1.0), teacher_join=(0.5, 0.75))
     settings = teacher_settings(ev)

@@ -39,6 +39,7 @@ from .engine import _Fits, teacher_mode
 from .metrics import score
 from .results import Results
 from .stats import HELPS, HURTS, by_gan, judge_family, paired_difference
+from .teaching import distinct_fits
 
 KEEP = 0.7  # the weakened arm's share of each class's training samples
 
@@ -111,8 +112,6 @@ def self_training_arm(reference: str, winner: Arm, learner, plans: Sequence[Teac
                       ) -> tuple[Arm, TeacherPlan] | None:
     """The report's self-training reference arm rebuilt on `winner` (its teacher) from the recipe's plans: the arm
     whose name is `reference`, or None when no plan makes it (then the winner is measured, and the page says so)."""
-    from .stage import distinct_fits
-
     hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
     for plan in distinct_fits(plans, hard, weighted):
         arm = teacher_on_top_of(winner, plan, hard, weighted)
@@ -208,7 +207,7 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
               fit_inputs: dict, progress: bool = True, self_training: Sequence[TeacherPlan] = (),
               self_training_pool: Dataset | None = None) -> dict:
     """The `calibration` entry of a report's results.json (see the module docstring). `self_training`: the recipe's
-    self-training plans on `self_training_pool` (stage.self_training_plans), so a headline whose reference is a
+    self-training plans on `self_training_pool` (teaching.self_training_plans), so a headline whose reference is a
     self-training arm has that arm measured (its teacher fitted first, seed by seed)."""
     from ..core.labels import align_classes
 
