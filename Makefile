@@ -19,12 +19,15 @@ EXTRAS := .[dev,serve,ray,signals,learners]
 
 # uv installs (wheels unpacked in parallel: about a quarter of pip's time here), with this machine's pip
 # settings passed on (tools/pip_settings.py); where uv cannot be had or fails, pip installs the same set.
+# tools/warm_caches.py then writes the bytecode and MiniRocket's numba code once (about 35 s), which every
+# process of the suite would otherwise compile again until one had written it (reports/test-suite.md).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	( $(BIN)/python -m pip install --quiet --disable-pip-version-check uv && \
 	  $(BIN)/python -m uv pip install --quiet --python $(BIN)/python \
 	    $$($(BIN)/python tools/pip_settings.py) -e '$(EXTRAS)' ) || \
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '$(EXTRAS)'
+	$(BIN)/python tools/warm_caches.py
 	touch $(STAMP)
 
 demo: $(STAMP)
