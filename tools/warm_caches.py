@@ -4,7 +4,7 @@ Two things every process would otherwise redo while the caches are empty, measur
 (reports/test-suite.md): Python's bytecode for torch, scikit-learn, pandas and the rest (about 8 CPU-seconds a
 process until a first import writes it), and numba's machine code for MiniRocket (sktime compiles it on first use:
 23 s a process until one process has written numba's cache). Both are written here, side by side, in two
-processes; the caches live under .venv, so `make clean` of the venv clears them.
+processes. Both caches live under .venv: removing it removes them.
 
     .venv/bin/python tools/warm_caches.py
 """
