@@ -35,11 +35,11 @@ from tqdm import tqdm
 
 from ..core.errors import RecipeError
 from .arms import Arm, Dataset, TeacherPlan, cell_arm, teacher_on_top_of
-from .engine import _Fits, teacher_mode
+from .engine import _Fits
 from .metrics import score
 from .results import Results
 from .stats import HELPS, HURTS, by_gan, judge_family, paired_difference
-from .teaching import distinct_fits
+from .teaching import distinct_fits, teacher_fit
 
 KEEP = 0.7  # the weakened arm's share of each class's training samples
 
@@ -112,7 +112,7 @@ def self_training_arm(reference: str, winner: Arm, learner, plans: Sequence[Teac
                       ) -> tuple[Arm, TeacherPlan] | None:
     """The report's self-training reference arm rebuilt on `winner` (its teacher) from the recipe's plans: the arm
     whose name is `reference`, or None when no plan makes it (then the winner is measured, and the page says so)."""
-    hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
+    hard, weighted = teacher_fit(learner)
     for plan in distinct_fits(plans, hard, weighted):
         arm = teacher_on_top_of(winner, plan, hard, weighted)
         if arm.name == reference:
@@ -124,7 +124,7 @@ def fit_pool_taught(learner, winner: Arm, plan: TeacherPlan, train: Dataset, val
                     target: np.ndarray, pool: int, cache: Path | None, key: str, progress: bool = True) -> dict:
     """`fit_pool` for a self-training arm: for each seed its teacher (`winner`) is fitted first and labels the pool,
     then the arm; the weakened copy is self-training on top of the weakened winner (KEEP of each class)."""
-    hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
+    hard, weighted = teacher_fit(learner)
     weak = dataclasses.replace(winner, name=f"{winner.name} (on {KEEP:.0%})",
                                make=lambda s: _weak(winner, train, target, s).make(s))
     taught, taught_weak = (teacher_on_top_of(a, plan, hard, weighted) for a in (winner, weak))

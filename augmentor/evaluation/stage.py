@@ -35,11 +35,11 @@ from .arms import (
     teacher_on_top_of,
     teacher_want,
 )
-from .engine import evaluate, teacher_mode
+from .engine import evaluate
 from .results import Results
 from .seed_plan import power_plan
 from .steps_plan import plan_steps
-from .teaching import distinct_fits, self_training_plans, teacher_settings
+from .teaching import distinct_fits, self_training_plans, teacher_fit, teacher_settings
 from .user_learner import ObjectLearner
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class _ArmPlan:
     synthetic_only: Draws | None
 
     def self_training(self, teacher: Arm, learner) -> list[Arm]:
-        hard, weighted = teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()
+        hard, weighted = teacher_fit(learner)
         return [teacher_on_top_of(teacher, plan, hard, weighted) for plan in distinct_fits(self.pseudo, hard, weighted)]
 
     def gan_arms(self, best: Arm, soft: Arm | None, learner=None, with_pool: TeacherPlan | None = None) -> list[Arm]:
@@ -165,8 +165,7 @@ class _ArmPlan:
                 out.append(online_on_top_of(best, (lambda s, make=what: make(s, exclude=flagged)) if flagged else what,
                                             flagged))
             elif base == "real+synthetic (teacher)":
-                hard = teacher_mode(learner) == "hard"
-                weighted = getattr(learner, "takes_weights", lambda: True)()
+                hard, weighted = teacher_fit(learner)
                 plans = distinct_fits(what, hard, weighted)
                 out += [teacher_on_top_of(soft, plan, hard, weighted) for plan in plans] if soft is not None else []
                 if with_pool is not None and soft is not None:  # and on top of the chosen self-training arm

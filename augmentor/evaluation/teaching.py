@@ -11,6 +11,7 @@ import numpy as np
 
 from ..config.recipe import EvaluateConfig
 from .arms import Dataset, TeacherPlan, teacher_want
+from .engine import teacher_mode
 
 
 def teacher_settings(ev: EvaluateConfig) -> list[tuple[float, float, str]]:
@@ -52,3 +53,9 @@ def self_training_plans(counts: np.ndarray, target: np.ndarray, unlabelled: Data
             pseudo += [TeacherPlan(lambda s: unlabelled, want, 0, ev.teacher_temperature, w, j, share,
                                    pseudo=True, tag=tag) for w, j, tag in teacher_settings(ev)]
     return pseudo
+
+
+def teacher_fit(learner) -> tuple[bool, bool]:
+    """How `learner` fits a teacher or self-training arm: (hard — one fit() call on the samples its teacher keeps,
+    weighted — it takes sample weights)."""
+    return teacher_mode(learner) == "hard", getattr(learner, "takes_weights", lambda: True)()

@@ -83,8 +83,16 @@ def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = (), one_
             + (" One GAN drew this report's GAN samples, so its GAN arms get no verdict word: these are the level "
                "and power of the seed-level test a verdict would use." if one_gan else "")
             + "".join(f" For {n} it measured {arm}, the search's winner, not {ref}, the arm the headline compares "
-                      "with (`augmentor calibrate` rebuilds grid cells only, not a self-training arm): this level and "
-                      "power are that arm's." for n, (arm, ref) in (not_the_reference or {}).items()))
+                      "with (no self-training plan of the recipe makes that arm): this level and power are that "
+                      "arm's." for n, (arm, ref) in (not_the_reference or {}).items()))
+
+
+def calibration_of(results: Results) -> str:
+    """`calibration_text` for a report: its calibration entry, its seed-invariant learners, whether one GAN drew its
+    samples, and the learners whose calibration measured another arm than the headline's reference."""
+    deterministic = tuple(n for n, lr in results.learners.items() if lr.seed_invariant)
+    return calibration_text(results.section("calibration"), deterministic, one_gan(results),
+                            reference_not_measured(results))
 
 
 def reference_not_measured(results: Results) -> dict[str, tuple[str, str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..evaluation.results import Results
 from .answer import summary
-from .choices import calibration_text, one_gan, reference_not_measured
+from .choices import calibration_of
 from .figures import headline_of
 
 STYLE = """
@@ -49,9 +49,7 @@ def page(results: Results, title: str, root: Path, figures: list[tuple[str, str]
         data = base64.b64encode((root / name).read_bytes()).decode()
         body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    deterministic = tuple(n for n, lr in results.learners.items() if lr.seed_invariant)
-    calibration = calibration_text(results.section("calibration"), deterministic, one_gan(results),
-                                   reference_not_measured(results)).replace("`", "")
+    calibration = calibration_of(results).replace("`", "")
     body += ["<h2>Calibration</h2>", f"<p>{html.escape(calibration)}</p>",
              "<p>Every table, the search's scores, the protocol and the recipe: <a href=\"report.md\">report.md</a> "
              "beside this page.</p>"]

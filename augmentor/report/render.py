@@ -20,7 +20,7 @@ from ..core.outputs import output_lock, prepare_output, write_marker
 from ..evaluation.results import LearnerResult, Results
 from ..evaluation.stats import method_text
 from .answer import answer_at_a_glance, answer_lines, ci_text, p_text, pm_text
-from .choices import budget_lines, calibration_text, one_gan, protocol, reference_not_measured, search_md
+from .choices import budget_lines, calibration_of, protocol, search_md
 from .figures import figures
 from .page import page
 from .plots import plots as _plots
@@ -99,9 +99,7 @@ def _statistics(results: Results) -> list[str]:
     return ["How to read the numbers: " + method_text(s["family_size"]) + f". The confirmatory family: {family}. "
             f"Exploratory comparisons: {s.get('exploratory_size', 0)}.", "",
             f"The intervals cover: {', '.join(covered) or 'nothing (one seed)'}. They do **not** cover: "
-            f"{', '.join(missing) or '—'}. " + calibration_text(
-                results.section("calibration"), tuple(n for n, lr in results.learners.items() if lr.seed_invariant),
-                one_gan(results), reference_not_measured(results))]
+            f"{', '.join(missing) or '—'}. " + calibration_of(results)]
 
 
 def markdown(results: Results, title: str, plots: list[tuple[str, str]], recipe_text: str | None) -> str:
