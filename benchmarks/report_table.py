@@ -6,7 +6,8 @@
 One row per report and learner: the data, modality, learner, the best arm without a GAN and the best GAN arm
 (their test balanced accuracy), the confirmatory verdict with its difference and Holm-adjusted 95 % interval (it
 excludes 0 exactly when the verdict is helps or hurts), and whether
-`augmentor calibrate` measured that report's verdicts. Every number comes from the report's results.json.
+`augmentor calibrate` measured that report's verdicts (and whether its null chose among as many arms as the
+report). Every number comes from the report's results.json.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _calibrated(results: dict) -> str:
         return "no"
     if "none" in cal:
         return "no"
-    return "yes"
+    return "yes" if cal.get("choice") else "yes (two candidates: measured before the null chose as the report did)"
 
 
 def rows(reports: Path = ROOT / "reports") -> list[str]:

@@ -68,6 +68,13 @@ def test_no_calibration_claims_a_rate_of_0_without_a_bound(report):
     if "false-verdict rate of 0 in" in text:
         assert "Clopper-Pearson upper bound" in text
     assert "where the seeds do not vary" in text  # the zero-spread rule, in the report's own words
+    cal = json.loads((report / "results.json").read_text()).get("calibration") or {}
+    if "false_verdict_rate" in cal:  # #47 item 2: a null that chose among fewer arms than the report says so
+        said = " ".join(text.split())
+        if cal.get("choice"):
+            assert "the report's choices on validation simulated as it made them" in said
+        else:
+            assert "between two candidates included, fewer than the report chose among" in said
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.name)

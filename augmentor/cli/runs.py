@@ -98,7 +98,8 @@ def calibrate(recipe: Path, pool: int, simulations: int, ray: str | None, device
 
     Refits each learner's best arm without a GAN (from the report) for --pool seeds, and a copy trained on
     70 % of each class's samples (a known loss); simulates the report's confirmatory family with arms that
-    differ only in seed (choice on validation included) and with the weakened copy; writes the result into
+    differ only in seed (its choices among as many GAN arms and grid cells included, and GAN training's
+    spread as a shift per GAN) and with the weakened copy; writes the result into
     the report's results.json (`calibration`) and re-renders report.md. Run the recipe first.
 
     \b

@@ -8,17 +8,22 @@ training samples, drawn per seed (a known effect with seed variance of its own; 
 every pool seed). Every fit predicts the validation and test splits once.
 
 - Null: every arm of the report's confirmatory family is the same arm, differing only in seed.
-  Per learner, two "GAN" candidates and two "non-GAN" candidates (disjoint seed sets), the better of
-  each pair chosen on validation over the first `seeds` seeds — the report's choice, and the seeds it
-  is made on, included — then compared on test over `confirm_seeds` seeds with `real` (another set),
-  as the report does: two-level interval (seeds + class-stratified test sampling), Holm over the whole
-  family, every learner's comparisons together. Any helps/hurts verdict is false.
-- Power: the same family with the weakened arm as both GAN candidates; power is the share of
+  Per learner, as many "GAN" candidates as the report had GAN arms, the best on validation over the
+  first `seeds` seeds, and as many "grid cells" as its search fitted, each at 1 seed, the best of them
+  at `seeds` seeds, the best of those the winner (Choice; disjoint seed sets; the report's choice, and
+  the seeds it is made on, included) — then compared on test over `confirm_seeds` seeds with `real`
+  (another set), as the report does: two-level interval (seeds + class-stratified test sampling), at
+  the GAN level where the report's GAN arms drew from several GANs, Holm over the whole family, every
+  learner's comparisons together. Any helps/hurts verdict is false. GAN training's spread enters as a
+  normal shift per GAN candidate and trained GAN (on validation and test alike, so a lucky GAN is
+  chosen and carries over), its sd the spread between the report's GANs' mean differences.
+- Power: the same family with the weakened arm as every GAN candidate; power is the share of
   simulations in which a learner's GAN-vs-winner comparison reads "hurts".
 
 Each simulation also draws a class-stratified bootstrap of the test split. Seeds come from a finite
 pool, so simulations share fits; the binomial standard errors understate the simulation error
-somewhat. The GAN arms' own variance (their synthetic draws) is not in the null.
+somewhat. The GAN arms' synthetic draws are not in the null (its arms draw none). The non-GAN search is
+simulated on the validation split (the report's may use cross-validation).
 """
 
 from __future__ import annotations
@@ -74,14 +79,21 @@ def _weak(arm: Arm, train: Dataset, target: np.ndarray, seed: int) -> Arm:
                     arm.rebalance, arm.classic, arm.mixup)
 
 
-def _cached(cache: Path | None, key: str, pool: int, compute) -> dict:
-    """The pool's predictions kept under `cache` by `key` (every input that changes a fit); written atomically."""
+def _cached(cache: Path | None, key: str, pool: int, compute, extend: bool = False) -> dict:
+    """The pool's predictions kept under `cache` by `key` (every input that changes a fit); written atomically.
+    `compute(start)` fits seeds start..pool-1; with `extend` a smaller kept pool is grown by the seeds it lacks (seed
+    s's fit does not depend on the pool's size), else fitted again from seed 0."""
+    keys = ("val", "test", "val_weak", "test_weak")
     path = cache / f"{key}.npz" if cache else None
+    have = None
     if path is not None and path.is_file():
         with np.load(path) as z:
-            if len(z["test"]) >= pool:
-                return {k: z[k][:pool] for k in ("val", "test", "val_weak", "test_weak")}
-    out = compute()
+            have = {k: z[k] for k in keys}
+        if len(have["test"]) >= pool:
+            return {k: v[:pool] for k, v in have.items()}
+    start = len(have["test"]) if have is not None and extend else 0
+    new = compute(start)
+    out = {k: np.concatenate([have[k], new[k]]) for k in keys} if start else new
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
@@ -94,18 +106,18 @@ def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Datas
              pool: int, cache: Path | None, key: str, progress: bool = True) -> dict:
     """Validation and test predictions of `arm` and of its weakened copy for seeds 0..pool-1 (cached
     under `cache` by `key`: every input that changes a fit)."""
-    def compute() -> dict:
-        evals = [validation.x, test.x]
-        jobs = [(arm, *arm.make(s), s) for s in range(pool)]
-        jobs += [(a, *a.make(s), s) for s in range(pool) for a in [_weak(arm, train, target, s)]]
+    def compute(start: int) -> dict:
+        evals, n = [validation.x, test.x], pool - start
+        jobs = [(arm, *arm.make(s), s) for s in range(start, pool)]
+        jobs += [(a, *a.make(s), s) for s in range(start, pool) for a in [_weak(arm, train, target, s)]]
         many = getattr(learner, "fit_predict_many", None)
         it = many(iter(jobs), evals) if many else (learner.fit_predict(*j, evals) for j in jobs)
         preds = [p for p in tqdm(it, total=len(jobs), desc=f"calibrate {learner.name}", unit="fit",
                                  disable=not progress)]
-        return {"val": np.stack([p[0] for p in preds[:pool]]), "test": np.stack([p[1] for p in preds[:pool]]),
-                "val_weak": np.stack([p[0] for p in preds[pool:]]), "test_weak": np.stack([p[1] for p in preds[pool:]])}
+        return {"val": np.stack([p[0] for p in preds[:n]]), "test": np.stack([p[1] for p in preds[:n]]),
+                "val_weak": np.stack([p[0] for p in preds[n:]]), "test_weak": np.stack([p[1] for p in preds[n:]])}
 
-    return _cached(cache, key, pool, compute)
+    return _cached(cache, key, pool, compute, extend=True)
 
 
 def self_training_arm(reference: str, winner: Arm, learner, plans: Sequence[TeacherPlan]
@@ -129,7 +141,7 @@ def fit_pool_taught(learner, winner: Arm, plan: TeacherPlan, train: Dataset, val
                                make=lambda s: _weak(winner, train, target, s).make(s))
     taught, taught_weak = (teacher_on_top_of(a, plan, hard, weighted) for a in (winner, weak))
 
-    def compute() -> dict:
+    def compute(start: int) -> dict:  # always from seed 0 (start is 0: the teachers' fits are not kept)
         with tqdm(total=4 * pool, desc=f"calibrate {learner.name}", unit="fit", disable=not progress) as bar:
             fits = _Fits(learner, validation, test, len(train.classes), bar)
             fits.fit([winner, weak], pool)  # the teachers: their models label the pool, seed by seed
@@ -145,12 +157,85 @@ def _ba(pred: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
     return np.array([score(y, p, k)["balanced_accuracy"] for p in pred])
 
 
-def _compare(ca: np.ndarray, cb: np.ndarray, groups: list[np.ndarray], gans: int = 0) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """How a report chose one learner's arms, for the null to choose the same way: the best of `gan` GAN arms on
+    validation over the choice seeds; the non-GAN grid's `cells` distinct fits at 1 seed each, the best `top` of
+    them at the choice seeds, the best of those the winner. `gan_sd`: a spread between trained GANs (balanced
+    accuracy, as a fraction) put into the null as a normal shift per GAN arm and trained GAN (0: none)."""
+
+    gan: int = 2
+    cells: int = 2
+    top: int = 2
+    gan_sd: float = 0.0
+
+    def pool_needed(self, confirm: int, seeds: int, vs_winner: bool = True) -> int:
+        """The disjoint pool seeds one simulated family takes for this learner (`confirm` seeds a compared arm)."""
+        extra = max(confirm - seeds, 0)
+        grid = self.cells + self.top * (seeds - 1) + extra if vs_winner else 0
+        return confirm + self.gan * seeds + extra + grid
+
+    @classmethod
+    def of(cls, learner, headline) -> Choice:
+        """The report's choice for one learner (a results.LearnerResult and its results.Headline): its GAN arms
+        (synthetic-only is no candidate, as in engine._confirm), its search's stages, and the spread of its GANs'
+        mean differences (the larger of its two comparisons': their seed noise is in it, so it over-states the
+        spread GAN training alone adds)."""
+        gan = sum(1 for n, a in learner.arms.items() if a.uses_gan and n != "synthetic-only")
+        stages = learner.search.get("stages") or []
+        cells = int(stages[0]["arms"]) if stages else int(learner.search.get("distinct_fits", 2))
+        top = int(stages[1]["arms"]) if len(stages) > 1 else cells
+        spreads = [float(np.std([g["mean"] for g in c.per_gan_seed], ddof=1))
+                   for c in (headline.difference, headline.vs_real) if c is not None and len(c.per_gan_seed) > 1]
+        return cls(max(gan, 1), max(cells, 1), max(min(top, cells), 1), max(spreads, default=0.0))
+
+    def record(self) -> dict:
+        return {"gan_arms": self.gan, "grid_cells": self.cells, "grid_top": self.top,
+                "gan_sd_points": self.gan_sd * 100}
+
+
+def _seed_sets(order: np.ndarray, c: Choice, seeds: int, confirm: int, vs_winner: bool, vals: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray], np.ndarray]:
+    """One simulated family's disjoint seed sets for a learner, taken in turn from the pool order `order`: real's;
+    the grid winner's (None when the headline compares with real alone), chosen on `vals` (validation balanced
+    accuracy per pool seed) as the report's search chose (every cell at 1 seed, the best `top` at `seeds`, its
+    `confirm` seeds the chosen cell's first ones); each GAN candidate's choice seeds and the chosen one's rest."""
+    at = 0
+
+    def take(k: int) -> np.ndarray:
+        nonlocal at
+        at += k
+        return order[at - k:at]
+
+    rest = max(confirm - seeds, 0)
+    real, cand, extra = take(confirm), [take(seeds) for _ in range(c.gan)], take(rest)
+    winner = None
+    if vs_winner:
+        cells = take(c.cells)
+        top = cells[np.argsort(-vals[cells], kind="stable")[:c.top]]
+        full = [np.concatenate([[t], take(seeds - 1)]) for t in top]
+        winner = np.concatenate([full[int(np.argmax([vals[f].mean() for f in full]))], take(rest)])[:confirm]
+    return real, winner, cand, extra
+
+
+def _pick(cand: list[np.ndarray], extra: np.ndarray, vals: np.ndarray, shifts: np.ndarray, seeds: int,
+          confirm: int) -> tuple[np.ndarray, np.ndarray]:
+    """The GAN candidate best on validation over its choice seeds (its GAN shifts included): its `confirm` seeds
+    and its shift per seed."""
+    best = int(np.argmax([vals[s].mean() + shifts[i, :seeds].mean() for i, s in enumerate(cand)]))
+    return np.concatenate([cand[best], extra])[:confirm], shifts[best]
+
+
+def _compare(ca: np.ndarray, cb: np.ndarray, groups: list[np.ndarray], gans: int = 0,
+             shift: np.ndarray | None = None) -> dict:
     """stats.paired_difference with stats.test_sampling_variance, from correctness [seeds, examples] of
     two arms on one (bootstrapped) test set whose classes are `groups`: the report's comparison, fast. `gans` > 1:
-    at the GAN level, as the report makes a GAN arm's comparison (the i-th seed from GAN i mod gans, stats.by_gan)."""
+    at the GAN level, as the report makes a GAN arm's comparison (the i-th seed from GAN i mod gans, stats.by_gan).
+    `shift`: added to the first arm's balanced accuracy per seed (its GAN's shift)."""
     ba_a = np.mean([ca[:, g].mean(1) for g in groups], 0)
     ba_b = np.mean([cb[:, g].mean(1) for g in groups], 0)
+    if shift is not None:
+        ba_a = ba_a + shift
     e = ca.mean(0) - cb.mean(0)
     var = sum(float(e[g].var(ddof=1)) / len(g) for g in groups if len(g) > 1) / len(groups) ** 2
     if gans > 1:
@@ -159,40 +244,46 @@ def _compare(ca: np.ndarray, cb: np.ndarray, groups: list[np.ndarray], gans: int
 
 
 def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarray, y_test: np.ndarray, k: int,
-             seeds: int, confirm: int | dict[str, int], sims: int, seed: int = 0, gans: int = 0) -> dict:
+             seeds: int, confirm: int | dict[str, int], sims: int, seed: int = 0, gans: int = 0,
+             choices: dict[str, Choice] | None = None) -> dict:
     """False-verdict rate (null family) and per-learner power (weakened GAN candidates). `confirm`: the confirmatory
     seeds, one count or one per learner (a report's seed plan gives each learner its own). `gans` > 1: the GAN
-    candidates' comparisons are made at the GAN level, as the report's are (the null has no GAN-training variance:
-    its arms differ only in seed)."""
+    candidates' comparisons are made at the GAN level, as the report's are. `choices`: per learner, how many
+    candidates the report chose among and the GAN-training spread put into the null (Choice; default: two of each,
+    no spread)."""
     rng = np.random.default_rng(seed)
+    choices = choices or {}
     by_class = [np.flatnonzero(y_test == c) for c in np.unique(y_test)]
     val_ba = {n: _ba(p["val"], y_val, k) for n, p in pools.items()}
     weak_val = {n: _ba(p["val_weak"], y_val, k) for n, p in pools.items()}
     right = {n: p["test"] == y_test for n, p in pools.items()}
     right_weak = {n: p["test_weak"] == y_test for n, p in pools.items()}
+    for name, p in pools.items():
+        n, c = confirm[name] if isinstance(confirm, dict) else confirm, choices.get(name, Choice())
+        if c.pool_needed(n, seeds, vs_winner[name]) > len(p["test"]):
+            raise RecipeError(f"{name}: the pool holds {len(p['test'])} seeds; one simulated family takes "
+                              f"{c.pool_needed(n, seeds, vs_winner[name])}")
     false, power, covered = 0, dict.fromkeys(pools, 0), 0
+    g_count = max(gans, 1)
     for _ in range(sims):
         picks = [rng.choice(i, len(i)) for i in by_class]  # a class-stratified bootstrap of the test split
         idx = np.concatenate(picks)
         groups = np.split(np.arange(len(idx)), np.cumsum([len(p) for p in picks])[:-1])
         null, weak_family, weak_at = [], [], {}
         for name, p in pools.items():
-            n = confirm[name] if isinstance(confirm, dict) else confirm
-            g1, g2, b1, b2, r = rng.permutation(len(p["test"]))[:5 * n].reshape(5, n)
-
-            def chosen(s1, s2, vals):
-                return s1 if vals[s1[:seeds]].mean() >= vals[s2[:seeds]].mean() else s2
-
-            b = chosen(b1, b2, val_ba[name])
+            n, c = confirm[name] if isinstance(confirm, dict) else confirm, choices.get(name, Choice())
+            real, win, cand, extra = _seed_sets(rng.permutation(len(p["test"])), c, seeds, n, vs_winner[name],
+                                                val_ba[name])
             ok = right[name][:, idx]
             for fam, gright, vals in ((null, ok, val_ba[name]), (weak_family, right_weak[name][:, idx],
                                                                  weak_val[name])):
-                g = gright[chosen(g1, g2, vals)]
+                shifts = rng.normal(0.0, c.gan_sd, (c.gan, g_count))[:, np.arange(n) % g_count]  # seed i: GAN i mod G
+                g, shift = _pick(cand, extra, vals, shifts, seeds, n)
                 if fam is weak_family:
                     weak_at[name] = len(fam)
                 if vs_winner[name]:
-                    fam.append(_compare(g, ok[b], groups, gans))
-                fam.append(_compare(g, ok[r], groups, gans))
+                    fam.append(_compare(gright[g], ok[win], groups, gans, shift))
+                fam.append(_compare(gright[g], ok[real], groups, gans, shift))
         judge_family(null)
         false += any(c["verdict"] in (HELPS, HURTS) for c in null)
         covered += null[0]["low"] <= 0 <= null[0]["high"] if not math.isnan(null[0]["low"]) else 1
@@ -220,12 +311,20 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
         raise RecipeError("the report has no confirmatory family (no GAN arm): nothing to calibrate")
     per_learner = {h.classifier: h.seeds or confirm for h in heads}  # the seeds each learner's verdict had
     confirm = max(per_learner.values())
-    if pool < 5 * confirm:
-        raise RecipeError(f"--pool {pool}: the null family needs 5 disjoint seed sets of {confirm} (the report's "
-                          f"confirmatory seeds): at least {5 * confirm}; pass --pool {5 * confirm}")
+    choices = {h.classifier: Choice.of(results.learners[h.classifier], h) for h in heads}
+    need = {h.classifier: choices[h.classifier].pool_needed(per_learner[h.classifier], seeds,
+                                                           h.best_non_gan_arm != "real") for h in heads}
+    if pool < max(need.values()):
+        worst = max(need, key=need.get)
+        c = choices[worst]
+        raise RecipeError(f"--pool {pool}: one simulated family takes {need[worst]} disjoint seeds of {worst}'s "
+                          f"pool (the report chose among {c.gan} GAN arm(s) and {c.cells} grid cell(s), the best "
+                          f"{c.top} at {seeds} seeds, and compared at {per_learner[worst]} seeds): at least "
+                          f"{need[worst]}; pass --pool {need[worst]}")
     pools, vs_winner, effects, names = {}, {}, {}, {}
     pool_id = (len(self_training_pool), str(self_training_pool.source)) if self_training_pool is not None else ()
     data_key = fingerprint(train.y, validation.y, test.y, len(train), fit_inputs)
+    previous = (results.section("calibration") or {}).get("pool_fits")  # the last calibration's pool, kept by size
     for learner in learners:
         h = next((h for h in heads if h.classifier == learner.name), None)
         if h is None:
@@ -233,11 +332,18 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
         arm = winner_arm(results.learners[learner.name].arms[h.best_non_gan_arm].raw, train, target)
         taught = self_training_arm(h.best_non_gan_arm, arm, learner, self_training) if self_training else None
         measured = taught[0].name if taught else arm.name
-        key = fingerprint(data_key, learner.name, measured, pool, KEEP,
-                          getattr(learner, "steps", None), getattr(learner, "lr", None),
-                          getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)(),
-                          *((taught[1].want, taught[1].weight, taught[1].join_at, taught[1].temperature, *pool_id)
-                            if taught else ()))
+        def key_of(size: int | None, learner=learner, measured=measured, taught=taught) -> str:
+            return fingerprint(data_key, learner.name, measured, *(() if size is None else (size,)), KEEP,
+                               getattr(learner, "steps", None), getattr(learner, "lr", None),
+                               getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)(),
+                               *((taught[1].want, taught[1].weight, taught[1].join_at, taught[1].temperature,
+                                  *pool_id) if taught else ()))
+
+        key = key_of(None)  # a seed's fit does not depend on the pool's size: a larger pool grows a kept one
+        if cache is not None and previous and not (cache / f"{learner.name}-{key}.npz").is_file():
+            kept = cache / f"{learner.name}-{key_of(int(previous))}.npz"  # kept under the pool size it was fitted at
+            if kept.is_file():
+                kept.replace(cache / f"{learner.name}-{key}.npz")
         pools[learner.name] = (fit_pool_taught(learner, arm, taught[1], train, validation, test, target, pool, cache,
                                                f"{learner.name}-{key}", progress=progress) if taught else
                                fit_pool(learner, arm, train, validation, test, target, pool, cache,
@@ -250,7 +356,7 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
         getattr(learner, "close", lambda: None)()
     gans = max(h.difference.gan_trainings for h in heads) if heads[0].difference else 0
     sim = simulate(pools, vs_winner, validation.y, test.y, k, seeds, {n: per_learner[n] for n in pools},
-                   simulations, gans=gans if gans > 1 else 0)
+                   simulations, gans=gans if gans > 1 else 0, choices=choices)
     family = sum(2 if v else 1 for v in vs_winner.values())
 
     def se(x: float) -> float:
@@ -262,7 +368,9 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
                if len({per_learner[n] for n in pools}) > 1 else {}),
             "choice_seeds": seeds, "pool_fits": pool, "simulations": simulations,
             **({"gan_trainings": gans, "gan_level": "the GAN arms' comparisons made at the GAN level, as the "
-                "report's (the null's arms differ only in seed: no GAN-training variance in it)"} if gans > 1 else
+                "report's; GAN training's spread in the null: a normal shift per GAN arm and trained GAN, its sd the "
+                "spread between the report's GANs' mean differences (it holds their seed noise too, so it "
+                "over-states GAN training's share)"} if gans > 1 else
                {"gan_trainings": 1, "gan_level": "one GAN: the report gives no verdict word on its GAN arms; this "
                 "measures the seed-level test a verdict would use"} if gans == 1 else {}),
             "arms": names, "false_verdict_rate": sim["false"], "false_verdict_rate_se": se(sim["false"]),
@@ -270,8 +378,10 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
             "power": sim["power"][first], "power_se": se(sim["power"][first]),
             "power_effect_points": effects[first]["points"], "power_effect_se_points": effects[first]["se_points"],
             "power_effect": f"{first}'s arm trained on a random {KEEP:.0%} of each class's samples",
+            "choice": {n: choices[n].record() for n in pools},
             "per_learner": {n: {"arm": names[n], "power": sim["power"][n], "power_se": se(sim["power"][n]),
                                 "power_effect_points": effects[n]["points"],
                                 "power_effect_se_points": effects[n]["se_points"]} for n in pools},
-            "method": "augmentor calibrate: null family of identical arms by seed, choice on validation included; "
-                      "power for the same arm on a random share of its training samples"}
+            "method": "augmentor calibrate: null family of identical arms by seed, the report's choice on validation "
+                      "among as many GAN arms and grid cells included; power for the same arm on a random share of "
+                      "its training samples"}

@@ -72,11 +72,16 @@ def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = (), one_
     n = int(cal["simulations"])
     level = false_verdict_rate_text(cal)
     fixed = [lr for lr in (cal.get("per_learner") or {}) if lr in deterministic]
-    limit = (f" Seed refits do not vary for {', '.join(fixed)} (every seed the same fit): their null comparisons "
-             "are one fit repeated and cannot produce a false verdict, so this rate does not measure them; for them "
-             "the test split is the limit (the test-sampling interval)." if fixed else "")
+    shaken = [lr for lr in fixed if (cal.get("choice") or {}).get(lr, {}).get("gan_sd_points")]
+    still = [lr for lr in fixed if lr not in shaken]
+    limit = ((f" Seed refits do not vary for {', '.join(still)} (every seed the same fit): their null comparisons "
+              "are one fit repeated and cannot produce a false verdict, so this rate does not measure them; for them "
+              "the test split is the limit (the test-sampling interval)." if still else "")
+             + (f" Seed refits do not vary for {', '.join(shaken)} (every seed the same fit): in their null only "
+                "the GAN-training shift varies, so the rate measures that and test sampling, not seeds."
+                if shaken else ""))
     return (f"Calibration on this report's data and learners (`augmentor calibrate`, {n} "
-            f"simulated families, {cal['pool_fits']} fits per arm, choice on validation included): a false-verdict "
+            f"simulated families, {cal['pool_fits']} fits per arm, {_simulated_choice(cal)}): a false-verdict "
             f"rate of {level} for the family of "
             f"{cal['family_size']} at {_seeds(cal)} seeds; power to call a known loss 'hurts' (each learner's arm "
             f"trained on a random 70 % of each class's samples): {per}.{limit}"
@@ -85,6 +90,32 @@ def calibration_text(cal: dict | None, deterministic: tuple[str, ...] = (), one_
             + "".join(f" For {n} it measured {arm}, the search's winner, not {ref}, the arm the headline compares "
                       "with (no self-training plan of the recipe makes that arm): this level and power are that "
                       "arm's." for n, (arm, ref) in (not_the_reference or {}).items()))
+
+
+def _simulated_choice(cal: dict) -> str:
+    """How the calibration's null chose its arms: as many candidates as the report, or (an older calibration) two."""
+    choice = cal.get("choice")
+    if not choice:
+        return ("choice on validation between two candidates included, fewer than the report chose among (measured "
+                "before the null chose as the report did: `augmentor calibrate` measures it again)")
+    alike: dict[tuple, list[str]] = {}
+    for n, c in choice.items():
+        alike.setdefault((c["gan_arms"], c["grid_cells"], c["grid_top"]), []).append(n)
+
+    def plural(k: int, what: str) -> str:
+        return f"{k} {what}{'' if k == 1 else 's'}"
+
+    each = "; ".join(f"the best of {plural(g, 'GAN arm')} and the grid's winner of {plural(b, 'cell')} (each at 1 "
+                     f"seed, the best {t} at the choice seeds) for {_and(ns)}" for (g, b, t), ns in alike.items())
+    shifts = {n: c["gan_sd_points"] for n, c in choice.items() if c.get("gan_sd_points")}
+    gan = ("; GAN training as a shift per GAN arm and trained GAN of sd "
+           + ", ".join(f"{v:.2f} points for {n}" for n, v in shifts.items())
+           + " (the spread between the report's GANs' mean differences)") if shifts else ""
+    return f"the report's choices on validation simulated as it made them: {each}{gan}"
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def calibration_of(results: Results) -> str:
