@@ -191,7 +191,12 @@ def shared_samples(pool: Dataset, split: Dataset) -> int:
     re-encoding of an image correlates above 0.9998 there; distinct scikit-learn digits at most 0.995."""
     if hasattr(pool.x, "iloc"):
         return int(np.isin(_row_hashes(pool.x), _row_hashes(split.x)).sum())
-    a, b = np.asarray(pool.x, np.float32), np.asarray(split.x, np.float32)
+    return int(copies_in(pool.x, split.x).sum())
+
+
+def copies_in(pool_x: np.ndarray, split_x: np.ndarray) -> np.ndarray:
+    """Per sample of the array `pool_x`: is it in `split_x` by content (shared_samples' rule for arrays)?"""
+    a, b = np.asarray(pool_x, np.float32), np.asarray(split_x, np.float32)
     exact = {row.tobytes() for row in b.reshape(len(b), -1)}
     hit = np.array([row.tobytes() in exact for row in a.reshape(len(a), -1)], bool)
     za, zb = _standardised(a), _standardised(b)
@@ -201,7 +206,7 @@ def shared_samples(pool: Dataset, split: Dataset) -> int:
     for start in range(0, len(ta), 2048):
         block = ta[start:start + 2048] @ tb.T
         hit[start:start + 2048] |= (block.max(1).values >= NEAR_COPY).numpy() if len(tb) else False
-    return int(hit.sum())
+    return hit
 
 
 def _row_hashes(frame) -> np.ndarray:
