@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -224,7 +225,7 @@ batch_size = 32
 [evaluate]
 seeds = 2
 confirm_seeds = 3
-confirm_power = 0  # exactly 3 confirmatory seeds, so calibrate's pool of 15 holds 5 sets (the plan: test_seed_plan.py)
+confirm_power = 0  # exactly 3 confirmatory seeds (the plan: test_seed_plan.py)
 learners = ["logreg", "{ET}"]  # a seeded learner by import path, quick to fit
 """)
     r = CliRunner().invoke(cli, ["run", str(recipe), "--out", str(tmp_path / "run"),
@@ -264,6 +265,11 @@ learners = ["logreg", "{ET}"]  # a seeded learner by import path, quick to fit
     recipe.with_name("mixed-report.toml").write_text(recipe.read_text().replace(
         'name = "mixed"', f'name = "mixed"\nout = "{tmp_path / "run"}"\nreport = "{tmp_path / "report"}"'))
     r = CliRunner().invoke(cli, ["calibrate", str(recipe.with_name("mixed-report.toml")), "--pool", "15",
+                                 "--simulations", "200", "-q"])
+    # the null chooses among the report's GAN arms and grid cells on disjoint seeds: it says the pool it needs
+    assert r.exit_code == 2 and "GAN arm" in r.output and "grid cell" in r.output, r.output
+    need = re.search(r"pass --pool (\d+)", r.output).group(1)
+    r = CliRunner().invoke(cli, ["calibrate", str(recipe.with_name("mixed-report.toml")), "--pool", need,
                                  "--simulations", "200", "-q"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "false-verdict rate" in r.output and "0.000 ± 0.000" not in r.output  # zero events: an upper bound
