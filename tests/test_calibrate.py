@@ -117,6 +117,36 @@ def test_fit_pool_is_cached_by_its_key(tmp_path):
     assert all(np.array_equal(grown[k], fresh[k]) for k in first)  # the same as fitting all six at once
 
 
+def test_a_pool_is_kept_chunk_by_chunk_so_a_killed_calibration_resumes(tmp_path, monkeypatch):
+    from augmentor.evaluation import calibrate as cal
+    from augmentor.evaluation.arms import cell_arm
+    from augmentor.table.evaluation import TableLearner
+
+    d = load_dataset("builtin:wine")
+    train, test = stratified_split(d, 0.3, 0)
+    learner = TableLearner("rf", [], list(train.x.columns))
+    arm, target = cell_arm(train, np.bincount(train.y)), np.bincount(train.y)
+    whole = fit_pool(learner, arm, train, test, test, target, 7, None, "")
+    monkeypatch.setattr(cal, "CHUNK", 3)
+    fit = learner.fit_predict
+    calls = []
+
+    def dies_at_the_third_chunk(*a):
+        if len(calls) == 12:  # two chunks of 3 seeds (the arm and its weakened copy) done and kept
+            raise KeyboardInterrupt
+        calls.append(1)
+        return fit(*a)
+
+    learner.fit_predict = dies_at_the_third_chunk
+    with pytest.raises(KeyboardInterrupt):
+        fit_pool(learner, arm, train, test, test, target, 7, tmp_path, "k")
+    with np.load(tmp_path / "k.npz") as z:
+        assert len(z["test"]) == 6
+    learner.fit_predict = fit
+    resumed = fit_pool(learner, arm, train, test, test, target, 7, tmp_path, "k")
+    assert all(np.array_equal(resumed[k], whole[k]) for k in whole)  # the same as one go, seed for seed
+
+
 def test_calibrate_refuses_a_pool_too_small_for_the_family():
     from augmentor.core.errors import RecipeError
     from augmentor.evaluation.calibrate import calibrate

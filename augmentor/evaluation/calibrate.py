@@ -47,6 +47,7 @@ from .stats import HELPS, HURTS, by_gan, judge_family, paired_difference
 from .teaching import distinct_fits, teacher_fit
 
 KEEP = 0.7  # the weakened arm's share of each class's training samples
+CHUNK = 8  # pool seeds fitted (and kept) at a time
 
 
 def subsample(train: Dataset, keep: float, seed: int) -> Dataset:
@@ -81,24 +82,27 @@ def _weak(arm: Arm, train: Dataset, target: np.ndarray, seed: int) -> Arm:
 
 def _cached(cache: Path | None, key: str, pool: int, compute, extend: bool = False) -> dict:
     """The pool's predictions kept under `cache` by `key` (every input that changes a fit); written atomically.
-    `compute(start)` fits seeds start..pool-1; with `extend` a smaller kept pool is grown by the seeds it lacks (seed
-    s's fit does not depend on the pool's size), else fitted again from seed 0."""
+    `compute(start, stop)` fits seeds start..stop-1. With `extend` a smaller kept pool is grown by the seeds it lacks
+    (seed s's fit does not depend on the pool's size), CHUNK seeds at a time, each chunk kept as it finishes (a
+    killed calibration loses at most one chunk); without it the pool is fitted from seed 0 in one go."""
     keys = ("val", "test", "val_weak", "test_weak")
     path = cache / f"{key}.npz" if cache else None
-    have = None
+    out = None
     if path is not None and path.is_file():
         with np.load(path) as z:
-            have = {k: z[k] for k in keys}
-        if len(have["test"]) >= pool:
-            return {k: v[:pool] for k, v in have.items()}
-    start = len(have["test"]) if have is not None and extend else 0
-    new = compute(start)
-    out = {k: np.concatenate([have[k], new[k]]) for k in keys} if start else new
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, **out)
-        tmp.replace(path)
+            out = {k: z[k] for k in keys}
+        if len(out["test"]) >= pool:
+            return {k: v[:pool] for k, v in out.items()}
+    start = len(out["test"]) if out is not None and extend else 0
+    out = out if start else None
+    for lo in range(start, pool, CHUNK if extend else pool):
+        new = compute(lo, min(pool, lo + CHUNK) if extend else pool)
+        out = new if out is None else {k: np.concatenate([out[k], new[k]]) for k in keys}
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, **out)
+            tmp.replace(path)
     return out
 
 
@@ -106,18 +110,22 @@ def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Datas
              pool: int, cache: Path | None, key: str, progress: bool = True) -> dict:
     """Validation and test predictions of `arm` and of its weakened copy for seeds 0..pool-1 (cached
     under `cache` by `key`: every input that changes a fit)."""
-    def compute(start: int) -> dict:
-        evals, n = [validation.x, test.x], pool - start
-        jobs = [(arm, *arm.make(s), s) for s in range(start, pool)]
-        jobs += [(a, *a.make(s), s) for s in range(start, pool) for a in [_weak(arm, train, target, s)]]
-        many = getattr(learner, "fit_predict_many", None)
-        it = many(iter(jobs), evals) if many else (learner.fit_predict(*j, evals) for j in jobs)
-        preds = [p for p in tqdm(it, total=len(jobs), desc=f"calibrate {learner.name}", unit="fit",
-                                 disable=not progress)]
-        return {"val": np.stack([p[0] for p in preds[:n]]), "test": np.stack([p[1] for p in preds[:n]]),
-                "val_weak": np.stack([p[0] for p in preds[n:]]), "test_weak": np.stack([p[1] for p in preds[n:]])}
+    with tqdm(total=2 * pool, desc=f"calibrate {learner.name}", unit="fit", disable=not progress) as bar:
+        def compute(start: int, stop: int) -> dict:
+            evals, n = [validation.x, test.x], stop - start
+            jobs = [(arm, *arm.make(s), s) for s in range(start, stop)]
+            jobs += [(a, *a.make(s), s) for s in range(start, stop) for a in [_weak(arm, train, target, s)]]
+            many = getattr(learner, "fit_predict_many", None)
+            it = many(iter(jobs), evals) if many else (learner.fit_predict(*j, evals) for j in jobs)
+            preds = []
+            for p in it:
+                preds.append(p)
+                bar.update()
+            return {"val": np.stack([p[0] for p in preds[:n]]), "test": np.stack([p[1] for p in preds[:n]]),
+                    "val_weak": np.stack([p[0] for p in preds[n:]]),
+                    "test_weak": np.stack([p[1] for p in preds[n:]])}
 
-    return _cached(cache, key, pool, compute, extend=True)
+        return _cached(cache, key, pool, compute, extend=True)
 
 
 def self_training_arm(reference: str, winner: Arm, learner, plans: Sequence[TeacherPlan]
@@ -141,7 +149,7 @@ def fit_pool_taught(learner, winner: Arm, plan: TeacherPlan, train: Dataset, val
                                make=lambda s: _weak(winner, train, target, s).make(s))
     taught, taught_weak = (teacher_on_top_of(a, plan, hard, weighted) for a in (winner, weak))
 
-    def compute(start: int) -> dict:  # always from seed 0 (start is 0: the teachers' fits are not kept)
+    def compute(start: int, stop: int) -> dict:  # always seeds 0..pool-1 (the teachers' fits are not kept)
         with tqdm(total=4 * pool, desc=f"calibrate {learner.name}", unit="fit", disable=not progress) as bar:
             fits = _Fits(learner, validation, test, len(train.classes), bar)
             fits.fit([winner, weak], pool)  # the teachers: their models label the pool, seed by seed
