@@ -119,12 +119,6 @@ def test_the_fresh_every_epoch_arm_gives_a_flagged_class_no_gan_samples(tiny_mod
     assert {c: n for c, n in free.per_class.items() if c != train.classes[1]} == guarded.per_class
 
 
-# Run before the copy guard became one decision from every memorisation table, and not re-run yet: ResNet-18 on
-# long-tailed digits (107 minutes of evaluation on 2 cores). Named here, never skipped silently; the test fails
-# once it is re-run and still listed.
-BEFORE_THE_UNION_GUARD = {"digits-longtail-resnet18"}
-
-
 @pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.name)
 def test_no_class_a_memorisation_table_flags_gets_gan_samples(report):
     """Per arm and class: a class flagged by any memorisation table, or by the guard, has the counts of the arm the
@@ -134,9 +128,6 @@ def test_no_class_a_memorisation_table_flags_gets_gan_samples(report):
     tables = results.get("memorisation") or {}
     guard = results.get("teacher_guard") or {}
     flagged = {c for per in tables.values() for c, v in per.items() if v.get("flagged")}
-    if report.name in BEFORE_THE_UNION_GUARD:
-        assert "sets" not in guard, "re-run under the union guard: take it off BEFORE_THE_UNION_GUARD"
-        return
     if tables:  # the guard's decision is the union of the tables it shows (plus the teacher pool's draw)
         assert flagged <= set(guard.get("flagged", [])), (flagged, guard.get("flagged"))
     flagged |= set(guard.get("flagged", []))
