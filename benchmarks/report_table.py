@@ -37,7 +37,7 @@ def _calibrated(results: dict) -> str:
         return "no"
     if "none" in cal:
         return "no"
-    return "yes" if cal.get("choice") else "yes (two candidates: measured before the null chose as the report did)"
+    return "yes" if cal.get("choice") else "yes (older null)"
 
 
 def rows(reports: Path = ROOT / "reports") -> list[str]:
