@@ -266,8 +266,10 @@ def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarr
     weak_val = {n: _ba(p["val_weak"], y_val, k) for n, p in pools.items()}
     right = {n: p["test"] == y_test for n, p in pools.items()}
     right_weak = {n: p["test_weak"] == y_test for n, p in pools.items()}
+    plan = {name: (confirm[name] if isinstance(confirm, dict) else confirm, choices.get(name, Choice()))
+            for name in pools}  # per learner: its confirmatory seeds and the report's choice
     for name, p in pools.items():
-        n, c = confirm[name] if isinstance(confirm, dict) else confirm, choices.get(name, Choice())
+        n, c = plan[name]
         if c.pool_needed(n, seeds, vs_winner[name]) > len(p["test"]):
             raise RecipeError(f"{name}: the pool holds {len(p['test'])} seeds; one simulated family takes "
                               f"{c.pool_needed(n, seeds, vs_winner[name])}")
@@ -279,7 +281,7 @@ def simulate(pools: dict[str, dict], vs_winner: dict[str, bool], y_val: np.ndarr
         groups = np.split(np.arange(len(idx)), np.cumsum([len(p) for p in picks])[:-1])
         null, weak_family, weak_at = [], [], {}
         for name, p in pools.items():
-            n, c = confirm[name] if isinstance(confirm, dict) else confirm, choices.get(name, Choice())
+            n, c = plan[name]
             real, win, cand, extra = _seed_sets(rng.permutation(len(p["test"])), c, seeds, n, vs_winner[name],
                                                 val_ba[name])
             ok = right[name][:, idx]
