@@ -202,3 +202,21 @@ def test_a_self_training_reference_is_measured_as_the_report_fitted_it(tmp_path)
     fits.fit([self_training_arm(found[0].name, winner, ref, plans)[0]], 3)
     assert np.array_equal(np.stack(fits.test_pred[found[0].name]), out["test"])
     assert not np.array_equal(np.stack(fits.test_pred[winner.name]), out["test"])  # the pool changed the fits
+
+
+def test_a_pool_free_arm_is_keyed_without_the_unlabelled_pool():
+    """An unlabelled pool changes only self-training fits: the grid winner's pool of mnist-longtail-unlabelled is
+    keyed as mnist-longtail's (the recipes differ only by the pool), a self-training arm's is not."""
+    from augmentor.config.recipe import load_recipe, recipe_to_dict
+    from augmentor.evaluation.calibrate import pool_inputs
+
+    root = Path(__file__).resolve().parents[1] / "recipes"
+
+    def inputs(name: str) -> dict:
+        d = recipe_to_dict(load_recipe(root / name))
+        return {k: d[k] for k in ("data", "evaluate", "synthesize")}
+
+    plain, pooled = inputs("mnist-longtail.toml"), inputs("mnist-longtail-unlabelled.toml")
+    assert pooled != plain and pooled["data"]["unlabelled"]
+    assert pool_inputs(pooled, taught=False) == plain == pool_inputs(plain, taught=False)
+    assert pool_inputs(pooled, taught=True) == pooled  # its teacher labels the pool: the pool is part of the key

@@ -80,6 +80,15 @@ def _weak(arm: Arm, train: Dataset, target: np.ndarray, seed: int) -> Arm:
                     arm.rebalance, arm.classic, arm.mixup)
 
 
+def pool_inputs(fit_inputs: dict, taught: bool) -> dict:
+    """The recipe settings a pool's key holds: every one that changes a fit. An unlabelled pool (data.unlabelled)
+    changes only a self-training arm's fits (its teacher labels the pool), so an arm without one is keyed as if
+    the recipe had no pool: a recipe that only adds a pool reuses the pool its pool-free twin kept."""
+    if taught or not (fit_inputs.get("data") or {}).get("unlabelled"):
+        return fit_inputs
+    return {**fit_inputs, "data": {**fit_inputs["data"], "unlabelled": ""}}
+
+
 def _cached(cache: Path | None, key: str, pool: int, compute, extend: bool = False) -> dict:
     """The pool's predictions kept under `cache` by `key` (every input that changes a fit); written atomically.
     `compute(start, stop)` fits seeds start..stop-1. With `extend` a smaller kept pool is grown by the seeds it lacks
@@ -333,7 +342,8 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
                           f"{need[worst]}; pass --pool {need[worst]}")
     pools, vs_winner, effects, names = {}, {}, {}, {}
     pool_id = (len(self_training_pool), str(self_training_pool.source)) if self_training_pool is not None else ()
-    data_key = fingerprint(train.y, validation.y, test.y, len(train), fit_inputs)
+    data_keys = {taught: fingerprint(train.y, validation.y, test.y, len(train), pool_inputs(fit_inputs, taught))
+                 for taught in (False, True)}
     previous = (results.section("calibration") or {}).get("pool_fits")  # the last calibration's pool, kept by size
     for learner in learners:
         h = next((h for h in heads if h.classifier == learner.name), None)
@@ -343,7 +353,8 @@ def calibrate(train: Dataset, validation: Dataset, test: Dataset, learners: Sequ
         taught = self_training_arm(h.best_non_gan_arm, arm, learner, self_training) if self_training else None
         measured = taught[0].name if taught else arm.name
         def key_of(size: int | None, learner=learner, measured=measured, taught=taught) -> str:
-            return fingerprint(data_key, learner.name, measured, *(() if size is None else (size,)), KEEP,
+            return fingerprint(data_keys[taught is not None], learner.name, measured,
+                               *(() if size is None else (size,)), KEEP,
                                getattr(learner, "steps", None), getattr(learner, "lr", None),
                                getattr(learner, "batch_size", None), getattr(learner, "cache_key", str)(),
                                *((taught[1].want, taught[1].weight, taught[1].join_at, taught[1].temperature,
