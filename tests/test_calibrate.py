@@ -118,7 +118,7 @@ def test_fit_pool_is_cached_by_its_key(tmp_path):
 
 
 def test_a_pool_is_kept_chunk_by_chunk_so_a_killed_calibration_resumes(tmp_path, monkeypatch):
-    from augmentor.evaluation import calibrate as cal
+    from augmentor.evaluation import pool_cache
     from augmentor.evaluation.arms import cell_arm
     from augmentor.table.evaluation import TableLearner
 
@@ -127,7 +127,7 @@ def test_a_pool_is_kept_chunk_by_chunk_so_a_killed_calibration_resumes(tmp_path,
     learner = TableLearner("rf", [], list(train.x.columns))
     arm, target = cell_arm(train, np.bincount(train.y)), np.bincount(train.y)
     whole = fit_pool(learner, arm, train, test, test, target, 7, None, "")
-    monkeypatch.setattr(cal, "CHUNK", 3)
+    monkeypatch.setattr(pool_cache, "CHUNK", 3)
     fit = learner.fit_predict
     calls = []
 
@@ -208,7 +208,7 @@ def test_a_pool_free_arm_is_keyed_without_the_unlabelled_pool():
     """An unlabelled pool changes only self-training fits: the grid winner's pool of mnist-longtail-unlabelled is
     keyed as mnist-longtail's (the recipes differ only by the pool), a self-training arm's is not."""
     from augmentor.config.recipe import load_recipe, recipe_to_dict
-    from augmentor.evaluation.calibrate import pool_inputs
+    from augmentor.evaluation.pool_cache import pool_inputs
 
     root = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -29,8 +29,6 @@ simulated on the validation split (the report's may use cross-validation).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,12 +40,12 @@ from ..core.errors import RecipeError
 from .arms import Arm, Dataset, TeacherPlan, cell_arm, teacher_on_top_of
 from .engine import _Fits
 from .metrics import score
+from .pool_cache import cached, fingerprint, pool_inputs
 from .results import Results
 from .stats import HELPS, HURTS, by_gan, judge_family, paired_difference
 from .teaching import distinct_fits, teacher_fit
 
 KEEP = 0.7  # the weakened arm's share of each class's training samples
-CHUNK = 8  # pool seeds fitted (and kept) at a time
 
 
 def subsample(train: Dataset, keep: float, seed: int) -> Dataset:
@@ -64,55 +62,12 @@ def winner_arm(entry: dict, train: Dataset, target: np.ndarray) -> Arm:
                     float(entry.get("mixup", 0.0)))
 
 
-def fingerprint(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(np.ascontiguousarray(p).tobytes() if isinstance(p, np.ndarray) else
-                 json.dumps(p, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
-
-
 def _weak(arm: Arm, train: Dataset, target: np.ndarray, seed: int) -> Arm:
     """`arm`'s setting on KEEP of each class's training samples (subsample with `seed`), its target scaled."""
     part = subsample(train, KEEP, seed)
     return cell_arm(part, np.maximum(np.bincount(part.y, minlength=len(target)),
                                      np.round(np.asarray(target) * len(part) / len(train)).astype(int)),
                     arm.rebalance, arm.classic, arm.mixup)
-
-
-def pool_inputs(fit_inputs: dict, taught: bool) -> dict:
-    """The recipe settings a pool's key holds: every one that changes a fit. An unlabelled pool (data.unlabelled)
-    changes only a self-training arm's fits (its teacher labels the pool), so an arm without one is keyed as if
-    the recipe had no pool: a recipe that only adds a pool reuses the pool its pool-free twin kept."""
-    if taught or not (fit_inputs.get("data") or {}).get("unlabelled"):
-        return fit_inputs
-    return {**fit_inputs, "data": {**fit_inputs["data"], "unlabelled": ""}}
-
-
-def _cached(cache: Path | None, key: str, pool: int, compute, extend: bool = False) -> dict:
-    """The pool's predictions kept under `cache` by `key` (every input that changes a fit); written atomically.
-    `compute(start, stop)` fits seeds start..stop-1. With `extend` a smaller kept pool is grown by the seeds it lacks
-    (seed s's fit does not depend on the pool's size), CHUNK seeds at a time, each chunk kept as it finishes (a
-    killed calibration loses at most one chunk); without it the pool is fitted from seed 0 in one go."""
-    keys = ("val", "test", "val_weak", "test_weak")
-    path = cache / f"{key}.npz" if cache else None
-    out = None
-    if path is not None and path.is_file():
-        with np.load(path) as z:
-            out = {k: z[k] for k in keys}
-        if len(out["test"]) >= pool:
-            return {k: v[:pool] for k, v in out.items()}
-    start = len(out["test"]) if out is not None and extend else 0
-    out = out if start else None
-    for lo in range(start, pool, CHUNK if extend else pool):
-        new = compute(lo, min(pool, lo + CHUNK) if extend else pool)
-        out = new if out is None else {k: np.concatenate([out[k], new[k]]) for k in keys}
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **out)
-            tmp.replace(path)
-    return out
 
 
 def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Dataset, target: np.ndarray,
@@ -134,7 +89,7 @@ def fit_pool(learner, arm: Arm, train: Dataset, validation: Dataset, test: Datas
                     "val_weak": np.stack([p[0] for p in preds[n:]]),
                     "test_weak": np.stack([p[1] for p in preds[n:]])}
 
-        return _cached(cache, key, pool, compute, extend=True)
+        return cached(cache, key, pool, compute, extend=True)
 
 
 def self_training_arm(reference: str, winner: Arm, learner, plans: Sequence[TeacherPlan]
@@ -167,7 +122,7 @@ def fit_pool_taught(learner, winner: Arm, plan: TeacherPlan, train: Dataset, val
                 "val_weak": np.stack(fits.val_pred[taught_weak.name]),
                 "test_weak": np.stack(fits.test_pred[taught_weak.name])}
 
-    return _cached(cache, key, pool, compute)
+    return cached(cache, key, pool, compute)
 
 
 def _ba(pred: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
